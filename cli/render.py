@@ -1,0 +1,61 @@
+"""Human-readable renderings of a planned graph (rich tables) and machine-readable JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+OP_STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "same": "dim"}
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def summary_line(graph: dict[str, Any]) -> str:
+    counts = graph.get("summary", {})
+    parts = [f"{counts[op]} to {op}" for op in ("create", "update", "replace", "delete") if counts.get(op)]
+    same = counts.get("same", 0)
+    changes = ", ".join(parts) if parts else "no changes"
+    text = f"Plan for {graph['stack']} ({graph['profile']} on {graph['cloud']}, {graph['environment']}): {changes}"
+    if same:
+        text += f", {same} unchanged"
+    policy = graph.get("policy") or []
+    mandatory = sum(1 for p in policy if p.get("enforcement", p.get("severity")) == "mandatory")
+    text += f". Policy: {mandatory} mandatory, {len(policy) - mandatory} advisory."
+    monthly = (graph.get("cost") or {}).get("monthly_total")
+    if monthly is not None:
+        text += f" Cost: ~${monthly:,.2f}/month."
+    return text
+
+
+def print_plan(graph: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    names = {r["urn"]: r["name"] for r in graph["resources"]}
+    table = Table(title=f"{graph['stack']}: {graph['profile']} on {graph['cloud']} ({graph['region']})", expand=False)
+    for column in ("op", "type", "name", "parent"):
+        table.add_column(column, overflow="fold")
+    for res in graph["resources"]:
+        style = OP_STYLE.get(res["op"], "")
+        table.add_row(
+            f"[{style}]{res['op']}[/]" if res["custom"] else "",
+            res["type"],
+            res["name"],
+            names.get(res["parent"] or "", ""),
+        )
+    out = console()
+    out.print(table)
+    for gap in graph.get("unavailable", []):
+        out.print(f"[yellow]not available on {graph['cloud']}: {gap['kind']}[/] — {gap['reason']} Use: {gap['alternative']}")
+    for finding in graph.get("policy", []):
+        out.print(f"[red]{finding['severity']}[/] {finding['rule']}: {finding['resource']}: {finding['message']}")
+    out.print(summary_line(graph))

@@ -1,0 +1,135 @@
+"""Cloud-agnostic specs of the component kinds: what a profile or stack file may set for each kind.
+
+Every cloud's component for a kind takes the same spec, so one stack file deploys to any cloud by changing
+``cloud:`` alone. ``overrides`` is the escape hatch: raw args for a named child resource, merged over the
+component's defaults (keys are the Python argument names of the underlying Pulumi resource).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Size = Literal["small", "medium", "large"]
+
+KINDS: tuple[str, ...] = (
+    "network",
+    "servers",
+    "containers",
+    "serverless",
+    "database",
+    "docdb",
+    "storage",
+    "cache",
+    "auth",
+    "push",
+    "secrets",
+    "cdn",
+)
+
+
+class ComponentSpec(BaseModel):
+    """Fields every component kind accepts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Raw args per child resource, e.g. {instance: {instance_class: db.r6g.large}}.",
+    )
+
+
+class NetworkSpec(ComponentSpec):
+    cidr: str = Field("10.20.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")
+    zones: int = Field(2, ge=2, le=6, description="Availability zones to spread subnets over.")
+    nat: Literal["single", "per_zone", "none"] = "single"
+
+
+class ServersSpec(ComponentSpec):
+    size: Size = "small"
+    disk_gb: int = Field(20, ge=8, le=16384)
+    os_image: str | None = Field(None, description="Machine image; defaults to the cloud's current LTS Linux.")
+
+
+class ContainersSpec(ComponentSpec):
+    https_certificate: str | None = Field(
+        None, description="Certificate id/ARN for HTTPS on the load balancer; HTTP only without one."
+    )
+    log_retention_days: int = Field(30, ge=1, le=3653)
+
+
+class ServerlessSpec(ComponentSpec):
+    timeout_s: int = Field(30, ge=1, le=900)
+    log_retention_days: int = Field(14, ge=1, le=3653)
+
+
+class DatabaseSpec(ComponentSpec):
+    engine_version: str = Field("16", pattern=r"^\d{2}$")
+    size: Size = "small"
+    storage_gb: int = Field(20, ge=10, le=65536)
+    max_storage_gb: int = Field(100, ge=10, le=65536)
+    ha: bool = False
+    deletion_protection: bool = False
+    backup_retention_days: int = Field(7, ge=1, le=35)
+    self_hosted: bool = Field(False, description="custom profile: run PostgreSQL on a VM with a data disk.")
+    database_name: str = Field("app", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class DocDbSpec(ComponentSpec):
+    point_in_time_recovery: bool = True
+    deletion_protection: bool = False
+
+
+class StorageSpec(ComponentSpec):
+    versioning: bool = True
+    noncurrent_version_days: int = Field(30, ge=1, le=3650)
+    cors_origins: list[str] = Field(default_factory=list)
+    force_destroy: bool = False
+
+
+class CacheSpec(ComponentSpec):
+    size: Size = "small"
+    engine_version: str = Field("7.1", pattern=r"^\d+(\.\d+)?$")
+    ha: bool = False
+
+
+class AuthSpec(ComponentSpec):
+    callback_urls: list[str] = Field(default_factory=lambda: ["myapp://callback"])
+    mfa: Literal["off", "optional", "on"] = "optional"
+    password_min_length: int = Field(12, ge=8, le=128)
+
+
+class PushSpec(ComponentSpec):
+    platform: Literal["fcm", "apns", "apns_sandbox"] = "fcm"
+    credential_secret: str = Field(
+        "PUSH_CREDENTIAL",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of the app secret (app.secret_env) that holds the platform credential.",
+    )
+
+
+class SecretsSpec(ComponentSpec):
+    recovery_days: int = Field(7, ge=7, le=90)
+
+
+class CdnSpec(ComponentSpec):
+    default_ttl_s: int = Field(3600, ge=0, le=31536000)
+    price_class: Literal["economy", "standard", "global"] = "economy"
+
+
+SPECS: dict[str, type[ComponentSpec]] = {
+    "network": NetworkSpec,
+    "servers": ServersSpec,
+    "containers": ContainersSpec,
+    "serverless": ServerlessSpec,
+    "database": DatabaseSpec,
+    "docdb": DocDbSpec,
+    "storage": StorageSpec,
+    "cache": CacheSpec,
+    "auth": AuthSpec,
+    "push": PushSpec,
+    "secrets": SecretsSpec,
+    "cdn": CdnSpec,
+}
+assert set(SPECS) == set(KINDS)

@@ -1,0 +1,100 @@
+"""Plan mode of the embedded engine: the planned graph of a stack (the JSON contract in README)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from mbops.engine import fakes
+from mbops.engine.embedded import ProgramError, Registration, RunRecord, plain, run_program
+from mbops.errors import MbopsError
+from mbops.stacks.config import Stack
+
+GRAPH_VERSION = 1
+PROJECT = "mbops"
+
+
+class Planner:
+    """Handler for plans: providers are never called; computed outputs stay unknown, as in a preview."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        return "", {}
+
+    def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        return fakes.answer(token, args, self.region)
+
+
+def run_plan(stack: Stack) -> RunRecord:
+    """Run the stack's program in preview mode and return the raw record."""
+    from mbops.stacks.program import make_program
+
+    try:
+        return run_program(
+            make_program(stack), Planner(stack.region), project=PROJECT, stack=stack.name, dry_run=True
+        )
+    except ProgramError as exc:
+        if isinstance(exc.cause, MbopsError):
+            raise exc.cause from None
+        raise MbopsError(f"the {stack.cloud} program for stack '{stack.name}' failed: {exc}") from exc
+
+
+def component_of(record: RunRecord, reg: Registration) -> str | None:
+    """The component kind (``database``, ...) a resource belongs to: its nearest mbops component."""
+    node: Registration | None = reg
+    while node is not None:
+        if node.type.startswith("mbops:"):
+            return node.type.rsplit(":", 1)[1].lower()
+        node = record.resources.get(node.parent) if node.parent else None
+    return None
+
+
+def graph_of(stack: Stack, record: RunRecord, ops: dict[str, str] | None = None) -> dict[str, Any]:
+    """The planned-graph JSON object (without policy and cost) for a run."""
+    resources = []
+    for urn in record.order:
+        reg = record.resources[urn]
+        resources.append({
+            "urn": urn,
+            "type": reg.type,
+            "name": reg.name,
+            "parent": reg.parent,
+            "custom": reg.custom,
+            "component": component_of(record, reg),
+            "inputs": plain(reg.inputs),
+            "dependencies": reg.dependencies,
+            "protect": reg.protect,
+            "op": (ops or {}).get(urn, "create"),
+        })  # fmt: skip
+    outputs = plain(record.outputs)
+    unavailable = outputs.pop("unavailable", {}) or {}
+    return {
+        "version": GRAPH_VERSION,
+        "stack": stack.name,
+        "profile": stack.profile,
+        "cloud": stack.cloud,
+        "environment": stack.environment,
+        "region": stack.region,
+        "resources": resources,
+        "outputs": outputs,
+        "unavailable": [{"kind": k, **v} for k, v in sorted(unavailable.items())],
+        "summary": dict(Counter(r["op"] for r in resources if r["custom"])),
+        "policy": [],
+        "cost": {},
+    }
+
+
+def plan(stack: Stack, *, with_policy: bool = True, with_cost: bool = True) -> dict[str, Any]:
+    """The full planned graph of ``stack``: resources, outputs, policy results and cost."""
+    graph = graph_of(stack, run_plan(stack))
+    if with_policy:
+        from mbops.policies.check import evaluate
+
+        graph["policy"] = evaluate(graph, stack)
+    if with_cost:
+        from mbops.cost.estimate import estimate
+
+        graph["cost"] = estimate(graph, stack)
+    return graph

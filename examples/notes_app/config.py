@@ -1,0 +1,119 @@
+"""Read the app's configuration from environment variables (and nowhere else).
+
+Variables:
+
+- ``PORT`` (required): TCP port to bind on 127.0.0.1.
+- ``DATABASE_URL`` (required): ``postgresql://user:pass@host:port/db`` or ``sqlite:///abs/path/file.db``.
+- ``STORAGE_URL`` (optional): ``file:///abs/dir``; without it the ``/files`` endpoints answer 503.
+- ``REDIS_URL`` (optional): ``redis://host:port/db``; caches ``GET /notes/{id}`` when ``redis`` is installed.
+- ``APP_GREETING`` (optional): any string, echoed by ``GET /``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+from urllib.parse import unquote, urlsplit
+
+DatabaseKind = Literal["postgresql", "sqlite"]
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A missing or malformed environment variable; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings for one app process."""
+
+    port: int
+    database_kind: DatabaseKind
+    database_url: str
+    sqlite_path: Path | None
+    storage_dir: Path | None
+    redis_url: str | None
+    greeting: str | None
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Build a :class:`Config` from ``env`` (default: ``os.environ``).
+
+    Raises :class:`ConfigError` listing every problem found, one per line.
+    """
+    env = os.environ if env is None else env
+    problems: list[str] = []
+
+    def check(parse: Callable[[str], T], name: str) -> T | None:
+        try:
+            return parse(env.get(name, ""))
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return None
+
+    port = check(_parse_port, "PORT")
+    database = check(_parse_database_url, "DATABASE_URL")
+    storage_dir = check(_parse_storage_url, "STORAGE_URL")
+    if problems or port is None or database is None:
+        raise ConfigError("\n".join(problems))
+    return Config(
+        port=port,
+        database_kind=database[0],
+        database_url=env["DATABASE_URL"].strip(),
+        sqlite_path=database[1],
+        storage_dir=storage_dir,
+        redis_url=env.get("REDIS_URL", "").strip() or None,
+        greeting=env.get("APP_GREETING"),
+    )
+
+
+def _parse_port(raw: str) -> int:
+    if not raw.strip():
+        raise ConfigError("PORT is not set: set it to the TCP port to listen on (1-65535), e.g. PORT=8080")
+    try:
+        port = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"PORT must be an integer between 1 and 65535, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"PORT must be between 1 and 65535, got {port}")
+    return port
+
+
+def _parse_database_url(raw: str) -> tuple[DatabaseKind, Path | None]:
+    url = raw.strip()
+    if not url:
+        raise ConfigError(
+            "DATABASE_URL is not set: use postgresql://user:pass@host:port/db "
+            "or sqlite:///absolute/path/to/file.db"
+        )
+    parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        if not parts.hostname and not parts.path.strip("/"):
+            raise ConfigError(
+                "DATABASE_URL must name a host or database, e.g. postgresql://u:p@127.0.0.1:5432/app"
+            )
+        return "postgresql", None
+    if parts.scheme == "sqlite":
+        if parts.netloc or not parts.path or parts.path == "/":
+            raise ConfigError(
+                f"DATABASE_URL for SQLite must be sqlite:///absolute/path/to/file.db, got {url!r}"
+            )
+        # Accept both sqlite:///abs/file.db and the SQLAlchemy-style sqlite:////abs/file.db.
+        path = Path("/" + unquote(parts.path).lstrip("/"))
+        return "sqlite", path
+    raise ConfigError(
+        f"DATABASE_URL scheme {parts.scheme or '(none)'!r} is not supported: use postgresql:// or sqlite:///"
+    )
+
+
+def _parse_storage_url(raw: str) -> Path | None:
+    url = raw.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        raise ConfigError(f"STORAGE_URL must be file:///absolute/directory, got {url!r}")
+    return Path(unquote(parts.path))
