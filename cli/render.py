@@ -17,7 +17,10 @@ def echo_json(data: Any) -> None:
 def console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    import shutil
+
+    # Wide enough for Pulumi type tokens when output goes to a pipe or a CI log.
+    return Console(highlight=False, width=max(shutil.get_terminal_size((160, 24)).columns, 120))
 
 
 def summary_line(graph: dict[str, Any]) -> str:
@@ -37,6 +40,22 @@ def summary_line(graph: dict[str, Any]) -> str:
     return text
 
 
+def tree_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Resources with each component followed by its descendants, in registration order."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for res in resources:
+        children.setdefault(res["parent"], []).append(res)
+    ordered: list[dict[str, Any]] = []
+
+    def visit(parent: str | None) -> None:
+        for res in children.get(parent, []):
+            ordered.append(res)
+            visit(res["urn"])
+
+    visit(None)
+    return ordered
+
+
 def print_plan(graph: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -44,7 +63,7 @@ def print_plan(graph: dict[str, Any]) -> None:
     table = Table(title=f"{graph['stack']}: {graph['profile']} on {graph['cloud']} ({graph['region']})", expand=False)
     for column in ("op", "type", "name", "parent"):
         table.add_column(column, overflow="fold")
-    for res in graph["resources"]:
+    for res in tree_order(graph["resources"]):
         style = OP_STYLE.get(res["op"], "")
         table.add_row(
             f"[{style}]{res['op']}[/]" if res["custom"] else "",

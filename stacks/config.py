@@ -248,7 +248,8 @@ def resolve(stack_file: StackFile | None = None, source: str = "flags", **flags:
     region = top.region or DEFAULT_REGION[cloud]
     problem = region_problem(cloud, region)
     if problem:
-        raise ConfigError(f"{source}: region: {problem}")
+        where = "--region" if flags.get("region") else f"{source}: region"
+        raise ConfigError(f"{where}: {problem}")
 
     profile = load_profile(profile_name)
     app = deep_merge(profile.app, profile.environments.get(environment, {}).get("app", {}))

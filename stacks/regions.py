@@ -59,4 +59,4 @@ def region_problem(cloud: str, region: str) -> str | None:
         return None
     close = difflib.get_close_matches(region, known, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"for example {', '.join(known[:4])}"
-    return f"'{region}' is not a {cloud} region; {hint}"
+    return f"'{region}' is not a region of {cloud}; {hint}"

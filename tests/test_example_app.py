@@ -313,8 +313,9 @@ def test_file_round_trip(app: App, tmp_path: Path) -> None:
 )
 def test_unsafe_file_names_are_rejected(app: App, tmp_path: Path, name: str) -> None:
     def files_on_disk() -> list[Path]:
+        # Everything under the test's directory except the app logs and the SQLite files.
         return sorted(
-            p for p in tmp_path.rglob("*") if p.parent.name not in ("db", tmp_path.name) or p.is_dir()
+            p for p in tmp_path.rglob("*") if p.parent != tmp_path / "db" and not p.name.startswith("app-")
         )
 
     before = files_on_disk()
