@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
-
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import NetworkSpec
 
@@ -22,7 +21,7 @@ class NetworkArgs:
 
 
 def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
-    """Public and private /20-or-smaller subnets carved from the VPC range: zones public, then zones private."""
+    """Public and private /20-or-smaller subnets carved from the VPC range: public first, then private."""
     network = ipaddress.ip_network(cidr)
     blocks = list(network.subnets(new_prefix=min(network.prefixlen + 4, 28)))
     return [str(b) for b in blocks[:zones]], [str(b) for b in blocks[zones : 2 * zones]]
@@ -31,8 +30,8 @@ def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
 class Network(MbopsComponent):
     """VPC, subnets, internet and NAT gateways, routes, flow logs, and the load balancer / app tier groups.
 
-    Children: ``vpc``, ``public_subnets``, ``private_subnets``, ``lb_security_group`` (80/443 from the internet,
-    the only internet-open group), ``app_security_group`` (app port from the load balancer only).
+    Children: ``vpc``, ``public_subnets``, ``private_subnets``, ``lb_security_group`` (80/443 from the
+    internet, the only internet-open group), ``app_security_group`` (app port from the load balancer only).
     """
 
     kind = "network"
@@ -41,18 +40,26 @@ class Network(MbopsComponent):
         super().__init__("aws", name, args.spec, args.tags, opts)
         spec = args.spec
         tags = self.tags
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        zones = aws.get_availability_zones_output(
+            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         public_cidrs, private_cidrs = subnet_cidrs(spec.cidr, spec.zones)
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            **self.args("vpc", cidr_block=spec.cidr, enable_dns_hostnames=True, enable_dns_support=True,
-                        tags={**tags, "Name": f"{name}-vpc"}),
+            **self.args(
+                "vpc",
+                cidr_block=spec.cidr,
+                enable_dns_hostnames=True,
+                enable_dns_support=True,
+                tags={**tags, "Name": f"{name}-vpc"},
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         # CIS AWS 5.4: the default security group allows nothing.
         aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg", **self.args("default_security_group", vpc_id=self.vpc.id, tags=tags),
+            f"{name}-default-sg",
+            **self.args("default_security_group", vpc_id=self.vpc.id, tags=tags),
             opts=self.opts(),
         )
         igw = aws.ec2.InternetGateway(
@@ -60,10 +67,14 @@ class Network(MbopsComponent):
         )
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
-            **self.args("public_route_table", vpc_id=self.vpc.id,
-                        routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}], tags=tags),
+            **self.args(
+                "public_route_table",
+                vpc_id=self.vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+                tags=tags,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.public_subnets: list[aws.ec2.Subnet] = []
         self.private_subnets: list[aws.ec2.Subnet] = []
         nat_gateways: list[aws.ec2.NatGateway] = []
@@ -71,32 +82,55 @@ class Network(MbopsComponent):
             zone = zones.names[i]
             public = aws.ec2.Subnet(
                 f"{name}-public-{i + 1}",
-                **self.args("public_subnet", vpc_id=self.vpc.id, cidr_block=public_cidrs[i], availability_zone=zone,
-                            map_public_ip_on_launch=False, tags={**tags, "Name": f"{name}-public-{i + 1}", "tier": "public"}),
+                **self.args(
+                    "public_subnet",
+                    vpc_id=self.vpc.id,
+                    cidr_block=public_cidrs[i],
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags={**tags, "Name": f"{name}-public-{i + 1}", "tier": "public"},
+                ),
                 opts=self.opts(),
-            )  # fmt: skip
+            )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{i + 1}-rta", subnet_id=public.id, route_table_id=public_rt.id, opts=self.opts()
+                f"{name}-public-{i + 1}-rta",
+                subnet_id=public.id,
+                route_table_id=public_rt.id,
+                opts=self.opts(),
             )
             self.public_subnets.append(public)
             if spec.nat == "per_zone" or (spec.nat == "single" and i == 0):
                 eip = aws.ec2.Eip(f"{name}-nat-{i + 1}-eip", domain="vpc", tags=tags, opts=self.opts())
-                nat_gateways.append(aws.ec2.NatGateway(
-                    f"{name}-nat-{i + 1}", **self.args("nat_gateway", allocation_id=eip.id, subnet_id=public.id, tags=tags),
-                    opts=self.opts(depends_on=[igw]),
-                ))  # fmt: skip
+                nat_gateways.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{i + 1}",
+                        **self.args("nat_gateway", allocation_id=eip.id, subnet_id=public.id, tags=tags),
+                        opts=self.opts(depends_on=[igw]),
+                    )
+                )
         for i in range(spec.zones):
             private = aws.ec2.Subnet(
                 f"{name}-private-{i + 1}",
-                **self.args("private_subnet", vpc_id=self.vpc.id, cidr_block=private_cidrs[i], availability_zone=zones.names[i],
-                            map_public_ip_on_launch=False, tags={**tags, "Name": f"{name}-private-{i + 1}", "tier": "private"}),
+                **self.args(
+                    "private_subnet",
+                    vpc_id=self.vpc.id,
+                    cidr_block=private_cidrs[i],
+                    availability_zone=zones.names[i],
+                    map_public_ip_on_launch=False,
+                    tags={**tags, "Name": f"{name}-private-{i + 1}", "tier": "private"},
+                ),
                 opts=self.opts(),
-            )  # fmt: skip
-            routes = [{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_gateways[i % len(nat_gateways)].id}] if nat_gateways else []
+            )
+            routes = (
+                [{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_gateways[i % len(nat_gateways)].id}]
+                if nat_gateways
+                else []
+            )
             rt = aws.ec2.RouteTable(
-                f"{name}-private-{i + 1}-rt", **self.args("private_route_table", vpc_id=self.vpc.id, routes=routes, tags=tags),
+                f"{name}-private-{i + 1}-rt",
+                **self.args("private_route_table", vpc_id=self.vpc.id, routes=routes, tags=tags),
                 opts=self.opts(),
-            )  # fmt: skip
+            )
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{i + 1}-rta", subnet_id=private.id, route_table_id=rt.id, opts=self.opts()
             )
@@ -105,57 +139,131 @@ class Network(MbopsComponent):
         self._flow_logs(name)
         self.lb_security_group = aws.ec2.SecurityGroup(
             f"{name}-lb-sg",
-            **self.args("lb_security_group", vpc_id=self.vpc.id, description="Load balancer: HTTP/HTTPS from the internet",
-                        ingress=[{"protocol": "tcp", "from_port": p, "to_port": p, "cidr_blocks": ["0.0.0.0/0"],
-                                  "description": f"internet to load balancer :{p}"} for p in (80, 443)],
-                        egress=[{"protocol": "tcp", "from_port": args.app_port, "to_port": args.app_port,
-                                 "cidr_blocks": [spec.cidr], "description": "to the app tier"}],
-                        tags={**tags, "Name": f"{name}-lb"}),
+            **self.args(
+                "lb_security_group",
+                vpc_id=self.vpc.id,
+                description="Load balancer: HTTP/HTTPS from the internet",
+                ingress=[
+                    {
+                        "protocol": "tcp",
+                        "from_port": p,
+                        "to_port": p,
+                        "cidr_blocks": ["0.0.0.0/0"],
+                        "description": f"internet to load balancer :{p}",
+                    }
+                    for p in (80, 443)
+                ],
+                egress=[
+                    {
+                        "protocol": "tcp",
+                        "from_port": args.app_port,
+                        "to_port": args.app_port,
+                        "cidr_blocks": [spec.cidr],
+                        "description": "to the app tier",
+                    }
+                ],
+                tags={**tags, "Name": f"{name}-lb"},
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.app_security_group = aws.ec2.SecurityGroup(
             f"{name}-app-sg",
-            **self.args("app_security_group", vpc_id=self.vpc.id, description="App tier: app port from the load balancer only",
-                        ingress=[{"protocol": "tcp", "from_port": args.app_port, "to_port": args.app_port,
-                                  "security_groups": [self.lb_security_group.id], "description": "load balancer to app"}],
-                        egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"],
-                                 "description": "outbound (AWS APIs, image registry)"}],
-                        tags={**tags, "Name": f"{name}-app"}),
+            **self.args(
+                "app_security_group",
+                vpc_id=self.vpc.id,
+                description="App tier: app port from the load balancer only",
+                ingress=[
+                    {
+                        "protocol": "tcp",
+                        "from_port": args.app_port,
+                        "to_port": args.app_port,
+                        "security_groups": [self.lb_security_group.id],
+                        "description": "load balancer to app",
+                    }
+                ],
+                egress=[
+                    {
+                        "protocol": "-1",
+                        "from_port": 0,
+                        "to_port": 0,
+                        "cidr_blocks": ["0.0.0.0/0"],
+                        "description": "outbound (AWS APIs, image registry)",
+                    }
+                ],
+                tags={**tags, "Name": f"{name}-app"},
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.vpc_id = self.vpc.id
         self.public_subnet_ids = [s.id for s in self.public_subnets]
         self.private_subnet_ids = [s.id for s in self.private_subnets]
-        self.finish({"vpc_id": self.vpc.id, "private_subnet_ids": self.private_subnet_ids,
-                     "public_subnet_ids": self.public_subnet_ids})  # fmt: skip
+        self.finish(
+            {
+                "vpc_id": self.vpc.id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "public_subnet_ids": self.public_subnet_ids,
+            }
+        )
 
     def _flow_logs(self, name: str) -> None:
         """VPC flow logs to CloudWatch (CIS AWS 3.7) with a role that may write only to that log group."""
         group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", **self.args("flow_log_group", retention_in_days=90, tags=self.tags), opts=self.opts()
+            f"{name}-flow-logs",
+            **self.args("flow_log_group", retention_in_days=90, tags=self.tags),
+            opts=self.opts(),
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            **self.args("flow_log_role", assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                               "Action": "sts:AssumeRole"}],
-            }), tags=self.tags),
+            **self.args(
+                "flow_log_role",
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+                tags=self.tags,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
             role=role.id,
-            policy=group.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
-                               "logs:DescribeLogStreams"], "Resource": [arn, f"{arn}:*"]}],
-            })),
+            policy=group.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": [
+                                    "logs:CreateLogStream",
+                                    "logs:PutLogEvents",
+                                    "logs:DescribeLogStreams",
+                                ],
+                                "Resource": [arn, f"{arn}:*"],
+                            }
+                        ],
+                    }
+                )
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         aws.ec2.FlowLog(
             f"{name}-flow-log",
-            **self.args("flow_log", vpc_id=self.vpc.id, traffic_type="ALL", log_destination=group.arn,
-                        iam_role_arn=role.arn, tags=self.tags),
+            **self.args(
+                "flow_log",
+                vpc_id=self.vpc.id,
+                traffic_type="ALL",
+                log_destination=group.arn,
+                iam_role_arn=role.arn,
+                tags=self.tags,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-
-from mbops.components.base import MbopsComponent
+from mbops.components.base import MbopsComponent, merge_args
 from mbops.components.spec import StorageSpec
 
 
 @dataclass(kw_only=True)
 class StorageArgs:
     spec: StorageSpec = field(default_factory=StorageSpec)
+    cdn_origin: bool = (
+        False  # a CDN reads the bucket: call allow_cloudfront_read() once the distribution exists
+    )
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -24,22 +27,36 @@ class Storage(MbopsComponent):
 
     Children: ``bucket``, ``public_access_block``, ``encryption``, ``versioning``, ``lifecycle``, ``policy``,
     ``ownership`` and ``cors`` (only with ``cors_origins``).
+
+    Objects are encrypted with the AWS managed KMS key, or with SSE-S3 when ``cdn_origin`` is set: CloudFront
+    origin access control cannot decrypt objects under the AWS managed ``aws/s3`` key. A CDN origin bucket's
+    policy is created by ``allow_cloudfront_read(distribution_arn)`` (the distribution needs the bucket
+    first); it keeps the deny-non-TLS statement and adds read-only access for that one distribution.
     """
 
     kind = "storage"
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
+        self._name = name
         spec = args.spec
         self.bucket = aws.s3.Bucket(
-            f"{name}-bucket", **self.args("bucket", force_destroy=spec.force_destroy, tags=self.tags), opts=self.opts()
+            f"{name}-bucket",
+            **self.args("bucket", force_destroy=spec.force_destroy, tags=self.tags),
+            opts=self.opts(),
         )
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
-            **self.args("public_access_block", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
-                        ignore_public_acls=True, restrict_public_buckets=True),
+            **self.args(
+                "public_access_block",
+                bucket=self.bucket.id,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             **self.args("ownership", bucket=self.bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}),
@@ -47,43 +64,121 @@ class Storage(MbopsComponent):
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
-            **self.args("encryption", bucket=self.bucket.id, rules=[{
-                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}]),
+            **self.args(
+                "encryption",
+                bucket=self.bucket.id,
+                rules=[
+                    {
+                        "apply_server_side_encryption_by_default": {
+                            "sse_algorithm": "AES256" if args.cdn_origin else "aws:kms"
+                        },
+                        "bucket_key_enabled": True,
+                    }
+                ],
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
-            **self.args("versioning", bucket=self.bucket.id,
-                        versioning_configuration={"status": "Enabled" if spec.versioning else "Suspended"}),
+            **self.args(
+                "versioning",
+                bucket=self.bucket.id,
+                versioning_configuration={"status": "Enabled" if spec.versioning else "Suspended"},
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
-            **self.args("lifecycle", bucket=self.bucket.id, rules=[
-                {"id": "expire-noncurrent", "status": "Enabled", "filter": {},
-                 "noncurrent_version_expiration": {"noncurrent_days": spec.noncurrent_version_days}},
-                {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {},
-                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7}},
-            ]),
+            **self.args(
+                "lifecycle",
+                bucket=self.bucket.id,
+                rules=[
+                    {
+                        "id": "expire-noncurrent",
+                        "status": "Enabled",
+                        "filter": {},
+                        "noncurrent_version_expiration": {"noncurrent_days": spec.noncurrent_version_days},
+                    },
+                    {
+                        "id": "abort-incomplete-uploads",
+                        "status": "Enabled",
+                        "filter": {},
+                        "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                    },
+                ],
+            ),
             opts=self.opts(depends_on=[versioning]),
-        )  # fmt: skip
+        )
         if spec.cors_origins:
             aws.s3.BucketCorsConfiguration(
                 f"{name}-cors",
-                **self.args("cors", bucket=self.bucket.id, cors_rules=[{
-                    "allowed_methods": ["GET", "PUT", "HEAD"], "allowed_origins": spec.cors_origins,
-                    "allowed_headers": ["*"], "max_age_seconds": 3000}]),
+                **self.args(
+                    "cors",
+                    bucket=self.bucket.id,
+                    cors_rules=[
+                        {
+                            "allowed_methods": ["GET", "PUT", "HEAD"],
+                            "allowed_origins": spec.cors_origins,
+                            "allowed_headers": ["*"],
+                            "max_age_seconds": 3000,
+                        }
+                    ],
+                ),
                 opts=self.opts(),
-            )  # fmt: skip
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            **self.args("policy", bucket=self.bucket.id, policy=self.bucket.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                               "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
-            }))),
-            opts=self.opts(depends_on=[self.public_access_block]),
-        )  # fmt: skip
+            )
+        self._policy_overrides = self.args("policy")
+        self.policy: aws.s3.BucketPolicy | None = None
+        if not args.cdn_origin:
+            self._bucket_policy([])
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
+        self.bucket_regional_domain_name = self.bucket.bucket_regional_domain_name
         self.finish({"bucket_name": self.bucket.bucket, "bucket_arn": self.bucket.arn})
+
+    def allow_cloudfront_read(self, distribution_arn: pulumi.Input[str]) -> aws.s3.BucketPolicy:
+        """Create the bucket policy with read-only object access for one CloudFront distribution (OAC)."""
+        if self.policy is not None:
+            raise RuntimeError(
+                "the bucket policy already exists; allow_cloudfront_read() must be called once"
+            )
+        statement = pulumi.Output.from_input(distribution_arn).apply(
+            lambda dist: [
+                {
+                    "Sid": "AllowCloudFrontRead",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Condition": {"StringEquals": {"AWS:SourceArn": dist}},
+                }
+            ]
+        )
+        return self._bucket_policy(statement)
+
+    def _bucket_policy(self, extra: pulumi.Input[list[dict[str, Any]]]) -> aws.s3.BucketPolicy:
+        """The bucket's one policy: deny non-TLS access, plus ``extra`` statements scoped to its objects."""
+
+        def document(arn: str, statements: list[dict[str, Any]]) -> str:
+            return json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, f"{arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                        *({**st, "Resource": f"{arn}/*"} for st in statements),
+                    ],
+                }
+            )
+
+        policy = pulumi.Output.all(self.bucket.arn, extra).apply(lambda a: document(a[0], a[1]))
+        self.policy = aws.s3.BucketPolicy(
+            f"{self._name}-policy",
+            **merge_args({"bucket": self.bucket.id, "policy": policy}, self._policy_overrides),
+            opts=self.opts(depends_on=[self.public_access_block]),
+        )
+        return self.policy

@@ -1,0 +1,178 @@
+"""``mbops cost`` (a stack's monthly estimate) and ``mbops prices`` (the shipped price catalog)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mbops.cli.errors import MbopsGroup
+from mbops.cli.options import load_stack, stack_options
+from mbops.cli.render import console, echo_json
+
+CATALOG_CLOUDS = ("aws", "gcp", "azure")
+
+
+@click.command()
+@stack_options
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+def cost(
+    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None,
+    region: str | None, name: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Estimate a stack's monthly cost from the shipped price catalog.
+
+    Plans the stack offline, prices every resource on the catalog's list prices for the stack's region and
+    the usage assumptions (defaults, or the stack file's `usage:` section), and lists what is free and what
+    could not be priced.
+
+    \b
+    Examples:
+      mbops cost --cloud aws --profile managed
+      mbops cost --cloud gcp --profile saas --env prod --json
+      mbops cost -f stack.yaml          # with usage: {requests_per_month: 5e7, storage_gb: 500}
+    """
+    from mbops.engine.plan import plan
+
+    stack = load_stack(stack_file, profile, cloud, environment, region, name)
+    graph = plan(stack, with_policy=False)
+    estimate = graph["cost"]
+    if as_json:
+        echo_json({"stack": graph["stack"], "profile": graph["profile"], "cloud": graph["cloud"],
+                   "environment": graph["environment"], "region": graph["region"], **estimate})  # fmt: skip
+    else:
+        print_estimate(graph, estimate)
+
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def unit_price(value: float) -> str:
+    return f"${value:,.4f}" if value >= 0.01 else f"${value:.8f}".rstrip("0")
+
+
+def print_estimate(graph: dict[str, Any], estimate: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = console()
+    title = f"{graph['stack']}: {graph['profile']} on {graph['cloud']} ({graph['region']}, {graph['environment']})"
+    table = Table(title=f"Monthly cost estimate — {title}", expand=False)
+    for column, justify in (("component", "left"), ("resource", "left"), ("price", "left"), ("quantity", "right"),
+                            ("unit price", "right"), ("monthly", "right")):  # fmt: skip
+        table.add_column(column, justify=justify, overflow="fold")
+    for item in sorted(estimate["items"], key=lambda i: (i["component"] or "", -i["monthly"])):
+        table.add_row(
+            item["component"] or "", item["resource"],
+            f"{item['description']}\n[dim]{item['detail']}{' — ' + item['note'] if item.get('note') else ''}[/]",
+            f"{item['quantity']:,.6g} {item['unit']}", unit_price(item["unit_price"]), money(item["monthly"]),
+        )  # fmt: skip
+    out.print(table)
+    by_component = ", ".join(f"{k} {money(v)}" for k, v in estimate["by_component"].items())
+    out.print(f"[bold]Total: {money(estimate['monthly_total'])}/month[/] ({by_component})")
+    if estimate["unpriced"]:
+        out.print(f"[yellow]Not priced ({len(estimate['unpriced'])}), not included in the total:[/]")
+        for entry in estimate["unpriced"]:
+            out.print(f"  [yellow]{entry['resource']}[/] ({entry['type']}): {entry['why']}")
+    if estimate["free"]:
+        reasons: dict[str, list[str]] = {}
+        for entry in estimate["free"]:
+            reasons.setdefault(entry["reason"], []).append(entry["type"].rsplit(":", 1)[-1])
+        out.print(f"[green]Free ({len(estimate['free'])}):[/]")
+        for reason, types in reasons.items():
+            out.print(f"  {', '.join(sorted(set(types)))}: {reason}")
+    overridden = set(estimate.get("overridden", []))
+    usage = ", ".join(f"{k}={v:g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items())
+    out.print(f"[dim]Usage assumptions (* = from the stack file): {usage}[/]")
+    catalog = estimate["catalog"]
+    line = f"Prices: {catalog['cloud']} catalog as of {catalog['as_of']}"
+    fallback = catalog.get("region_fallback")
+    if fallback:
+        line += (f"; {catalog['region']} has no own prices: {fallback['priced_as']} x {fallback['multiplier']:g} "
+                 f"(regional multiplier for '{fallback['prefix']}')")  # fmt: skip
+    out.print(f"[dim]{line}. {catalog.get('method', '')}[/]")
+
+
+@click.group(cls=MbopsGroup)
+def prices() -> None:
+    """The price catalog behind `mbops cost` and `mbops compare`."""
+
+
+@prices.command("show")
+@click.option("--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def show(clouds: tuple[str, ...], as_json: bool) -> None:
+    """Show each catalog's date, regions, SKU count and sources."""
+    from mbops.cost.catalog import load_catalog
+
+    rows = []
+    for cloud in clouds or CATALOG_CLOUDS:
+        catalog = load_catalog(cloud)
+        dates = sorted({str(e.get("as_of", catalog.as_of)) for e in catalog.skus.values()})
+        rows.append({"cloud": cloud, "as_of": catalog.as_of, "entry_dates": dates, "file": str(catalog.path),
+                     "regions": catalog.priced_regions(), "skus": len(catalog.skus),
+                     "sources": catalog.summary(catalog.default_region)["sources"],
+                     "method": str(catalog.data.get("method", "")).strip()})  # fmt: skip
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['cloud']}: {row['skus']} SKUs, as of {row['as_of']} (entries dated {', '.join(row['entry_dates'])}), "
+                   f"regions {', '.join(row['regions'])}; {row['file']}")  # fmt: skip
+        click.echo(f"  {row['method']}")
+        for source in row["sources"]:
+            click.echo(f"  - {source}")
+
+
+@prices.command("refresh")
+@click.option("--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]")
+@click.option("--offline-sample", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Read recorded price list files from this directory instead of the network.")
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write the refreshed catalogs here (read them with MBOPS_PRICE_CATALOG=<dir>). "
+                   "[default: the catalog's own directory]")
+@click.option("--region", "regions", multiple=True, help="Also price this region (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def refresh(
+    clouds: tuple[str, ...], offline_sample: Path | None, output_dir: Path | None, regions: tuple[str, ...],
+    dry_run: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Re-read prices from the clouds' public price lists and rewrite the catalog.
+
+    \b
+    Reads: AWS Price List offer files, the Azure Retail Prices API, the GCP Cloud Billing Catalog API
+    (needs MBOPS_GCP_API_KEY). Needs network access; without it the shipped catalog stays in use.
+    Entries not found keep their price and date and are reported.
+    """
+    from mbops.cost.catalog import load_catalog
+    from mbops.cost.pricelists import HttpSource, NetworkUnavailable, SampleSource, refresh_catalog
+    from mbops.errors import ConfigError
+    from mbops.stacks.regions import region_problem
+
+    source = SampleSource(offline_sample) if offline_sample else HttpSource()
+    reports = []
+    for cloud in clouds or CATALOG_CLOUDS:
+        extra = [r for r in regions if region_problem(cloud, r) is None]
+        if regions and not extra and clouds:
+            raise ConfigError(f"--region: none of {', '.join(regions)} is a {cloud} region")
+        try:
+            report = refresh_catalog(cloud, source, output_dir=output_dir, regions=extra, write=not dry_run)
+        except NetworkUnavailable as exc:
+            catalog = load_catalog(cloud)
+            raise NetworkUnavailable(
+                f"mbops prices refresh needs network access to the {cloud} price list: {exc}. "
+                f"The shipped catalog stays in use ({cloud} as of {catalog.as_of}: {catalog.path}). "
+                f"Use --offline-sample DIR to read recorded price list files."
+            ) from None
+        reports.append(report)
+    if as_json:
+        echo_json([r.as_dict() for r in reports])
+        return
+    for report in reports:
+        verb = "would write" if dry_run else "wrote"
+        click.echo(f"{report.cloud}: {len(report.updated)} price(s) changed, {report.unchanged} unchanged, "
+                   f"{len(report.not_found)} not found (kept); {verb} {report.path}")  # fmt: skip
+        for change in report.updated:
+            click.echo(f"  {change['sku']} [{change['region']}]: {change['old']} -> {change['new']} ({change['ref']})")

@@ -1,0 +1,237 @@
+"""AWS containers: the app on ECS Fargate in the private subnets, behind an ALB, autoscaled on CPU."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from mbops.components.aws.alb import public_load_balancer
+from mbops.components.aws.app import AppWiring
+from mbops.components.aws.iam import allow, service_role
+from mbops.components.base import MbopsComponent
+from mbops.components.spec import ContainersSpec
+from mbops.stacks.config import AppSpec
+
+from mbops.errors import ConfigError
+
+CONTAINER = "app"
+CPU_TARGET = 60.0
+# Fargate task sizes: CPU units -> allowed memory (MiB).
+FARGATE_MEMORY: dict[int, range] = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+
+
+def fargate_size(cpu: float, memory_mb: int) -> tuple[int, int]:
+    """Fargate CPU units and memory for ``app.cpu`` and ``app.memory_mb``, or a ConfigError."""
+    units = round(cpu * 1024)
+    if units not in FARGATE_MEMORY:
+        allowed = ", ".join(f"{u / 1024:g}" for u in FARGATE_MEMORY)
+        raise ConfigError(f"app.cpu: Fargate runs {allowed} vCPU; got {cpu:g}")
+    if memory_mb not in FARGATE_MEMORY[units]:
+        mem = FARGATE_MEMORY[units]
+        raise ConfigError(
+            f"app.memory_mb: with app.cpu {cpu:g}, Fargate allows {mem.start}..{mem.stop - 1} MiB "
+            f"in steps of {mem.step}; got {memory_mb}"
+        )
+    return units, memory_mb
+
+
+@dataclass(kw_only=True)
+class ContainersArgs:
+    spec: ContainersSpec = field(default_factory=ContainersSpec)
+    app: AppSpec = field(default_factory=AppSpec)
+    wiring: AppWiring = field(default_factory=AppWiring)
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    lb_security_group_id: pulumi.Input[str]
+    app_security_group_id: pulumi.Input[str]
+    region: str = "us-east-1"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Containers(MbopsComponent):
+    """ECS Fargate service for the app image.
+
+    Tasks run in the private subnets without public IPs, in the app security group, with a read-only root
+    filesystem (``/tmp`` is a writable task volume) and logs in a CloudWatch group with the spec's retention.
+    Plain settings are ``environment``; ``DATABASE_URL``, ``REDIS_URL`` and the app secrets are ``secrets``
+    (``valueFrom`` a Secrets Manager ARN), injected by ECS with the execution role, which may read only those
+    ARNs. The task role may use only the app's bucket, table and secrets. An ALB in the public subnets
+    forwards to the tasks: HTTPS with ``https_certificate`` (HTTP redirected), else HTTP. The service rolls
+    back failed deployments and scales ``min_replicas..max_replicas`` on 60% CPU.
+
+    Children: ``cluster``, ``log_group``, ``execution_role``, ``execution_role_policy``, ``task_role``,
+    ``task_role_policy``, ``task_definition``, ``service``, ``scaling_target``, ``scaling_policy`` and the
+    load balancer's (``load_balancer``, ``target_group``, ``http_listener``, ``https_listener``).
+    """
+
+    kind = "containers"
+
+    def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aws", name, args.spec, args.tags, opts)
+        spec, app, wiring, tags = args.spec, args.app, args.wiring, self.tags
+        cpu, memory = fargate_size(app.cpu, app.memory_mb)
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            **self.args("cluster", settings=[{"name": "containerInsights", "value": "enabled"}], tags=tags),
+            opts=self.opts(),
+        )
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            **self.args("log_group", retention_in_days=spec.log_retention_days, tags=tags),
+            opts=self.opts(),
+        )
+        self.execution_role = service_role(
+            self,
+            f"{name}-execution-role",
+            "execution_role",
+            service="ecs-tasks.amazonaws.com",
+            description=f"{name}: ECS pulls the image, writes logs, injects the app's secrets",
+            managed=["service-role/AmazonECSTaskExecutionRolePolicy"],
+            statements=[allow("InjectSecrets", ["secretsmanager:GetSecretValue"], wiring.secret_arns)]
+            if wiring.secrets
+            else [],
+        )
+        self.task_role = service_role(
+            self,
+            f"{name}-task-role",
+            "task_role",
+            service="ecs-tasks.amazonaws.com",
+            description=f"{name}: what the app itself may use",
+            statements=wiring.statements(),
+        )
+        container = pulumi.Output.json_dumps([self._container(app, wiring, args.region)])
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            **self.args(
+                "task_definition",
+                family=name,
+                requires_compatibilities=["FARGATE"],
+                network_mode="awsvpc",
+                cpu=str(cpu),
+                memory=str(memory),
+                execution_role_arn=self.execution_role.arn,
+                task_role_arn=self.task_role.arn,
+                container_definitions=container,
+                runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+                volumes=[{"name": "tmp"}],
+                tags=tags,
+            ),
+            opts=self.opts(),
+        )
+        self.load_balancer = public_load_balancer(
+            self,
+            name,
+            vpc_id=args.vpc_id,
+            subnet_ids=args.public_subnet_ids,
+            security_group_id=args.lb_security_group_id,
+            port=app.port,
+            health_path=app.health_path,
+            target_type="ip",
+            certificate_arn=spec.https_certificate,
+            certificate_hint="set components.containers.https_certificate to an ACM certificate ARN",
+        )
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            **self.args(
+                "service",
+                cluster=self.cluster.arn,
+                task_definition=self.task_definition.arn,
+                launch_type="FARGATE",
+                platform_version="LATEST",
+                desired_count=app.min_replicas,
+                network_configuration={
+                    "subnets": list(args.private_subnet_ids),
+                    "security_groups": [args.app_security_group_id],
+                    "assign_public_ip": False,
+                },
+                load_balancers=[
+                    {
+                        "target_group_arn": self.load_balancer.target_group.arn,
+                        "container_name": CONTAINER,
+                        "container_port": app.port,
+                    }
+                ],
+                health_check_grace_period_seconds=60,
+                deployment_circuit_breaker={"enable": True, "rollback": True},
+                deployment_minimum_healthy_percent=100,
+                deployment_maximum_percent=200,
+                enable_ecs_managed_tags=True,
+                propagate_tags="SERVICE",
+                enable_execute_command=False,
+                wait_for_steady_state=False,
+                tags=tags,
+            ),
+            # The autoscaler owns the task count after the first deployment.
+            opts=self.opts(depends_on=self.load_balancer.listeners, ignore_changes=["desired_count"]),
+        )
+        resource_id = pulumi.Output.concat("service/", self.cluster.name, "/", self.service.name)
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            **self.args(
+                "scaling_target",
+                service_namespace="ecs",
+                scalable_dimension="ecs:service:DesiredCount",
+                resource_id=resource_id,
+                min_capacity=app.min_replicas,
+                max_capacity=app.max_replicas,
+                tags=tags,
+            ),
+            opts=self.opts(),
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-cpu",
+            **self.args(
+                "scaling_policy",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration={
+                    "target_value": CPU_TARGET,
+                    "scale_in_cooldown": 120,
+                    "scale_out_cooldown": 60,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "ECSServiceAverageCPUUtilization"
+                    },
+                },
+            ),
+            opts=self.opts(),
+        )
+        self.endpoint = self.load_balancer.url
+        self.finish({"endpoint": self.endpoint, "cluster": self.cluster.name, "service": self.service.name})
+
+    def _container(self, app: AppSpec, wiring: AppWiring, region: str) -> dict[str, Any]:
+        env = {"PORT": str(app.port), **wiring.env}
+        return {
+            "name": CONTAINER,
+            "image": app.image,
+            "essential": True,
+            "portMappings": [{"containerPort": app.port, "protocol": "tcp"}],
+            "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
+            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(wiring.secrets.items())],
+            "readonlyRootFilesystem": True,
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "linuxParameters": {"initProcessEnabled": True},
+            "stopTimeout": 30,
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group.name,
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": CONTAINER,
+                },
+            },
+        }

@@ -1,0 +1,123 @@
+"""AWS secrets: a Secrets Manager secret per app secret (``app.secret_env``) under the stack's prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+from mbops.components.base import MbopsComponent
+from mbops.components.spec import SecretsSpec
+
+SECRETS_MANAGER_KEY = "alias/aws/secretsmanager"
+
+
+def secret_prefix(stack_name: str) -> str:
+    """The name prefix of every secret a stack stores (``mbops/<stack>/``): its ``secrets_store``."""
+    return f"mbops/{stack_name}/"
+
+
+def new_secret(
+    owner: MbopsComponent,
+    name: str,
+    child: str,
+    *,
+    secret_name: str,
+    prefix: str,
+    recovery_days: int,
+    description: str,
+) -> aws.secretsmanager.Secret:
+    """A KMS-encrypted secret named ``<prefix><secret_name>-<suffix>`` (child ``<child>`` of ``owner``).
+
+    A generated suffix (``name_prefix``) lets a destroyed stack be created again while the old secret waits
+    out its recovery window.
+    """
+    return aws.secretsmanager.Secret(
+        name,
+        **owner.args(
+            child,
+            name_prefix=f"{prefix}{secret_name}-",
+            description=description,
+            kms_key_id=SECRETS_MANAGER_KEY,
+            recovery_window_in_days=recovery_days,
+            tags={**owner.tags, "secret": secret_name},
+        ),
+        opts=owner.opts(),
+    )
+
+
+def set_secret_value(
+    owner: MbopsComponent, name: str, child: str, secret: aws.secretsmanager.Secret, value: pulumi.Input[str]
+) -> aws.secretsmanager.SecretVersion:
+    """The secret's current value, always a Pulumi secret (child ``<child>`` of ``owner``)."""
+    return aws.secretsmanager.SecretVersion(
+        f"{name}-version",
+        **owner.args(child, secret_id=secret.id, secret_string=pulumi.Output.secret(value)),
+        opts=owner.opts(),
+    )
+
+
+def stored_secret(
+    owner: MbopsComponent,
+    name: str,
+    child: str,
+    *,
+    secret_name: str,
+    prefix: str,
+    value: pulumi.Input[str],
+    recovery_days: int,
+    description: str,
+) -> aws.secretsmanager.Secret:
+    """A secret and its value: children ``<child>`` and ``<child>_version`` of ``owner``."""
+    secret = new_secret(
+        owner,
+        name,
+        child,
+        secret_name=secret_name,
+        prefix=prefix,
+        recovery_days=recovery_days,
+        description=description,
+    )
+    set_secret_value(owner, name, f"{child}_version", secret, value)
+    return secret
+
+
+@dataclass(kw_only=True)
+class SecretsArgs:
+    spec: SecretsSpec = field(default_factory=SecretsSpec)
+    prefix: str
+    values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Secrets(MbopsComponent):
+    """Secrets Manager secrets for the app's ``secret_env`` values, encrypted with the account's default key.
+
+    Children: ``secret`` and ``secret_version`` (one each per value). ``arns`` maps each name to its ARN;
+    ``prefix`` is the stack's secret name prefix (the ``secrets_store`` output).
+    """
+
+    kind = "secrets"
+
+    def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aws", name, args.spec, args.tags, opts)
+        self.prefix = args.prefix
+        self.secrets: dict[str, aws.secretsmanager.Secret] = {}
+        if (
+            not args.values
+        ):  # no secrets to store: still accept (empty) overrides for the children it would have
+            self.args("secret"), self.args("secret_version")
+        for secret_name, value in sorted(args.values.items()):
+            self.secrets[secret_name] = stored_secret(
+                self,
+                f"{name}-{secret_name.lower().replace('_', '-')}",
+                "secret",
+                secret_name=secret_name,
+                prefix=args.prefix,
+                value=value,
+                recovery_days=args.spec.recovery_days,
+                description=f"app secret {secret_name}",
+            )
+        self.arns: dict[str, pulumi.Output[str]] = {k: s.arn for k, s in self.secrets.items()}
+        self.finish({"prefix": self.prefix, "arns": self.arns})

@@ -1,0 +1,210 @@
+"""AWS servers: the app container on an autoscaled EC2 group behind an Application Load Balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+from mbops.components.aws.alb import public_load_balancer
+from mbops.components.aws.app import AppWiring, ecr_image
+from mbops.components.aws.cloud_init import app_host, base64_text
+from mbops.components.aws.iam import allow, service_role
+from mbops.components.base import MbopsComponent
+from mbops.components.spec import ServersSpec
+from mbops.stacks.config import AppSpec
+
+from mbops.errors import ConfigError
+
+INSTANCE_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "m6i.large"}
+DEFAULT_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
+CPU_TARGET = 60.0
+
+
+@dataclass(kw_only=True)
+class ServersArgs:
+    spec: ServersSpec = field(default_factory=ServersSpec)
+    app: AppSpec = field(default_factory=AppSpec)
+    wiring: AppWiring = field(default_factory=AppWiring)
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    lb_security_group_id: pulumi.Input[str]
+    app_security_group_id: pulumi.Input[str]
+    region: str = "us-east-1"
+    https_certificate: str | None = None  # ACM certificate ARN: HTTPS on the load balancer, HTTP redirected
+    log_retention_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Servers(MbopsComponent):
+    """An auto scaling group of Amazon Linux 2023 instances, each running the app image with Docker.
+
+    Instances live in the private subnets with no SSH: operators use SSM Session Manager (the role has only
+    ``AmazonSSMManagedInstanceCore`` plus an inline policy for the app's own bucket, table, secrets and log
+    group). The launch template requires IMDSv2 (hop limit 1) and an encrypted gp3 root volume. cloud-init
+    installs Docker and a systemd unit that fetches the app's secrets from Secrets Manager with the instance
+    role at every start, so user data holds ARNs, never secret values; the container logs to CloudWatch.
+    The group keeps ``min_replicas..max_replicas`` instances, replaces those the load balancer finds
+    unhealthy, tracks 60% CPU, and rolls instances when the launch template changes.
+
+    Children: ``role``, ``role_policy``, ``instance_profile``, ``log_group``, ``launch_template``,
+    ``auto_scaling_group``, ``scaling_policy`` and the load balancer's (``load_balancer``, ``target_group``,
+    ``http_listener``, ``https_listener``).
+    """
+
+    kind = "servers"
+
+    def __init__(self, name: str, args: ServersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aws", name, args.spec, args.tags, opts)
+        spec, app, wiring, tags = args.spec, args.app, args.wiring, self.tags
+        bad = sorted(k for k, v in app.env.items() if "\n" in v)
+        if bad:
+            raise ConfigError(
+                f"app.env: {', '.join(bad)}: values with line breaks cannot be passed to a container"
+            )
+        ecr = ecr_image(app.image)
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            **self.args("log_group", retention_in_days=args.log_retention_days, tags=tags),
+            opts=self.opts(),
+        )
+        statements = [
+            *wiring.statements(),
+            allow(
+                "AppLogs",
+                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                self.log_group.arn.apply(lambda a: f"{a}:*"),
+            ),
+        ]
+        if ecr:
+            statements += [
+                # GetAuthorizationToken has no resource-level scope; the pull itself is scoped to the repo.
+                allow("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
+                allow(
+                    "PullAppImage",
+                    ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    f"arn:aws:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repo']}",
+                ),
+            ]
+        self.role = service_role(
+            self,
+            f"{name}-role",
+            "role",
+            service="ec2.amazonaws.com",
+            description=f"{name}: app instances",
+            managed=["AmazonSSMManagedInstanceCore"],
+            statements=statements,
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-profile",
+            **self.args("instance_profile", role=self.role.name, tags=tags),
+            opts=self.opts(),
+        )
+
+        env = {"PORT": str(app.port), **wiring.env}
+        user_data = pulumi.Output.all(
+            pulumi.Output.from_input(env), pulumi.Output.from_input(dict(wiring.secrets)), self.log_group.name
+        ).apply(
+            lambda a: base64_text(
+                app_host(
+                    image=app.image,
+                    region=args.region,
+                    log_group=a[2],
+                    env=a[0],
+                    secrets=a[1],
+                    ecr_registry=ecr["registry"] if ecr else None,
+                    ecr_region=ecr["region"] if ecr else None,
+                )
+            )
+        )
+        self.launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            **self.args(
+                "launch_template",
+                description=f"{name}: {app.image}",
+                image_id=spec.os_image or DEFAULT_IMAGE,
+                instance_type=INSTANCE_TYPES[spec.size],
+                vpc_security_group_ids=[args.app_security_group_id],
+                iam_instance_profile={"arn": profile.arn},
+                user_data=user_data,
+                update_default_version=True,
+                metadata_options={
+                    "http_endpoint": "enabled",
+                    "http_tokens": "required",
+                    "http_put_response_hop_limit": 1,
+                    "instance_metadata_tags": "disabled",
+                },
+                block_device_mappings=[
+                    {
+                        "device_name": ROOT_DEVICE,
+                        "ebs": {
+                            "volume_size": spec.disk_gb,
+                            "volume_type": "gp3",
+                            "encrypted": True,
+                            "delete_on_termination": True,
+                        },
+                    }
+                ],
+                monitoring={"enabled": True},
+                tag_specifications=[
+                    {"resource_type": kind, "tags": {**tags, "Name": f"{name}-app"}}
+                    for kind in ("instance", "volume")
+                ],
+                tags=tags,
+            ),
+            opts=self.opts(),
+        )
+
+        self.load_balancer = public_load_balancer(
+            self,
+            name,
+            vpc_id=args.vpc_id,
+            subnet_ids=args.public_subnet_ids,
+            security_group_id=args.lb_security_group_id,
+            port=app.port,
+            health_path=app.health_path,
+            target_type="instance",
+            certificate_arn=args.https_certificate,
+            certificate_hint="give the servers an ACM certificate (ServersArgs.https_certificate)",
+        )
+        self.auto_scaling_group = aws.autoscaling.Group(
+            f"{name}-asg",
+            **self.args(
+                "auto_scaling_group",
+                min_size=app.min_replicas,
+                max_size=app.max_replicas,
+                vpc_zone_identifiers=list(args.private_subnet_ids),
+                launch_template={
+                    "id": self.launch_template.id,
+                    "version": self.launch_template.latest_version.apply(str),
+                },
+                target_group_arns=[self.load_balancer.target_group.arn],
+                health_check_type="ELB",
+                health_check_grace_period=300,
+                default_instance_warmup=120,
+                instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 90}},
+                enabled_metrics=["GroupDesiredCapacity", "GroupInServiceInstances", "GroupTotalInstances"],
+                tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tags.items())],
+            ),
+            opts=self.opts(),
+        )
+        aws.autoscaling.Policy(
+            f"{name}-cpu",
+            **self.args(
+                "scaling_policy",
+                autoscaling_group_name=self.auto_scaling_group.name,
+                policy_type="TargetTrackingScaling",
+                estimated_instance_warmup=120,
+                target_tracking_configuration={
+                    "target_value": CPU_TARGET,
+                    "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
+                },
+            ),
+            opts=self.opts(),
+        )
+        self.endpoint = self.load_balancer.url
+        self.finish({"endpoint": self.endpoint, "auto_scaling_group": self.auto_scaling_group.name})

@@ -1,0 +1,114 @@
+"""Azure cache (managed profile): Azure Managed Redis, reachable only through a private endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import network, privatedns, redisenterprise
+
+from mbops.components.azure.common import AzureComponent, AzureContext, Identity, KeyVaultRef
+from mbops.components.spec import CacheSpec
+
+PORT = 10000
+SKUS = {"small": "Balanced_B0", "medium": "Balanced_B1", "large": "Balanced_B5"}
+DNS_ZONE = "privatelink.redis.azure.net"
+
+
+@dataclass(kw_only=True)
+class CacheArgs:
+    ctx: AzureContext
+    vault: KeyVaultRef
+    subnet_id: pulumi.Input[str]
+    vnet_id: pulumi.Input[str]
+    spec: CacheSpec = field(default_factory=CacheSpec)
+    app_identity: Identity | None = None
+
+
+class Cache(AzureComponent):
+    """Azure Managed Redis (``redisenterprise``), the successor of Azure Cache for Redis.
+
+    Not Azure Cache for Redis (``redis`` module): all its tiers are retiring (Basic/Standard/Premium on
+    2028-09-30) and new tenants can no longer create them, so a new stack on it would be a dead end.
+    Balanced SKU by size (B0 / B1 / B5), high availability (replica in another zone) with ``ha``, TLS 1.2
+    only (``client_protocol: Encrypted``, port 10000), public network access disabled with a private
+    endpoint in the ``data`` subnet and the ``privatelink.redis.azure.net`` zone linked to the VNet.
+    REDIS_URL (``rediss://:<key>@<host>:10000/0``) is built from the access key and stored only in Key Vault,
+    because any Redis client understands it. Entra ID auth is also granted to the app identity (access
+    policy "default"), so an app that uses tokens can drop the key: then set
+    ``overrides.database.access_keys_authentication: Disabled``. ``engine_version`` is managed by Azure.
+    Children: ``cluster``, ``database``, ``app_access``, ``private_endpoint``, ``dns_zone``, ``dns_link``,
+    ``dns_group``, ``url_secret``.
+    """
+
+    kind = "cache"
+
+    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args.spec, args.ctx, opts)
+        ctx, spec = args.ctx, args.spec
+        cluster_name = ctx.name("redis", 60)
+        self.cluster = redisenterprise.RedisEnterprise(
+            f"{name}-cluster",
+            **self.args("cluster", **self.base(
+                cluster_name=cluster_name, sku={"name": SKUS[spec.size]}, minimum_tls_version="1.2",
+                high_availability="Enabled" if spec.ha else "Disabled", public_network_access="Disabled")),
+            opts=self.opts(),
+        )  # fmt: skip
+        names = {"resource_group_name": ctx.resource_group_name, "cluster_name": cluster_name}
+        self.database = redisenterprise.Database(
+            f"{name}-database",
+            **self.args("database", **names, database_name="default", client_protocol="Encrypted", port=PORT,
+                        clustering_policy="NoCluster", eviction_policy="VolatileLRU",
+                        access_keys_authentication="Enabled"),
+            opts=self.opts(depends_on=[self.cluster]),
+        )  # fmt: skip
+        if args.app_identity is not None:
+            redisenterprise.AccessPolicyAssignment(
+                f"{name}-app-access",
+                **self.args("app_access", **names, database_name="default", access_policy_name="default",
+                            access_policy_assignment_name="app", user={"object_id": args.app_identity.principal_id}),
+                opts=self.opts(depends_on=[self.database]),
+            )  # fmt: skip
+        self._private_endpoint(name, args, cluster_name)
+        self.host = f"{cluster_name}.{ctx.location}.redis.azure.net"
+        # The keys are read only once the database exists (its name is unknown in a preview, so a preview
+        # never calls the API); the result is a secret.
+        keys = redisenterprise.list_database_keys_output(
+            cluster_name=cluster_name, database_name=self.database.name, resource_group_name=ctx.resource_group_name,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.database]),
+        )  # fmt: skip
+        url = pulumi.Output.secret(keys.primary_key).apply(lambda key: f"rediss://:{key}@{self.host}:{PORT}/0")
+        self.store_secret("url_secret", vault=args.vault, secret_name="redis-url", value=url)
+        self.finish({"host": self.host, "port": PORT, "url_secret": "redis-url"})
+
+    def _private_endpoint(self, name: str, args: CacheArgs, cluster_name: str) -> None:
+        ctx = args.ctx
+        endpoint_name = ctx.name("pe-redis", 80, unique=False)
+        endpoint = network.PrivateEndpoint(
+            f"{name}-private-endpoint",
+            **self.args("private_endpoint", **self.base(
+                private_endpoint_name=endpoint_name, subnet={"id": args.subnet_id},
+                private_link_service_connections=[{"name": "redis", "private_link_service_id": self.cluster.id,
+                                                   "group_ids": ["redisEnterprise"]}])),
+            opts=self.opts(depends_on=[self.database]),
+        )  # fmt: skip
+        zone = privatedns.PrivateZone(
+            f"{name}-dns-zone",
+            **self.args("dns_zone", resource_group_name=ctx.resource_group_name, location="global",
+                        private_zone_name=DNS_ZONE, tags=dict(self.tags)),
+            opts=self.opts(),
+        )  # fmt: skip
+        privatedns.VirtualNetworkLink(
+            f"{name}-dns-link",
+            **self.args("dns_link", resource_group_name=ctx.resource_group_name, location="global",
+                        private_zone_name=DNS_ZONE, virtual_network_link_name="redis-link",
+                        virtual_network={"id": args.vnet_id}, registration_enabled=False, tags=dict(self.tags)),
+            opts=self.opts(depends_on=[zone]),
+        )  # fmt: skip
+        network.PrivateDnsZoneGroup(
+            f"{name}-dns-group",
+            **self.args("dns_group", resource_group_name=ctx.resource_group_name, private_endpoint_name=endpoint_name,
+                        private_dns_zone_group_name="default",
+                        private_dns_zone_configs=[{"name": "redis", "private_dns_zone_id": zone.id}]),
+            opts=self.opts(depends_on=[endpoint]),
+        )  # fmt: skip

@@ -1,0 +1,135 @@
+"""cloud-init documents for Azure VMs: the app container on the scale set, PostgreSQL on a self-hosted VM.
+
+Secrets never enter custom data (it is readable from inside the VM and kept in the VM model): the VM
+fetches them from Key Vault at boot with its managed identity (IMDS token) into a root-only tmpfs file.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Mapping
+
+import yaml
+
+KV_FETCH = '''#!/usr/bin/env python3
+"""mbops-kv-fetch VAULT CLIENT_ID ENV=secret-name...: print ENV=value lines from Key Vault (managed identity)."""
+import json, sys, time, urllib.parse, urllib.request
+
+def get(url, headers):
+    for attempt in range(30):  # role assignments can take minutes to propagate
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+                return json.load(r)
+        except Exception as exc:
+            print(f"mbops-kv-fetch: {url.split('?')[0]}: {exc}; retrying", file=sys.stderr)
+            time.sleep(min(2 ** attempt, 30))
+    sys.exit(f"mbops-kv-fetch: giving up on {url.split('?')[0]}")
+
+vault, client_id, *pairs = sys.argv[1:]
+query = urllib.parse.urlencode({"api-version": "2018-02-01", "resource": "https://vault.azure.net",
+                                "client_id": client_id})
+token = get(f"http://169.254.169.254/metadata/identity/oauth2/token?{query}", {"Metadata": "true"})["access_token"]
+for pair in pairs:
+    env, name = pair.split("=", 1)
+    value = get(f"https://{vault}.vault.azure.net/secrets/{name}?api-version=7.4",
+                {"Authorization": f"Bearer {token}"})["value"]
+    print(f"{env}={value}")
+'''
+
+
+def _document(config: dict) -> str:
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
+
+
+def encode(document: str) -> str:
+    """Azure's custom_data is base64."""
+    return base64.b64encode(document.encode()).decode()
+
+
+def app_server(
+    *, image: str, port: int, vault: str, client_id: str, env: Mapping[str, str], secrets: Mapping[str, str]
+) -> str:
+    """cloud-init that runs the app container under systemd, secrets fetched at each start."""
+    pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(secrets.items()))
+    fetch = f"/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} {pairs}".rstrip()
+    env_file = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
+    unit = f"""[Unit]
+Description=mbops app container
+After=docker.service network-online.target
+Requires=docker.service
+
+[Service]
+Restart=always
+RestartSec=5
+RuntimeDirectory=mbops
+RuntimeDirectoryMode=0700
+UMask=0077
+ExecStartPre=/bin/sh -c '{fetch} > /run/mbops/secrets.env'
+ExecStartPre=-/usr/bin/docker rm -f app
+ExecStart=/usr/bin/docker run --rm --name app -p {port}:{port} --env-file /etc/mbops/app.env --env-file /run/mbops/secrets.env --log-driver journald {shlex.quote(image)}
+ExecStop=/usr/bin/docker stop app
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return _document({
+        "package_update": True,
+        "packages": ["docker.io"],
+        "ssh_pwauth": False,
+        "write_files": [
+            {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
+            {"path": "/etc/mbops/app.env", "permissions": "0600", "content": env_file},
+            {"path": "/etc/systemd/system/mbops-app.service", "permissions": "0644", "content": unit},
+        ],
+        "runcmd": [["systemctl", "enable", "--now", "docker"], ["systemctl", "daemon-reload"],
+                   ["systemctl", "enable", "--now", "mbops-app.service"]],
+    })  # fmt: skip
+
+
+def postgres_server(
+    *, version: str, database: str, admin: str, vault: str, client_id: str, password_secret: str,
+    allowed_cidrs: list[str],
+) -> str:
+    """cloud-init that puts PostgreSQL's data on the attached data disk (LUN 0) and admits only the app CIDRs.
+
+    TLS uses Ubuntu's generated snakeoil certificate (``ssl = on``); clients connect with ``sslmode=require``.
+    """
+    hba = "".join(f"hostssl all all {c} scram-sha-256\n" for c in allowed_cidrs)
+    setup = f"""#!/bin/sh
+set -eu
+DISK=/dev/disk/azure/scsi1/lun0
+while [ ! -e "$DISK" ]; do sleep 2; done
+if ! blkid "$DISK"; then mkfs.ext4 -L pgdata "$DISK"; fi
+mkdir -p /var/lib/postgresql
+grep -q pgdata /etc/fstab || echo 'LABEL=pgdata /var/lib/postgresql ext4 defaults,nofail 0 2' >> /etc/fstab
+mount -a
+apt-get install -y postgresql-common
+/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y
+apt-get install -y postgresql-{version}
+CONF=/etc/postgresql/{version}/main
+echo "listen_addresses = '*'" > $CONF/conf.d/mbops.conf
+echo "ssl = on" >> $CONF/conf.d/mbops.conf
+echo "password_encryption = scram-sha-256" >> $CONF/conf.d/mbops.conf
+cat /etc/mbops/pg_hba.extra >> $CONF/pg_hba.conf
+systemctl restart postgresql
+umask 077
+PASSWORD=$(/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} P={shlex.quote(password_secret)} | cut -d= -f2-)
+runuser -u postgres -- psql -v ON_ERROR_STOP=1 -v pw="$PASSWORD" <<'SQL'
+SELECT format('CREATE ROLE {admin} LOGIN CREATEDB PASSWORD %L', :'pw') WHERE NOT EXISTS
+  (SELECT FROM pg_roles WHERE rolname = '{admin}')\\gexec
+SELECT 'CREATE DATABASE {database} OWNER {admin}' WHERE NOT EXISTS
+  (SELECT FROM pg_database WHERE datname = '{database}')\\gexec
+SQL
+"""
+    return _document({
+        "package_update": True,
+        "ssh_pwauth": False,
+        "write_files": [
+            {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
+            {"path": "/etc/mbops/pg_hba.extra", "permissions": "0644", "content": hba},
+            {"path": "/usr/local/sbin/mbops-postgres-setup", "permissions": "0700", "content": setup},
+        ],
+        "runcmd": [["/usr/local/sbin/mbops-postgres-setup"]],
+    })  # fmt: skip
+

@@ -1,0 +1,203 @@
+"""What the Azure components share: the stack context, naming, ARM ids, role assignments and Key Vault secrets.
+
+Azure names many resources globally (storage accounts, Key Vaults, PostgreSQL servers, Cosmos accounts, ...).
+Names here are explicit and deterministic, so a plan is readable and stable: ``<prefix>-<stack>-<suffix>``,
+where the suffix is a short hash of subscription, stack, environment and region (unique per subscription
+without a random component). Because explicit names are plain strings, components pass ``depends_on`` for
+ordering (``AzureComponent.opts`` always adds the resource group).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from mbops.components.base import MbopsComponent
+from mbops.components.spec import ComponentSpec
+from mbops.errors import ConfigError
+
+# Built-in Azure RBAC role definition ids (same in every tenant).
+ROLES: dict[str, str] = {
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+}
+# Cosmos DB built-in data-plane role (SQL API), relative to the account id.
+COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
+PLAN_SECRET_PLACEHOLDER = "unset-at-plan-time"
+
+
+@dataclass(kw_only=True)
+class AzureContext:
+    """Where and how a stack's Azure resources are created."""
+
+    stack: str
+    environment: str
+    location: str
+    subscription_id: str
+    tenant_id: str
+    resource_group_name: str
+    resource_group: pulumi.Resource | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def suffix(self) -> str:
+        """Six hex characters that make global names unique per subscription, stack and region."""
+        key = f"{self.subscription_id}/{self.stack}/{self.environment}/{self.location}"
+        return hashlib.sha256(key.encode()).hexdigest()[:6]
+
+    def name(self, prefix: str, max_len: int = 63, *, alnum: bool = False, unique: bool = True) -> str:
+        """An Azure resource name: ``prefix-stack-suffix`` cut to ``max_len`` (alnum: letters and digits only)."""
+        suffix = self.suffix if unique else ""
+        if alnum:
+            stem = re.sub(r"[^a-z0-9]", "", self.stack.lower())
+            room = max_len - len(prefix) - len(suffix)
+            return f"{prefix}{stem[:room]}{suffix}"
+        stem = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", self.stack.lower())).strip("-")
+        room = max_len - len(prefix) - len(suffix) - (2 if suffix else 1)
+        stem = stem[:room].rstrip("-")
+        return "-".join(p for p in (prefix, stem, suffix) if p)
+
+    def rg_id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group_name}"
+
+    def resource_id(self, provider: str, *parts: str) -> str:
+        """ARM id of a resource in the stack's resource group: provider ``Microsoft.Network``, parts type/name..."""
+        return f"{self.rg_id()}/providers/{provider}/{'/'.join(parts)}"
+
+    def role_definition_id(self, role: str) -> str:
+        return f"/subscriptions/{self.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{ROLES[role]}"
+
+    def guid(self, *parts: str) -> str:
+        """A deterministic GUID (role assignment names must be GUIDs) for this stack and ``parts``."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join((self.rg_id(), *parts))))
+
+
+class AzureComponent(MbopsComponent):
+    """An mbops component on Azure: every child is in the stack's resource group and waits for it."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ComponentSpec,
+        ctx: AzureContext,
+        opts: pulumi.ResourceOptions | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        super().__init__("azure", name, spec, ctx.tags, opts)
+        self.ctx = ctx
+        self.prefix = name
+        self._deps = [r for r in (ctx.resource_group, *depends_on) if r is not None]
+
+    def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        depends_on = [*self._deps, *kwargs.pop("depends_on", [])]
+        return super().opts(depends_on=depends_on, **kwargs)
+
+    def base(self, **extra: Any) -> dict[str, Any]:
+        """The args every ARM resource in the group takes: resource group, location, tags."""
+        return {"resource_group_name": self.ctx.resource_group_name, "location": self.ctx.location,
+                "tags": dict(self.tags), **extra}  # fmt: skip
+
+    def grant(
+        self, child: str, *, role: str, scope: pulumi.Input[str], principal_id: pulumi.Input[str], key: str,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> pulumi.Resource:
+        """An Azure RBAC role assignment for a managed identity (a service principal) on ``scope``."""
+        from pulumi_azure_native import authorization
+
+        return authorization.RoleAssignment(
+            f"{self.prefix}-{child.replace('_', '-')}",
+            **self.args(child, scope=scope, principal_id=principal_id, principal_type="ServicePrincipal",
+                        role_definition_id=self.ctx.role_definition_id(role),
+                        role_assignment_name=self.ctx.guid(key, role), description=f"mbops: {role}"),
+            opts=self.opts(depends_on=list(depends_on)),
+        )  # fmt: skip
+
+    def store_secret(
+        self, child: str, *, vault: KeyVaultRef, secret_name: str, value: pulumi.Input[str]
+    ) -> pulumi.Resource:
+        """Write ``value`` (made a Pulumi secret) to the stack's Key Vault as ``secret_name``.
+
+        The write goes through ARM (Microsoft.KeyVault/vaults/secrets), so the deployer needs only
+        control-plane rights on the vault; the vault's firewall and data-plane RBAC do not apply to it.
+        """
+        from pulumi_azure_native import keyvault
+
+        return keyvault.Secret(
+            f"{self.prefix}-{child.replace('_', '-')}",
+            **self.args(child, resource_group_name=self.ctx.resource_group_name, vault_name=vault.name,
+                        secret_name=secret_name, tags=dict(self.tags),
+                        properties={"value": pulumi.Output.secret(value), "content_type": "text/plain"}),
+            opts=self.opts(depends_on=[vault.resource], additional_secret_outputs=["properties"]),
+        )  # fmt: skip
+
+
+@dataclass(kw_only=True)
+class KeyVaultRef:
+    """The stack's Key Vault as other components need it: its name, URI and resource (for ordering)."""
+
+    name: str
+    resource: pulumi.Resource
+
+    @property
+    def uri(self) -> str:
+        return f"https://{self.name}.vault.azure.net/"
+
+    def secret_url(self, secret_name: str) -> str:
+        """Versionless secret URL: Container Apps picks up new versions without a redeploy."""
+        return f"{self.uri}secrets/{secret_name}"
+
+
+@dataclass(kw_only=True)
+class Identity:
+    """A user-assigned managed identity: ARM id, principal (object) id and client id."""
+
+    id: pulumi.Input[str]
+    principal_id: pulumi.Input[str]
+    client_id: pulumi.Input[str]
+
+
+@dataclass(kw_only=True)
+class AppWiring:
+    """What the app-running component (containers, serverless, servers) gives the app.
+
+    ``env``: plain environment; ``secrets``: env var -> Key Vault secret name (never a value);
+    ``depends_on``: what must exist first (role assignments, the secrets themselves).
+    """
+
+    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    vault: KeyVaultRef | None = None
+    identity: Identity | None = None
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+def secret_name_for(env_name: str) -> str:
+    """Key Vault / Container Apps secret name for an env var: ``API_KEY`` -> ``app-api-key``."""
+    return "app-" + env_name.lower().replace("_", "-")
+
+
+def secret_from_env(source: str, owner: str) -> pulumi.Output[str]:
+    """The value of an ``env:VAR`` source as a Pulumi secret.
+
+    Unset in a preview: a placeholder (still a secret) and a warning; unset in a deployment: ConfigError.
+    """
+    variable = source.removeprefix("env:")
+    value = os.environ.get(variable)
+    if value is None:
+        if not pulumi.runtime.is_dry_run():
+            raise ConfigError(f"{owner}: environment variable {variable} is not set; export it before deploying")
+        pulumi.log.warn(f"{owner}: environment variable {variable} is not set; planning with a placeholder secret")
+        value = PLAN_SECRET_PLACEHOLDER
+    return pulumi.Output.secret(value)

@@ -1,0 +1,75 @@
+"""GCP cache: Memorystore for Redis on a private IP, AUTH and in-transit encryption on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, gcp_name
+from mbops.components.gcp.network import Network
+from mbops.components.spec import CacheSpec
+from mbops.errors import ConfigError
+
+MEMORY_GB = {"small": 1, "medium": 5, "large": 16}
+# Memorystore's Redis versions; a requested minor that Memorystore skipped maps to the next one it has.
+REDIS_VERSIONS = {"7.2": "REDIS_7_2", "7.1": "REDIS_7_2", "7": "REDIS_7_2", "7.0": "REDIS_7_0", "6": "REDIS_6_X",
+                  "6.0": "REDIS_6_X", "6.2": "REDIS_6_X", "5": "REDIS_5_0", "5.0": "REDIS_5_0"}  # fmt: skip
+
+
+@dataclass(kw_only=True)
+class CacheArgs(GcpArgs):
+    spec: CacheSpec = field(default_factory=CacheSpec)
+    stack: str = "mbops"
+    network: Network
+    deletion_protection: bool = False
+
+
+def redis_version(version: str) -> str:
+    """Memorystore's ``REDIS_x_y`` for a spec version; a ConfigError lists what GCP offers."""
+    try:
+        return REDIS_VERSIONS[version]
+    except KeyError:
+        raise ConfigError(
+            f"components.cache.engine_version: Memorystore for Redis has no {version}; "
+            f"allowed: {', '.join(sorted(REDIS_VERSIONS))}"
+        ) from None
+
+
+class Cache(GcpComponent):
+    """Memorystore for Redis: BASIC, or STANDARD_HA (replica in another zone, automatic failover) with ``ha``;
+    reachable only through private service access in the stack's VPC (no public endpoint), AUTH required,
+    TLS (``SERVER_AUTHENTICATION``, port 6378). The app gets ``REDIS_URL`` (``rediss://:<auth>@host:6378/0``)
+    only from Secret Manager (``url``) and the instance's CA certificate as ``ca_certificate`` (public).
+
+    Children: ``instance``, ``url_secret``, ``url_secret_version``.
+    """
+
+    kind = "cache"
+    apis = ("redis.googleapis.com", "secretmanager.googleapis.com")
+
+    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+        spec = args.spec
+        self.instance = gcp.redis.Instance(
+            f"{name}-redis",
+            **self.args("instance", project=self.project, region=self.region, name=gcp_name(args.stack, "redis", limit=40),
+                        display_name=f"mbops {args.stack} cache",
+                        tier="STANDARD_HA" if spec.ha else "BASIC", memory_size_gb=MEMORY_GB[spec.size],
+                        redis_version=redis_version(spec.engine_version),
+                        authorized_network=args.network.network_id, connect_mode="PRIVATE_SERVICE_ACCESS",
+                        auth_enabled=True, transit_encryption_mode="SERVER_AUTHENTICATION",
+                        redis_configs={"maxmemory-policy": "allkeys-lru"},
+                        maintenance_policy={"weekly_maintenance_windows": [
+                            {"day": "SUNDAY", "start_time": {"hours": 4, "minutes": 0}}]},
+                        deletion_protection=args.deletion_protection, labels=self.labels),
+            opts=self.opts(depends_on=[args.network.psa_connection]),
+        )  # fmt: skip
+        url = pulumi.Output.format(
+            "rediss://:{0}@{1}:{2}/0", self.instance.auth_string, self.instance.host, self.instance.port
+        )
+        self.url: SecretRef = self.secret("url_secret", "REDIS_URL", args.stack, pulumi.Output.secret(url))
+        self.host = self.instance.host
+        self.ca_certificate = self.instance.server_ca_certs.apply(lambda certs: certs[0].cert if certs else "")
+        self.finish({"host": self.instance.host, "port": self.instance.port, "url_secret": self.url.secret_id})

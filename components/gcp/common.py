@@ -1,0 +1,135 @@
+"""What every GCP component shares: project/region args, labels, RFC 1035 names, API enablement, secrets.
+
+Every resource that takes ``project`` or ``region`` gets them explicitly (no reliance on provider config),
+labels are the stack's tags made valid GCP labels, and each component enables the Google APIs it calls
+(``disable_on_destroy=False``: destroying a stack never turns an API off for other users of the project).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from mbops.components.base import MbopsComponent
+from mbops.components.spec import ComponentSpec
+
+# Compute Engine machine types per spec size (shielded-VM capable, general purpose).
+MACHINE_TYPES = {"small": "e2-medium", "medium": "e2-standard-2", "large": "e2-standard-4"}
+
+_LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
+_NAME_CHARS = re.compile(r"[^a-z0-9-]")
+
+
+def gcp_labels(tags: Mapping[str, str]) -> dict[str, str]:
+    """Tags as GCP labels: lowercase, ``[a-z0-9_-]``, at most 63 characters, keys starting with a letter."""
+    labels: dict[str, str] = {}
+    for key, value in tags.items():
+        label_key = _LABEL_CHARS.sub("_", key.lower())[:63]
+        if not label_key[:1].isalpha():
+            label_key = f"k{label_key}"[:63]
+        labels[label_key] = _LABEL_CHARS.sub("_", str(value).lower())[:63]
+    return labels
+
+
+def gcp_name(*parts: str, limit: int = 63) -> str:
+    """An RFC 1035 name (lowercase letters, digits, hyphens; letter first) of at most ``limit`` characters.
+
+    Too-long names keep their start and get a short hash of the whole, so they stay unique and stable.
+    """
+    raw = _NAME_CHARS.sub("-", "-".join(parts).lower()).strip("-")
+    if not raw[:1].isalpha():
+        raw = f"x{raw}"
+    if len(raw) <= limit:
+        return raw
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:6]
+    return f"{raw[: limit - 7].rstrip('-')}-{digest}"
+
+
+def secret_id(stack: str, env_name: str) -> str:
+    """The Secret Manager id of an app secret: ``<stack>-<ENV_NAME>`` (ids allow ``[A-Za-z0-9_-]``)."""
+    return f"{stack}-{env_name}"
+
+
+@dataclass(kw_only=True)
+class GcpArgs:
+    """Fields every GCP component's args share."""
+
+    project: str
+    region: str
+    spec: ComponentSpec = field(default_factory=ComponentSpec)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class SecretRef:
+    """A Secret Manager secret (its id known at plan time) and the version the app reads (pinned, so a new
+    value rolls the app)."""
+
+    secret_id: str
+    secret: gcp.secretmanager.Secret
+    version: gcp.secretmanager.SecretVersion
+
+
+class GcpComponent(MbopsComponent):
+    """Base of the GCP components: ``project``, ``region``, ``labels``, enabled APIs, declared gaps.
+
+    Subclasses list the Google APIs they call in ``apis``; each becomes a ``gcp.projects.Service`` child
+    (override key ``api``) that every later child depends on. A component that cannot honour part of its
+    spec sets ``self.gap = {"reason": ..., "alternative": ...}``; the stack reports it under ``unavailable``.
+    """
+
+    apis: tuple[str, ...] = ()
+
+    def __init__(self, name: str, args: GcpArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gcp", name, args.spec, args.tags, opts)
+        self.resource_name = name
+        self.project = args.project
+        self.region = args.region
+        self.labels = gcp_labels(self.tags)
+        self.gap: dict[str, str] | None = None
+        self._api_services: list[pulumi.Resource] = []
+        self._api_services = [
+            gcp.projects.Service(
+                f"{name}-api-{api.split('.')[0]}",
+                **self.args("api", project=self.project, service=api, disable_on_destroy=False,
+                            disable_dependent_services=False),
+                opts=MbopsComponent.opts(self),
+            )  # fmt: skip
+            for api in self.apis
+        ]
+
+    def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Child options: parented to the component and created after the APIs it needs are enabled."""
+        depends_on = [*(kwargs.pop("depends_on", None) or []), *self._api_services]
+        return super().opts(depends_on=depends_on, **kwargs)
+
+    def declare_gap(self, reason: str, alternative: str) -> None:
+        """Record what this component cannot provide on GCP (reported by the stack under ``unavailable``)."""
+        self.gap = {"reason": reason, "alternative": alternative}
+
+    def secret(
+        self, child: str, env_name: str, stack: str, value: pulumi.Input[str], *, destroy_ttl_days: int | None = None,
+    ) -> SecretRef:
+        """A Secret Manager secret replicated in the stack's region only, and one version holding ``value``.
+
+        Children ``<child>`` (the secret) and ``<child>_version``; ``value`` is always sent as a Pulumi secret.
+        """
+        ttl = {"version_destroy_ttl": f"{destroy_ttl_days * 86400}s"} if destroy_ttl_days else {}
+        secret_args = self.args(child, project=self.project, secret_id=secret_id(stack, env_name),
+                        replication={"user_managed": {"replicas": [{"location": self.region}]}},
+                                labels={**self.labels, "env-name": env_name.lower()}, **ttl)  # fmt: skip
+        secret = gcp.secretmanager.Secret(
+            f"{self.resource_name}-{env_name.lower().replace('_', '-')}", **secret_args, opts=self.opts()
+        )
+        version = gcp.secretmanager.SecretVersion(
+            f"{self.resource_name}-{env_name.lower().replace('_', '-')}-v",
+            **self.args(f"{child}_version", secret=secret.id, secret_data=pulumi.Output.secret(value)),
+            opts=self.opts(),
+        )
+        return SecretRef(secret_id=secret_args["secret_id"], secret=secret, version=version)

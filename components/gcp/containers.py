@@ -1,0 +1,58 @@
+"""GCP containers (managed profile): the app on Cloud Run v2 with Direct VPC egress into the stack's network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from mbops.components.gcp.app import AppWiring, app_identity
+from mbops.components.gcp.common import GcpArgs, GcpComponent
+from mbops.components.gcp.network import Network
+from mbops.components.gcp.run import RunSettings, cloud_run_service
+from mbops.components.spec import ContainersSpec
+from mbops.stacks.config import AppSpec
+
+
+@dataclass(kw_only=True)
+class ContainersArgs(GcpArgs):
+    spec: ContainersSpec = field(default_factory=ContainersSpec)
+    stack: str = "mbops"
+    app: AppSpec = field(default_factory=AppSpec)
+    network: Network
+    wiring: AppWiring = field(default_factory=AppWiring)
+    deletion_protection: bool = False
+
+
+class Containers(GcpComponent):
+    """Cloud Run v2 service between ``app.min_replicas`` and ``app.max_replicas`` instances, its own service
+    account (logWriter, metricWriter, secretAccessor on its secrets, objectAdmin on its bucket), secrets via
+    ``secret_key_ref``, startup/liveness probes on the health path, and Direct VPC egress to the stack's
+    subnet (``PRIVATE_RANGES_ONLY``: Cloud SQL and Memorystore private IPs through the VPC, the internet
+    directly) with the network's app tag. Logs are kept ``log_retention_days`` in a dedicated log bucket.
+
+    Ingress is ``INGRESS_TRAFFIC_ALL`` on the service's own ``https://*.run.app`` URL (Google-managed TLS):
+    HTTPS without a domain or a load balancer, which is why ``https_certificate`` is not used on GCP. The
+    ``invoker`` child grants ``roles/run.invoker`` to ``allUsers`` — a deliberate public-API choice; override
+    ``invoker.member`` to restrict it. Deletion protection is on in prod.
+
+    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``, ``datastore_access``,
+    ``image_repository`` (non-Google registries only), ``log_bucket``, ``log_sink``, ``service``, ``invoker``.
+    """
+
+    kind = "containers"
+    apis = ("run.googleapis.com", "iam.googleapis.com", "artifactregistry.googleapis.com")
+
+    def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+        app, network = args.app, args.network
+        identity = app_identity(self, args.stack, "run", args.wiring)
+        self.service_account = identity.account
+        settings = RunSettings(
+            min_instances=app.min_replicas, max_instances=app.max_replicas,
+            log_retention_days=args.spec.log_retention_days, deletion_protection=args.deletion_protection,
+            network=network.network_id, subnetwork=network.subnetwork_id, network_tags=(network.app_tag,),
+        )  # fmt: skip
+        self.service, self.invoker = cloud_run_service(self, args.stack, app, args.wiring, identity, settings)
+        self.endpoint = self.service.uri
+        self.finish({"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email})

@@ -1,0 +1,151 @@
+"""GCP network: a custom-mode VPC, a regional subnet, Cloud NAT, firewall rules and private service access."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from mbops.components.gcp.common import GcpArgs, GcpComponent, gcp_name
+from mbops.components.spec import NetworkSpec
+
+# Where Google's external Application Load Balancers and health checks connect from.
+GOOGLE_LB_RANGES = ("130.211.0.0/22", "35.191.0.0/16")
+# Where Identity-Aware Proxy TCP forwarding connects from (``gcloud compute ssh --tunnel-through-iap``).
+IAP_TCP_RANGE = "35.235.240.0/20"
+
+
+@dataclass(kw_only=True)
+class NetworkArgs(GcpArgs):
+    spec: NetworkSpec = field(default_factory=NetworkSpec)
+    app_port: int = 8080
+    stack: str = "mbops"
+
+
+def plan_ranges(cidr: str) -> tuple[str, str | None]:
+    """The subnet range and the private-service-access range carved from the stack's CIDR.
+
+    The subnet takes the first half and Cloud SQL / Memorystore peering the second; below a /23 the halves
+    are smaller than the /24 Cloud SQL needs, so the subnet takes it all and Google allocates a /20 for
+    peering from unused RFC 1918 space (``None``).
+    """
+    network = ipaddress.ip_network(cidr)
+    if network.prefixlen > 23:
+        return str(network), None
+    first, second = network.subnets(prefixlen_diff=1)
+    return str(first), str(second)
+
+
+class Network(GcpComponent):
+    """VPC (custom mode), subnet with Private Google Access and flow logs, Cloud Router + NAT, firewall, PSA.
+
+    Instances get no external IP and reach the internet through Cloud NAT (``nat: none`` skips it; Cloud NAT
+    is a regional, zone-redundant service, so ``single`` and ``per_zone`` both mean one NAT). Subnets are
+    regional on GCP, so ``zones`` does not split them: the servers' regional instance group spreads over
+    that many zones.
+
+    Firewall: the app port is open only to Google's load balancer / health-check ranges, SSH only to IAP TCP
+    forwarding (bastion-less), both only to instances carrying ``app_tag`` (``db_tag`` too for SSH); a
+    logged deny-all ingress rule sits just above the implied one. Nothing opens SSH/RDP/databases to the
+    internet. Private service access (a reserved range + a Service Networking peering) gives Cloud SQL and
+    Memorystore private IPs in this VPC; Cloud Run reaches them through Direct VPC egress on ``subnetwork``.
+
+    Children: ``network``, ``subnetwork``, ``router``, ``nat``, ``allow_lb``, ``allow_iap_ssh``,
+    ``deny_all_ingress``, ``psa_range``, ``psa_connection``.
+    """
+
+    kind = "network"
+    apis = ("compute.googleapis.com", "servicenetworking.googleapis.com")
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+        spec = args.spec
+        project, region = self.project, self.region
+        subnet_range, psa_range = plan_ranges(spec.cidr)
+        self.app_tag = gcp_name(args.stack, "app")
+        self.db_tag = gcp_name(args.stack, "db")
+
+        self.network = gcp.compute.Network(
+            f"{name}-vpc",
+            **self.args("network", project=project, auto_create_subnetworks=False, routing_mode="REGIONAL",
+                        description=f"mbops {args.stack}: app network"),
+            opts=self.opts(),
+        )  # fmt: skip
+        self.subnetwork = gcp.compute.Subnetwork(
+            f"{name}-subnet",
+            **self.args("subnetwork", project=project, region=region, network=self.network.id,
+                        ip_cidr_range=subnet_range, private_ip_google_access=True, stack_type="IPV4_ONLY",
+                        log_config={"aggregation_interval": "INTERVAL_5_SEC", "flow_sampling": 0.5,
+                                    "metadata": "INCLUDE_ALL_METADATA"}),
+            opts=self.opts(),
+        )  # fmt: skip
+        if spec.nat != "none":
+            self.router = gcp.compute.Router(
+                f"{name}-router",
+                **self.args("router", project=project, region=region, network=self.network.id),
+                opts=self.opts(),
+            )
+            self.nat = gcp.compute.RouterNat(
+                f"{name}-nat",
+                **self.args("nat", project=project, region=region, router=self.router.name,
+                            nat_ip_allocate_option="AUTO_ONLY",
+                            source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
+                            subnetworks=[{"name": self.subnetwork.id, "source_ip_ranges_to_nats": ["ALL_IP_RANGES"]}],
+                            enable_endpoint_independent_mapping=False,
+                            log_config={"enable": True, "filter": "ERRORS_ONLY"}),
+                opts=self.opts(),
+            )  # fmt: skip
+        self._firewall(name, args)
+
+        self.psa_range = gcp.compute.GlobalAddress(
+            f"{name}-psa-range",
+            **self.args("psa_range", project=project, network=self.network.id, purpose="VPC_PEERING",
+                        address_type="INTERNAL", ip_version="IPV4",
+                        **({"address": psa_range.split("/")[0], "prefix_length": int(psa_range.split("/")[1])}
+                           if psa_range else {"prefix_length": 20}),
+                        description="Private service access: Cloud SQL and Memorystore private IPs"),
+            opts=self.opts(),
+        )  # fmt: skip
+        # ABANDON: the peering cannot be deleted while deleted-but-retained Cloud SQL instances still use it;
+        # it goes away with the VPC.
+        self.psa_connection = gcp.servicenetworking.Connection(
+            f"{name}-psa",
+            **self.args("psa_connection", network=self.network.id, service="servicenetworking.googleapis.com",
+                        reserved_peering_ranges=[self.psa_range.name], deletion_policy="ABANDON"),
+            opts=self.opts(),
+        )  # fmt: skip
+        self.network_id = self.network.id
+        self.subnetwork_id = self.subnetwork.id
+        self.subnet_range = subnet_range
+        self.zones = spec.zones
+        self.finish({"network_id": self.network.id, "subnetwork_id": self.subnetwork.id,
+                     "app_tag": self.app_tag, "db_tag": self.db_tag})  # fmt: skip
+
+    def _firewall(self, name: str, args: NetworkArgs) -> None:
+        project = self.project
+        log = {"metadata": "INCLUDE_ALL_METADATA"}
+        self.allow_lb = gcp.compute.Firewall(
+            f"{name}-allow-lb",
+            **self.args("allow_lb", project=project, network=self.network.id, direction="INGRESS", priority=1000,
+                        description="Google load balancers and health checks to the app port",
+                        source_ranges=list(GOOGLE_LB_RANGES), target_tags=[self.app_tag],
+                        allows=[{"protocol": "tcp", "ports": [str(args.app_port)]}], log_config=log),
+            opts=self.opts(),
+        )  # fmt: skip
+        self.allow_iap_ssh = gcp.compute.Firewall(
+            f"{name}-allow-iap-ssh",
+            **self.args("allow_iap_ssh", project=project, network=self.network.id, direction="INGRESS",
+                        priority=1000, description="SSH only through IAP TCP forwarding (no bastion, no public SSH)",
+                        source_ranges=[IAP_TCP_RANGE], target_tags=[self.app_tag, self.db_tag],
+                        allows=[{"protocol": "tcp", "ports": ["22"]}], log_config=log),
+            opts=self.opts(),
+        )  # fmt: skip
+        self.deny_all_ingress = gcp.compute.Firewall(
+            f"{name}-deny-all-ingress",
+            **self.args("deny_all_ingress", project=project, network=self.network.id, direction="INGRESS",
+                        priority=65534, description="Deny (and log) every other ingress",
+                        source_ranges=["0.0.0.0/0"], denies=[{"protocol": "all"}], log_config=log),
+            opts=self.opts(),
+        )  # fmt: skip

@@ -1,0 +1,169 @@
+"""A Cloud Run v2 service for the app, shared by the containers (managed) and serverless (saas) components.
+
+The service runs as the app's own service account, gets ``app.env`` and the stack's wiring as plain env,
+every secret through ``value_source.secret_key_ref`` (a pinned Secret Manager version), and is reachable at
+its default ``https://*.run.app`` URL (Google-managed TLS). Who may call it is the explicit ``invoker``
+child: ``allUsers`` by default, because a mobile backend is a public API that authenticates its users
+itself (Identity Platform / app tokens); override ``invoker.member`` (e.g. ``group:ops@example.com``) to
+make it private.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from mbops.components.gcp.app import AppIdentity, AppWiring
+from mbops.components.gcp.common import GcpComponent, gcp_name
+from mbops.errors import ConfigError
+from mbops.stacks.config import AppSpec
+
+# Cloud Run's CPU sizes and the most memory (MiB) each allows; 4 CPU need >= 2 GiB, 6-8 CPU >= 4 GiB.
+CPU_MAX_MEMORY = {1: 4096, 2: 8192, 4: 16384, 6: 24576, 8: 32768}
+CPU_MIN_MEMORY = {1: 128, 2: 128, 4: 2048, 6: 4096, 8: 4096}
+# Registries Cloud Run can pull from directly; any other is proxied through an Artifact Registry remote repo.
+_NATIVE_REGISTRY = re.compile(r"^(([a-z0-9-]+\.)?gcr\.io|[a-z0-9-]+-docker\.pkg\.dev|docker\.io|index\.docker\.io)$")
+
+
+@dataclass(kw_only=True)
+class RunSettings:
+    """How one Cloud Run service differs between the managed and saas profiles."""
+
+    min_instances: int
+    max_instances: int
+    timeout_s: int = 300
+    log_retention_days: int = 30
+    deletion_protection: bool = False
+    network: pulumi.Input[str] | None = None  # Direct VPC egress (PRIVATE_RANGES_ONLY) when set
+    subnetwork: pulumi.Input[str] | None = None
+    network_tags: tuple[str, ...] = ()
+
+
+def cloud_run_limits(cpu: float, memory_mb: int) -> dict[str, str]:
+    """Cloud Run CPU/memory limits for the app's request: the smallest allowed CPU that fits both.
+
+    Fractional CPU would force one request per instance on Cloud Run, so the floor is 1 vCPU; memory is
+    raised to the minimum a CPU size requires.
+    """
+    if cpu > 8 or memory_mb > CPU_MAX_MEMORY[8]:
+        raise ConfigError(
+            f"app: Cloud Run allows at most 8 vCPU and 32768 MiB (got cpu {cpu}, memory_mb {memory_mb})"
+        )
+    size = next(c for c in CPU_MAX_MEMORY if c >= cpu and CPU_MAX_MEMORY[c] >= memory_mb)
+    return {"cpu": str(size), "memory": f"{max(memory_mb, CPU_MIN_MEMORY[size])}Mi"}
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """(registry host, path[:tag|@digest]) of an image reference; Docker Hub when no host is named."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return "docker.io", image
+
+
+def run_image(c: GcpComponent, stack: str, image: str) -> tuple[str, list[pulumi.Resource]]:
+    """The image reference Cloud Run deploys, proxying registries it cannot pull from.
+
+    Cloud Run pulls only from Artifact Registry, Container Registry and Docker Hub; an image elsewhere
+    (e.g. ghcr.io) is served through an Artifact Registry remote repository (child ``image_repository``),
+    which the service must then depend on.
+    """
+    host, path = split_image(image)
+    if _NATIVE_REGISTRY.match(host):
+        return image, []
+    repo_id = gcp_name(stack, host.split(".")[0], "proxy")
+    repo_args = c.args(
+        "image_repository", project=c.project, location=c.region, repository_id=repo_id, format="DOCKER",
+        mode="REMOTE_REPOSITORY", labels=c.labels, description=f"Pull-through cache of https://{host} for Cloud Run",
+        remote_repository_config={"description": host,
+                                  "docker_repository": {"custom_repository": {"uri": f"https://{host}"}}},
+    )  # fmt: skip
+    repository = gcp.artifactregistry.Repository(f"{c.resource_name}-images", **repo_args, opts=c.opts())
+    proxied = f"{repo_args['location']}-docker.pkg.dev/{repo_args['project']}/{repo_args['repository_id']}/{path}"
+    return proxied, [repository]
+
+
+def cloud_run_service(
+    c: GcpComponent, stack: str, app: AppSpec, wiring: AppWiring, identity: AppIdentity, settings: RunSettings
+) -> tuple[gcp.cloudrunv2.Service, gcp.cloudrunv2.ServiceIamMember]:
+    """The app's Cloud Run v2 service, its log bucket and sink, and its explicit ``invoker`` binding.
+
+    Children: ``image_repository`` (only for registries Cloud Run cannot pull from), ``log_bucket``,
+    ``log_sink``, ``service``, ``invoker``. ``PORT`` is set by Cloud Run from the container port.
+    """
+    name = c.resource_name
+    envs: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted({**app.env, **wiring.env}.items())]
+    envs += [
+        {"name": env_name, "value_source": {"secret_key_ref": {"secret": ref.secret_id,
+                                                               "version": ref.version.version}}}
+        for env_name, ref in sorted(wiring.secrets.items())
+    ]  # fmt: skip
+    probe = {"http_get": {"path": app.health_path, "port": app.port}}
+    vpc = (
+        {"vpc_access": {"egress": "PRIVATE_RANGES_ONLY", "network_interfaces": [
+            {"network": settings.network, "subnetwork": settings.subnetwork, "tags": list(settings.network_tags)}]}}
+        if settings.network is not None else {}
+    )  # fmt: skip
+    image, image_deps = run_image(c, stack, app.image)
+    service_args = c.args(
+        "service", project=c.project, location=c.region, name=gcp_name(stack, "app", limit=49),
+        ingress="INGRESS_TRAFFIC_ALL", deletion_protection=settings.deletion_protection, labels=c.labels,
+        description=f"mbops {stack}: the app",
+        template={
+            "service_account": identity.email,
+            "labels": c.labels,
+            "timeout": f"{settings.timeout_s}s",
+            "max_instance_request_concurrency": 80,
+            "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+            "scaling": {"min_instance_count": settings.min_instances, "max_instance_count": settings.max_instances},
+            "containers": [{
+                "name": "app",
+                "image": image,
+                "ports": {"container_port": app.port, "name": "http1"},
+                "envs": envs,
+                "resources": {"limits": cloud_run_limits(app.cpu, app.memory_mb), "cpu_idle": True,
+                              "startup_cpu_boost": True},
+                "startup_probe": {**probe, "initial_delay_seconds": 0, "period_seconds": 5, "timeout_seconds": 3,
+                                  "failure_threshold": 24},
+                "liveness_probe": {**probe, "period_seconds": 30, "timeout_seconds": 5, "failure_threshold": 3},
+            }],
+            **vpc,
+        },
+    )  # fmt: skip
+    logs = _log_bucket(c, stack, service_args["name"], settings.log_retention_days)
+    service = gcp.cloudrunv2.Service(
+        f"{name}-service", **service_args, opts=c.opts(depends_on=[*identity.grants, *logs, *image_deps])
+    )
+    invoker = gcp.cloudrunv2.ServiceIamMember(
+        f"{name}-invoker",
+        **c.args("invoker", project=c.project, location=c.region, name=service.name, role="roles/run.invoker",
+                 member="allUsers"),
+        opts=c.opts(),
+    )  # fmt: skip
+    return service, invoker
+
+
+def _log_bucket(c: GcpComponent, stack: str, service: str, retention_days: int) -> list[pulumi.Resource]:
+    """A log bucket keeping the service's logs ``retention_days`` and the sink routing them there.
+
+    Cloud Run's logs also stay in the project's ``_Default`` bucket (30 days); this one sets the retention
+    the spec asks for.
+    """
+    bucket_id = gcp_name(stack, "app-logs", limit=100)
+    bucket = gcp.logging.ProjectBucketConfig(
+        f"{c.resource_name}-logs",
+        **c.args("log_bucket", project=c.project, location=c.region, bucket_id=bucket_id,
+                 retention_days=retention_days, description=f"mbops {stack}: app logs"),
+        opts=c.opts(),
+    )  # fmt: skip
+    sink = gcp.logging.ProjectSink(
+        f"{c.resource_name}-log-sink",
+        **c.args("log_sink", project=c.project, unique_writer_identity=True,
+                 destination=f"logging.googleapis.com/projects/{c.project}/locations/{c.region}/buckets/{bucket_id}",
+                 filter=f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'),
+        opts=c.opts(depends_on=[bucket]),
+    )  # fmt: skip
+    return [bucket, sink]

@@ -1,0 +1,50 @@
+"""GCP serverless (saas profile): the app on Cloud Run v2, scaling to zero, outside any VPC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from mbops.components.gcp.app import AppWiring, app_identity
+from mbops.components.gcp.common import GcpArgs, GcpComponent
+from mbops.components.gcp.run import RunSettings, cloud_run_service
+from mbops.components.spec import ServerlessSpec
+from mbops.stacks.config import AppSpec
+
+
+@dataclass(kw_only=True)
+class ServerlessArgs(GcpArgs):
+    spec: ServerlessSpec = field(default_factory=ServerlessSpec)
+    stack: str = "mbops"
+    app: AppSpec = field(default_factory=AppSpec)
+    wiring: AppWiring = field(default_factory=AppWiring)
+    deletion_protection: bool = False
+
+
+class Serverless(GcpComponent):
+    """Cloud Run v2 service scaling from 0 to ``app.max_replicas`` instances, billed per request
+    (CPU only during requests), request timeout ``timeout_s``, no VPC (the saas profile's data services are
+    Google APIs reached with the service account's identity). Same identity, secret, probe and ``invoker``
+    pattern as the containers component (see ``run.py``): ``allUsers`` may invoke it by default, as a public
+    mobile API; override ``invoker.member`` to restrict it.
+
+    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``, ``datastore_access``,
+    ``image_repository`` (non-Google registries only), ``log_bucket``, ``log_sink``, ``service``, ``invoker``.
+    """
+
+    kind = "serverless"
+    apis = ("run.googleapis.com", "iam.googleapis.com", "artifactregistry.googleapis.com")
+
+    def __init__(self, name: str, args: ServerlessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+        app = args.app
+        identity = app_identity(self, args.stack, "run", args.wiring)
+        self.service_account = identity.account
+        settings = RunSettings(
+            min_instances=0, max_instances=app.max_replicas, timeout_s=args.spec.timeout_s,
+            log_retention_days=args.spec.log_retention_days, deletion_protection=args.deletion_protection,
+        )  # fmt: skip
+        self.service, self.invoker = cloud_run_service(self, args.stack, app, args.wiring, identity, settings)
+        self.endpoint = self.service.uri
+        self.finish({"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email})

@@ -1,0 +1,182 @@
+"""GCP servers: the app container on an autoscaled regional group of shielded COS VMs behind a global LB."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from mbops.components.gcp.app import AppWiring, app_identity
+from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, gcp_name
+from mbops.components.gcp.lb import global_frontend
+from mbops.components.gcp.network import Network
+from mbops.components.spec import ServersSpec
+from mbops.stacks.config import AppSpec
+
+COS_IMAGE = "projects/cos-cloud/global/images/family/cos-stable"
+
+
+@dataclass(kw_only=True)
+class ServersArgs(GcpArgs):
+    spec: ServersSpec = field(default_factory=ServersSpec)
+    stack: str = "mbops"
+    app: AppSpec = field(default_factory=AppSpec)
+    network: Network
+    wiring: AppWiring = field(default_factory=AppWiring)
+
+
+def launcher(app: AppSpec, env: Mapping[str, str], secrets: Mapping[str, str]) -> str:
+    """The shell script that starts the app container: plain env inline, secrets read at start.
+
+    Each secret is read from Secret Manager (a pinned version) with the VM's service-account token from the
+    metadata server and passed to ``docker run`` through the environment: values never touch metadata or disk.
+    """
+    lines = [
+        "#!/bin/bash",
+        "set -euo pipefail",
+        "meta=http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token",
+        "token=$(curl -sf -H 'Metadata-Flavor: Google' \"$meta\" | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+        "secret() {",
+        "  curl -sf -H \"Authorization: Bearer $token\" \"https://secretmanager.googleapis.com/v1/$1:access\" \\",
+        "    | sed -nE 's/.*\"data\": *\"([^\"]+)\".*/\\1/p' | base64 -d",
+        "}",
+        f"export PORT={app.port}",
+    ]
+    lines += [f"export {k}={shlex.quote(str(v))}" for k, v in sorted(env.items())]
+    lines += [f'{k}="$(secret {shlex.quote(v)})"; export {k}' for k, v in sorted(secrets.items())]
+    names = ["PORT", *sorted(env), *sorted(secrets)]
+    lines.append(
+        "exec /usr/bin/docker run --rm --name app --log-driver=gcplogs --security-opt=no-new-privileges "
+        f"-p {app.port}:{app.port} " + " ".join(f"-e {n}" for n in names) + f" {shlex.quote(app.image)}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def cloud_init(app: AppSpec, env: Mapping[str, str], secrets: Mapping[str, str], region: str) -> str:
+    """cloud-config for Container-Optimized OS: a systemd unit that (re)starts the app container."""
+    unit = f"""[Unit]
+Description=mbops app container
+Wants=network-online.target
+After=network-online.target docker.service
+Requires=docker.service
+
+[Service]
+Environment=HOME=/home/mbops
+ExecStartPre=/bin/mkdir -p /home/mbops
+ExecStartPre=/usr/bin/docker-credential-gcr configure-docker --registries={region}-docker.pkg.dev,gcr.io
+ExecStartPre=-/usr/bin/docker rm -f app
+ExecStart=/bin/bash /etc/mbops/app.sh
+ExecStop=/usr/bin/docker stop app
+Restart=always
+RestartSec=5
+"""
+
+    def block(text: str) -> str:
+        return "\n".join(f"      {line}" if line else "" for line in text.splitlines())
+
+    return (
+        "#cloud-config\n"
+        "write_files:\n"
+        "  - path: /etc/mbops/app.sh\n    permissions: '0700'\n    owner: root\n    content: |\n"
+        f"{block(launcher(app, env, secrets))}\n"
+        "  - path: /etc/systemd/system/app.service\n    permissions: '0644'\n    owner: root\n    content: |\n"
+        f"{block(unit)}\n"
+        "runcmd:\n  - systemctl daemon-reload\n  - systemctl restart app.service\n"
+    )
+
+
+class Servers(GcpComponent):
+    """The app on Compute Engine: instance template, regional managed instance group, autoscaler, global LB.
+
+    Each VM is a shielded VM (secure boot, vTPM, integrity monitoring) on Container-Optimized OS with no
+    external IP, OS Login (SSH only through IAP, see the network's firewall) and a dedicated service account
+    holding only logWriter, metricWriter, secretAccessor on its own secrets and objectAdmin on its bucket.
+    cloud-init starts the app image with ``docker run``; secrets (``DATABASE_URL``, ...) are read from
+    Secret Manager when the container starts, never placed in metadata. The group spreads over the
+    network's ``zones`` zones, heals on the health path, rolls out a changed template proactively with
+    surge, and scales on CPU (60%) between ``app.min_replicas`` and ``app.max_replicas``.
+
+    The load balancer (``lb.py``) serves HTTPS when ``overrides.certificate.managed.domains`` names a domain,
+    and HTTP otherwise (with a warning): the endpoint is then ``http://<address>``.
+
+    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
+    ``datastore_access``, ``template``, ``health_check``, ``group``, ``autoscaler``, ``backend``, plus the
+    load balancer front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
+    """
+
+    kind = "servers"
+    apis = ("compute.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com")
+
+    def __init__(self, name: str, args: ServersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+        spec, app, network, wiring = args.spec, args.app, args.network, args.wiring
+        identity = app_identity(self, args.stack, "vm", wiring)
+        self.service_account = identity.account
+        env = {**app.env, **wiring.env}
+        secrets = {k: ref.version.name for k, ref in wiring.secrets.items()}
+        user_data = pulumi.Output.all(env=env, secrets=secrets).apply(
+            lambda v: cloud_init(app, v["env"], v["secrets"], self.region)
+        )
+        self.template = gcp.compute.InstanceTemplate(
+            f"{name}-template",
+            **self.args("template", project=self.project, region=self.region, machine_type=MACHINE_TYPES[spec.size],
+                        description=f"mbops {args.stack}: app VM", labels=self.labels, tags=[network.app_tag],
+                        disks=[{"boot": True, "auto_delete": True, "source_image": spec.os_image or COS_IMAGE,
+                                "disk_size_gb": spec.disk_gb, "disk_type": "pd-balanced", "labels": self.labels}],
+                        network_interfaces=[{"subnetwork": network.subnetwork_id}],
+                        metadata={"user-data": user_data, "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE",
+                                  "google-logging-enabled": "true", "google-monitoring-enabled": "true"},
+                        service_account={"email": identity.email, "scopes": ["cloud-platform"]},
+                        shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
+                                                  "enable_integrity_monitoring": True},
+                        scheduling={"automatic_restart": True, "on_host_maintenance": "MIGRATE"}),
+            opts=self.opts(depends_on=identity.grants),
+        )  # fmt: skip
+        self.health_check = gcp.compute.HealthCheck(
+            f"{name}-health",
+            **self.args("health_check", project=self.project, check_interval_sec=10, timeout_sec=5,
+                        healthy_threshold=2, unhealthy_threshold=3, log_config={"enable": True},
+                        http_health_check={"port": app.port, "request_path": app.health_path}),
+            opts=self.opts(),
+        )  # fmt: skip
+        zones = gcp.compute.get_zones_output(
+            project=self.project, region=self.region, status="UP", opts=pulumi.InvokeOutputOptions(parent=self)
+        ).names.apply(lambda names: sorted(names)[: network.zones])
+        self.group = gcp.compute.RegionInstanceGroupManager(
+            f"{name}-group",
+            **self.args("group", project=self.project, region=self.region,
+                        base_instance_name=gcp_name(args.stack, "app", limit=50),
+                        versions=[{"name": "primary", "instance_template": self.template.self_link_unique}],
+                        named_ports=[{"name": "http", "port": app.port}],
+                        distribution_policy_zones=zones, distribution_policy_target_shape="EVEN",
+                        auto_healing_policies={"health_check": self.health_check.id, "initial_delay_sec": 300},
+                        update_policy={"type": "PROACTIVE", "minimal_action": "REPLACE",
+                                       "instance_redistribution_type": "PROACTIVE",
+                                       "max_surge_fixed": network.zones, "max_unavailable_fixed": 0},
+                        wait_for_instances=False),
+            opts=self.opts(),
+        )  # fmt: skip
+        self.autoscaler = gcp.compute.RegionAutoscaler(
+            f"{name}-autoscaler",
+            **self.args("autoscaler", project=self.project, region=self.region, target=self.group.id,
+                        autoscaling_policy={"min_replicas": app.min_replicas, "max_replicas": app.max_replicas,
+                                            "cooldown_period": 90, "mode": "ON",
+                                            "cpu_utilization": {"target": 0.6}}),
+            opts=self.opts(),
+        )  # fmt: skip
+        self.backend = gcp.compute.BackendService(
+            f"{name}-backend",
+            **self.args("backend", project=self.project, protocol="HTTP", port_name="http", timeout_sec=30,
+                        load_balancing_scheme="EXTERNAL_MANAGED", health_checks=self.health_check.id,
+                        connection_draining_timeout_sec=30, log_config={"enable": True, "sample_rate": 1.0},
+                        backends=[{"group": self.group.instance_group, "balancing_mode": "UTILIZATION",
+                                   "max_utilization": 0.8, "capacity_scaler": 1.0}]),
+            opts=self.opts(),
+        )  # fmt: skip
+        self.frontend = global_frontend(self, f"mbops {args.stack} app", self.backend.id)
+        self.endpoint = self.frontend.url
+        self.finish({"endpoint": self.endpoint, "group": self.group.instance_group,
+                     "service_account": identity.email})  # fmt: skip

@@ -1,0 +1,434 @@
+"""Local database: a real PostgreSQL cluster when PostgreSQL is installed, otherwise a SQLite file.
+
+PostgreSQL (``initdb`` + ``pg_ctl`` from ``/usr/lib/postgresql/<version>/bin`` or ``PATH``):
+
+- the cluster listens on 127.0.0.1 on a free port (kept across restarts while it stays free) and on a unix
+  socket in a 0700 folder of the cluster; TCP logins need a password (scram-sha-256), socket logins are
+  ``peer`` (only the cluster's OS user — how mbops itself manages it);
+- the app logs in as role ``app`` (owner of the database, not a superuser) with a generated password that
+  is a secret output, as is ``DATABASE_URL``;
+- PostgreSQL refuses to run as root: as root, the cluster runs as the system user ``mbops`` (created with
+  ``useradd --system`` when missing) and lives in ``/var/lib/mbops/postgres/<stack>-<hash of the state
+  folder>`` (a folder that user owns; ``/root`` is not traversable by it); otherwise it lives in the
+  stack's state folder. Either way the ``database_data_dir`` output says where.
+
+``MBOPS_LOCAL_DATABASE`` chooses: ``auto`` (default: PostgreSQL when installed, else SQLite with a notice),
+``postgres`` (fail when it is not installed) or ``sqlite`` (never PostgreSQL).
+
+Deleting the resource stops the server and keeps the data unless the engine passes ``delete_data``
+(``mbops destroy --delete-data``); creating it over an existing cluster or SQLite file adopts the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pulumi
+from mbops.components.base import MbopsComponent
+from mbops.components.local import process
+from mbops.components.local.provider import (
+    LOOPBACK,
+    LocalProvider,
+    free_port,
+    port_answers,
+    port_free,
+    private_dir,
+    remove_tree,
+    tail,
+)
+from mbops.components.spec import DatabaseSpec
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
+from mbops.errors import ConfigError, DeployError
+
+APP_ROLE = "app"
+PG_USER_AS_ROOT = "mbops"
+PG_ROOT_AS_ROOT = Path("/var/lib/mbops/postgres")
+MODE_ENV = "MBOPS_LOCAL_DATABASE"
+
+
+@dataclass(frozen=True)
+class Postgres:
+    bin_dir: Path
+    version: str
+
+
+@cache
+def find_postgres() -> Postgres | None:
+    """The newest installed PostgreSQL server (Debian's versioned folders first, then PATH)."""
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path))
+    for initdb in candidates:
+        bin_dir = initdb.parent
+        if not (bin_dir / "pg_ctl").exists() or not (bin_dir / "postgres").exists():
+            continue
+        try:
+            out = subprocess.run(
+                [str(bin_dir / "postgres"), "-V"], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        match = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+        if match:
+            return Postgres(bin_dir=bin_dir, version=match.group(1))
+    return None
+
+
+def database_mode() -> tuple[Postgres | None, str]:
+    """(PostgreSQL to use or None, why SQLite) from ``MBOPS_LOCAL_DATABASE`` and what is installed."""
+    mode = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
+    if mode not in ("auto", "postgres", "sqlite"):
+        raise ConfigError(f"{MODE_ENV}={mode!r}: allowed values are auto, postgres, sqlite")
+    if mode == "sqlite":
+        return None, f"{MODE_ENV}=sqlite"
+    found = find_postgres()
+    if found is None and mode == "postgres":
+        raise ConfigError(
+            f"{MODE_ENV}=postgres but PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on "
+            "PATH); install it (Debian/Ubuntu: apt-get install postgresql) or unset the variable"
+        )
+    return found, "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH)"
+
+
+def cluster_dir(stack_dir: Path, stack: str) -> tuple[Path, str]:
+    """Where the stack's cluster lives and which OS user runs it (see the module docstring)."""
+    if os.geteuid() == 0:
+        key = hashlib.sha256(str(stack_dir.parent).encode()).hexdigest()[:8]
+        return PG_ROOT_AS_ROOT / f"{stack}-{key}", PG_USER_AS_ROOT
+    import pwd
+
+    return stack_dir / "postgres", pwd.getpwuid(os.geteuid()).pw_name
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------------
+
+
+class PostgresProvider(LocalProvider):
+    """A PostgreSQL cluster: initdb once, pg_ctl start/stop, an app role and database."""
+
+    required = ("cluster_dir", "bin_dir", "version", "os_user", "database_name")
+    optional = ("preferred_port",)
+    computed = (
+        "host",
+        "port",
+        "user",
+        "password",
+        "url",
+        "data_dir",
+        "socket_dir",
+        "log_file",
+        "pid",
+        "status",
+    )
+    secret_outputs = ("password", "url")
+    replace_keys = ("cluster_dir", "os_user")
+    quiet_keys = ("bin_dir",)
+    healthy_status = "running"
+
+    # paths --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _paths(props: dict[str, Any]) -> tuple[Path, Path, Path]:
+        root = Path(props["cluster_dir"])
+        return root / "data", root / "run", root / "postgres.log"
+
+    def _bin(self, props: dict[str, Any], tool: str) -> str:
+        return str(Path(props["bin_dir"]) / tool)
+
+    # lifecycle ----------------------------------------------------------------------------------------------
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        password = secrets.token_hex(24)
+        self._prepare(props)
+        self._stop(props)  # adopting a cluster whose server still runs (e.g. after its state was lost)
+        port = self._start(props, free_port(props.get("preferred_port")))
+        self._ensure_role_and_database(props, port, password)
+        return CreateResult(id_=str(props["cluster_dir"]), outs=self._outs(props, port, password))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        data, _, _ = self._paths(news)
+        on_disk = (
+            (data / "PG_VERSION").read_text().strip() if (data / "PG_VERSION").exists() else news["version"]
+        )
+        if on_disk != str(news["version"]):
+            raise DeployError(
+                f"the cluster in {data} was made by PostgreSQL {on_disk} and the installed server is "
+                f"{news['version']}: upgrade it with pg_upgrade (data is never converted implicitly)"
+            )
+        port = olds.get("port")
+        if news.get("preferred_port") != olds.get("preferred_port"):
+            self._stop(olds)
+            port = None
+        if self._running(news) and port and port_answers(port):
+            pass
+        else:
+            self._stop(news)
+            wanted = news.get("preferred_port") or (port if port and port_free(int(port)) else None)
+            port = self._start(news, free_port(wanted))
+        password = olds.get("password") or secrets.token_hex(24)
+        self._ensure_role_and_database(news, int(port), password)
+        return UpdateResult(outs=self._outs(news, int(port), password))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        self._stop(props)
+        if props.get("delete_data"):
+            remove_tree(props["cluster_dir"])
+
+    def problems(self, outs: dict[str, Any]) -> list[str]:
+        data, _, _ = self._paths(outs)
+        if not (data / "PG_VERSION").exists():
+            return [f"data directory {data} is missing"]
+        if not self._running(outs):
+            return ["the PostgreSQL server is not running"]
+        if not port_answers(outs.get("port")):
+            return [f"nothing answers on port {outs.get('port')}"]
+        return []
+
+    def gone(self, outs: dict[str, Any]) -> bool:
+        data, _, _ = self._paths(outs)
+        return not (data / "PG_VERSION").exists()
+
+    def data_paths(self, outs: dict[str, Any]) -> list[str]:
+        return [str(outs["cluster_dir"])]
+
+    # steps --------------------------------------------------------------------------------------------------
+    def _prepare(self, props: dict[str, Any]) -> None:
+        user = props["os_user"]
+        root = Path(props["cluster_dir"])
+        if os.geteuid() == 0:
+            process.ensure_system_user(user)
+            for parent in reversed(root.parents):
+                if not parent.exists():
+                    parent.mkdir(mode=0o755)
+        data, run, _ = self._paths(props)
+        for folder in (root, data, run):
+            private_dir(folder, owner=user)
+        if not (data / "PG_VERSION").exists():
+            process.run(
+                [self._bin(props, "initdb"), "-D", str(data), "-U", user, "--auth-local=peer",
+                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions"],
+                user=user, what="initdb", timeout=180,
+            )  # fmt: skip
+
+    def _start(self, props: dict[str, Any], port: int) -> int:
+        data, run, log = self._paths(props)
+        options = f"-p {port} -c listen_addresses={LOOPBACK} -c unix_socket_directories={run}"
+        try:
+            process.run(
+                [self._bin(props, "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options,
+                 "start"],
+                user=props["os_user"], what="pg_ctl start", timeout=90,
+            )  # fmt: skip
+        except DeployError as exc:
+            raise DeployError(f"{exc}\nlast lines of {log}:\n{tail(log)}") from None
+        return port
+
+    def _stop(self, props: dict[str, Any]) -> None:
+        data, _, _ = self._paths(props)
+        if self._running(props):
+            process.run(
+                [self._bin(props, "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop"],
+                user=props["os_user"], what="pg_ctl stop", timeout=90,
+            )  # fmt: skip
+
+    def _running(self, props: dict[str, Any]) -> bool:
+        data, _, _ = self._paths(props)
+        try:
+            pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        return process.alive(pid)
+
+    def _ensure_role_and_database(self, props: dict[str, Any], port: int, password: str) -> None:
+        _, run, _ = self._paths(props)
+        name = props["database_name"]
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name) or not re.fullmatch(r"[0-9a-f]+", password):
+            raise DeployError(f"database name '{name}' or the generated password has unexpected characters")
+        sql = f"""
+SELECT format('CREATE ROLE %I LOGIN', '{APP_ROLE}')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') \\gexec
+ALTER ROLE {APP_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}';
+SELECT format('CREATE DATABASE %I OWNER %I', '{name}', '{APP_ROLE}')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{name}') \\gexec
+REVOKE ALL ON DATABASE {name} FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {APP_ROLE};
+"""
+        process.run(
+            [self._bin(props, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(run), "-p", str(port),
+             "-U", props["os_user"], "-d", "postgres", "-f", "-"],
+            user=props["os_user"], stdin=sql, what="setting up the app role and database",
+        )  # fmt: skip
+
+    def _outs(self, props: dict[str, Any], port: int, password: str) -> dict[str, Any]:
+        data, run, log = self._paths(props)
+        try:
+            pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            pid = 0
+        return {
+            **props,
+            "host": LOOPBACK,
+            "port": port,
+            "user": APP_ROLE,
+            "password": password,
+            "url": f"postgresql://{APP_ROLE}:{password}@{LOOPBACK}:{port}/{props['database_name']}",
+            "data_dir": str(data),
+            "socket_dir": str(run),
+            "log_file": str(log),
+            "pid": pid,
+            "status": self.healthy_status,
+        }
+
+
+class PostgresCluster(Resource, module="mbops", name="PostgresCluster"):
+    """A local PostgreSQL cluster (see PostgresProvider)."""
+
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    user: pulumi.Output[str]
+    password: pulumi.Output[str]
+    url: pulumi.Output[str]
+    data_dir: pulumi.Output[str]
+    log_file: pulumi.Output[str]
+    status: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        outputs = dict.fromkeys(PostgresProvider.computed)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=list(PostgresProvider.secret_outputs))
+        )
+        super().__init__(PostgresProvider(), name, {**props, **outputs}, opts)
+
+
+# -- SQLite --------------------------------------------------------------------------------------------------
+
+
+class SqliteProvider(LocalProvider):
+    """A SQLite database file (0600 in a 0700 folder); an existing file is adopted, never truncated."""
+
+    required = ("path",)
+    optional = ("table",)
+    computed = ("url", "status")
+    secret_outputs = ()
+    replace_keys = ("path",)
+    healthy_status = "present"
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        path = Path(props["path"])
+        private_dir(path.parent)
+        try:
+            sqlite3.connect(path).close()
+        except sqlite3.Error as exc:
+            raise DeployError(f"cannot create the SQLite database {path}: {exc}") from None
+        os.chmod(path, 0o600)
+        return CreateResult(id_=str(path), outs=self._outs(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._outs(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        if props.get("delete_data"):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                remove_tree(f"{props['path']}{suffix}")
+
+    def problems(self, outs: dict[str, Any]) -> list[str]:
+        return [] if Path(outs["path"]).is_file() else [f"database file {outs['path']} is missing"]
+
+    def gone(self, outs: dict[str, Any]) -> bool:
+        return not Path(outs["path"]).is_file()
+
+    def data_paths(self, outs: dict[str, Any]) -> list[str]:
+        return [str(outs["path"])]
+
+    def _outs(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **props,
+            "url": f"sqlite:///{Path(props['path']).as_posix().lstrip('/')}",
+            "status": "present",
+        }
+
+
+class SqliteFile(Resource, module="mbops", name="SqliteFile"):
+    """A local SQLite database file (see SqliteProvider)."""
+
+    url: pulumi.Output[str]
+    path: pulumi.Output[str]
+    status: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SqliteProvider(), name, {**props, **dict.fromkeys(SqliteProvider.computed)}, opts)
+
+
+# -- the component -------------------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class DatabaseArgs:
+    spec: DatabaseSpec = field(default_factory=DatabaseSpec)
+    stack: str
+    stack_dir: Path
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Database(MbopsComponent):
+    """The stack's database on this machine. Children: ``cluster`` (PostgreSQL) or ``sqlite``.
+
+    Outputs: ``url`` (secret), ``host``, ``port`` (PostgreSQL), ``name``, ``engine``, ``data_dir``.
+    """
+
+    kind = "database"
+    engines: ClassVar[tuple[str, ...]] = ("postgresql", "sqlite")
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("local", name, args.spec, args.tags, opts)
+        postgres, why = database_mode()
+        self.cluster: PostgresCluster | None = None
+        self.sqlite: SqliteFile | None = None
+        if postgres is not None:
+            root, user = cluster_dir(args.stack_dir, args.stack)
+            if postgres.version != args.spec.engine_version:
+                pulumi.log.info(
+                    f"database: the stack asks for PostgreSQL {args.spec.engine_version}; this machine runs "
+                    f"the installed PostgreSQL {postgres.version}"
+                )
+            self.cluster = PostgresCluster(
+                f"{name}-cluster",
+                self.args("cluster", cluster_dir=str(root), bin_dir=str(postgres.bin_dir), version=postgres.version,
+                          os_user=user, database_name=args.spec.database_name),
+                opts=self.opts(),
+            )  # fmt: skip
+            self.engine = "postgresql"
+            self.url = pulumi.Output.secret(self.cluster.url)
+            self.host = self.cluster.host
+            self.port: pulumi.Output[int] | None = self.cluster.port
+            self.data_dir = pulumi.Output.from_input(str(root))
+        else:
+            path = args.stack_dir / "database.sqlite"
+            pulumi.log.warn(
+                f"database: using a SQLite file ({path}) instead of PostgreSQL: {why}. Install PostgreSQL "
+                f"(Debian/Ubuntu: apt-get install postgresql) for a real cluster."
+            )
+            self.sqlite = SqliteFile(f"{name}-sqlite", self.args("sqlite", path=str(path)), opts=self.opts())
+            self.engine = "sqlite"
+            self.url = pulumi.Output.secret(self.sqlite.url)
+            self.host = self.sqlite.path
+            self.port = None
+            self.data_dir = pulumi.Output.from_input(str(path))
+        self.finish({
+            "url": self.url, "host": self.host, "port": self.port, "name": args.spec.database_name,
+            "engine": self.engine, "data_dir": self.data_dir,
+        })  # fmt: skip

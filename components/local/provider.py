@@ -1,0 +1,159 @@
+"""What the local dynamic providers share: a base class, input checks, ports, private files and folders.
+
+Every local resource is a ``pulumi.dynamic.Resource`` whose provider is a module-level ``LocalProvider``
+subclass without instance state, so it pickles by reference and both the embedded engine and the real
+Pulumi engine (``pulumi up`` on this repo) can run it. Conventions the embedded engine relies on:
+
+- ``create`` returns the inputs plus computed outputs (the engine passes old outputs to ``diff``/``update``);
+- ``secret_outputs`` names outputs that are secrets (also given as ``additional_secret_outputs``);
+- ``restart_keys`` are inputs whose change needs ``update``; ``replace_keys`` need a new resource;
+  ``quiet_keys`` may change without touching anything;
+- ``problems(outs)`` says what is wrong with the live resource (a dead process, a missing folder): ``diff``
+  treats any problem as a change, so the next ``up`` repairs it, and ``read`` reports it (``mbops refresh``);
+- ``delete`` keeps data unless the engine passes ``delete_data=True`` in the properties.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mbops.engine.state import write_private
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, ResourceProvider
+
+PROVIDER_KEY = "__provider"
+LOOPBACK = "127.0.0.1"
+
+
+class LocalProvider(ResourceProvider):
+    """Base of the local providers: input checks, a generic diff and read built on ``problems``."""
+
+    required: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
+    computed: ClassVar[tuple[str, ...]] = ()
+    secret_outputs: ClassVar[tuple[str, ...]] = ()
+    replace_keys: ClassVar[tuple[str, ...]] = ()
+    quiet_keys: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        allowed = {*self.required, *self.optional, *self.computed, PROVIDER_KEY}
+        failures = [CheckFailure(key, "required") for key in self.required if news.get(key) in (None, "")]
+        failures += [
+            CheckFailure(key, f"unknown property; allowed: {', '.join(sorted(allowed - {PROVIDER_KEY}))}")
+            for key in news
+            if key not in allowed
+        ]
+        return CheckResult(news, failures)
+
+    def problems(self, outs: dict[str, Any]) -> list[str]:
+        """What is wrong with the live resource described by ``outs`` (empty when it is healthy)."""
+        return []
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = changed_inputs(olds, news, ignore=(*self.computed, *self.quiet_keys))
+        replaces = [key for key in changed if key in self.replace_keys]
+        problems = self.problems(olds)
+        if problems and self.gone(olds):
+            replaces = replaces or ["id"]  # nothing left to update: create it again
+        return DiffResult(
+            changes=bool(changed or problems),
+            replaces=replaces,
+            stables=[],
+            delete_before_replace=True,
+        )
+
+    def gone(self, outs: dict[str, Any]) -> bool:
+        """True when the resource no longer exists at all (so it must be created again, not updated)."""
+        return False
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        if self.gone(props):
+            return ReadResult("", {})
+        problems = self.problems(props)
+        return ReadResult(id_, {**props, "status": "; ".join(problems) if problems else self.healthy_status})
+
+    healthy_status: ClassVar[str] = "ok"
+
+
+def changed_inputs(olds: dict[str, Any], news: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """Input keys whose value differs between the old outputs and the new inputs.
+
+    ``ignore`` lists computed outputs (absent from the new inputs) and keys whose change does not matter.
+    """
+    keys = (set(olds) | set(news)) - {PROVIDER_KEY, "status", *ignore}
+    return sorted(k for k in keys if olds.get(k) != news.get(k))
+
+
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` when it is free on the loopback, else a free ephemeral port."""
+    if preferred and port_free(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    """True when a server could listen on the loopback ``port`` (with SO_REUSEADDR, as servers bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
+def port_answers(port: int | None, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on the loopback ``port``."""
+    if not port:
+        return False
+    with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, int(port)), timeout=timeout):
+        return True
+    return False
+
+
+def private_dir(path: str | Path, owner: str | None = None) -> Path:
+    """Create ``path`` (and parents) with mode 0700, owned by ``owner`` when given (root only)."""
+    folder = Path(path)
+    for parent in reversed(folder.parents):  # missing parents are ours too: private as well
+        if not parent.exists():
+            parent.mkdir(mode=0o700, exist_ok=True)
+    folder.mkdir(exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    if owner and os.geteuid() == 0:
+        entry = pwd.getpwnam(owner)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    return folder
+
+
+def private_file(path: str | Path, data: bytes) -> None:
+    """Write a file only its owner can read (0600), atomically."""
+    write_private(Path(path), data)
+
+
+def remove_tree(path: str | Path) -> None:
+    target = Path(path)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+
+
+def tail(path: str | Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a text file ('' when it does not exist)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 16384))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,497 @@
+"""Apply mode of the embedded engine: deploy the local target for real, with state, a lock and ordered deletes.
+
+``up`` runs the stack's program in-process (``run_program(dry_run=False)``) with an ``Applier`` as handler.
+Each registration of a dynamic resource is answered the way the Pulumi engine and the dynamic provider host
+(``pulumi/dynamic/__main__.py``) would: the provider is unpickled from the ``__provider`` input, then
+``check`` + ``create`` for a new resource, or ``check`` + ``diff`` and then ``update``, replace or nothing
+against the recorded state. Independent resources register on executor threads, so they are created in
+parallel; dependents wait for their inputs. When the run succeeds, resources that are in the state but no
+longer in the program are deleted, dependents first. State is saved after every step, so an interrupted or
+failed run leaves a state the next run converges from. Secrets stay wrapped (marked) in the state.
+
+``destroy`` deletes every resource in reverse dependency order (data kept unless ``delete_data``);
+``refresh`` asks each provider to ``read`` its resource and reports drift (dead processes, missing folders).
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from mbops.components.local.provider import remove_tree
+from mbops.engine.embedded import SECRET_SIG, SIG_KEY, ProgramError, Registration, run_program, unwrap
+from mbops.engine.state import ResourceState, StackState, StateStore, now
+from mbops.stacks.config import Stack
+
+from mbops.errors import DeployError, MbopsError
+
+PROJECT = "mbops"
+PROVIDER_KEY = "__provider"
+DYNAMIC_PREFIX = "pulumi-python:dynamic"
+OPS = ("create", "update", "replace", "delete", "same")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress of one resource: ``phase`` is start, done or failed; ``elapsed`` in seconds."""
+
+    urn: str
+    name: str
+    type: str
+    component: str | None
+    op: str  # create | update | replace | delete | same | refresh
+    phase: str
+    elapsed: float = 0.0
+    detail: str = ""
+
+
+EventSink = Callable[[Event], None]
+
+
+@dataclass
+class ApplyResult:
+    """What a command did: per-operation counts, timing, outputs (wire form), data kept, drift found."""
+
+    stack: str
+    command: str
+    counts: Counter = field(default_factory=Counter)
+    elapsed: float = 0.0
+    outputs: dict[str, Any] = field(default_factory=dict)
+    kept_data: list[str] = field(default_factory=list)
+    drift: list[dict[str, str]] = field(default_factory=list)
+    messages: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return sum(n for op, n in self.counts.items() if op != "same")
+
+    def summary(self) -> dict[str, int]:
+        return {op: self.counts.get(op, 0) for op in OPS}
+
+
+# -- providers -----------------------------------------------------------------------------------------------
+
+_PROVIDERS: dict[str, Any] = {}
+_PROVIDERS_LOCK = threading.Lock()
+
+
+def load_provider(serialized: Any) -> Any:
+    """The dynamic provider pickled in a ``__provider`` value (as ``pulumi.dynamic.__main__.get_provider``)."""
+    import dill
+    from pulumi.runtime._serialization import _deserialize
+
+    text = unwrap(serialized)
+    if not isinstance(text, str) or not text:
+        raise DeployError("a dynamic resource has no serialized provider (__provider)")
+    with _PROVIDERS_LOCK:
+        provider = _PROVIDERS.get(text)
+        if provider is None:
+            try:
+                provider = _deserialize(lambda: dill.loads(base64.b64decode(text)))
+            except Exception as exc:
+                raise DeployError(f"cannot load a dynamic provider from the state or program: {exc}") from exc
+            _PROVIDERS[text] = provider
+    return provider
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    return {SIG_KEY: SECRET_SIG, "value": value}
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def mark_secrets(outs: dict[str, Any], inputs: dict[str, Any], provider: Any) -> dict[str, Any]:
+    """Provider outputs in wire form: secret when the provider says so or the same-named input was secret."""
+    secret_keys = set(getattr(provider, "secret_outputs", ())) | {
+        k for k, v in inputs.items() if _is_secret(v)
+    }
+    return {
+        k: _secret(v) if k in secret_keys and v is not None and not _is_secret(v) else v
+        for k, v in outs.items()
+    }
+
+
+def _inputs_changed(provider: Any, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    from mbops.components.local.provider import changed_inputs
+
+    ignore = (*getattr(provider, "computed", ()), *getattr(provider, "quiet_keys", ()))
+    return changed_inputs(olds, news, ignore=ignore)
+
+
+# -- the handler ---------------------------------------------------------------------------------------------
+
+
+class Applier:
+    """The embedded engine's Handler in apply mode (see the module docstring)."""
+
+    def __init__(self, state: StackState, store: StateStore, on_event: EventSink) -> None:
+        self.state = state
+        self.store = store
+        self.on_event = on_event
+        self.lock = threading.Lock()
+        self.seen: list[str] = []
+        self.counts: Counter = Counter()
+        self.failures: list[DeployError] = []
+        self.dirty = False
+        self.kinds: dict[str, str | None] = {}
+
+    # Handler ------------------------------------------------------------------------------------------------
+    def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        raise DeployError(f"the local target answers no provider functions (the program called {token})")
+
+    def new_resource(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        component = self._component(reg)
+        with self.lock:
+            self.seen.append(reg.urn)
+        if not reg.custom:
+            self._record_component(reg, component)
+            return "", {}
+        if not reg.type.startswith(DYNAMIC_PREFIX):
+            raise self._fail(
+                reg,
+                component,
+                "create",
+                0.0,
+                f"{reg.type} is not a local resource: the local target runs only dynamic providers",
+            )
+        try:
+            return self._apply(reg, component)
+        except Exception as exc:
+            if exc in self.failures:
+                raise
+            message = str(exc) if isinstance(exc, MbopsError) else f"{type(exc).__name__}: {exc}"
+            raise self._fail(reg, component, "create", 0.0, message) from exc
+
+    # steps --------------------------------------------------------------------------------------------------
+    def _apply(self, reg: Registration, component: str | None) -> tuple[str, dict[str, Any]]:
+        provider = load_provider(reg.inputs.get(PROVIDER_KEY))
+        news = unwrap(reg.inputs)
+        old = self.state.find(reg.urn)
+        if old is not None and (old.type != reg.type or not old.custom):
+            self._delete_resource(old, delete_data=False, op="replace")
+            old = None
+        if old is None:
+            return self._run(reg, component, "create", "", lambda: self._create(provider, reg, news))
+        olds = unwrap(old.outputs)
+        news = self._check(provider, reg, unwrap(old.inputs), news)
+        diff = provider.diff(old.id, olds, news)
+        changed = _inputs_changed(provider, olds, news)
+        changes = diff.changes if diff.changes is not None else bool(changed)
+        if not changes:
+            self._record(reg, component, old.id, old.outputs, old)
+            with self.lock:
+                self.counts["same"] += 1
+            self.on_event(Event(reg.urn, reg.name, reg.type, component, "same", "done"))
+            return old.id, old.outputs
+        problems = [] if changed else list(getattr(provider, "problems", lambda _o: [])(olds))
+        detail = (
+            f"changed: {', '.join(changed)}" if changed else "repair: " + "; ".join(problems or ["drift"])
+        )
+        if diff.replaces:
+            return self._run(
+                reg,
+                component,
+                "replace",
+                detail,
+                lambda: self._replace(provider, reg, old, olds, news, diff.delete_before_replace),
+            )
+        return self._run(
+            reg, component, "update", detail, lambda: self._update(provider, reg, old, olds, news)
+        )
+
+    def _run(self, reg: Registration, component: str | None, op: str, detail: str,
+             action: Callable[[], tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:  # fmt: skip
+        self.on_event(Event(reg.urn, reg.name, reg.type, component, op, "start", 0.0, detail))
+        started = time.monotonic()
+        try:
+            rid, outs = action()
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, MbopsError) else f"{type(exc).__name__}: {exc}"
+            raise self._fail(reg, component, op, time.monotonic() - started, message) from exc
+        old = self.state.find(reg.urn)
+        self._record(reg, component, rid, outs, old if op != "replace" else None)
+        with self.lock:
+            self.counts[op] += 1
+        self.on_event(
+            Event(reg.urn, reg.name, reg.type, component, op, "done", time.monotonic() - started, detail)
+        )
+        return rid, outs
+
+    def _check(
+        self, provider: Any, reg: Registration, olds: dict[str, Any], news: dict[str, Any]
+    ) -> dict[str, Any]:
+        result = provider.check(olds, news)
+        if result.failures:
+            problems = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
+            raise DeployError(f"invalid inputs for {reg.name}: {problems}")
+        return result.inputs
+
+    def _create(self, provider: Any, reg: Registration, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        news = self._check(provider, reg, {}, news)
+        result = provider.create(news)
+        outs = dict(result.outs or {})
+        outs[PROVIDER_KEY] = reg.inputs[PROVIDER_KEY]
+        return str(result.id), mark_secrets(outs, reg.inputs, provider)
+
+    def _update(self, provider: Any, reg: Registration, old: ResourceState, olds: dict[str, Any],
+                news: dict[str, Any]) -> tuple[str, dict[str, Any]]:  # fmt: skip
+        result = provider.update(old.id, olds, news)
+        outs = dict(result.outs or {})
+        outs[PROVIDER_KEY] = reg.inputs[PROVIDER_KEY]
+        return old.id, mark_secrets(outs, reg.inputs, provider)
+
+    def _replace(self, provider: Any, reg: Registration, old: ResourceState, olds: dict[str, Any],
+                 news: dict[str, Any], delete_first: bool | None) -> tuple[str, dict[str, Any]]:  # fmt: skip
+        if delete_first:
+            provider.delete(old.id, olds)
+            created = self._create(provider, reg, news)
+        else:
+            created = self._create(provider, reg, news)
+            provider.delete(old.id, olds)
+        return created
+
+    def _fail(
+        self, reg: Registration, component: str | None, op: str, elapsed: float, message: str
+    ) -> DeployError:
+        error = DeployError(f"{reg.name}: {message}")
+        with self.lock:
+            self.failures.append(error)
+        self.on_event(Event(reg.urn, reg.name, reg.type, component, op, "failed", elapsed, message))
+        return error
+
+    # state --------------------------------------------------------------------------------------------------
+    def _component(self, reg: Registration) -> str | None:
+        if reg.type.startswith("mbops:"):
+            kind = reg.type.rsplit(":", 1)[1].lower()
+        else:
+            kind = self.kinds.get(reg.parent or "")
+        self.kinds[reg.urn] = kind
+        return kind
+
+    def _record_component(self, reg: Registration, component: str | None) -> None:
+        old = self.state.find(reg.urn)
+        if old is not None and old.custom:
+            self._delete_resource(old, delete_data=False, op="replace")
+            old = None
+        self._record(reg, component, "", {}, old)
+
+    def _record(self, reg: Registration, component: str | None, rid: str, outs: dict[str, Any],
+                old: ResourceState | None) -> None:  # fmt: skip
+        entry = ResourceState(
+            urn=reg.urn, type=reg.type, name=reg.name, parent=reg.parent, custom=reg.custom, component=component,
+            id=rid, inputs=reg.inputs, outputs=outs, dependencies=sorted(set(reg.dependencies)),
+            created=old.created if old else now(), updated=now(),
+        )  # fmt: skip
+        with self.lock:
+            current = self.state.find(reg.urn)
+            if current is not None and old is not None and _same_entry(current, entry):
+                return
+            if current is None:
+                self.state.resources.append(entry)
+            else:
+                self.state.resources[self.state.resources.index(current)] = entry
+            self.dirty = True
+            self.store.save(self.state)
+
+    def _delete_resource(self, res: ResourceState, *, delete_data: bool, op: str = "delete") -> list[str]:
+        """Delete one recorded resource; returns the data paths it kept."""
+        kept: list[str] = []
+        if res.custom:
+            provider = load_provider(res.outputs.get(PROVIDER_KEY) or res.inputs.get(PROVIDER_KEY))
+            props = unwrap(res.outputs)
+            self.on_event(Event(res.urn, res.name, res.type, res.component, "delete", "start"))
+            started = time.monotonic()
+            try:
+                provider.delete(res.id, {**props, "delete_data": delete_data})
+            except Exception as exc:
+                message = str(exc) if isinstance(exc, MbopsError) else f"{type(exc).__name__}: {exc}"
+                self.on_event(Event(res.urn, res.name, res.type, res.component, "delete", "failed",
+                                    time.monotonic() - started, message))  # fmt: skip
+                raise DeployError(f"{res.name}: delete failed: {message}") from exc
+            if not delete_data and hasattr(provider, "data_paths"):
+                kept = list(provider.data_paths(props))
+            self.on_event(Event(res.urn, res.name, res.type, res.component, "delete", "done",
+                                time.monotonic() - started))  # fmt: skip
+            with self.lock:
+                self.counts["delete"] += 1
+        with self.lock:
+            if res in self.state.resources:
+                self.state.resources.remove(res)
+                self.dirty = True
+                self.store.save(self.state)
+        return kept
+
+    def delete_all(self, resources: list[ResourceState], *, delete_data: bool, workers: int = 4) -> list[str]:
+        """Delete ``resources`` dependents first, independent ones in parallel; returns the data kept."""
+        remaining = {r.urn: r for r in resources}
+        kept: list[str] = []
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mbops-delete") as pool:
+            while remaining:
+                needed = {dep for r in remaining.values() for dep in (*r.dependencies, r.parent or "")}
+                wave = [r for urn, r in remaining.items() if urn not in needed]
+                if not wave:  # a cycle cannot come from a Pulumi program; delete in reverse order to be safe
+                    wave = [list(remaining.values())[-1]]
+                futures = [pool.submit(self._delete_resource, r, delete_data=delete_data) for r in wave]
+                errors = []
+                for future in futures:
+                    try:
+                        kept.extend(future.result())
+                    except DeployError as exc:
+                        errors.append(str(exc))
+                if errors:
+                    raise DeployError(
+                        "; ".join(errors) + " (the resources not deleted are still in the state)"
+                    )
+                for r in wave:
+                    remaining.pop(r.urn)
+        return kept
+
+
+def _same_entry(a: ResourceState, b: ResourceState) -> bool:
+    return (a.id, a.inputs, a.outputs, a.dependencies, a.parent, a.component) == (
+        b.id, b.inputs, b.outputs, b.dependencies, b.parent, b.component,
+    )  # fmt: skip
+
+
+# -- commands ------------------------------------------------------------------------------------------------
+
+
+def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None,
+       notice: Callable[[str], None] = lambda _m: None, parallel: int = 8) -> ApplyResult:  # fmt: skip
+    """Deploy ``stack`` on this machine: create, update, replace and delete until it matches the program."""
+    from mbops.stacks.program import make_program
+
+    if stack.cloud != "local":
+        raise DeployError(
+            f"the embedded engine deploys only the local target (stack {stack.name} is {stack.cloud})"
+        )
+    started = time.monotonic()
+    result = ApplyResult(stack=stack.name, command="up")
+    with store.lock(stack.name, "up", notice):
+        state = store.load(stack.name) or StackState(stack=stack.name)
+        if state.cloud != "local":
+            raise DeployError(f"stack {stack.name} is recorded as a {state.cloud} stack, not a local one")
+        state.profile, state.environment = stack.profile, stack.environment
+        applier = Applier(state, store, on_event)
+        try:
+            record = run_program(
+                make_program(stack), applier, project=PROJECT, stack=stack.name, dry_run=False,
+                config={"mbops:stateDir": str(store.root)}, parallel=parallel,
+            )  # fmt: skip
+        except ProgramError as exc:
+            _finish(store, state, applier, "up", "failed")
+            if applier.failures:
+                raise applier.failures[0] from None
+            if isinstance(exc.cause, MbopsError):
+                raise exc.cause from None
+            raise DeployError(f"the local program for stack '{stack.name}' failed: {exc}") from None
+        gone = [r for r in state.resources if r.urn not in set(applier.seen)]
+        try:
+            result.kept_data = applier.delete_all(gone, delete_data=False)
+        except DeployError:
+            _finish(store, state, applier, "up", "failed")
+            raise
+        order = {urn: i for i, urn in enumerate(record.order)}
+        state.resources.sort(key=lambda r: order.get(r.urn, len(order)))
+        if state.outputs != record.outputs:
+            state.outputs = record.outputs
+            applier.dirty = True
+        result.counts = applier.counts
+        result.outputs = state.outputs
+        result.messages = record.messages
+        _finish(store, state, applier, "up", "succeeded", result.summary())
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def destroy(name: str, store: StateStore, *, delete_data: bool = False, on_event: EventSink = lambda _e: None,
+            notice: Callable[[str], None] = lambda _m: None) -> ApplyResult:  # fmt: skip
+    """Delete every resource of stack ``name``, dependents first; keep data unless ``delete_data``."""
+    started = time.monotonic()
+    result = ApplyResult(stack=name, command="destroy")
+    with store.lock(name, "destroy", notice):
+        state = store.load(name)
+        if state is None:
+            raise DeployError(f"stack {name} has no state in {store.root}: nothing to destroy")
+        applier = Applier(state, store, on_event)
+        try:
+            result.kept_data = applier.delete_all(list(state.resources), delete_data=delete_data)
+        except DeployError:
+            _finish(store, state, applier, "destroy", "failed")
+            raise
+        result.counts = applier.counts
+        store.delete(name)
+        if delete_data:
+            remove_tree(store.stack_dir(name))
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def refresh(name: str, store: StateStore, *, on_event: EventSink = lambda _e: None,
+            notice: Callable[[str], None] = lambda _m: None) -> ApplyResult:  # fmt: skip
+    """Read every resource of stack ``name`` and record what changed; the next ``up`` repairs the drift."""
+    started = time.monotonic()
+    result = ApplyResult(stack=name, command="refresh")
+    with store.lock(name, "refresh", notice):
+        state = store.load(name)
+        if state is None:
+            raise DeployError(f"stack {name} has no state in {store.root}: deploy it with mbops up first")
+        for res in list(state.resources):
+            if not res.custom:
+                continue
+            provider = load_provider(res.outputs.get(PROVIDER_KEY) or res.inputs.get(PROVIDER_KEY))
+            olds = unwrap(res.outputs)
+            on_event(Event(res.urn, res.name, res.type, res.component, "refresh", "start"))
+            t0 = time.monotonic()
+            was = str(olds.get("status", ""))
+            try:
+                read = provider.read(res.id, olds)
+            except Exception as exc:
+                result.drift.append({"resource": res.name, "urn": res.urn, "was": was, "now": f"cannot read: {exc}",
+                                     "repair": "check it by hand"})  # fmt: skip
+                on_event(Event(res.urn, res.name, res.type, res.component, "refresh", "failed",
+                               time.monotonic() - t0, str(exc)))  # fmt: skip
+                continue
+            if not read.id:
+                state.resources.remove(res)
+                drift = {"resource": res.name, "urn": res.urn, "was": was, "now": "gone",
+                         "repair": "the next up creates it again"}  # fmt: skip
+            else:
+                outs = dict(read.outs or {})
+                outs[PROVIDER_KEY] = res.outputs.get(PROVIDER_KEY)
+                now_status = str(outs.get("status", ""))
+                res.outputs = mark_secrets(outs, res.inputs, provider)
+                healthy = getattr(provider, "healthy_status", was)
+                drift = {} if now_status == was == healthy else {
+                    "resource": res.name, "urn": res.urn, "was": was, "now": now_status,
+                    "repair": "the next up repairs it",
+                }  # fmt: skip
+            if drift:
+                result.drift.append(drift)
+            on_event(Event(res.urn, res.name, res.type, res.component, "refresh", "done", time.monotonic() - t0,
+                           f"{drift['was']} -> {drift['now']}" if drift else "in sync"))  # fmt: skip
+        state.last = {"command": "refresh", "result": "succeeded", "at": now(), "drift": len(result.drift)}
+        store.save(state)
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _finish(store: StateStore, state: StackState, applier: Applier, command: str, outcome: str,
+            summary: dict[str, int] | None = None) -> None:  # fmt: skip
+    if not applier.dirty and outcome == "succeeded":
+        return  # nothing changed: leave the state file untouched
+    state.last = {
+        "command": command,
+        "result": outcome,
+        "at": now(),
+        "summary": summary or dict(applier.counts),
+    }
+    store.save(state)

@@ -1,0 +1,336 @@
+"""The embedded engine's state: one JSON file per stack, written atomically, guarded by a lock file.
+
+Layout of the state folder (``--state-dir`` / ``MBOPS_STATE_DIR``, default ``~/.mbops/state``)::
+
+    <stack>.json                  the stack's state (mode 0600): resources with inputs/outputs, stack outputs
+    <stack>.lock                  present while an up/destroy/refresh runs: {"pid", "since", "command", "host"}
+    <stack>.json.corrupt-<ts>     a copy of a state file that could not be read (the original is left as is)
+    <stack>/                      the stack's working files (logs, pid files, SQLite files, storage, secrets)
+
+Values in ``inputs``/``outputs`` keep the Pulumi wire form, so secrets stay marked as secrets (and are masked
+when shown). The lock is an ``flock`` on the lock file: the kernel drops it when its process dies, so a lock
+left by a crashed run is taken over (with a notice) rather than blocking the stack forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mbops.errors import ConfigError, DeployError
+
+STATE_VERSION = 1
+DEFAULT_STATE_DIR = "~/.mbops/state"
+STACK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+class StateError(DeployError):
+    """A state file cannot be read; nothing was changed (exit 1)."""
+
+
+class LockedError(DeployError):
+    """Another mbops process is working on the stack (exit 1)."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def state_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The state folder: ``explicit``, else ``$MBOPS_STATE_DIR``, else ``~/.mbops/state`` (absolute)."""
+    raw = explicit or os.environ.get("MBOPS_STATE_DIR") or DEFAULT_STATE_DIR
+    return Path(raw).expanduser().resolve()
+
+
+@dataclass(kw_only=True)
+class ResourceState:
+    """One resource as last applied: what the program asked for and what the provider returned."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None = None
+    custom: bool = True
+    component: str | None = None
+    id: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    created: str = ""
+    updated: str = ""
+
+
+@dataclass(kw_only=True)
+class StackState:
+    """Everything the engine remembers about one stack."""
+
+    stack: str
+    cloud: str = "local"
+    profile: str = ""
+    environment: str = ""
+    created: str = field(default_factory=now)
+    updated: str = field(default_factory=now)
+    resources: list[ResourceState] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)  # {"command", "result", "at", "summary"}
+
+    def find(self, urn: str) -> ResourceState | None:
+        return next((r for r in self.resources if r.urn == urn), None)
+
+    @property
+    def resource_count(self) -> int:
+        return sum(1 for r in self.resources if r.custom)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> StackState:
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        version = data.get("version")
+        if version != STATE_VERSION:
+            raise ValueError(
+                f"state version {version!r} is not supported (this mbops reads version {STATE_VERSION})"
+            )
+        body = {k: v for k, v in data.items() if k != "version"}
+        try:
+            resources = [ResourceState(**r) for r in body.pop("resources", [])]
+            return cls(resources=resources, **body)
+        except TypeError as exc:
+            raise ValueError(f"unexpected content: {exc}") from None
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    pid: int
+    since: str
+    command: str
+    host: str
+
+
+class StateStore:
+    """The state folder: read, write, list and lock stacks."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = state_dir(root)
+
+    def path(self, stack: str) -> Path:
+        return self.root / f"{_checked(stack)}.json"
+
+    def lock_path(self, stack: str) -> Path:
+        return self.root / f"{_checked(stack)}.lock"
+
+    def stack_dir(self, stack: str) -> Path:
+        """The stack's working folder (created 0700 on demand by the providers)."""
+        return self.root / _checked(stack)
+
+    def ensure_root(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    # -- reading and writing -------------------------------------------------------------------------------
+
+    def load(self, stack: str) -> StackState | None:
+        """The stack's state, or None when it was never deployed.
+
+        A file that cannot be parsed raises StateError after a copy is kept as ``.corrupt-<ts>``; the
+        original stays where it is, so no later command mistakes the stack for an empty one.
+        """
+        path = self.path(stack)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read the state file {path}: {exc.strerror}") from None
+        try:
+            return StackState.from_json(json.loads(raw))
+        except (ValueError, UnicodeDecodeError) as exc:
+            backup = self._backup(path, raw)
+            raise StateError(
+                f"the state file {path} is corrupted ({exc}).\n"
+                f"A copy was kept at {backup}. Nothing was changed: every process and data folder of the stack "
+                f"is left as it is.\nRepair the file (or restore an older copy) and run the command again; "
+                f"to start the stack over instead, move the file away (its processes keep running until "
+                f"you stop them)."
+            ) from None
+
+    def save(self, state: StackState) -> None:
+        """Write the state atomically (temp file + fsync + rename), mode 0600."""
+        self.ensure_root()
+        state.updated = now()
+        data = json.dumps(state.to_json(), indent=1, sort_keys=False).encode()
+        write_private(self.path(state.stack), data)
+
+    def delete(self, stack: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(stack).unlink()
+
+    def list(self) -> list[StackState | StateError]:
+        """Every stack in the folder (sorted by name); unreadable ones as their StateError."""
+        if not self.root.is_dir():
+            return []
+        found: list[StackState | StateError] = []
+        for path in sorted(self.root.glob("*.json")):
+            try:
+                state = self.load(path.stem)
+            except (StateError, ConfigError) as exc:
+                found.append(StateError(str(exc).splitlines()[0]))
+                continue
+            if state is not None:
+                found.append(state)
+        return found
+
+    def _backup(self, path: Path, raw: bytes) -> Path:
+        for old in path.parent.glob(f"{path.name}.corrupt-*"):
+            with contextlib.suppress(OSError):
+                if old.read_bytes() == raw:
+                    return old
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        backup = path.with_name(f"{path.name}.corrupt-{stamp}")
+        write_private(backup, raw)
+        return backup
+
+    # -- locking -------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(
+        self, stack: str, command: str, notice: Callable[[str], None] = lambda _: None
+    ) -> Iterator[LockInfo]:
+        """Hold the stack's lock for the block; fail at once if another live process holds it."""
+        self.ensure_root()
+        path = self.lock_path(stack)
+        fd = _acquire(path, stack, notice)
+        info = LockInfo(pid=os.getpid(), since=now(), command=command, host=socket.gethostname())
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+            yield info
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            os.close(fd)
+
+    def lock_holder(self, stack: str) -> LockInfo | None:
+        """Who holds the stack's lock right now (None when nobody does)."""
+        path = self.lock_path(stack)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_info(path) or LockInfo(pid=0, since="?", command="?", host="?")
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+
+def _acquire(path: Path, stack: str, notice: Callable[[str], None]) -> int:
+    for _ in range(20):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = _read_info(path, retries=10)
+            if holder is None:
+                raise LockedError(f"stack {stack} is locked by another mbops process ({path})") from None
+            raise LockedError(
+                f"stack {stack} is locked by pid {holder.pid} (since {holder.since}, running '{holder.command}' "
+                f"on {holder.host}). Wait for it to finish; if that process is gone, run the command again."
+            ) from None
+        # The file may have been unlinked by its previous holder between open() and flock(): retry on a new one.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        stale = _read_info(path)
+        if stale is not None:
+            state = "no longer running" if not pid_alive(stale.pid) else "not holding the lock"
+            notice(
+                f"taking over a stale lock on stack {stack}: pid {stale.pid} (since {stale.since}, "
+                f"'{stale.command}') is {state}"
+            )
+        return fd
+    raise LockedError(
+        f"stack {stack}: could not take the lock file {path}; another process keeps replacing it"
+    )
+
+
+def _read_info(path: Path, retries: int = 0) -> LockInfo | None:
+    for attempt in range(retries + 1):
+        try:
+            data = json.loads(path.read_text() or "null")
+            if isinstance(data, dict):
+                return LockInfo(
+                    pid=int(data.get("pid", 0)), since=str(data.get("since", "?")),
+                    command=str(data.get("command", "?")), host=str(data.get("host", "?")),
+                )  # fmt: skip
+        except (OSError, ValueError):
+            pass
+        if attempt < retries:
+            time.sleep(0.02)  # the holder may be between ftruncate and write
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True when ``pid`` is a running (non-zombie) process."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600 (temp file in the same folder, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _checked(stack: str) -> str:
+    if not stack or set(stack) - STACK_NAME_CHARS or stack[0] == "-":
+        raise ConfigError(f"stack name '{stack}': use lowercase letters, digits and '-'")
+    return stack

@@ -1,0 +1,244 @@
+"""Data stores stay private: no public buckets or blob containers, no internet-reachable databases or caches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mbops.policies.model import Context, Graph, Resource, Rule
+from mbops.policies.rules_encryption import S3_BUCKETS
+from mbops.policies.values import as_list, document, flag, get, items, known, open_to_internet
+
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+PUBLIC_S3_ACLS = ("public-read", "public-read-write", "authenticated-read")
+PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers",
+                   "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")  # fmt: skip
+S3_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def _inputs(res: Resource) -> dict:
+    return res.get("inputs") or {}
+
+
+# --- storage-no-public-access ---------------------------------------------------------------------------------
+def _s3_public_access_block(res: Resource, ctx: Context) -> Iterator[str]:
+    inputs = _inputs(res)
+    off = [name for name in PAB_FLAGS if known(get(inputs, name)) and flag(get(inputs, name)) is not True]
+    if off:
+        yield f"public access block does not set {', '.join(off)} to true"
+
+
+def _s3_bucket_acl(res: Resource, ctx: Context) -> Iterator[str]:
+    inputs = _inputs(res)
+    acl = get(inputs, "acl")
+    if acl in PUBLIC_S3_ACLS:
+        yield f"canned ACL {acl!r} makes objects readable by anyone"
+    for grant in items(get(inputs, "accessControlPolicy.grants")):
+        if get(grant, "grantee.uri") in PUBLIC_GRANTEES:
+            yield f"ACL grants {get(grant, 'permission', '?')} to {get(grant, 'grantee.uri')}"
+
+
+def _public_principal(principal: object) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        return any(p == "*" for p in as_list(principal.get("AWS")))
+    return False
+
+
+def _s3_bucket_policy(res: Resource, ctx: Context) -> Iterator[str]:
+    doc = document(get(_inputs(res), "policy"))
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    for statement in as_list(statements):
+        if (
+            isinstance(statement, dict) and statement.get("Effect") == "Allow"
+            and _public_principal(statement.get("Principal")) and not statement.get("Condition")
+        ):  # fmt: skip
+            yield f"statement {statement.get('Sid', '(no Sid)')} allows {statement.get('Action')} to everyone (Principal *)"
+
+
+def _s3_pab_attached(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    for bucket in graph.of_type(*S3_BUCKETS):
+        if not graph.dependents(bucket, S3_PAB):
+            yield bucket, "no public access block is attached to the bucket"
+
+
+def _gcs_bucket(res: Resource, ctx: Context) -> Iterator[str]:
+    inputs = _inputs(res)
+    prevention = get(inputs, "publicAccessPrevention")
+    if known(prevention) and prevention != "enforced":
+        yield f"publicAccessPrevention is {prevention or 'not set (inherited)'}, not 'enforced'"
+    uniform = get(inputs, "uniformBucketLevelAccess")
+    if known(uniform) and flag(uniform) is not True:
+        yield "uniformBucketLevelAccess is not true: per-object ACLs can make objects public"
+
+
+def _gcs_iam(res: Resource, ctx: Context) -> Iterator[str]:
+    inputs = _inputs(res)
+    members = as_list(get(inputs, "member")) + items(get(inputs, "members"))
+    policy = document(get(inputs, "policyData"))
+    for binding in as_list(policy.get("bindings") if isinstance(policy, dict) else None):
+        members += as_list(binding.get("members") if isinstance(binding, dict) else None)
+    for member in members:
+        if member in PUBLIC_MEMBERS:
+            yield f"grants {get(inputs, 'role', 'a role')} on the bucket to {member}"
+
+
+def _gcs_acl(res: Resource, ctx: Context) -> Iterator[str]:
+    inputs = _inputs(res)
+    entities = as_list(get(inputs, "entity")) + [str(e).split(":", 1)[-1] for e in items(get(inputs, "roleEntities"))]
+    for entity in entities:
+        if entity in PUBLIC_MEMBERS:
+            yield f"ACL grants access to {entity}"
+    acl = get(inputs, "predefinedAcl")
+    if isinstance(acl, str) and acl.lower() in ("publicread", "publicreadwrite", "authenticatedread"):
+        yield f"predefined ACL {acl} makes the bucket public"
+
+
+def _azure_storage_account_public(res: Resource, ctx: Context) -> Iterator[str]:
+    value = get(_inputs(res), "allowBlobPublicAccess")
+    if known(value) and flag(value) is not False:
+        yield "allowBlobPublicAccess is not false: containers can be made anonymously readable"
+
+
+def _azure_blob_container(res: Resource, ctx: Context) -> Iterator[str]:
+    access = get(_inputs(res), "publicAccess")
+    if known(access) and access not in (None, "None"):
+        yield f"publicAccess is {access!r}: blobs are readable anonymously"
+
+
+STORAGE_PRIVATE = Rule(
+    id="storage-no-public-access",
+    title="No public buckets or blob containers",
+    severity="high",
+    enforcement="mandatory",
+    description="Object storage is never anonymously readable: S3 buckets have a public access block with all four "
+    "settings on and no public ACL or policy; GCS buckets enforce public access prevention and uniform access and "
+    "grant nothing to allUsers/allAuthenticatedUsers; Azure accounts disallow blob public access and containers are "
+    "private. Serve public files through the CDN instead.",
+    remediation={
+        "aws": "Keep the public_access_block child with block_public_acls, block_public_policy, ignore_public_acls "
+        "and restrict_public_buckets all True; share objects through the CDN or presigned URLs.",
+        "gcp": "Set public_access_prevention='enforced' and uniform_bucket_level_access=True; remove allUsers / "
+        "allAuthenticatedUsers bindings; use signed URLs or the CDN.",
+        "azure": "Set allow_blob_public_access=False on the storage account and public_access='None' on containers; "
+        "use SAS tokens or the CDN.",
+    },
+    clouds=("aws", "gcp", "azure"),
+    controls={"aws": "CIS AWS 2.1.4", "gcp": "CIS GCP 5.1; CIS GCP 5.2", "azure": "CIS Azure 3.7"},
+    checks={
+        S3_PAB: _s3_public_access_block,
+        **{t: _s3_bucket_acl for t in S3_BUCKETS},
+        "aws:s3/bucketAcl:BucketAcl": _s3_bucket_acl,
+        "aws:s3/bucketAclV2:BucketAclV2": _s3_bucket_acl,
+        "aws:s3/bucketPolicy:BucketPolicy": _s3_bucket_policy,
+        "gcp:storage/bucket:Bucket": _gcs_bucket,
+        r"re:^gcp:storage/bucketIAM(Member|Binding|Policy):": _gcs_iam,
+        r"re:^gcp:storage/(bucketACL|bucketAccessControl|defaultObjectACL|defaultObjectAccessControl"
+        r"|objectAccessControl|objectACL):": _gcs_acl,
+        "azure-native:storage:StorageAccount": _azure_storage_account_public,
+        "azure-native:storage:BlobContainer": _azure_blob_container,
+    },
+    graph_check=_s3_pab_attached,
+)
+
+
+# --- database-not-public --------------------------------------------------------------------------------------
+def _rds_public(res: Resource, ctx: Context) -> Iterator[str]:
+    if flag(get(_inputs(res), "publiclyAccessible")) is True:
+        yield "publiclyAccessible is true: the database gets a public IP address"
+
+
+def _cloud_sql_public(res: Resource, ctx: Context) -> Iterator[str]:
+    ip = get(_inputs(res), "settings.ipConfiguration")
+    if not known(ip):
+        return
+    enabled = get(ip, "ipv4Enabled")
+    if known(enabled) and flag(enabled) is not False:
+        yield "settings.ip_configuration.ipv4_enabled is not false: the instance gets a public IP address"
+    for network in items(get(ip, "authorizedNetworks")):
+        if open_to_internet(get(network, "value")):
+            yield f"authorized network {get(network, 'value')} lets anyone on the internet connect"
+
+
+def _azure_pg_public(res: Resource, ctx: Context) -> Iterator[str]:
+    network = get(_inputs(res), "network")
+    if not known(network):
+        return
+    if get(network, "publicNetworkAccess") != "Disabled" and not get(network, "delegatedSubnetResourceId"):
+        yield "network.public_network_access is not Disabled and the server is not in a delegated subnet"
+
+
+def _azure_pg_firewall(res: Resource, ctx: Context) -> Iterator[str]:
+    inputs = _inputs(res)
+    start, end = get(inputs, "startIpAddress"), get(inputs, "endIpAddress")
+    if start == "0.0.0.0" and end == "255.255.255.255":
+        yield "the firewall rule admits every IPv4 address"
+    elif start == "0.0.0.0" and end == "0.0.0.0":
+        yield "the firewall rule admits every Azure service, including other tenants' (Allow Azure services)"
+
+
+DATABASE_PRIVATE = Rule(
+    id="database-not-public",
+    title="Databases not reachable from the internet",
+    severity="high",
+    enforcement="mandatory",
+    description="Databases have no public address: RDS publicly_accessible off, Cloud SQL on a private IP only "
+    "without 0.0.0.0/0 authorized networks, Azure PostgreSQL in a delegated subnet or with public network access "
+    "Disabled and no allow-all firewall rules. The app reaches them over the private network.",
+    remediation={
+        "aws": "Set publicly_accessible=False on the RDS instance; reach it from the VPC (or SSM port forwarding).",
+        "gcp": "Set settings.ip_configuration.ipv4_enabled=False with private_network set; use the Cloud SQL Auth "
+        "Proxy for admin access.",
+        "azure": "Put the flexible server in a delegated subnet (network.delegated_subnet_resource_id) or set "
+        "network.public_network_access='Disabled'; delete allow-all firewall rules.",
+    },
+    clouds=("aws", "gcp", "azure"),
+    controls={"aws": "CIS AWS 2.3.3", "gcp": "CIS GCP 6.5; CIS GCP 6.6", "azure": "CIS Azure 4.3.7"},
+    checks={
+        "aws:rds/instance:Instance": _rds_public,
+        "aws:rds/clusterInstance:ClusterInstance": _rds_public,
+        "gcp:sql/databaseInstance:DatabaseInstance": _cloud_sql_public,
+        "azure-native:dbforpostgresql:Server": _azure_pg_public,
+        "azure-native:dbforpostgresql:FirewallRule": _azure_pg_firewall,
+    },
+)
+
+
+# --- cache-not-public -----------------------------------------------------------------------------------------
+def _azure_redis_public(res: Resource, ctx: Context) -> Iterator[str]:
+    inputs = _inputs(res)
+    if get(inputs, "subnetId"):
+        return  # VNet-injected (Premium): private by construction
+    access = get(inputs, "publicNetworkAccess")
+    if known(access) and access != "Disabled":
+        yield f"publicNetworkAccess is {access or 'not set (Enabled)'}: the cache is reachable from the internet"
+
+
+def _memorystore_network(res: Resource, ctx: Context) -> Iterator[str]:
+    if get(_inputs(res), "authorizedNetwork") is None:
+        yield "no authorizedNetwork: the instance attaches to the project's 'default' network, not the stack's VPC"
+
+
+CACHE_PRIVATE = Rule(
+    id="cache-not-public",
+    title="Caches not reachable from the internet",
+    severity="high",
+    enforcement="mandatory",
+    description="Redis is reachable only from the stack's private network: Azure Cache for Redis with public "
+    "network access Disabled (private endpoint or VNet injection), Memorystore attached to the stack's VPC. "
+    "ElastiCache lives in the VPC's private subnets by construction.",
+    remediation={
+        "azure": "Set public_network_access='Disabled' and reach the cache through a private endpoint in the VNet.",
+        "gcp": "Set authorized_network to the stack's VPC network id.",
+    },
+    clouds=("gcp", "azure"),
+    controls={"azure": "MCSB NS-2"},
+    checks={
+        "azure-native:redis:Redis": _azure_redis_public,
+        "azure-native:redisenterprise:RedisEnterprise": _azure_redis_public,
+        "gcp:redis/instance:Instance": _memorystore_network,
+    },
+)
+
+RULES = [STORAGE_PRIVATE, DATABASE_PRIVATE, CACHE_PRIVATE]

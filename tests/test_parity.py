@@ -1,0 +1,52 @@
+"""Parity: one stack file deploys to any cloud by changing `cloud:` alone, so every cloud must build every
+component kind a profile names — or declare, with a reason and an alternative, that it cannot."""
+
+from __future__ import annotations
+
+import pytest
+
+from mbops.stacks.profiles import load_profile
+from tests.conftest import ENVIRONMENTS, PROFILES
+
+CLOUDS = ("aws", "gcp", "azure", "local")
+
+
+def built_kinds(graph: dict) -> set[str]:
+    return {r["component"] for r in graph["resources"] if r["custom"] and r["component"]}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_kind_is_built_or_declared_unavailable(planned, profile: str, cloud: str, environment: str) -> None:
+    graph = planned(profile, cloud, environment)
+    wanted = set(load_profile(profile).components)
+    declared = {gap["kind"]: gap for gap in graph["unavailable"]}
+    missing = wanted - built_kinds(graph) - set(declared)
+    assert not missing, f"{profile} on {cloud} silently drops {sorted(missing)}"
+    for kind, gap in declared.items():
+        assert kind in wanted, f"{cloud} declares a gap for {kind}, which {profile} does not use"
+        assert len(gap["reason"]) > 20 and gap["alternative"], f"{cloud}: the gap for {kind} needs a reason and an alternative"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_clouds_differ_only_by_declared_gaps(planned, profile: str) -> None:
+    kinds = {}
+    for cloud in ("aws", "gcp", "azure"):
+        graph = planned(profile, cloud, "prod")
+        kinds[cloud] = built_kinds(graph) | {gap["kind"] for gap in graph["unavailable"]}
+    assert kinds["aws"] == kinds["gcp"] == kinds["azure"], kinds
+
+
+CORE_OUTPUTS = {
+    "saas": {"endpoint", "bucket", "document_table"},
+    "managed": {"endpoint", "bucket", "database_host", "redis_host"},
+    "custom": {"endpoint", "bucket", "database_host"},
+}
+
+
+@pytest.mark.parametrize("cloud", ("aws", "gcp", "azure"))
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_cloud_exports_the_same_core_outputs(planned, profile: str, cloud: str) -> None:
+    outputs = set(planned(profile, cloud, "dev")["outputs"])
+    assert CORE_OUTPUTS[profile] <= outputs, f"{cloud} lacks {sorted(CORE_OUTPUTS[profile] - outputs)}"
