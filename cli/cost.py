@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from mbops.cli.errors import MbopsGroup
 from mbops.cli.options import load_stack, stack_options
 from mbops.cli.render import console, echo_json
@@ -18,9 +17,14 @@ CATALOG_CLOUDS = ("aws", "gcp", "azure")
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 def cost(
-    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None,
-    region: str | None, name: str | None, as_json: bool,
-) -> None:  # fmt: skip
+    stack_file: Path | None,
+    profile: str | None,
+    cloud: str | None,
+    environment: str | None,
+    region: str | None,
+    name: str | None,
+    as_json: bool,
+) -> None:
     """Estimate a stack's monthly cost from the shipped price catalog.
 
     Plans the stack offline, prices every resource on the catalog's list prices for the stack's region and
@@ -39,8 +43,16 @@ def cost(
     graph = plan(stack, with_policy=False)
     estimate = graph["cost"]
     if as_json:
-        echo_json({"stack": graph["stack"], "profile": graph["profile"], "cloud": graph["cloud"],
-                   "environment": graph["environment"], "region": graph["region"], **estimate})  # fmt: skip
+        echo_json(
+            {
+                "stack": graph["stack"],
+                "profile": graph["profile"],
+                "cloud": graph["cloud"],
+                "environment": graph["environment"],
+                "region": graph["region"],
+                **estimate,
+            }
+        )
     else:
         print_estimate(graph, estimate)
 
@@ -53,21 +65,35 @@ def unit_price(value: float) -> str:
     return f"${value:,.4f}" if value >= 0.01 else f"${value:.8f}".rstrip("0")
 
 
+def _note(item: dict[str, Any]) -> str:
+    return f" — {item['note']}" if item.get("note") else ""
+
+
 def print_estimate(graph: dict[str, Any], estimate: dict[str, Any]) -> None:
     from rich.table import Table
 
     out = console()
-    title = f"{graph['stack']}: {graph['profile']} on {graph['cloud']} ({graph['region']}, {graph['environment']})"
+    where = f"{graph['region']}, {graph['environment']}"
+    title = f"{graph['stack']}: {graph['profile']} on {graph['cloud']} ({where})"
     table = Table(title=f"Monthly cost estimate — {title}", expand=False)
-    for column, justify in (("component", "left"), ("resource", "left"), ("price", "left"), ("quantity", "right"),
-                            ("unit price", "right"), ("monthly", "right")):  # fmt: skip
+    for column, justify in (
+        ("component", "left"),
+        ("resource", "left"),
+        ("price", "left"),
+        ("quantity", "right"),
+        ("unit price", "right"),
+        ("monthly", "right"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")
     for item in sorted(estimate["items"], key=lambda i: (i["component"] or "", -i["monthly"])):
         table.add_row(
-            item["component"] or "", item["resource"],
-            f"{item['description']}\n[dim]{item['detail']}{' — ' + item['note'] if item.get('note') else ''}[/]",
-            f"{item['quantity']:,.6g} {item['unit']}", unit_price(item["unit_price"]), money(item["monthly"]),
-        )  # fmt: skip
+            item["component"] or "",
+            item["resource"],
+            f"{item['description']}\n[dim]{item['detail']}{_note(item)}[/]",
+            f"{item['quantity']:,.6g} {item['unit']}",
+            unit_price(item["unit_price"]),
+            money(item["monthly"]),
+        )
     out.print(table)
     by_component = ", ".join(f"{k} {money(v)}" for k, v in estimate["by_component"].items())
     out.print(f"[bold]Total: {money(estimate['monthly_total'])}/month[/] ({by_component})")
@@ -83,14 +109,18 @@ def print_estimate(graph: dict[str, Any], estimate: dict[str, Any]) -> None:
         for reason, types in reasons.items():
             out.print(f"  {', '.join(sorted(set(types)))}: {reason}")
     overridden = set(estimate.get("overridden", []))
-    usage = ", ".join(f"{k}={v:g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items())
+    usage = ", ".join(
+        f"{k}={v:g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items()
+    )
     out.print(f"[dim]Usage assumptions (* = from the stack file): {usage}[/]")
     catalog = estimate["catalog"]
     line = f"Prices: {catalog['cloud']} catalog as of {catalog['as_of']}"
     fallback = catalog.get("region_fallback")
     if fallback:
-        line += (f"; {catalog['region']} has no own prices: {fallback['priced_as']} x {fallback['multiplier']:g} "
-                 f"(regional multiplier for '{fallback['prefix']}')")  # fmt: skip
+        line += (
+            f"; {catalog['region']} has no own prices: {fallback['priced_as']} x {fallback['multiplier']:g} "
+            f"(regional multiplier for '{fallback['prefix']}')"
+        )
     out.print(f"[dim]{line}. {catalog.get('method', '')}[/]")
 
 
@@ -100,7 +130,9 @@ def prices() -> None:
 
 
 @prices.command("show")
-@click.option("--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]")
+@click.option(
+    "--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]"
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def show(clouds: tuple[str, ...], as_json: bool) -> None:
     """Show each catalog's date, regions, SKU count and sources."""
@@ -110,35 +142,58 @@ def show(clouds: tuple[str, ...], as_json: bool) -> None:
     for cloud in clouds or CATALOG_CLOUDS:
         catalog = load_catalog(cloud)
         dates = sorted({str(e.get("as_of", catalog.as_of)) for e in catalog.skus.values()})
-        rows.append({"cloud": cloud, "as_of": catalog.as_of, "entry_dates": dates, "file": str(catalog.path),
-                     "regions": catalog.priced_regions(), "skus": len(catalog.skus),
-                     "sources": catalog.summary(catalog.default_region)["sources"],
-                     "method": str(catalog.data.get("method", "")).strip()})  # fmt: skip
+        rows.append(
+            {
+                "cloud": cloud,
+                "as_of": catalog.as_of,
+                "entry_dates": dates,
+                "file": str(catalog.path),
+                "regions": catalog.priced_regions(),
+                "skus": len(catalog.skus),
+                "sources": catalog.summary(catalog.default_region)["sources"],
+                "method": str(catalog.data.get("method", "")).strip(),
+            }
+        )
     if as_json:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['cloud']}: {row['skus']} SKUs, as of {row['as_of']} (entries dated {', '.join(row['entry_dates'])}), "
-                   f"regions {', '.join(row['regions'])}; {row['file']}")  # fmt: skip
+        click.echo(
+            f"{row['cloud']}: {row['skus']} SKUs, as of {row['as_of']} "
+            f"(entries dated {', '.join(row['entry_dates'])}), "
+            f"regions {', '.join(row['regions'])}; {row['file']}"
+        )
         click.echo(f"  {row['method']}")
         for source in row["sources"]:
             click.echo(f"  - {source}")
 
 
 @prices.command("refresh")
-@click.option("--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]")
-@click.option("--offline-sample", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Read recorded price list files from this directory instead of the network.")
-@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write the refreshed catalogs here (read them with MBOPS_PRICE_CATALOG=<dir>). "
-                   "[default: the catalog's own directory]")
+@click.option(
+    "--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]"
+)
+@click.option(
+    "--offline-sample",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Read recorded price list files from this directory instead of the network.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the refreshed catalogs here (read them with MBOPS_PRICE_CATALOG=<dir>). "
+    "[default: the catalog's own directory]",
+)
 @click.option("--region", "regions", multiple=True, help="Also price this region (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def refresh(
-    clouds: tuple[str, ...], offline_sample: Path | None, output_dir: Path | None, regions: tuple[str, ...],
-    dry_run: bool, as_json: bool,
-) -> None:  # fmt: skip
+    clouds: tuple[str, ...],
+    offline_sample: Path | None,
+    output_dir: Path | None,
+    regions: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Re-read prices from the clouds' public price lists and rewrite the catalog.
 
     \b
@@ -148,8 +203,9 @@ def refresh(
     """
     from mbops.cost.catalog import load_catalog
     from mbops.cost.pricelists import HttpSource, NetworkUnavailable, SampleSource, refresh_catalog
-    from mbops.errors import ConfigError
     from mbops.stacks.regions import region_problem
+
+    from mbops.errors import ConfigError
 
     source = SampleSource(offline_sample) if offline_sample else HttpSource()
     reports = []
@@ -172,7 +228,12 @@ def refresh(
         return
     for report in reports:
         verb = "would write" if dry_run else "wrote"
-        click.echo(f"{report.cloud}: {len(report.updated)} price(s) changed, {report.unchanged} unchanged, "
-                   f"{len(report.not_found)} not found (kept); {verb} {report.path}")  # fmt: skip
+        click.echo(
+            f"{report.cloud}: {len(report.updated)} price(s) changed, {report.unchanged} unchanged, "
+            f"{len(report.not_found)} not found (kept); {verb} {report.path}"
+        )
         for change in report.updated:
-            click.echo(f"  {change['sku']} [{change['region']}]: {change['old']} -> {change['new']} ({change['ref']})")
+            click.echo(
+                f"  {change['sku']} [{change['region']}]: {change['old']} -> {change['new']} "
+                f"({change['ref']})"
+            )

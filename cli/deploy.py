@@ -22,7 +22,8 @@ from mbops.cli.render import console, echo_json
 from mbops.errors import ConfigError, DeployError, PolicyViolationError
 
 VERBS = {
-    "create": ("creating", "created"), "update": ("updating", "updated"), "replace": ("replacing", "replaced"),
+    "create": ("creating", "created"), "update": ("updating", "updated"),
+    "replace": ("replacing", "replaced"),
     "delete": ("deleting", "deleted"), "refresh": ("checking", "checked"), "same": ("unchanged", "unchanged"),
 }  # fmt: skip
 STYLE = {
@@ -45,7 +46,8 @@ def state_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def backend_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--backend", envvar="MBOPS_BACKEND", metavar="URL",
-        help="Pulumi state backend for clouds: file://, s3://, gs://, azblob:// or Pulumi Cloud. [env: MBOPS_BACKEND]",
+        help="Pulumi state backend for clouds: file://, s3://, gs://, azblob:// or Pulumi Cloud. "
+        "[env: MBOPS_BACKEND]",
     )(func)  # fmt: skip
 
 
@@ -105,7 +107,8 @@ class ProgressView:
             return f"  [{STYLE.get(event.op, '')}]{doing:<10}[/] {kind} {event.name}{detail}"
         if event.phase == "failed":
             return f"[red]✗ {doing} failed[/] {kind} {event.name} ({event.elapsed:.1f}s): {event.detail}"
-        return f"[green]✓[/] [{STYLE.get(event.op, '')}]{done:<9}[/] {kind} {event.name} [dim]({event.elapsed:.1f}s)[/]"
+        style = STYLE.get(event.op, "")
+        return f"[green]✓[/] [{style}]{done:<9}[/] {kind} {event.name} [dim]({event.elapsed:.1f}s)[/]"
 
     def _table(self) -> Any:
         from rich.table import Table
@@ -150,10 +153,8 @@ def enforce_policies(stack: Any, quiet: bool = False) -> dict[str, Any]:
             )
     if not quiet:
         for finding in findings:
-            click.echo(
-                f"advisory {finding.get('rule')}: {finding.get('resource')}: {finding.get('message')}",
-                err=True,
-            )
+            where = finding.get("name") or finding.get("resource")
+            click.echo(f"advisory {finding.get('rule')}: {where}: {finding.get('message')}", err=True)
     return graph
 
 
@@ -212,7 +213,8 @@ def _summary_line(result: Any) -> str:
     parts = [f"{counts[op]} {VERBS[op][1]}" for op in ("create", "update", "replace", "delete") if counts[op]]
     changes = ", ".join(parts) if parts else "no changes"
     same = f", {counts['same']} unchanged" if counts["same"] else ""
-    return f"{result.command} {result.stack}: {result.changes} change(s) — {changes}{same} in {result.elapsed:.1f}s"
+    took = f"{result.elapsed:.1f}s"
+    return f"{result.command} {result.stack}: {result.changes} change(s) — {changes}{same} in {took}"
 
 
 def _print_messages(result: Any) -> None:
@@ -240,7 +242,8 @@ def _stack_for(stack_file: Path | None, profile: str | None, cloud: str | None, 
     "--json", "as_json", is_flag=True, help="Print the result (summary, outputs with secrets masked) as JSON."
 )
 def up(
-    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None, region: str | None,
+    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None,
+    region: str | None,
     name: str | None, state_dir: Path | None, backend: str | None, yes: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Deploy a stack: plan it, enforce the policy rules, then create/update what differs.
@@ -268,7 +271,8 @@ def up(
     with ProgressView(title, enabled=not as_json) as view:
         result = apply.up(stack, store, on_event=view.event, notice=view.notice)
     if as_json:
-        echo_json({"stack": stack.name, "command": "up", "changes": result.changes, "summary": result.summary(),
+        echo_json({"stack": stack.name, "command": "up", "changes": result.changes,
+                   "summary": result.summary(),
                    "elapsed_s": round(result.elapsed, 2), "outputs": masked(result.outputs, False),
                    "messages": [{"severity": s, "message": m} for s, m in result.messages]})  # fmt: skip
         return
@@ -293,8 +297,10 @@ def up(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def destroy(
-    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None, region: str | None,
-    name: str | None, state_dir: Path | None, backend: str | None, yes: bool, delete_data: bool, as_json: bool,
+    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None,
+    region: str | None,
+    name: str | None, state_dir: Path | None, backend: str | None, yes: bool, delete_data: bool,
+    as_json: bool,
 ) -> None:  # fmt: skip
     """Delete a stack's resources, dependents first. Data is kept unless --delete-data.
 
@@ -345,7 +351,8 @@ def destroy(
 @yes_option
 @click.option("--json", "as_json", is_flag=True, help="Print the drift found as JSON.")
 def refresh(
-    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None, region: str | None,
+    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None,
+    region: str | None,
     name: str | None, state_dir: Path | None, backend: str | None, yes: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Check each resource against what really runs (process alive, port answers, folders exist).
@@ -386,7 +393,8 @@ def refresh(
 @click.option("--json", "as_json", is_flag=True, help="Print the outputs as JSON.")
 @click.option("--show-secrets", is_flag=True, help="Show secret values (masked as [secret] otherwise).")
 def outputs(
-    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None, region: str | None,
+    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None,
+    region: str | None,
     name: str | None, state_dir: Path | None, backend: str | None, output: str | None, as_json: bool,
     show_secrets: bool,
 ) -> None:  # fmt: skip

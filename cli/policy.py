@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import click
-
 from mbops.cli.options import CLOUDS, load_stack, stack_options
 from mbops.cli.render import console, echo_json
 
@@ -41,8 +41,9 @@ def check(
       mbops policy check -f stack.yaml --json
     """
     from mbops.engine.plan import plan
-    from mbops.errors import PolicyViolationError
     from mbops.policies.check import advisory_of, mandatory
+
+    from mbops.errors import PolicyViolationError
 
     stack = load_stack(stack_file, profile, cloud, environment, region, name)
     reasons = advisory_of(stack)  # an unknown rule id fails before planning
@@ -57,12 +58,15 @@ def check(
     if blocking:
         raise PolicyViolationError(
             f"{len(blocking)} mandatory policy violation{'s' if len(blocking) != 1 else ''} in stack "
-            f"'{stack.name}' ({stack.profile} on {stack.cloud}, {stack.environment}); fix them, or lower a rule "
+            f"'{stack.name}' ({stack.profile} on {stack.cloud}, {stack.environment}); fix them, or lower a "
+            f"rule "
             "with a written reason under policy.advisory in the stack file"
         )
 
 
-def check_result(graph: dict[str, Any], findings: list[dict[str, Any]], reasons: dict[str, str]) -> dict[str, Any]:
+def check_result(
+    graph: dict[str, Any], findings: list[dict[str, Any]], reasons: dict[str, str]
+) -> dict[str, Any]:
     """The JSON document of ``policy check``."""
     from mbops.policies.registry import RULES
 
@@ -87,10 +91,18 @@ def check_result(graph: dict[str, Any], findings: list[dict[str, Any]], reasons:
     }
 
 
+def wide_console() -> Any:
+    """The CLI console, at least 160 columns wide when writing to a pipe or file (tables stay readable)."""
+    out = console()
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = max(out.width, 160)
+    return out
+
+
 def print_findings(result: dict[str, Any]) -> None:
     from rich.table import Table
 
-    out = console()
+    out = wide_console()
     title = f"Policy: {result['stack']} ({result['profile']} on {result['cloud']}, {result['environment']})"
     if result["findings"]:
         table = Table(title=title, expand=False, show_lines=True)
@@ -130,9 +142,8 @@ def print_findings(result: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
 def list_rules(cloud: str | None, as_json: bool) -> None:
     """List the policy rules: id, severity, enforcement, compliance control, what each demands."""
-    from rich.table import Table
-
     from mbops.policies.registry import RULES
+    from rich.table import Table
 
     rules = [r for r in RULES if cloud is None or cloud in r.clouds]
     if as_json:
@@ -156,4 +167,4 @@ def list_rules(cloud: str | None, as_json: bool) -> None:
             r.control_summary() or "—",
             r.description,
         )
-    console().print(table)
+    wide_console().print(table)

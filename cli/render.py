@@ -73,6 +73,8 @@ def print_plan(graph: dict[str, Any]) -> None:
         )
     out = console()
     out.print(table)
+    for warning in graph.get("warnings", []):
+        out.print(f"[yellow]warning:[/] {warning}", markup=True)
     for gap in graph.get("unavailable", []):
         out.print(f"[yellow]not available on {graph['cloud']}: {gap['kind']}[/] — {gap['reason']} Use: {gap['alternative']}")
     for finding in graph.get("policy", []):

@@ -47,6 +47,9 @@ class NetworkSpec(ComponentSpec):
 
 
 class ServersSpec(ComponentSpec):
+    https_certificate: str | None = Field(
+        None, description="Certificate id/ARN for HTTPS on the load balancer; HTTP only without one."
+    )
     size: Size = "small"
     disk_gb: int = Field(20, ge=8, le=16384)
     os_image: str | None = Field(None, description="Machine image; defaults to the cloud's current LTS Linux.")

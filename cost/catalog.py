@@ -87,28 +87,44 @@ class Catalog:
         elif self.default_region in prices:
             factor, prefix = self.multiplier(region)
             used, value = self.default_region, float(prices[self.default_region]) * factor
-            note = (f"{region} is not in the catalog: priced as {self.default_region} x {factor:g} "
-                    f"(regional multiplier for '{prefix}')")  # fmt: skip
+            note = (
+                f"{region} is not in the catalog: priced as {self.default_region} x {factor:g} "
+                f"(regional multiplier for '{prefix}')"
+            )
         else:
             raise KeyError(sku)
         source = str(entry.get("source", ""))
         return Price(
-            sku=sku, description=str(entry.get("description", sku)), unit=str(entry.get("unit", "unit")),
-            unit_price=value, source=self.source_url(source, used if used != GLOBAL else self.default_region),
-            as_of=str(entry.get("as_of", self.as_of)), region=used, note=note,
+            sku=sku,
+            description=str(entry.get("description", sku)),
+            unit=str(entry.get("unit", "unit")),
+            unit_price=value,
+            source=self.source_url(source, used if used != GLOBAL else self.default_region),
+            as_of=str(entry.get("as_of", self.as_of)),
+            region=used,
+            note=note,
             free_quantity=float(entry.get("free_quantity", 0) or 0),
-        )  # fmt: skip
+        )
 
     def summary(self, region: str) -> dict[str, Any]:
         """What the estimate reports about the catalog it used."""
         info: dict[str, Any] = {
-            "cloud": self.cloud, "region": region, "as_of": self.as_of, "file": str(self.path),
+            "cloud": self.cloud,
+            "region": region,
+            "as_of": self.as_of,
+            "file": str(self.path),
             "method": str(self.data.get("method", "")).strip(),
-            "sources": sorted({self.source_url(str(e.get("source", "")), region) for e in self.skus.values()}),
-        }  # fmt: skip
+            "sources": sorted(
+                {self.source_url(str(e.get("source", "")), region) for e in self.skus.values()}
+            ),
+        }
         if region not in self.priced_regions():
             factor, prefix = self.multiplier(region)
-            info["region_fallback"] = {"priced_as": self.default_region, "multiplier": factor, "prefix": prefix}
+            info["region_fallback"] = {
+                "priced_as": self.default_region,
+                "multiplier": factor,
+                "prefix": prefix,
+            }
         return info
 
 
@@ -147,8 +163,9 @@ def load_catalog(cloud: str, directory: Path | None = None) -> Catalog:
 
 
 HEADER = (
-    "# mbops price catalog for {cloud} (format: mbops/cost/catalog.py). Prices are list prices in {currency} per\n"
-    "# 'unit'; 'match' is how `mbops prices refresh` finds each SKU in the cloud's public price list ('source').\n"
+    "# mbops price catalog for {cloud} (format: mbops/cost/catalog.py). Prices are list prices in\n"
+    "# {currency} per 'unit'; 'match' is how `mbops prices refresh` finds each SKU in the cloud's\n"
+    "# public price list ('source').\n"
 )
 
 

@@ -17,16 +17,18 @@ from collections import defaultdict
 from typing import Any
 
 from mbops.cost.catalog import load_catalog
-from mbops.cost.rules import COMMON_FREE, Charge, Context, Free, Unpriced, free_reason, fmt
+from mbops.cost.rules import COMMON_FREE, Charge, Context, Free, Unpriced, fmt, free_reason
 from mbops.cost.usage import USAGE, resolve_usage
 
 CURRENCY = "USD"
 APP_KINDS = ("containers", "serverless", "servers")
 MODEL_NOTES = [
     "List prices, on-demand, no commitments, discounts, taxes or support plans.",
-    "Always-on resources run hours_per_month; app replicas run at the planned minimum unless usage.replicas is set.",
+    "Always-on resources run hours_per_month; app replicas run at the planned minimum unless "
+    "usage.replicas is set.",
     "Scale-to-zero compute is billed for requests_per_month x avg_request_ms of active time.",
-    "free_tiers=1 deducts permanent monthly free allowances once per stack (they are per account in reality).",
+    "free_tiers=1 deducts permanent monthly free allowances once per stack "
+    "(they are per account in reality).",
 ]
 
 
@@ -36,16 +38,34 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
     usage = resolve_usage(overrides, source=getattr(stack, "source", "stack"))
     cloud, region = graph["cloud"], graph["region"]
     result: dict[str, Any] = {
-        "currency": CURRENCY, "monthly_total": 0.0, "by_component": {}, "items": [], "free": [], "unpriced": [],
-        "assumptions": usage, "overridden": sorted(overrides), "notes": list(MODEL_NOTES),
-    }  # fmt: skip
+        "currency": CURRENCY,
+        "monthly_total": 0.0,
+        "by_component": {},
+        "items": [],
+        "free": [],
+        "unpriced": [],
+        "assumptions": usage,
+        "overridden": sorted(overrides),
+        "notes": list(MODEL_NOTES),
+    }
     if cloud == "local":
-        result["catalog"] = {"cloud": "local", "region": region, "as_of": None, "sources": [],
-                             "method": "runs on this machine: no cloud charges"}  # fmt: skip
+        result["catalog"] = {
+            "cloud": "local",
+            "region": region,
+            "as_of": None,
+            "sources": [],
+            "method": "runs on this machine: no cloud charges",
+        }
         result["free"] = [
-            {"resource": r["name"], "type": r["type"], "component": r.get("component"), "reason": "runs on this machine"}
-            for r in graph["resources"] if r.get("custom")
-        ]  # fmt: skip
+            {
+                "resource": r["name"],
+                "type": r["type"],
+                "component": r.get("component"),
+                "reason": "runs on this machine",
+            }
+            for r in graph["resources"]
+            if r.get("custom")
+        ]
         return result
 
     catalog = load_catalog(cloud)
@@ -65,7 +85,9 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
             if reason:
                 result["free"].append({**base, "reason": reason})
             else:
-                result["unpriced"].append({**base, "why": f"no price rule for {res['type']} in the {cloud} catalog"})
+                result["unpriced"].append(
+                    {**base, "why": f"no price rule for {res['type']} in the {cloud} catalog"}
+                )
             continue
         outcome = rule(res, ctx)
         if isinstance(outcome, Free):
@@ -89,16 +111,34 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
 class _Pricer:
     """Turns charges into priced items, applying each SKU's free allowance once per stack."""
 
-    def __init__(self, *, catalog: Any, region: str, usage: dict[str, float], allowances: dict[str, float],
-                 result: dict[str, Any]) -> None:  # fmt: skip
-        self.catalog, self.region, self.usage, self.allowances, self.result = catalog, region, usage, allowances, result
+    def __init__(
+        self,
+        *,
+        catalog: Any,
+        region: str,
+        usage: dict[str, float],
+        allowances: dict[str, float],
+        result: dict[str, Any],
+    ) -> None:
+        self.catalog, self.region, self.usage, self.allowances, self.result = (
+            catalog,
+            region,
+            usage,
+            allowances,
+            result,
+        )
 
     def add(self, base: dict[str, Any], charge: Charge) -> None:
         try:
             price = self.catalog.price(charge.sku, self.region)
         except KeyError:
-            self.result["unpriced"].append({**base, "sku": charge.sku,
-                                            "why": f"the {self.catalog.cloud} catalog has no price for SKU '{charge.sku}'"})  # fmt: skip
+            self.result["unpriced"].append(
+                {
+                    **base,
+                    "sku": charge.sku,
+                    "why": f"the {self.catalog.cloud} catalog has no price for SKU '{charge.sku}'",
+                }
+            )
             return
         quantity, detail = charge.quantity, charge.detail
         if price.free_quantity and self.usage["free_tiers"] >= 1:
@@ -109,10 +149,17 @@ class _Pricer:
                 quantity -= used
                 detail = f"{detail}; less free allowance of {fmt(used)} ({price.unit})".lstrip("; ")
         item = {
-            **base, "sku": charge.sku, "description": price.description, "unit_price": price.unit_price,
-            "quantity": round(quantity, 6), "unit": price.unit, "monthly": round(price.unit_price * quantity, 4),
-            "detail": detail, "source": price.source, "as_of": price.as_of,
-        }  # fmt: skip
+            **base,
+            "sku": charge.sku,
+            "description": price.description,
+            "unit_price": price.unit_price,
+            "quantity": round(quantity, 6),
+            "unit": price.unit,
+            "monthly": round(price.unit_price * quantity, 4),
+            "detail": detail,
+            "source": price.source,
+            "as_of": price.as_of,
+        }
         if price.note:
             item["note"] = price.note
         self.result["items"].append(item)
@@ -125,8 +172,14 @@ def _egress(graph: dict[str, Any], usage: dict[str, float], pricer: _Pricer) -> 
     if app is None or not usage["egress_gb"]:
         return
     base = {"resource": "(internet egress)", "type": "data-transfer", "component": app}
-    pricer.add(base, Charge(sku="egress.internet_gb", quantity=usage["egress_gb"],
-                            detail=f"egress_gb {fmt(usage['egress_gb'])}"))  # fmt: skip
+    pricer.add(
+        base,
+        Charge(
+            sku="egress.internet_gb",
+            quantity=usage["egress_gb"],
+            detail=f"egress_gb {fmt(usage['egress_gb'])}",
+        ),
+    )
 
 
 def usage_help() -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ Formats read (each SKU entry of a catalog says in ``match`` how to find itself):
 
 - AWS Price List offer files (``.../offers/v1.0/aws/<offerCode>/current/<region>/index.json``): ``products``
   (attributes) and ``terms.OnDemand`` (price dimensions with ranges); match on attributes and usage type.
-- Azure Retail Prices API pages (``prices.azure.com/api/retail/prices``, ``Items`` + ``NextPageLink``): match on
-  serviceName / productName / skuName / meterName / unitOfMeasure, ``type == Consumption``.
+- Azure Retail Prices API pages (``prices.azure.com/api/retail/prices``, ``Items`` + ``NextPageLink``):
+  match on serviceName / productName / skuName / meterName / unitOfMeasure, ``type == Consumption``.
 - GCP Cloud Billing Catalog API (``cloudbilling.googleapis.com/v1/services`` and ``services/<id>/skus``):
   match on service display name, SKU description prefix, service region and usage unit; ``OnDemand`` only.
 
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mbops.cost.catalog import GLOBAL, catalog_path, load_catalog, write_catalog
+
 from mbops.errors import ConfigError, MbopsError
 
 AZURE_API = "https://prices.azure.com/api/retail/prices"
@@ -85,7 +86,9 @@ def find_aws(offer: dict[str, Any], match: dict[str, Any], region: str, scale: f
         attrs = product.get("attributes") or {}
         if region != GLOBAL and attrs.get("regionCode") not in (None, region):
             continue
-        if any((product.get(k) if k == "productFamily" else attrs.get(k)) != v for k, v in attrs_want.items()):
+        if any(
+            (product.get(k) if k == "productFamily" else attrs.get(k)) != v for k, v in attrs_want.items()
+        ):
             continue
         if usagetype and not _aws_usagetype_matches(str(attrs.get("usagetype", "")), usagetype):
             continue
@@ -115,23 +118,30 @@ _UOM = re.compile(r"^\s*([0-9.]+)\s*([KM]?)\b", re.IGNORECASE)
 
 
 def azure_unit_count(unit_of_measure: str) -> float:
-    """How many units an Azure price is for: '1 Hour' -> 1, '10K' -> 10000, '1M' -> 1e6, '100 Hours' -> 100."""
+    """How many units an Azure price is for: '1 Hour' -> 1, '10K' -> 10000, '1M' -> 1e6, '100 Hours' -> 100"""
     m = _UOM.match(unit_of_measure or "")
     if not m:
         return 1.0
     return float(m.group(1)) * {"": 1, "K": 1e3, "M": 1e6}[m.group(2).upper()]
 
 
-def find_azure(items: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1) -> Found | None:
+def find_azure(
+    items: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1
+) -> Found | None:
     """The consumption price of the meter matching ``match`` among Retail Prices API items."""
     fields = {k: v for k, v in match.items() if k not in ("tier", "armRegionName")}
-    regions = {match["armRegionName"]} if "armRegionName" in match else (
-        {"", "global", "Global", "Zone 1"} if region == GLOBAL else {region})  # fmt: skip
+    regions = (
+        {match["armRegionName"]}
+        if "armRegionName" in match
+        else ({"", "global", "Global", "Zone 1"} if region == GLOBAL else {region})
+    )
     candidates = [
-        i for i in items
-        if i.get("type", "Consumption") == "Consumption" and i.get("armRegionName", "") in regions
+        i
+        for i in items
+        if i.get("type", "Consumption") == "Consumption"
+        and i.get("armRegionName", "") in regions
         and all(i.get(k) == v for k, v in fields.items())
-    ]  # fmt: skip
+    ]
     by_meter: dict[str, list[dict[str, Any]]] = {}
     for item in candidates:
         by_meter.setdefault(str(item.get("meterId", item.get("skuId", ""))), []).append(item)
@@ -145,8 +155,13 @@ def find_azure(items: Iterable[dict[str, Any]], match: dict[str, Any], region: s
         if item is None:
             continue
         price = float(item["retailPrice"]) / azure_unit_count(str(item.get("unitOfMeasure", "1"))) * scale
-        found.append(Found(price=price, as_of=str(item.get("effectiveStartDate", ""))[:10],
-                           ref=f"meter {item.get('meterId', '?')}"))  # fmt: skip
+        found.append(
+            Found(
+                price=price,
+                as_of=str(item.get("effectiveStartDate", ""))[:10],
+                ref=f"meter {item.get('meterId', '?')}",
+            )
+        )
     return _unique(found, f"Azure {match}")
 
 
@@ -157,7 +172,9 @@ def _money(price: dict[str, Any]) -> float:
     return float(price.get("units", 0) or 0) + float(price.get("nanos", 0) or 0) / 1e9
 
 
-def find_gcp(skus: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1) -> Found | None:
+def find_gcp(
+    skus: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1
+) -> Found | None:
     """The on-demand price of the SKU matching ``match`` among Cloud Billing Catalog SKUs."""
     prefix = str(match["description"])
     found = []
@@ -173,15 +190,22 @@ def find_gcp(skus: Iterable[dict[str, Any]], match: dict[str, Any], region: str,
         expression = info.get("pricingExpression") or {}
         if match.get("unit") and expression.get("usageUnit") != match["unit"]:
             continue
-        rates = sorted(expression.get("tieredRates") or [], key=lambda r: float(r.get("startUsageAmount", 0) or 0))
+        rates = sorted(
+            expression.get("tieredRates") or [], key=lambda r: float(r.get("startUsageAmount", 0) or 0)
+        )
         if match.get("tier") == "paid":
             rate = next((r for r in rates if _money(r.get("unitPrice") or {}) > 0), None)
         else:
             rate = next((r for r in rates if float(r.get("startUsageAmount", 0) or 0) == 0), None)
         if rate is None:
             continue
-        found.append(Found(price=_money(rate["unitPrice"]) * scale, as_of=str(info.get("effectiveTime", ""))[:10],
-                           ref=str(sku.get("name", sku.get("skuId", "?")))))  # fmt: skip
+        found.append(
+            Found(
+                price=_money(rate["unitPrice"]) * scale,
+                as_of=str(info.get("effectiveTime", ""))[:10],
+                ref=str(sku.get("name", sku.get("skuId", "?"))),
+            )
+        )
     return _unique(found, f"GCP {match}")
 
 
@@ -204,7 +228,9 @@ def slug(text: str) -> str:
 
 def http_get_json(url: str) -> dict[str, Any]:
     """GET a JSON document; network problems become NetworkUnavailable naming the URL."""
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "mbops-prices"})
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "User-Agent": "mbops-prices"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 (fixed https hosts)
             return json.load(response)
@@ -248,7 +274,9 @@ class HttpSource:
         token = ""
         for _ in range(self.max_pages):
             sep = "&" if "?" in url else "?"
-            page = self.get(f"{url}{sep}key={self.gcp_api_key}&pageSize=5000" + (f"&pageToken={token}" if token else ""))
+            page = self.get(
+                f"{url}{sep}key={self.gcp_api_key}&pageSize=5000" + (f"&pageToken={token}" if token else "")
+            )
             out += page.get(key) or []
             token = page.get("nextPageToken") or ""
             if not token:
@@ -304,8 +332,13 @@ class RefreshReport:
     not_found: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cloud": self.cloud, "path": str(self.path) if self.path else None, "updated": self.updated,
-                "unchanged": self.unchanged, "not_found": self.not_found}  # fmt: skip
+        return {
+            "cloud": self.cloud,
+            "path": str(self.path) if self.path else None,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "not_found": self.not_found,
+        }
 
 
 class _Lists:
@@ -332,7 +365,9 @@ class _Lists:
             service = (self.sources.get(source_name) or {}).get("service", source_name)
             return self.source.azure_items(service, region)
         if self.gcp_ids is None:
-            self.gcp_ids = {s.get("displayName", ""): s.get("serviceId", "") for s in self.source.gcp_services()}
+            self.gcp_ids = {
+                s.get("displayName", ""): s.get("serviceId", "") for s in self.source.gcp_services()
+            }
         service = (self.sources.get(source_name) or {}).get("service", source_name)
         service_id = self.gcp_ids.get(service)
         if not service_id:
@@ -344,10 +379,16 @@ FINDERS = {"aws": find_aws, "azure": find_azure, "gcp": find_gcp}
 
 
 def refresh_catalog(
-    cloud: str, source: PriceSource, *, catalog_dir: Path | None = None, output_dir: Path | None = None,
-    regions: Iterable[str] = (), today: str | None = None, write: bool = True,
-) -> RefreshReport:  # fmt: skip
-    """Update ``cloud``'s catalog from price lists; write it to ``output_dir`` (default: where it was read)."""
+    cloud: str,
+    source: PriceSource,
+    *,
+    catalog_dir: Path | None = None,
+    output_dir: Path | None = None,
+    regions: Iterable[str] = (),
+    today: str | None = None,
+    write: bool = True,
+) -> RefreshReport:
+    """Update ``cloud``'s catalog from price lists; write it to ``output_dir`` (default: where it was read)"""
     catalog = load_catalog(cloud, catalog_dir)
     data = json.loads(json.dumps(catalog.data))  # a deep, plain copy to edit
     today = today or dt.date.today().isoformat()
@@ -363,8 +404,15 @@ def refresh_catalog(
             if isinstance(result, Found):
                 new = round(result.price, 10)
                 if prices.get(region) != new:
-                    report.updated.append({"sku": key, "region": region, "old": prices.get(region), "new": new,
-                                           "ref": result.ref})  # fmt: skip
+                    report.updated.append(
+                        {
+                            "sku": key,
+                            "region": region,
+                            "old": prices.get(region),
+                            "new": new,
+                            "ref": result.ref,
+                        }
+                    )
                     prices[region] = new
                 else:
                     report.unchanged += 1
@@ -379,7 +427,11 @@ def refresh_catalog(
             entry["stale_regions"] = [r for r in stale if r in prices]
             if not entry["stale_regions"]:
                 entry.pop("stale_regions")
-    data["refreshed"] = {"on": today, "found": len(report.updated) + report.unchanged, "kept": len(report.not_found)}
+    data["refreshed"] = {
+        "on": today,
+        "found": len(report.updated) + report.unchanged,
+        "kept": len(report.not_found),
+    }
     if not report.not_found:
         data["as_of"] = today
     report.path = catalog_path(cloud, output_dir or catalog_dir)
@@ -393,7 +445,9 @@ def _lookup(lists: _Lists, cloud: str, entry: dict[str, Any], region: str) -> Fo
     if isinstance(price_list, Exception):
         return str(price_list)
     try:
-        found = FINDERS[cloud](price_list, entry.get("match") or {}, region, float(entry.get("scale", 1) or 1))
+        found = FINDERS[cloud](
+            price_list, entry.get("match") or {}, region, float(entry.get("scale", 1) or 1)
+        )
     except Ambiguous as exc:
         return f"ambiguous: {exc}"
     return found if found is not None else "no matching product in the price list"

@@ -77,9 +77,10 @@ class Context:
     def of_type(self, type_token: str | Iterable[str], component: str | None = None) -> list[dict[str, Any]]:
         types = {type_token} if isinstance(type_token, str) else set(type_token)
         return [
-            r for r in self.graph.get("resources", [])
+            r
+            for r in self.graph.get("resources", [])
             if r["type"] in types and (component is None or r.get("component") == component)
-        ]  # fmt: skip
+        ]
 
     def app_replicas(self) -> float:
         return float(self.stack.app.min_replicas) if self.stack is not None else 1.0
@@ -121,8 +122,17 @@ def dig(value: Any, *path: str | int, default: Any = None) -> Any:
 
 
 _QUANTITY = re.compile(r"^\s*([0-9.]+)\s*([A-Za-z]*)\s*$")
-_BYTES = {"": 1 / 2**30, "k": 1e3 / 2**30, "ki": 1 / 2**20, "m": 1e6 / 2**30, "mi": 1 / 2**10,
-          "g": 1e9 / 2**30, "gi": 1.0, "t": 1e12 / 2**30, "ti": 2**10}  # fmt: skip
+_BYTES = {
+    "": 1 / 2**30,
+    "k": 1e3 / 2**30,
+    "ki": 1 / 2**20,
+    "m": 1e6 / 2**30,
+    "mi": 1 / 2**10,
+    "g": 1e9 / 2**30,
+    "gi": 1.0,
+    "t": 1e12 / 2**30,
+    "ti": 2**10,
+}
 
 
 def memory_gib(value: Any, default: float) -> float:
@@ -166,7 +176,9 @@ def free_reason(type_token: str, free: dict[str, str]) -> str | None:
     """The reason a type is free: an exact entry, else the longest matching prefix entry."""
     if type_token in free:
         return free[type_token]
-    best = max((p for p in free if p.endswith(("/", ":")) and type_token.startswith(p)), key=len, default=None)
+    best = max(
+        (p for p in free if p.endswith(("/", ":")) and type_token.startswith(p)), key=len, default=None
+    )
     return free[best] if best else None
 
 

@@ -14,8 +14,12 @@ def nat_gateway(res: dict[str, Any], ctx: Context) -> Outcome:
     gb = ctx.usage["nat_processed_gb"] / count
     return [
         Charge(sku="nat.hour", quantity=ctx.hours, detail=f"{fmt(ctx.hours)} h"),
-        Charge(sku="nat.gb", quantity=gb, detail=f"nat_processed_gb {fmt(ctx.usage['nat_processed_gb'])} / {count} gateway(s)"),
-    ]  # fmt: skip
+        Charge(
+            sku="nat.gb",
+            quantity=gb,
+            detail=f"nat_processed_gb {fmt(ctx.usage['nat_processed_gb'])} / {count} gateway(s)",
+        ),
+    ]
 
 
 def public_ip(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -30,9 +34,12 @@ def load_balancer(res: dict[str, Any], ctx: Context) -> Outcome:
     lcu = ctx.usage["lb_capacity_units"]
     return [
         Charge(sku=f"{prefix}.hour", quantity=ctx.hours, detail=f"{fmt(ctx.hours)} h"),
-        Charge(sku=f"{prefix}.lcu_hour", quantity=lcu * ctx.hours,
-               detail=f"lb_capacity_units {fmt(lcu)} x {fmt(ctx.hours)} h"),
-    ]  # fmt: skip
+        Charge(
+            sku=f"{prefix}.lcu_hour",
+            quantity=lcu * ctx.hours,
+            detail=f"lb_capacity_units {fmt(lcu)} x {fmt(ctx.hours)} h",
+        ),
+    ]
 
 
 def ecs_service(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -67,17 +74,26 @@ def lambda_function(res: dict[str, Any], ctx: Context) -> Outcome:
     seconds = requests * ctx.usage["avg_request_ms"] / 1000
     return [
         Charge(sku="lambda.requests", quantity=requests / 1e6, detail=f"requests_per_month {fmt(requests)}"),
-        Charge(sku=f"lambda.{arch}.gb_second", quantity=seconds * gb,
-               detail=f"{fmt(requests)} requests x {fmt(ctx.usage['avg_request_ms'])} ms x {gb:g} GB"),
-    ]  # fmt: skip
+        Charge(
+            sku=f"lambda.{arch}.gb_second",
+            quantity=seconds * gb,
+            detail=f"{fmt(requests)} requests x {fmt(ctx.usage['avg_request_ms'])} ms x {gb:g} GB",
+        ),
+    ]
 
 
 def http_api(res: dict[str, Any], ctx: Context) -> Outcome:
     protocol = res["inputs"].get("protocolType", "HTTP")
     if protocol != "HTTP":
-        return Unpriced(f"API Gateway {protocol} APIs are priced per message and connection minute; not modelled")
+        return Unpriced(
+            f"API Gateway {protocol} APIs are priced per message and connection minute; not modelled"
+        )
     requests = ctx.usage["requests_per_month"]
-    return [Charge(sku="apigw.http.requests", quantity=requests / 1e6, detail=f"requests_per_month {fmt(requests)}")]
+    return [
+        Charge(
+            sku="apigw.http.requests", quantity=requests / 1e6, detail=f"requests_per_month {fmt(requests)}"
+        )
+    ]
 
 
 def rds_instance(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -90,12 +106,22 @@ def rds_instance(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced("the instance class is not known at plan time")
     copies = 2 if inputs.get("multiAz") else 1
     label = "Multi-AZ: primary + standby" if copies == 2 else "single-AZ"
-    storage_type = inputs.get("storageType", "gp3" if num(inputs.get("allocatedStorage"), 20) >= 20 else "gp2")
+    storage_type = inputs.get(
+        "storageType", "gp3" if num(inputs.get("allocatedStorage"), 20) >= 20 else "gp2"
+    )
     gb = num(inputs.get("allocatedStorage"), 20)
     charges = [
-        Charge(sku=f"rds.postgres.{cls}", quantity=copies * ctx.hours, detail=f"{label}, {copies} x {fmt(ctx.hours)} h"),
-        Charge(sku=f"rds.storage.{storage_type}", quantity=copies * gb, detail=f"{fmt(gb)} GB x {copies} ({label})"),
-    ]  # fmt: skip
+        Charge(
+            sku=f"rds.postgres.{cls}",
+            quantity=copies * ctx.hours,
+            detail=f"{label}, {copies} x {fmt(ctx.hours)} h",
+        ),
+        Charge(
+            sku=f"rds.storage.{storage_type}",
+            quantity=copies * gb,
+            detail=f"{fmt(gb)} GB x {copies} ({label})",
+        ),
+    ]
     backup = ctx.usage["database_backup_gb"]
     if backup:
         charges.append(Charge(sku="rds.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}"))
@@ -113,19 +139,30 @@ def cache_nodes(res: dict[str, Any], ctx: Context) -> Outcome:
         nodes = num(inputs.get("numNodeGroups"), 1) * (num(inputs.get("replicasPerNodeGroup"), 0) + 1)
     else:
         nodes = num(inputs.get("numCacheClusters"), 1)
-    return [Charge(sku=f"elasticache.{node_type}", quantity=nodes * ctx.hours,
-                   detail=f"{fmt(nodes)} node(s) x {fmt(ctx.hours)} h")]  # fmt: skip
+    return [
+        Charge(
+            sku=f"elasticache.{node_type}",
+            quantity=nodes * ctx.hours,
+            detail=f"{fmt(nodes)} node(s) x {fmt(ctx.hours)} h",
+        )
+    ]
 
 
 def serverless_cache(res: dict[str, Any], ctx: Context) -> Outcome:
     gb = max(ctx.usage["cache_gb"], 1.0)  # billed for at least 1 GB
     ecpu = ctx.usage["requests_per_month"] * 2
     return [
-        Charge(sku="elasticache.serverless.gb_hour", quantity=gb * ctx.hours,
-               detail=f"cache_gb {fmt(gb)} (min 1) x {fmt(ctx.hours)} h"),
-        Charge(sku="elasticache.serverless.ecpu", quantity=ecpu / 1e6,
-               detail=f"2 ECPU per request x requests_per_month {fmt(ctx.usage['requests_per_month'])}"),
-    ]  # fmt: skip
+        Charge(
+            sku="elasticache.serverless.gb_hour",
+            quantity=gb * ctx.hours,
+            detail=f"cache_gb {fmt(gb)} (min 1) x {fmt(ctx.hours)} h",
+        ),
+        Charge(
+            sku="elasticache.serverless.ecpu",
+            quantity=ecpu / 1e6,
+            detail=f"2 ECPU per request x requests_per_month {fmt(ctx.usage['requests_per_month'])}",
+        ),
+    ]
 
 
 def dynamodb_table(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -135,15 +172,31 @@ def dynamodb_table(res: dict[str, Any], ctx: Context) -> Outcome:
     if inputs.get("billingMode", "PROVISIONED") == "PAY_PER_REQUEST":
         writes, reads = ctx.usage["docdb_writes_per_month"], ctx.usage["docdb_reads_per_month"]
         charges += [
-            Charge(sku="dynamodb.write_request", quantity=writes / 1e6, detail=f"docdb_writes_per_month {fmt(writes)}"),
-            Charge(sku="dynamodb.read_request", quantity=reads / 1e6, detail=f"docdb_reads_per_month {fmt(reads)}"),
-        ]  # fmt: skip
+            Charge(
+                sku="dynamodb.write_request",
+                quantity=writes / 1e6,
+                detail=f"docdb_writes_per_month {fmt(writes)}",
+            ),
+            Charge(
+                sku="dynamodb.read_request",
+                quantity=reads / 1e6,
+                detail=f"docdb_reads_per_month {fmt(reads)}",
+            ),
+        ]
     else:
         rcu, wcu = num(inputs.get("readCapacity"), 1), num(inputs.get("writeCapacity"), 1)
         charges += [
-            Charge(sku="dynamodb.rcu_hour", quantity=rcu * ctx.hours, detail=f"{fmt(rcu)} RCU x {fmt(ctx.hours)} h"),
-            Charge(sku="dynamodb.wcu_hour", quantity=wcu * ctx.hours, detail=f"{fmt(wcu)} WCU x {fmt(ctx.hours)} h"),
-        ]  # fmt: skip
+            Charge(
+                sku="dynamodb.rcu_hour",
+                quantity=rcu * ctx.hours,
+                detail=f"{fmt(rcu)} RCU x {fmt(ctx.hours)} h",
+            ),
+            Charge(
+                sku="dynamodb.wcu_hour",
+                quantity=wcu * ctx.hours,
+                detail=f"{fmt(wcu)} WCU x {fmt(ctx.hours)} h",
+            ),
+        ]
     charges.append(Charge(sku="dynamodb.storage", quantity=gb, detail=f"docdb_storage_gb {fmt(gb)}"))
     if dig(inputs, "pointInTimeRecovery", "enabled", default=False):
         charges.append(Charge(sku="dynamodb.pitr", quantity=gb, detail=f"continuous backups of {fmt(gb)} GB"))
@@ -152,24 +205,40 @@ def dynamodb_table(res: dict[str, Any], ctx: Context) -> Outcome:
 
 def s3_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
     if res.get("component") != "storage":
-        return Unpriced(f"usage of this {res.get('component') or 'stack'} bucket is not modelled "
-                        "(the usage keys storage_gb, object_* describe the app's storage bucket)")  # fmt: skip
+        return Unpriced(
+            f"usage of this {res.get('component') or 'stack'} bucket is not modelled "
+            "(the usage keys storage_gb, object_* describe the app's storage bucket)"
+        )
     owner = ctx.claim("storage_gb", res)
     if owner:
         return Unpriced(f"storage usage is counted on bucket {owner}; this bucket's use is not modelled")
     u = ctx.usage
     return [
-        Charge(sku="s3.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"),
-        Charge(sku="s3.put_requests", quantity=u["object_writes_per_month"] / 1000,
-               detail=f"object_writes_per_month {fmt(u['object_writes_per_month'])}"),
-        Charge(sku="s3.get_requests", quantity=u["object_reads_per_month"] / 1000,
-               detail=f"object_reads_per_month {fmt(u['object_reads_per_month'])}"),
-    ]  # fmt: skip
+        Charge(
+            sku="s3.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"
+        ),
+        Charge(
+            sku="s3.put_requests",
+            quantity=u["object_writes_per_month"] / 1000,
+            detail=f"object_writes_per_month {fmt(u['object_writes_per_month'])}",
+        ),
+        Charge(
+            sku="s3.get_requests",
+            quantity=u["object_reads_per_month"] / 1000,
+            detail=f"object_reads_per_month {fmt(u['object_reads_per_month'])}",
+        ),
+    ]
 
 
 def log_group(res: dict[str, Any], ctx: Context) -> Outcome:
     component = res.get("component")
-    key = "flow_log_gb" if component == "network" else "app_log_gb" if component in APP_KINDS else "service_log_gb"
+    key = (
+        "flow_log_gb"
+        if component == "network"
+        else "app_log_gb"
+        if component in APP_KINDS
+        else "service_log_gb"
+    )
     groups = len([r for r in ctx.of_type(res["type"]) if r.get("component") == component]) or 1
     gb = ctx.usage[key] / groups
     retention = num(res["inputs"].get("retentionInDays"), 3653) or 3653
@@ -177,31 +246,46 @@ def log_group(res: dict[str, Any], ctx: Context) -> Outcome:
     share = f" / {groups} log groups of the {component} component" if groups > 1 else ""
     return [
         Charge(sku="logs.ingest_gb", quantity=gb, detail=f"{key} {fmt(ctx.usage[key])}{share}"),
-        Charge(sku="logs.storage_gb", quantity=stored,
-               detail=f"{fmt(gb)} GB/month kept {fmt(retention)} days (uncompressed, at most 12 months)"),
-    ]  # fmt: skip
+        Charge(
+            sku="logs.storage_gb",
+            quantity=stored,
+            detail=f"{fmt(gb)} GB/month kept {fmt(retention)} days (uncompressed, at most 12 months)",
+        ),
+    ]
 
 
 def secret(res: dict[str, Any], ctx: Context) -> Outcome:
     charges = [Charge(sku="secretsmanager.secret", quantity=1, detail="1 secret")]
     if ctx.claim("secret_api_calls_per_month", res) is None:
         calls = ctx.usage["secret_api_calls_per_month"]
-        charges.append(Charge(sku="secretsmanager.api_calls", quantity=calls / 10_000,
-                              detail=f"secret_api_calls_per_month {fmt(calls)} (counted once per stack)"))  # fmt: skip
+        charges.append(
+            Charge(
+                sku="secretsmanager.api_calls",
+                quantity=calls / 10_000,
+                detail=f"secret_api_calls_per_month {fmt(calls)} (counted once per stack)",
+            )
+        )
     return charges
 
 
 def kms_key(res: dict[str, Any], ctx: Context) -> Outcome:
-    return [Charge(sku="kms.key", quantity=1, detail="1 customer managed key (requests within the free 20k/month)")]
+    return [
+        Charge(
+            sku="kms.key", quantity=1, detail="1 customer managed key (requests within the free 20k/month)"
+        )
+    ]
 
 
 def cloudfront(res: dict[str, Any], ctx: Context) -> Outcome:
     gb, requests = ctx.usage["cdn_egress_gb"], ctx.usage["cdn_requests_per_month"]
     return [
         Charge(sku="cloudfront.egress_gb", quantity=gb, detail=f"cdn_egress_gb {fmt(gb)}"),
-        Charge(sku="cloudfront.https_requests", quantity=requests / 10_000,
-               detail=f"cdn_requests_per_month {fmt(requests)}"),
-    ]  # fmt: skip
+        Charge(
+            sku="cloudfront.https_requests",
+            quantity=requests / 10_000,
+            detail=f"cdn_requests_per_month {fmt(requests)}",
+        ),
+    ]
 
 
 def user_pool(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -212,7 +296,9 @@ def user_pool(res: dict[str, Any], ctx: Context) -> Outcome:
 
 def platform_application(res: dict[str, Any], ctx: Context) -> Outcome:
     sent = ctx.usage["push_notifications_per_month"]
-    return [Charge(sku="sns.mobile_push", quantity=sent / 1e6, detail=f"push_notifications_per_month {fmt(sent)}")]
+    return [
+        Charge(sku="sns.mobile_push", quantity=sent / 1e6, detail=f"push_notifications_per_month {fmt(sent)}")
+    ]
 
 
 def _volume_charges(mappings: Any, instances: float, ctx: Context, default_gb: float = 8) -> list[Charge]:
@@ -222,8 +308,13 @@ def _volume_charges(mappings: Any, instances: float, ctx: Context, default_gb: f
         if not isinstance(ebs, dict):
             continue
         gb, kind = num(ebs.get("volumeSize"), default_gb), ebs.get("volumeType", "gp3")
-        charges.append(Charge(sku=f"ebs.{kind}", quantity=gb * instances,
-                              detail=f"{fmt(instances)} instance(s) x {fmt(gb)} GB {kind}"))  # fmt: skip
+        charges.append(
+            Charge(
+                sku=f"ebs.{kind}",
+                quantity=gb * instances,
+                detail=f"{fmt(instances)} instance(s) x {fmt(gb)} GB {kind}",
+            )
+        )
     return charges
 
 
@@ -238,10 +329,17 @@ def autoscaling_group(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced("the launch template's instance type is not known at plan time")
     planned = num(inputs.get("desiredCapacity"), num(inputs.get("minSize"), ctx.app_replicas()))
     instances = ctx.replicas(planned)
-    charges = [Charge(sku=f"ec2.{instance_type}", quantity=instances * ctx.hours,
-                      detail=f"{fmt(instances)} instance(s) x {fmt(ctx.hours)} h")]  # fmt: skip
+    charges = [
+        Charge(
+            sku=f"ec2.{instance_type}",
+            quantity=instances * ctx.hours,
+            detail=f"{fmt(instances)} instance(s) x {fmt(ctx.hours)} h",
+        )
+    ]
     volumes = _volume_charges(template.get("blockDeviceMappings"), instances, ctx)
-    return charges + (volumes or [Charge(sku="ebs.gp3", quantity=8 * instances, detail="8 GB root volume (AMI default)")])
+    return charges + (
+        volumes or [Charge(sku="ebs.gp3", quantity=8 * instances, detail="8 GB root volume (AMI default)")]
+    )
 
 
 def ec2_instance(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -267,7 +365,13 @@ def vpc_endpoint(res: dict[str, Any], ctx: Context) -> Outcome:
     if res["inputs"].get("vpcEndpointType", "Gateway") == "Gateway":
         return Free("gateway endpoints (S3, DynamoDB) are free")
     zones = len(res["inputs"].get("subnetIds") or []) or 2
-    return [Charge(sku="vpce.interface.hour", quantity=zones * ctx.hours, detail=f"{zones} zone(s) x {fmt(ctx.hours)} h")]
+    return [
+        Charge(
+            sku="vpce.interface.hour",
+            quantity=zones * ctx.hours,
+            detail=f"{zones} zone(s) x {fmt(ctx.hours)} h",
+        )
+    ]
 
 
 def alarm(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -326,12 +430,13 @@ RULES: dict[str, Rule] = {
 _VPC = "VPC networking constructs are free"
 FREE: dict[str, str] = {
     "aws:iam/": "IAM is free",
+    "aws:resourcegroups/": "resource groups are free",
     "aws:ec2/vpc:Vpc": _VPC,
     "aws:ec2/subnet:Subnet": _VPC,
     "aws:ec2/routeTable:RouteTable": _VPC,
     "aws:ec2/route:Route": _VPC,
     "aws:ec2/routeTableAssociation:RouteTableAssociation": _VPC,
-    "aws:ec2/internetGateway:InternetGateway": "internet gateways are free (data transfer is charged as egress)",
+    "aws:ec2/internetGateway:InternetGateway": "internet gateways are free (data transfer is egress)",
     "aws:ec2/securityGroup:SecurityGroup": "security groups are free",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "security groups are free",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "security group rules are free",
@@ -377,7 +482,7 @@ FREE: dict[str, str] = {
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "CloudWatch configuration is free",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": "ECR configuration is free",
     "aws:sns/topic:Topic": "no standing charge; deliveries are counted as mobile push notifications on the "
-                           "platform application",
+    "platform application",
     "aws:sns/topicPolicy:TopicPolicy": "SNS configuration is free",
     "aws:dynamodb/": "table configuration; the table carries request and storage charges",
 }

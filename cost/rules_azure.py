@@ -1,4 +1,4 @@
-"""Price rules for Azure resource types (pulumi-azure-native 3 type tokens) on the SKUs of ``cost/azure.yaml``."""
+"""Price rules for Azure resource types (pulumi-azure-native 3 type tokens) on ``cost/azure.yaml`` SKUs."""
 
 from __future__ import annotations
 
@@ -28,16 +28,25 @@ def _sku(res: dict[str, Any]) -> str:
 
 
 def public_ip(res: dict[str, Any], ctx: Context) -> Outcome:
-    return [Charge(sku="publicip.standard.hour", quantity=ctx.hours, detail=f"1 static IPv4 address x {fmt(ctx.hours)} h")]
+    return [
+        Charge(
+            sku="publicip.standard.hour",
+            quantity=ctx.hours,
+            detail=f"1 static IPv4 address x {fmt(ctx.hours)} h",
+        )
+    ]
 
 
 def nat_gateway(res: dict[str, Any], ctx: Context) -> Outcome:
     count = len(ctx.of_type(res["type"])) or 1
     return [
         Charge(sku="nat.hour", quantity=ctx.hours, detail=f"{fmt(ctx.hours)} h"),
-        Charge(sku="nat.gb", quantity=ctx.usage["nat_processed_gb"] / count,
-               detail=f"nat_processed_gb {fmt(ctx.usage['nat_processed_gb'])} / {count} gateway(s)"),
-    ]  # fmt: skip
+        Charge(
+            sku="nat.gb",
+            quantity=ctx.usage["nat_processed_gb"] / count,
+            detail=f"nat_processed_gb {fmt(ctx.usage['nat_processed_gb'])} / {count} gateway(s)",
+        ),
+    ]
 
 
 def private_zone(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -45,8 +54,13 @@ def private_zone(res: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def private_endpoint(res: dict[str, Any], ctx: Context) -> Outcome:
-    return [Charge(sku="privateendpoint.hour", quantity=ctx.hours,
-                   detail=f"{fmt(ctx.hours)} h (data processed at $0.01/GB not modelled)")]  # fmt: skip
+    return [
+        Charge(
+            sku="privateendpoint.hour",
+            quantity=ctx.hours,
+            detail=f"{fmt(ctx.hours)} h (data processed at $0.01/GB not modelled)",
+        )
+    ]
 
 
 def managed_redis(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -55,16 +69,30 @@ def managed_redis(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced("the Azure Managed Redis SKU is not known at plan time")
     nodes = 2 if res["inputs"].get("highAvailability", "Enabled") == "Enabled" else 1
     label = "high availability: 2 nodes" if nodes == 2 else "no high availability: 1 node"
-    return [Charge(sku=f"redis.managed.{name.lower()}", quantity=nodes * ctx.hours,
-                   detail=f"{label} x {fmt(ctx.hours)} h")]  # fmt: skip
+    return [
+        Charge(
+            sku=f"redis.managed.{name.lower()}",
+            quantity=nodes * ctx.hours,
+            detail=f"{label} x {fmt(ctx.hours)} h",
+        )
+    ]
 
 
 def classic_redis(res: dict[str, Any], ctx: Context) -> Outcome:
     sku = res["inputs"].get("sku") or {}
-    tier, family, capacity = sku.get("name", "Basic"), sku.get("family", "C"), int(num(sku.get("capacity"), 0))
+    tier, family, capacity = (
+        sku.get("name", "Basic"),
+        sku.get("family", "C"),
+        int(num(sku.get("capacity"), 0)),
+    )
     shards = max(int(num(res["inputs"].get("shardCount"), 1)), 1)
-    return [Charge(sku=f"redis.{str(tier).lower()}.{str(family).lower()}{capacity}", quantity=shards * ctx.hours,
-                   detail=f"{tier} {family}{capacity}, {shards} shard(s) x {fmt(ctx.hours)} h")]  # fmt: skip
+    return [
+        Charge(
+            sku=f"redis.{str(tier).lower()}.{str(family).lower()}{capacity}",
+            quantity=shards * ctx.hours,
+            detail=f"{tier} {family}{capacity}, {shards} shard(s) x {fmt(ctx.hours)} h",
+        )
+    ]
 
 
 def _containers(res: dict[str, Any]) -> tuple[float, float]:
@@ -96,23 +124,40 @@ def container_app(res: dict[str, Any], ctx: Context) -> Outcome:
 
 def managed_environment(res: dict[str, Any], ctx: Context) -> Outcome:
     profiles = res["inputs"].get("workloadProfiles") or []
-    dedicated = [p for p in profiles if isinstance(p, dict) and p.get("workloadProfileType") not in (None, "Consumption")]
+    dedicated = [
+        p
+        for p in profiles
+        if isinstance(p, dict) and p.get("workloadProfileType") not in (None, "Consumption")
+    ]
     if dedicated:
-        return Unpriced("dedicated workload profiles (plan management fee + per-profile compute) are not modelled")
+        return Unpriced(
+            "dedicated workload profiles (plan management fee + per-profile compute) are not modelled"
+        )
     return Free("consumption-only environments have no standing charge; apps are billed per use")
 
 
 def log_workspace(res: dict[str, Any], ctx: Context) -> Outcome:
     component = res.get("component")
-    key = "flow_log_gb" if component == "network" else "app_log_gb" if component in APP_KINDS else "service_log_gb"
+    key = (
+        "flow_log_gb"
+        if component == "network"
+        else "app_log_gb"
+        if component in APP_KINDS
+        else "service_log_gb"
+    )
     workspaces = len([r for r in ctx.of_type(res["type"]) if r.get("component") == component]) or 1
     gb = ctx.usage[key] / workspaces
     retention = num(res["inputs"].get("retentionInDays"), 30)
     charges = [Charge(sku="loganalytics.ingest_gb", quantity=gb, detail=f"{key} {fmt(ctx.usage[key])}")]
     if retention > 31:
         months = min((retention - 31) / 30, 12)
-        charges.append(Charge(sku="loganalytics.retention_gb", quantity=gb * months,
-                              detail=f"{fmt(gb)} GB/month kept {fmt(retention)} days (31 days included)"))  # fmt: skip
+        charges.append(
+            Charge(
+                sku="loganalytics.retention_gb",
+                quantity=gb * months,
+                detail=f"{fmt(gb)} GB/month kept {fmt(retention)} days (31 days included)",
+            )
+        )
     return charges
 
 
@@ -126,12 +171,18 @@ def postgres_server(res: dict[str, Any], ctx: Context) -> Outcome:
     label = f"high availability {mode}: primary + standby" if copies == 2 else "no high availability"
     gb = num(dig(inputs, "storage", "storageSizeGB", default=32), 32)
     charges = [
-        Charge(sku=f"postgres.{name}", quantity=copies * ctx.hours, detail=f"{label}, {copies} x {fmt(ctx.hours)} h"),
+        Charge(
+            sku=f"postgres.{name}",
+            quantity=copies * ctx.hours,
+            detail=f"{label}, {copies} x {fmt(ctx.hours)} h",
+        ),
         Charge(sku="postgres.storage", quantity=copies * gb, detail=f"{fmt(gb)} GB x {copies} ({label})"),
-    ]  # fmt: skip
+    ]
     backup = ctx.usage["database_backup_gb"]
     if backup:
-        charges.append(Charge(sku="postgres.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}"))
+        charges.append(
+            Charge(sku="postgres.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}")
+        )
     return charges
 
 
@@ -139,19 +190,36 @@ def cosmos_account(res: dict[str, Any], ctx: Context) -> Outcome:
     inputs = res["inputs"]
     capabilities = {c.get("name") for c in inputs.get("capabilities") or [] if isinstance(c, dict)}
     if "EnableServerless" not in capabilities:
-        return Unpriced("provisioned throughput is set on databases/containers; only serverless accounts are modelled")
+        return Unpriced(
+            "provisioned throughput is set on databases/containers; only serverless accounts are modelled"
+        )
     u = ctx.usage
-    ru = u["docdb_reads_per_month"] * u["cosmos_ru_per_read"] + u["docdb_writes_per_month"] * u["cosmos_ru_per_write"]
+    ru = (
+        u["docdb_reads_per_month"] * u["cosmos_ru_per_read"]
+        + u["docdb_writes_per_month"] * u["cosmos_ru_per_write"]
+    )
     charges = [
-        Charge(sku="cosmos.serverless.ru", quantity=ru / 1e6,
-               detail=f"{fmt(u['docdb_reads_per_month'])} reads x {fmt(u['cosmos_ru_per_read'])} RU + "
-                      f"{fmt(u['docdb_writes_per_month'])} writes x {fmt(u['cosmos_ru_per_write'])} RU"),
-        Charge(sku="cosmos.storage", quantity=u["docdb_storage_gb"], detail=f"docdb_storage_gb {fmt(u['docdb_storage_gb'])}"),
-    ]  # fmt: skip
+        Charge(
+            sku="cosmos.serverless.ru",
+            quantity=ru / 1e6,
+            detail=f"{fmt(u['docdb_reads_per_month'])} reads x {fmt(u['cosmos_ru_per_read'])} RU + "
+            f"{fmt(u['docdb_writes_per_month'])} writes x {fmt(u['cosmos_ru_per_write'])} RU",
+        ),
+        Charge(
+            sku="cosmos.storage",
+            quantity=u["docdb_storage_gb"],
+            detail=f"docdb_storage_gb {fmt(u['docdb_storage_gb'])}",
+        ),
+    ]
     tier = dig(inputs, "backupPolicy", "continuousModeProperties", "tier", default="")
     if tier == "Continuous30Days":
-        charges.append(Charge(sku="cosmos.continuous30", quantity=u["docdb_storage_gb"],
-                              detail=f"30-day continuous backup of {fmt(u['docdb_storage_gb'])} GB (7 days is free)"))
+        charges.append(
+            Charge(
+                sku="cosmos.continuous30",
+                quantity=u["docdb_storage_gb"],
+                detail=f"30-day continuous backup of {fmt(u['docdb_storage_gb'])} GB (7 days is free)",
+            )
+        )
     return charges
 
 
@@ -171,14 +239,20 @@ def cdn_profile(res: dict[str, Any], ctx: Context) -> Outcome:
     return [
         Charge(sku=f"frontdoor.{tiers[name]}.base", quantity=1, detail="base fee, 1 profile"),
         Charge(sku="frontdoor.egress_gb", quantity=gb, detail=f"cdn_egress_gb {fmt(gb)}"),
-        Charge(sku="frontdoor.requests", quantity=requests / 10_000, detail=f"cdn_requests_per_month {fmt(requests)}"),
+        Charge(
+            sku="frontdoor.requests",
+            quantity=requests / 10_000,
+            detail=f"cdn_requests_per_month {fmt(requests)}",
+        ),
     ]
 
 
 def storage_account(res: dict[str, Any], ctx: Context) -> Outcome:
     if res.get("component") != "storage":
-        return Unpriced(f"usage of this {res.get('component') or 'stack'} storage account is not modelled "
-                        "(storage_gb and object_* describe the app's storage)")  # fmt: skip
+        return Unpriced(
+            f"usage of this {res.get('component') or 'stack'} storage account is not modelled "
+            "(storage_gb and object_* describe the app's storage)"
+        )
     owner = ctx.claim("storage_gb", res)
     if owner:
         return Unpriced(f"storage usage is counted on account {owner}; this account's use is not modelled")
@@ -188,12 +262,22 @@ def storage_account(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced(f"access tier '{tier}' is not in the catalog (hot only)")
     u = ctx.usage
     return [
-        Charge(sku=f"blob.hot.{redundancy}", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"),
-        Charge(sku="blob.writes", quantity=u["object_writes_per_month"] / 10_000,
-               detail=f"object_writes_per_month {fmt(u['object_writes_per_month'])}"),
-        Charge(sku="blob.reads", quantity=u["object_reads_per_month"] / 10_000,
-               detail=f"object_reads_per_month {fmt(u['object_reads_per_month'])}"),
-    ]  # fmt: skip
+        Charge(
+            sku=f"blob.hot.{redundancy}",
+            quantity=u["storage_gb"],
+            detail=f"storage_gb {fmt(u['storage_gb'])}",
+        ),
+        Charge(
+            sku="blob.writes",
+            quantity=u["object_writes_per_month"] / 10_000,
+            detail=f"object_writes_per_month {fmt(u['object_writes_per_month'])}",
+        ),
+        Charge(
+            sku="blob.reads",
+            quantity=u["object_reads_per_month"] / 10_000,
+            detail=f"object_reads_per_month {fmt(u['object_reads_per_month'])}",
+        ),
+    ]
 
 
 DISK_TIERS = ((32, 4), (64, 6), (128, 10), (256, 15), (512, 20))
@@ -210,21 +294,37 @@ def scale_set(res: dict[str, Any], ctx: Context) -> Outcome:
     size = _sku(res)
     if not known(size) or not size:
         return Unpriced("the VM size is not known at plan time")
-    instances = ctx.replicas(num(dig(inputs, "sku", "capacity", default=ctx.app_replicas()), ctx.app_replicas()))
-    charges = [Charge(sku=f"vm.{size}", quantity=instances * ctx.hours,
-                      detail=f"{fmt(instances)} instance(s) x {fmt(ctx.hours)} h")]  # fmt: skip
+    instances = ctx.replicas(
+        num(dig(inputs, "sku", "capacity", default=ctx.app_replicas()), ctx.app_replicas())
+    )
+    charges = [
+        Charge(
+            sku=f"vm.{size}",
+            quantity=instances * ctx.hours,
+            detail=f"{fmt(instances)} instance(s) x {fmt(ctx.hours)} h",
+        )
+    ]
     os_disk = dig(inputs, "virtualMachineProfile", "storageProfile", "osDisk", default={})
     storage_type = dig(os_disk, "managedDisk", "storageAccountType", default="Premium_LRS")
     gb = num(os_disk.get("diskSizeGB"), 30)
     disk = _disk(storage_type, gb)
     if disk:
-        charges.append(Charge(sku=disk, quantity=instances,
-                              detail=f"{fmt(instances)} OS disk(s) of {fmt(gb)} GB ({disk.rsplit('.', 1)[-1]})"))  # fmt: skip
+        charges.append(
+            Charge(
+                sku=disk,
+                quantity=instances,
+                detail=f"{fmt(instances)} OS disk(s) of {fmt(gb)} GB ({disk.rsplit('.', 1)[-1]})",
+            )
+        )
     for data_disk in dig(inputs, "virtualMachineProfile", "storageProfile", "dataDisks", default=[]) or []:
         kind = dig(data_disk, "managedDisk", "storageAccountType", default="Premium_LRS")
         size_gb = num(data_disk.get("diskSizeGB"), 32)
         if sku := _disk(kind, size_gb):
-            charges.append(Charge(sku=sku, quantity=instances, detail=f"{fmt(instances)} data disk(s) of {fmt(size_gb)} GB"))
+            charges.append(
+                Charge(
+                    sku=sku, quantity=instances, detail=f"{fmt(instances)} data disk(s) of {fmt(size_gb)} GB"
+                )
+            )
     return charges
 
 
@@ -268,7 +368,11 @@ def application_gateway(res: dict[str, Any], ctx: Context) -> Outcome:
     cu = ctx.usage["lb_capacity_units"]
     return [
         Charge(sku="appgw.v2.fixed_hour", quantity=ctx.hours, detail=f"{fmt(ctx.hours)} h"),
-        Charge(sku="appgw.v2.cu_hour", quantity=cu * ctx.hours, detail=f"lb_capacity_units {fmt(cu)} x {fmt(ctx.hours)} h"),
+        Charge(
+            sku="appgw.v2.cu_hour",
+            quantity=cu * ctx.hours,
+            detail=f"lb_capacity_units {fmt(cu)} x {fmt(ctx.hours)} h",
+        ),
     ]
 
 
@@ -277,8 +381,13 @@ def key_vault(res: dict[str, Any], ctx: Context) -> Outcome:
     if owner:
         return Free(f"no standing charge; secret reads are counted on vault {owner}")
     calls = ctx.usage["secret_api_calls_per_month"]
-    return [Charge(sku="keyvault.operations", quantity=calls / 10_000,
-                   detail=f"secret_api_calls_per_month {fmt(calls)} (no standing charge on Standard vaults)")]  # fmt: skip
+    return [
+        Charge(
+            sku="keyvault.operations",
+            quantity=calls / 10_000,
+            detail=f"secret_api_calls_per_month {fmt(calls)} (no standing charge on Standard vaults)",
+        )
+    ]
 
 
 def container_registry(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -330,8 +439,8 @@ FREE: dict[str, str] = {
     "azure-native:dbforpostgresql:FirewallRule": "firewall rules are free",
     "azure-native:dbforpostgresql:Administrator": "Entra administrators are free",
     "azure-native:redisenterprise:Database": "included in the Azure Managed Redis cluster's price",
-    "azure-native:redisenterprise:AccessPolicyAssignment": "included in the Azure Managed Redis cluster's price",
-    "azure-native:keyvault:Secret": "no standing charge on Standard vaults; operations are counted on the vault",
+    "azure-native:redisenterprise:AccessPolicyAssignment": "included in the Managed Redis cluster's price",
+    "azure-native:keyvault:Secret": "no standing charge (Standard); operations are counted on the vault",
     "azure-native:cosmosdb:SqlResourceSqlDatabase": "serverless: billed by request units on the account",
     "azure-native:cosmosdb:SqlResourceSqlContainer": "serverless: billed by request units on the account",
     "azure-native:cosmosdb:SqlResourceSqlRoleAssignment": "data-plane RBAC is free",

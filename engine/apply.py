@@ -1,4 +1,4 @@
-"""Apply mode of the embedded engine: deploy the local target for real, with state, a lock and ordered deletes.
+"""Apply mode of the embedded engine: deploy the local target for real (state, lock, ordered deletes).
 
 ``up`` runs the stack's program in-process (``run_program(dry_run=False)``) with an ``Applier`` as handler.
 Each registration of a dynamic resource is answered the way the Pulumi engine and the dynamic provider host
@@ -82,7 +82,7 @@ _PROVIDERS_LOCK = threading.Lock()
 
 
 def load_provider(serialized: Any) -> Any:
-    """The dynamic provider pickled in a ``__provider`` value (as ``pulumi.dynamic.__main__.get_provider``)."""
+    """The dynamic provider pickled in a ``__provider`` value (as ``pulumi/dynamic/__main__``)."""
     import dill
     from pulumi.runtime._serialization import _deserialize
 
@@ -286,7 +286,8 @@ class Applier:
     def _record(self, reg: Registration, component: str | None, rid: str, outs: dict[str, Any],
                 old: ResourceState | None) -> None:  # fmt: skip
         entry = ResourceState(
-            urn=reg.urn, type=reg.type, name=reg.name, parent=reg.parent, custom=reg.custom, component=component,
+            urn=reg.urn, type=reg.type, name=reg.name, parent=reg.parent, custom=reg.custom,
+            component=component,
             id=rid, inputs=reg.inputs, outputs=outs, dependencies=sorted(set(reg.dependencies)),
             created=old.created if old else now(), updated=now(),
         )  # fmt: skip
@@ -455,7 +456,8 @@ def refresh(name: str, store: StateStore, *, on_event: EventSink = lambda _e: No
             try:
                 read = provider.read(res.id, olds)
             except Exception as exc:
-                result.drift.append({"resource": res.name, "urn": res.urn, "was": was, "now": f"cannot read: {exc}",
+                result.drift.append({"resource": res.name, "urn": res.urn, "was": was,
+                                     "now": f"cannot read: {exc}",
                                      "repair": "check it by hand"})  # fmt: skip
                 on_event(Event(res.urn, res.name, res.type, res.component, "refresh", "failed",
                                time.monotonic() - t0, str(exc)))  # fmt: skip
@@ -476,7 +478,8 @@ def refresh(name: str, store: StateStore, *, on_event: EventSink = lambda _e: No
                 }  # fmt: skip
             if drift:
                 result.drift.append(drift)
-            on_event(Event(res.urn, res.name, res.type, res.component, "refresh", "done", time.monotonic() - t0,
+            on_event(Event(res.urn, res.name, res.type, res.component, "refresh", "done",
+                           time.monotonic() - t0,
                            f"{drift['was']} -> {drift['now']}" if drift else "in sync"))  # fmt: skip
         state.last = {"command": "refresh", "result": "succeeded", "at": now(), "drift": len(result.drift)}
         store.save(state)
@@ -486,8 +489,8 @@ def refresh(name: str, store: StateStore, *, on_event: EventSink = lambda _e: No
 
 def _finish(store: StateStore, state: StackState, applier: Applier, command: str, outcome: str,
             summary: dict[str, int] | None = None) -> None:  # fmt: skip
-    if not applier.dirty and outcome == "succeeded":
-        return  # nothing changed: leave the state file untouched
+    if not applier.dirty and (outcome == "succeeded" or not store.path(state.stack).exists()):
+        return  # nothing changed (or nothing was ever deployed): leave the state file as it is
     state.last = {
         "command": command,
         "result": outcome,

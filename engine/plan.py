@@ -80,6 +80,7 @@ def graph_of(stack: Stack, record: RunRecord, ops: dict[str, str] | None = None)
         "resources": resources,
         "outputs": outputs,
         "unavailable": [{"kind": k, **v} for k, v in sorted(unavailable.items())],
+        "warnings": sorted({text for severity, text in record.messages if severity in ("warning", "error")}),
         "summary": dict(Counter(r["op"] for r in resources if r["custom"])),
         "policy": [],
         "cost": {},

@@ -3,7 +3,7 @@
 Layout of the state folder (``--state-dir`` / ``MBOPS_STATE_DIR``, default ``~/.mbops/state``)::
 
     <stack>.json                  the stack's state (mode 0600): resources with inputs/outputs, stack outputs
-    <stack>.lock                  present while an up/destroy/refresh runs: {"pid", "since", "command", "host"}
+    <stack>.lock                  while an up/destroy/refresh runs: {"pid", "since", "command", "host"}
     <stack>.json.corrupt-<ts>     a copy of a state file that could not be read (the original is left as is)
     <stack>/                      the stack's working files (logs, pid files, SQLite files, storage, secrets)
 
@@ -159,7 +159,8 @@ class StateStore:
             backup = self._backup(path, raw)
             raise StateError(
                 f"the state file {path} is corrupted ({exc}).\n"
-                f"A copy was kept at {backup}. Nothing was changed: every process and data folder of the stack "
+                f"A copy was kept at {backup}. Nothing was changed: every process and data folder of the "
+                f"stack "
                 f"is left as it is.\nRepair the file (or restore an older copy) and run the command again; "
                 f"to start the stack over instead, move the file away (its processes keep running until "
                 f"you stop them)."
@@ -250,10 +251,11 @@ def _acquire(path: Path, stack: str, notice: Callable[[str], None]) -> int:
             if holder is None:
                 raise LockedError(f"stack {stack} is locked by another mbops process ({path})") from None
             raise LockedError(
-                f"stack {stack} is locked by pid {holder.pid} (since {holder.since}, running '{holder.command}' "
+                f"stack {stack} is locked by pid {holder.pid} (since {holder.since}, "
+                f"running '{holder.command}' "
                 f"on {holder.host}). Wait for it to finish; if that process is gone, run the command again."
             ) from None
-        # The file may have been unlinked by its previous holder between open() and flock(): retry on a new one.
+        # The previous holder may have unlinked the file between open() and flock(): retry on a new one.
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:

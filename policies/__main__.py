@@ -5,8 +5,7 @@ Imports are absolute (``mbops.policies...``): mbops must be installed in the Pyt
 venv, or set PULUMI_PYTHON_CMD). ``PolicyPack`` serves the analyzer over gRPC until Pulumi stops it.
 """
 
-from pulumi_policy import PolicyPack
-
 from mbops.policies.pack import pack_args
+from pulumi_policy import PolicyPack
 
 PolicyPack(**pack_args())

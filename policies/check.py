@@ -2,18 +2,19 @@
 
 ``evaluate(graph, stack)`` is what ``mbops preview`` / ``policy check`` / ``up`` call; each finding is
 ``{"rule", "severity", "enforcement", "resource" (URN), "name", "type", "message", "remediation", "control",
-"reason"}`` where ``enforcement`` already reflects the stack's ``policy.advisory`` lowering and ``reason`` is the
-written reason for it (None when not lowered). ``enforce(findings)`` raises ``PolicyViolationError`` (exit 3)
-with a report naming each resource, rule and fix.
+"reason"}`` where ``enforcement`` already reflects the stack's ``policy.advisory`` lowering and ``reason`` is
+the written reason for it (None when not lowered). ``enforce(findings)`` raises ``PolicyViolationError``
+(exit 3) with a report naming each resource, rule and fix.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mbops.errors import PolicyViolationError
 from mbops.policies.model import SEVERITY_ORDER, Context, Graph, Rule
 from mbops.policies.registry import RULES, lowered
+
+from mbops.errors import PolicyViolationError
 
 Finding = dict[str, Any]
 
@@ -47,7 +48,9 @@ def finding(rule: Rule, resource: dict[str, Any] | None, message: str, reason: s
         "rule": rule.id,
         "severity": rule.severity,
         "enforcement": "advisory" if reason else rule.enforcement,
-        "resource": (resource.get("urn") or resource.get("name", "")) if resource else f"stack:{stack_name or ''}",
+        "resource": (resource.get("urn") or resource.get("name", ""))
+        if resource
+        else f"stack:{stack_name or ''}",
         "name": resource.get("name", "") if resource else (stack_name or "stack"),
         "type": type_token,
         "message": message,

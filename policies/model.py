@@ -124,7 +124,8 @@ class Rule:
         return None
 
     def control_for(self, type_token: str | None) -> str | None:
-        """The control a finding on ``type_token`` maps to ("" for a type means: none, despite its cloud's)."""
+        """The control a finding on ``type_token`` maps to ("" for a type means: none, despite its
+        cloud's)."""
         if type_token and type_token in self.controls:
             return self.controls[type_token] or None
         cloud = cloud_of(type_token) if type_token else None

@@ -17,6 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mbops.policies.check import advisory_of
+from mbops.policies.model import Context, Graph, Resource, Rule, component_of_urn
+from mbops.policies.registry import RULES
+from mbops.policies.values import SECRET, UNKNOWN
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -32,15 +36,12 @@ from pulumi_policy import (
 from pulumi_policy import proxy as _proxy
 from pulumi_policy.secret import Secret
 
-from mbops.policies.check import advisory_of
-from mbops.policies.model import Context, Graph, Resource, Rule, component_of_urn
-from mbops.policies.registry import RULES
-from mbops.policies.values import SECRET, UNKNOWN
-
 PACK_NAME = "mbops"
 PACK_DESCRIPTION = (
-    "mbops guardrails for AWS, GCP and Azure: encryption at rest and in transit, private data stores, no internet "
-    "admin ports, IMDSv2, least-privilege IAM, prod backups/HA/deletion protection, log retention, required tags, "
+    "mbops guardrails for AWS, GCP and Azure: encryption at rest and in transit, private data stores, no "
+    "internet "
+    "admin ports, IMDSv2, least-privilege IAM, prod backups/HA/deletion protection, log retention, required "
+    "tags, "
     "no plaintext secrets."
 )
 SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW}
@@ -61,7 +62,7 @@ def config_schema() -> PolicyConfigSchema:
     })  # fmt: skip
 
 
-# --- CrossGuard values -> planned-graph values ----------------------------------------------------------------
+# --- CrossGuard values -> planned-graph values --------------------------------------------------------------
 def _raw(value: Any) -> Any:
     """The container behind a pulumi-policy unknown-checking proxy (reading it directly never raises)."""
     try:
@@ -71,7 +72,8 @@ def _raw(value: Any) -> Any:
 
 
 def plain(value: Any) -> Any:
-    """Policy-SDK property values as plain JSON-like values: unknowns -> ``[computed]``, secrets -> ``[secret]``."""
+    """Policy-SDK property values as plain JSON-like values: unknowns -> ``[computed]``, secrets ->
+    ``[secret]``."""
     if isinstance(value, Secret):
         return SECRET
     if isinstance(value, str):
@@ -90,7 +92,8 @@ def _custom(type_token: str) -> bool:
 
 
 def resource_from_args(args: ResourceValidationArgs) -> Resource:
-    """A planned-graph resource dict from a ResourceValidationArgs (no dependencies: resource policies see none)."""
+    """A planned-graph resource dict from a ResourceValidationArgs (no dependencies: resource policies see
+    none)."""
     parent = getattr(args.opts, "parent", None) if args.opts is not None else None
     return {
         "urn": args.urn, "type": args.resource_type, "name": args.name, "parent": parent,
@@ -122,7 +125,7 @@ def message_for(rule: Rule, type_token: str | None, message: str, config: Mappin
     return text + (f"\nlowered to advisory by the stack: {reason}" if reason else "")
 
 
-# --- adapters -------------------------------------------------------------------------------------------------
+# --- adapters -----------------------------------------------------------------------------------------------
 def resource_validation(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     """The validate function of a ResourceValidationPolicy running ``rule``'s checks on one resource."""
 

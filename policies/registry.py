@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mbops.errors import ConfigError
 from mbops.policies import (
     rules_encryption,
     rules_exposure,
@@ -16,6 +15,8 @@ from mbops.policies import (
     rules_secrets,
 )
 from mbops.policies.model import Rule
+
+from mbops.errors import ConfigError
 
 RULES: tuple[Rule, ...] = (
     *rules_encryption.RULES,
@@ -40,7 +41,8 @@ def rule(rule_id: str) -> Rule:
 
 
 def lowered(advisory: Mapping[str, str], source: str = "stack") -> dict[str, str]:
-    """Validate ``policy.advisory`` (rule id -> written reason) and return it; unknown ids are a ConfigError."""
+    """Validate ``policy.advisory`` (rule id -> written reason) and return it; unknown ids are a
+    ConfigError."""
     unknown = sorted(set(advisory) - set(BY_ID))
     if unknown:
         raise ConfigError(
@@ -51,7 +53,8 @@ def lowered(advisory: Mapping[str, str], source: str = "stack") -> dict[str, str
 
 
 def rules_table() -> str:
-    """The Markdown table of the rules in policies/README.md (a test keeps the README in step with the code)."""
+    """The Markdown table of the rules in policies/README.md (a test keeps the README in step with the
+    code)."""
     lines = [
         "| rule | severity | enforcement | clouds | control | what it demands |",
         "|---|---|---|---|---|---|",

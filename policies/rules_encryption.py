@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from mbops.policies.model import Context, Graph, Resource, Rule
-from mbops.policies.values import document, flag, get, items, known, number
+from mbops.policies.values import document, flag, get, items, known
 
 S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 S3_SSE = (
@@ -20,7 +20,7 @@ def _inputs(res: Resource) -> dict:
     return res.get("inputs") or {}
 
 
-# --- storage-encrypted-at-rest --------------------------------------------------------------------------------
+# --- storage-encrypted-at-rest ------------------------------------------------------------------------------
 def _s3_sse(res: Resource, ctx: Context) -> Iterator[str]:
     rules = get(_inputs(res), "rules")
     if not known(rules):
@@ -34,7 +34,9 @@ def _s3_sse(res: Resource, ctx: Context) -> Iterator[str]:
 
 
 def _s3_bucket_inline_sse(res: Resource, ctx: Context) -> Iterator[str]:
-    algorithm = get(_inputs(res), "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault.sseAlgorithm")
+    algorithm = get(
+        _inputs(res), "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault.sseAlgorithm"
+    )
     if algorithm is not None and known(algorithm) and algorithm not in SSE_ALGORITHMS:
         yield f"serverSideEncryptionConfiguration uses {algorithm!r}; use aws:kms (or AES256)"
 
@@ -43,7 +45,10 @@ def _azure_storage_account_encryption(res: Resource, ctx: Context) -> Iterator[s
     inputs = _inputs(res)
     infra = get(inputs, "encryption.requireInfrastructureEncryption")
     if known(infra) and flag(infra) is not True:
-        yield "encryption.requireInfrastructureEncryption is not true (no second, infrastructure layer of encryption)"
+        yield (
+            "encryption.requireInfrastructureEncryption is not true (no second, infrastructure layer of "
+            "encryption)"
+        )
     for service in ("blob", "file", "queue", "table"):
         enabled = get(inputs, f"encryption.services.{service}.enabled")
         if flag(enabled) is False:
@@ -56,11 +61,14 @@ STORAGE_ENCRYPTED = Rule(
     severity="high",
     enforcement="mandatory",
     description="Buckets and storage accounts encrypt every object at rest (S3 SSE with KMS or AES256; Azure "
-    "storage with infrastructure encryption as a second layer). GCS always encrypts with Google-managed keys.",
+    "storage with infrastructure encryption as a second layer). GCS always encrypts with Google-managed "
+    "keys.",
     remediation={
         "aws": "Keep the bucket's encryption child (BucketServerSideEncryptionConfiguration) with "
-        "sse_algorithm 'aws:kms'; do not override components.storage.overrides.encryption with another algorithm.",
-        "azure": "Set encryption.require_infrastructure_encryption=True on the storage account (only possible when "
+        "sse_algorithm 'aws:kms'; do not override components.storage.overrides.encryption with another "
+        "algorithm.",
+        "azure": "Set encryption.require_infrastructure_encryption=True on the storage account (only "
+                 "possible when "
         "the account is created) and keep every service's encryption enabled.",
     },
     clouds=("aws", "azure"),
@@ -73,7 +81,7 @@ STORAGE_ENCRYPTED = Rule(
 )
 
 
-# --- database-encrypted-at-rest -------------------------------------------------------------------------------
+# --- database-encrypted-at-rest -----------------------------------------------------------------------------
 def _rds_storage_encrypted(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "storageEncrypted")
     if known(value) and flag(value) is not True:
@@ -83,7 +91,10 @@ def _rds_storage_encrypted(res: Resource, ctx: Context) -> Iterator[str]:
 def _dynamodb_sse(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "serverSideEncryption.enabled")
     if known(value) and flag(value) is not True:
-        yield "serverSideEncryption.enabled is not true: the table uses an AWS-owned key you cannot audit or revoke"
+        yield (
+            "serverSideEncryption.enabled is not true: the table uses an AWS-owned key you cannot audit or "
+            "revoke"
+        )
 
 
 DATABASE_ENCRYPTED = Rule(
@@ -91,10 +102,12 @@ DATABASE_ENCRYPTED = Rule(
     title="Databases encrypted at rest",
     severity="high",
     enforcement="mandatory",
-    description="Relational and document databases encrypt storage, backups and snapshots with a KMS key (RDS "
+    description="Relational and document databases encrypt storage, backups and snapshots with a KMS key "
+                "(RDS "
     "storage_encrypted, DynamoDB SSE). Cloud SQL, Firestore, Azure PostgreSQL and Cosmos DB always encrypt.",
     remediation={
-        "aws": "Set storage_encrypted=True on the RDS instance/cluster (a new instance: encryption cannot be added "
+        "aws": "Set storage_encrypted=True on the RDS instance/cluster (a new instance: encryption cannot be "
+               "added "
         "in place) and server_side_encryption={'enabled': True} on DynamoDB tables.",
     },
     clouds=("aws",),
@@ -107,7 +120,7 @@ DATABASE_ENCRYPTED = Rule(
 )
 
 
-# --- disk-encrypted-at-rest -----------------------------------------------------------------------------------
+# --- disk-encrypted-at-rest ---------------------------------------------------------------------------------
 def _launch_template_disks(res: Resource, ctx: Context) -> Iterator[str]:
     mappings = get(_inputs(res), "blockDeviceMappings")
     if not known(mappings):
@@ -142,7 +155,8 @@ DISK_ENCRYPTED = Rule(
     title="VM disks encrypted at rest",
     severity="high",
     enforcement="mandatory",
-    description="Every EBS volume of a launch template or instance is encrypted. GCP persistent disks and Azure "
+    description="Every EBS volume of a launch template or instance is encrypted. GCP persistent disks and "
+                "Azure "
     "managed disks are always encrypted by the platform.",
     remediation="Give the launch template a block_device_mappings entry for the root device with "
     "ebs={'encrypted': 'true', ...} (components.servers.overrides.launch_template).",
@@ -156,7 +170,7 @@ DISK_ENCRYPTED = Rule(
 )
 
 
-# --- cache-encrypted-at-rest ----------------------------------------------------------------------------------
+# --- cache-encrypted-at-rest --------------------------------------------------------------------------------
 def _replication_group_at_rest(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "atRestEncryptionEnabled")
     if known(value) and flag(value) is not True:
@@ -189,7 +203,7 @@ CACHE_ENCRYPTED = Rule(
 )
 
 
-# --- storage-https-only ---------------------------------------------------------------------------------------
+# --- storage-https-only -------------------------------------------------------------------------------------
 TLS12 = ("TLS1_2", "TLS1_3")
 
 
@@ -231,12 +245,14 @@ STORAGE_HTTPS = Rule(
     title="Object storage reachable over TLS only",
     severity="high",
     enforcement="mandatory",
-    description="Storage refuses plain HTTP: every S3 bucket has a policy denying aws:SecureTransport=false; Azure "
+    description="Storage refuses plain HTTP: every S3 bucket has a policy denying aws:SecureTransport=false; "
+                "Azure "
     "storage accounts accept HTTPS only with TLS 1.2 or later. GCS serves HTTPS only.",
     remediation={
         "aws": "Keep the bucket's policy child with the DenyInsecureTransport statement "
         "(components.storage.overrides.policy must keep it).",
-        "azure": "Set enable_https_traffic_only=True and minimum_tls_version='TLS1_2' on the storage account.",
+        "azure": "Set enable_https_traffic_only=True and minimum_tls_version='TLS1_2' on the storage "
+                 "account.",
     },
     clouds=("aws", "azure"),
     controls={"aws": "CIS AWS 2.1.1", "azure": "CIS Azure 3.1; CIS Azure 3.15"},
@@ -245,7 +261,7 @@ STORAGE_HTTPS = Rule(
 )
 
 
-# --- database-tls-required ------------------------------------------------------------------------------------
+# --- database-tls-required ----------------------------------------------------------------------------------
 def _major(version: object) -> int | None:
     match = re.match(r"(\d+)", str(version)) if known(version) and version is not None else None
     return int(match.group(1)) if match else None
@@ -279,7 +295,10 @@ def _rds_instance_tls(res: Resource, ctx: Context) -> Iterator[str]:
 def _cloud_sql_tls(res: Resource, ctx: Context) -> Iterator[str]:
     mode = get(_inputs(res), "settings.ipConfiguration.sslMode")
     if known(mode) and mode not in ("ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"):
-        yield f"settings.ip_configuration.ssl_mode is {mode or 'not set'}: unencrypted connections are accepted"
+        yield (
+            f"settings.ip_configuration.ssl_mode is {mode or 'not set'}: unencrypted connections are "
+            f"accepted"
+        )
 
 
 def _azure_pg_configuration(res: Resource, ctx: Context) -> Iterator[str]:
@@ -297,7 +316,8 @@ DATABASE_TLS = Rule(
     title="Databases require TLS",
     severity="high",
     enforcement="mandatory",
-    description="PostgreSQL refuses unencrypted connections: RDS rds.force_ssl=1 (the default from PostgreSQL 15), "
+    description="PostgreSQL refuses unencrypted connections: RDS rds.force_ssl=1 (the default from "
+                "PostgreSQL 15), "
     "Cloud SQL ssl_mode ENCRYPTED_ONLY, Azure require_secure_transport on with TLS 1.2 or later.",
     remediation={
         "aws": "Use PostgreSQL ≥ 15, or a parameter group with rds.force_ssl = 1; never set it to 0.",
@@ -316,7 +336,7 @@ DATABASE_TLS = Rule(
 )
 
 
-# --- cache-tls-required ---------------------------------------------------------------------------------------
+# --- cache-tls-required -------------------------------------------------------------------------------------
 def _replication_group_transit(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     value = get(inputs, "transitEncryptionEnabled")
@@ -370,7 +390,7 @@ CACHE_TLS = Rule(
 )
 
 
-# --- endpoint-https-only --------------------------------------------------------------------------------------
+# --- endpoint-https-only ------------------------------------------------------------------------------------
 def _cloudfront_https(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     behaviors = [("default", get(inputs, "defaultCacheBehavior"))]
@@ -378,7 +398,10 @@ def _cloudfront_https(res: Resource, ctx: Context) -> Iterator[str]:
     for where, behavior in behaviors:
         policy = get(behavior, "viewerProtocolPolicy")
         if known(policy) and policy is not None and policy not in ("redirect-to-https", "https-only"):
-            yield f"the {where} cache behavior's viewerProtocolPolicy is {policy!r}: viewers may use plain HTTP"
+            yield (
+                f"the {where} cache "
+                f"behavior's viewerProtocolPolicy is {policy!r}: viewers may use plain HTTP"
+            )
 
 
 def _container_app_https(res: Resource, ctx: Context) -> Iterator[str]:
@@ -399,7 +422,10 @@ def _cdn_endpoint(res: Resource, ctx: Context) -> Iterator[str]:
         return
     for rule in items(get(inputs, "deliveryPolicy.rules")):
         for action in items(get(rule, "actions")):
-            if get(action, "name") == "UrlRedirect" and get(action, "parameters.destinationProtocol") == "Https":
+            if (
+                get(action, "name") == "UrlRedirect"
+                and get(action, "parameters.destinationProtocol") == "Https"
+            ):
                 return
     yield "isHttpAllowed is true and no delivery rule redirects HTTP to HTTPS"
 
@@ -414,12 +440,15 @@ ENDPOINT_HTTPS = Rule(
     title="Public endpoints serve HTTPS only",
     severity="high",
     enforcement="mandatory",
-    description="Endpoints that get a platform certificate for free never serve plain HTTP: CloudFront redirects "
-    "to HTTPS, Container Apps disallow insecure ingress, Front Door routes redirect, App Service is HTTPS-only. "
+    description="Endpoints that get a platform certificate for free never serve plain HTTP: CloudFront "
+                "redirects "
+    "to HTTPS, Container Apps disallow insecure ingress, Front Door routes redirect, App Service is "
+    "HTTPS-only. "
     "(Cloud Run URLs are HTTPS-only; load balancers that need your certificate are in load-balancer-https.)",
     remediation={
         "aws": "Set viewer_protocol_policy='redirect-to-https' on every CloudFront cache behavior.",
-        "azure": "Set configuration.ingress.allow_insecure=False on the container app; https_redirect='Enabled' on "
+        "azure": "Set configuration.ingress.allow_insecure=False on the container app; "
+                 "https_redirect='Enabled' on "
         "Front Door routes; https_only=True on web apps.",
     },
     clouds=("aws", "azure"),

@@ -1,4 +1,5 @@
-"""Data stores stay private: no public buckets or blob containers, no internet-reachable databases or caches."""
+"""Data stores stay private: no public buckets or blob containers, no internet-reachable databases or
+caches."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def _inputs(res: Resource) -> dict:
     return res.get("inputs") or {}
 
 
-# --- storage-no-public-access ---------------------------------------------------------------------------------
+# --- storage-no-public-access -------------------------------------------------------------------------------
 def _s3_public_access_block(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     off = [name for name in PAB_FLAGS if known(get(inputs, name)) and flag(get(inputs, name)) is not True]
@@ -54,7 +55,10 @@ def _s3_bucket_policy(res: Resource, ctx: Context) -> Iterator[str]:
             isinstance(statement, dict) and statement.get("Effect") == "Allow"
             and _public_principal(statement.get("Principal")) and not statement.get("Condition")
         ):  # fmt: skip
-            yield f"statement {statement.get('Sid', '(no Sid)')} allows {statement.get('Action')} to everyone (Principal *)"
+            yield (
+                f"statement {statement.get('Sid', '(no Sid)')} allows {statement.get('Action')} to everyone "
+                f"(Principal *)"
+            )
 
 
 def _s3_pab_attached(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
@@ -86,7 +90,9 @@ def _gcs_iam(res: Resource, ctx: Context) -> Iterator[str]:
 
 def _gcs_acl(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    entities = as_list(get(inputs, "entity")) + [str(e).split(":", 1)[-1] for e in items(get(inputs, "roleEntities"))]
+    entities = as_list(get(inputs, "entity")) + [
+        str(e).split(":", 1)[-1] for e in items(get(inputs, "roleEntities"))
+    ]
     for entity in entities:
         if entity in PUBLIC_MEMBERS:
             yield f"ACL grants access to {entity}"
@@ -112,16 +118,22 @@ STORAGE_PRIVATE = Rule(
     title="No public buckets or blob containers",
     severity="high",
     enforcement="mandatory",
-    description="Object storage is never anonymously readable: S3 buckets have a public access block with all four "
-    "settings on and no public ACL or policy; GCS buckets enforce public access prevention and uniform access and "
-    "grant nothing to allUsers/allAuthenticatedUsers; Azure accounts disallow blob public access and containers are "
+    description="Object storage is never anonymously readable: S3 buckets have a public access block with "
+                "all four "
+    "settings on and no public ACL or policy; GCS buckets enforce public access prevention and uniform "
+    "access and "
+    "grant nothing to allUsers/allAuthenticatedUsers; Azure accounts disallow blob public access and "
+    "containers are "
     "private. Serve public files through the CDN instead.",
     remediation={
-        "aws": "Keep the public_access_block child with block_public_acls, block_public_policy, ignore_public_acls "
+        "aws": "Keep the public_access_block child with block_public_acls, block_public_policy, "
+               "ignore_public_acls "
         "and restrict_public_buckets all True; share objects through the CDN or presigned URLs.",
-        "gcp": "Set public_access_prevention='enforced' and uniform_bucket_level_access=True; remove allUsers / "
+        "gcp": "Set public_access_prevention='enforced' and uniform_bucket_level_access=True; remove "
+               "allUsers / "
         "allAuthenticatedUsers bindings; use signed URLs or the CDN.",
-        "azure": "Set allow_blob_public_access=False on the storage account and public_access='None' on containers; "
+        "azure": "Set allow_blob_public_access=False on the storage account and public_access='None' on "
+                 "containers; "
         "use SAS tokens or the CDN.",
     },
     clouds=("aws", "gcp", "azure"),
@@ -143,7 +155,7 @@ STORAGE_PRIVATE = Rule(
 )
 
 
-# --- database-not-public --------------------------------------------------------------------------------------
+# --- database-not-public ------------------------------------------------------------------------------------
 def _rds_public(res: Resource, ctx: Context) -> Iterator[str]:
     if flag(get(_inputs(res), "publiclyAccessible")) is True:
         yield "publiclyAccessible is true: the database gets a public IP address"
@@ -183,14 +195,19 @@ DATABASE_PRIVATE = Rule(
     title="Databases not reachable from the internet",
     severity="high",
     enforcement="mandatory",
-    description="Databases have no public address: RDS publicly_accessible off, Cloud SQL on a private IP only "
-    "without 0.0.0.0/0 authorized networks, Azure PostgreSQL in a delegated subnet or with public network access "
+    description="Databases have no public address: RDS publicly_accessible off, Cloud SQL on a private IP "
+                "only "
+    "without 0.0.0.0/0 authorized networks, Azure PostgreSQL in a delegated subnet or with public network "
+    "access "
     "Disabled and no allow-all firewall rules. The app reaches them over the private network.",
     remediation={
-        "aws": "Set publicly_accessible=False on the RDS instance; reach it from the VPC (or SSM port forwarding).",
-        "gcp": "Set settings.ip_configuration.ipv4_enabled=False with private_network set; use the Cloud SQL Auth "
+        "aws": "Set publicly_accessible=False on the RDS instance; reach it from the VPC (or SSM port "
+               "forwarding).",
+        "gcp": "Set settings.ip_configuration.ipv4_enabled=False with private_network set; use the Cloud SQL "
+               "Auth "
         "Proxy for admin access.",
-        "azure": "Put the flexible server in a delegated subnet (network.delegated_subnet_resource_id) or set "
+        "azure": "Put the flexible server in a delegated subnet (network.delegated_subnet_resource_id) or "
+                 "set "
         "network.public_network_access='Disabled'; delete allow-all firewall rules.",
     },
     clouds=("aws", "gcp", "azure"),
@@ -205,19 +222,25 @@ DATABASE_PRIVATE = Rule(
 )
 
 
-# --- cache-not-public -----------------------------------------------------------------------------------------
+# --- cache-not-public ---------------------------------------------------------------------------------------
 def _azure_redis_public(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     if get(inputs, "subnetId"):
         return  # VNet-injected (Premium): private by construction
     access = get(inputs, "publicNetworkAccess")
     if known(access) and access != "Disabled":
-        yield f"publicNetworkAccess is {access or 'not set (Enabled)'}: the cache is reachable from the internet"
+        yield (
+            f"publicNetworkAccess is {access or 'not set (Enabled)'}: the cache is reachable from the "
+            f"internet"
+        )
 
 
 def _memorystore_network(res: Resource, ctx: Context) -> Iterator[str]:
     if get(_inputs(res), "authorizedNetwork") is None:
-        yield "no authorizedNetwork: the instance attaches to the project's 'default' network, not the stack's VPC"
+        yield (
+            "no authorizedNetwork: the instance attaches to the project's 'default' network, not the stack's "
+            "VPC"
+        )
 
 
 CACHE_PRIVATE = Rule(
@@ -229,7 +252,8 @@ CACHE_PRIVATE = Rule(
     "network access Disabled (private endpoint or VNet injection), Memorystore attached to the stack's VPC. "
     "ElastiCache lives in the VPC's private subnets by construction.",
     remediation={
-        "azure": "Set public_network_access='Disabled' and reach the cache through a private endpoint in the VNet.",
+        "azure": "Set public_network_access='Disabled' and reach the cache through a private endpoint in the "
+                 "VNet.",
         "gcp": "Set authorized_network to the stack's VPC network id.",
     },
     clouds=("gcp", "azure"),

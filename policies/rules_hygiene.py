@@ -17,7 +17,7 @@ def _inputs(res: Resource) -> dict:
     return res.get("inputs") or {}
 
 
-# --- logs-retention -------------------------------------------------------------------------------------------
+# --- logs-retention -----------------------------------------------------------------------------------------
 def _retention(field: str, label: str):
     def check(res: Resource, ctx: Context) -> Iterator[str]:
         value = get(_inputs(res), field)
@@ -25,7 +25,10 @@ def _retention(field: str, label: str):
             return
         days = number(value)
         if days is None or days <= 0:
-            yield f"{label} is not set: logs are kept {'forever' if res['type'].startswith('aws:') else 'for a default period'}"
+            yield (
+                f"{label} is not set: logs are kept "
+                f"{'forever' if res['type'].startswith('aws:') else 'for a default period'}"
+            )
         elif days < MIN_LOG_DAYS:
             yield f"{label} is {days:g} days; keep logs at least {MIN_LOG_DAYS} days to investigate incidents"
 
@@ -55,7 +58,7 @@ LOG_RETENTION = Rule(
 )
 
 
-# --- required-tags --------------------------------------------------------------------------------------------
+# --- required-tags ------------------------------------------------------------------------------------------
 def resource_tags(res: Resource) -> dict[str, object] | None:
     """The tags/labels of a taggable resource ({} when it has none); None when untaggable or unknown."""
     path = tag_path(res.get("type", ""))
@@ -82,21 +85,25 @@ REQUIRED = Rule(
     title="Resources tagged app, env, owner",
     severity="medium",
     enforcement="mandatory",
-    description="Every resource that takes tags (AWS, Azure) or labels (GCP) carries app, env and owner, so cost "
-    "reports, incident response and clean-up can find who owns what. Taggable types are read from the provider SDK.",
-    remediation="Pass the component's tags (stack.tags) to every child, e.g. tags=self.tags / labels=self.tags; "
+    description="Every resource that takes tags (AWS, Azure) or labels (GCP) carries app, env and owner, so "
+                "cost "
+    "reports, incident response and clean-up can find who owns what. Taggable types are read from the "
+    "provider SDK.",
+    remediation="Pass the component's tags (stack.tags) to every child, e.g. tags=self.tags / "
+                "labels=self.tags; "
     "set tags.owner in the stack file.",
     clouds=("aws", "gcp", "azure"),
     checks={r"re:^(aws|gcp|azure-native):": _required_tags},
 )
 
 
-# --- owner-assigned (advisory) --------------------------------------------------------------------------------
+# --- owner-assigned (advisory) ------------------------------------------------------------------------------
 def _owner_assigned(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
     unowned = [r for r in graph.resources if (resource_tags(r) or {}).get("owner") == UNASSIGNED]
     if unowned:
-        yield unowned[0], (
-            f"owner is '{UNASSIGNED}' on {len(unowned)} resource(s): nobody is on the hook for this stack"
+        yield (
+            unowned[0],
+            (f"owner is '{UNASSIGNED}' on {len(unowned)} resource(s): nobody is on the hook for this stack"),
         )
 
 
@@ -105,7 +112,8 @@ OWNER = Rule(
     title="Owner tag names a real team",
     severity="low",
     enforcement="advisory",
-    description="The owner tag names a team or person, not the placeholder 'unassigned' mbops uses when the stack "
+    description="The owner tag names a team or person, not the placeholder 'unassigned' mbops uses when the "
+                "stack "
     "file does not say. Reported once per stack.",
     remediation="Add `tags: {owner: <team>}` to the stack file.",
     clouds=("aws", "gcp", "azure"),

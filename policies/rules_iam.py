@@ -25,9 +25,10 @@ def _inputs(res: Resource) -> dict:
     return res.get("inputs") or {}
 
 
-# --- iam-no-wildcard-actions ----------------------------------------------------------------------------------
+# --- iam-no-wildcard-actions --------------------------------------------------------------------------------
 def wildcard_statements(policy: Any) -> Iterator[str]:
-    """Messages for each Allow statement of an IAM policy document that grants ``*`` / ``service:*`` actions."""
+    """Messages for each Allow statement of an IAM policy document that grants ``*`` / ``service:*``
+    actions."""
     statements = policy.get("Statement") if isinstance(policy, dict) else None
     for index, statement in enumerate(as_list(statements)):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
@@ -35,7 +36,9 @@ def wildcard_statements(policy: Any) -> Iterator[str]:
         label = statement.get("Sid") or f"#{index + 1}"
         if "NotAction" in statement:
             yield f"statement {label} allows everything except {statement['NotAction']} (NotAction)"
-        wild = [a for a in as_list(statement.get("Action")) if isinstance(a, str) and WILDCARD_ACTION.match(a)]
+        wild = [
+            a for a in as_list(statement.get("Action")) if isinstance(a, str) and WILDCARD_ACTION.match(a)
+        ]
         if wild:
             yield f"statement {label} allows wildcard actions {', '.join(wild)}"
 
@@ -62,11 +65,15 @@ WILDCARD_ACTIONS = Rule(
     title="No wildcard actions in IAM policies",
     severity="high",
     enforcement="mandatory",
-    description="Allow statements name the actions they need: no '*', no 'service:*', no NotAction. Policies arrive "
-    "as JSON strings (IAM policies, role policies, a role's inline policies); Azure custom roles list actions.",
+    description="Allow statements name the actions they need: no '*', no 'service:*', no NotAction. Policies "
+                "arrive "
+    "as JSON strings (IAM policies, role policies, a role's inline policies); Azure custom roles list "
+    "actions.",
     remediation={
-        "aws": "List the exact actions (e.g. s3:GetObject, s3:PutObject) and scope Resource to the stack's ARNs.",
-        "azure": "Give the custom role the specific Microsoft.* actions it needs, or use a built-in data role.",
+        "aws": "List the exact actions (e.g. s3:GetObject, s3:PutObject) and scope Resource to the stack's "
+               "ARNs.",
+        "azure": "Give the custom role the specific Microsoft.* actions it needs, or use a built-in data "
+                 "role.",
     },
     clouds=("aws", "azure"),
     controls={"aws": "CIS AWS 1.16; AWS FSBP IAM.21", "azure": "CIS Azure 1.23"},
@@ -81,7 +88,7 @@ WILDCARD_ACTIONS = Rule(
 )
 
 
-# --- iam-no-privileged-roles ----------------------------------------------------------------------------------
+# --- iam-no-privileged-roles --------------------------------------------------------------------------------
 def _aws_admin_arn(arn: Any) -> str | None:
     if isinstance(arn, str):
         for name in AWS_ADMIN_POLICIES:
@@ -126,13 +133,15 @@ PRIVILEGED_ROLES = Rule(
     severity="high",
     enforcement="mandatory",
     description="Workloads never get broad administrative roles: no AdministratorAccess / PowerUserAccess / "
-    "IAMFullAccess on AWS, no primitive roles/owner or roles/editor on GCP, no Owner, Contributor or User Access "
+    "IAMFullAccess on AWS, no primitive roles/owner or roles/editor on GCP, no Owner, Contributor or User "
+    "Access "
     "Administrator assignments on Azure.",
     remediation={
         "aws": "Attach a policy with the specific actions the workload needs instead of an AWS admin policy.",
         "gcp": "Grant predefined roles scoped to the resource (roles/storage.objectAdmin on the bucket, "
         "roles/cloudsql.client, roles/secretmanager.secretAccessor) instead of owner/editor.",
-        "azure": "Assign a narrow built-in role at the resource's scope (Storage Blob Data Contributor, Key Vault "
+        "azure": "Assign a narrow built-in role at the resource's scope (Storage Blob Data Contributor, Key "
+                 "Vault "
         "Secrets User, AcrPull) instead of Owner/Contributor.",
     },
     clouds=("aws", "gcp", "azure"),

@@ -44,7 +44,10 @@ def _secrets_file(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     values = get(inputs, "values")
     if ctx.secrets_visible and values not in (None, SECRET) and known(values):
-        yield "values is not a Pulumi secret: the app's secrets would be stored in plaintext in the stack state"
+        yield (
+            "values is not a Pulumi secret: the app's secrets would be stored in plaintext in the stack "
+            "state"
+        )
     mode = _mode(get(inputs, "mode"))
     if mode is not None and mode & 0o077:
         yield f"mode is {mode:04o}; the secrets file must be 0600 (owner only)"
@@ -56,7 +59,10 @@ def _secrets_file(res: Resource, ctx: Context) -> Iterator[str]:
         yield f"{target} exists with mode {stat.S_IMODE(target.stat().st_mode):04o}; it must be 0600"
     folder = _nearest_existing(target.parent)
     if folder is not None and folder.stat().st_mode & 0o002:
-        yield f"{target} would live under {folder}, which every user can write to (they could plant or swap it)"
+        yield (
+            f"{target} would live under {folder}, which every user can write to (they could plant or swap "
+            f"it)"
+        )
 
 
 SECRETS_FILE_PRIVATE = Rule(
@@ -65,9 +71,11 @@ SECRETS_FILE_PRIVATE = Rule(
     severity="high",
     enforcement="mandatory",
     description="On the local target the secret store is a JSON file only its owner can read: mode 0600 in a "
-    "private folder, never under a world-writable directory such as /tmp, and its values are Pulumi secrets so "
+    "private folder, never under a world-writable directory such as /tmp, and its values are Pulumi secrets "
+    "so "
     "the stack state never holds them in plaintext.",
-    remediation="Keep the secrets file in the stack's state folder (drop components.secrets.overrides.file.path) "
+    remediation="Keep the secrets file in the stack's state folder (drop "
+                "components.secrets.overrides.file.path) "
     "and its values as pulumi.Output.secret(...).",
     clouds=("local",),
     checks={SECRETS_FILE: _secrets_file},
@@ -91,9 +99,11 @@ SERVICES_LOOPBACK = Rule(
     title="Local database and cache on the loopback only",
     severity="high",
     enforcement="mandatory",
-    description="On the local target PostgreSQL and Redis listen on 127.0.0.1 (and a private unix socket) only, "
+    description="On the local target PostgreSQL and Redis listen on 127.0.0.1 (and a private unix socket) "
+                "only, "
     "never on an address other machines on the network can reach.",
-    remediation="Remove the host/bind override from components.database / components.cache; the local providers "
+    remediation="Remove the host/bind override from components.database / components.cache; the local "
+                "providers "
     "bind to 127.0.0.1.",
     clouds=("local",),
     checks=dict.fromkeys(DATA_SERVICES, _loopback),

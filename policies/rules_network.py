@@ -34,48 +34,41 @@ def _aws_rule_ports(protocol: Any, low: Any, high: Any) -> list[tuple[int, int]]
     return []
 
 
-def _aws_open_sources(cidrs: Any, ipv6: Any) -> list[str]:
-    return [c for c in as_list(cidrs) + as_list(ipv6) if open_to_internet(c)]
+def _aws_exposed(entry: Any, protocol: str, cidrs: tuple[str, ...]) -> str | None:
+    """'22 (SSH) open to 0.0.0.0/0' for an AWS rule-like dict admitting watched ports from anywhere."""
+    sources = [c for key in cidrs for c in as_list(get(entry, key)) if open_to_internet(c)]
+    ranges = _aws_rule_ports(get(entry, protocol), get(entry, "fromPort"), get(entry, "toPort"))
+    ports = ports_in(ranges, ADMIN_PORTS)
+    return _describe(ports, " and ".join(sources)) if sources and ports else None
 
 
 def _security_group(res: Resource, ctx: Context) -> Iterator[str]:
     for rule in items(get(_inputs(res), "ingress")):
-        sources = _aws_open_sources(get(rule, "cidrBlocks"), get(rule, "ipv6CidrBlocks"))
-        ranges = _aws_rule_ports(get(rule, "protocol"), get(rule, "fromPort"), get(rule, "toPort"))
-        ports = ports_in(ranges, ADMIN_PORTS)
-        if sources and ports:
-            yield "ingress " + _describe(ports, " and ".join(sources))
+        exposed = _aws_exposed(rule, "protocol", ("cidrBlocks", "ipv6CidrBlocks"))
+        if exposed:
+            yield "ingress " + exposed
 
 
 def _security_group_rule(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if get(inputs, "type") != "ingress":
-        return
-    sources = _aws_open_sources(get(inputs, "cidrBlocks"), get(inputs, "ipv6CidrBlocks"))
-    ports = ports_in(_aws_rule_ports(get(inputs, "protocol"), get(inputs, "fromPort"), get(inputs, "toPort")),
-                     ADMIN_PORTS)  # fmt: skip
-    if sources and ports:
-        yield "ingress " + _describe(ports, " and ".join(sources))
+    exposed = _aws_exposed(inputs, "protocol", ("cidrBlocks", "ipv6CidrBlocks"))
+    if get(inputs, "type") == "ingress" and exposed:
+        yield "ingress " + exposed
 
 
 def _vpc_ingress_rule(res: Resource, ctx: Context) -> Iterator[str]:
-    inputs = _inputs(res)
-    sources = _aws_open_sources(get(inputs, "cidrIpv4"), get(inputs, "cidrIpv6"))
-    ports = ports_in(_aws_rule_ports(get(inputs, "ipProtocol"), get(inputs, "fromPort"), get(inputs, "toPort")),
-                     ADMIN_PORTS)  # fmt: skip
-    if sources and ports:
-        yield "ingress " + _describe(ports, " and ".join(sources))
+    exposed = _aws_exposed(_inputs(res), "ipProtocol", ("cidrIpv4", "cidrIpv6"))
+    if exposed:
+        yield "ingress " + exposed
 
 
 def _nacl_entries(entries: list[Any]) -> Iterator[str]:
     for entry in entries:
         if str(get(entry, "action", get(entry, "ruleAction", ""))).lower() != "allow":
             continue
-        sources = _aws_open_sources(get(entry, "cidrBlock"), get(entry, "ipv6CidrBlock"))
-        ports = ports_in(_aws_rule_ports(get(entry, "protocol"), get(entry, "fromPort"), get(entry, "toPort")),
-                         ADMIN_PORTS)  # fmt: skip
-        if sources and ports:
-            yield "network ACL allows " + _describe(ports, " and ".join(sources))
+        exposed = _aws_exposed(entry, "protocol", ("cidrBlock", "ipv6CidrBlock"))
+        if exposed:
+            yield "network ACL allows " + exposed
 
 
 def _network_acl(res: Resource, ctx: Context) -> Iterator[str]:
@@ -114,8 +107,8 @@ def _azure_rule(rule: Any) -> Iterator[str]:
         return
     if str(get(props, "protocol", "*")) not in ("*", "Tcp", "Asterisk"):
         return
-    sources = [s for s in as_list(get(props, "sourceAddressPrefix")) + items(get(props, "sourceAddressPrefixes"))
-               if open_to_internet(s)]  # fmt: skip
+    prefixes = as_list(get(props, "sourceAddressPrefix")) + items(get(props, "sourceAddressPrefixes"))
+    sources = [p for p in prefixes if open_to_internet(p)]
     ranges = list(port_ranges(get(props, "destinationPortRange"))) + list(
         port_ranges(items(get(props, "destinationPortRanges")))
     )
@@ -138,18 +131,24 @@ ADMIN_PORTS_CLOSED = Rule(
     title="No SSH, RDP or database ports open to the internet",
     severity="high",
     enforcement="mandatory",
-    description="No firewall, security group or network ACL admits 0.0.0.0/0, ::/0, '*' or 'Internet' to SSH (22), "
+    description="No firewall, security group or network ACL admits 0.0.0.0/0, ::/0, '*' or 'Internet' to SSH "
+                "(22), "
     "RDP (3389), PostgreSQL (5432), Redis (6379), MySQL (3306) or SQL Server (1433). Administer through SSM "
     "Session Manager, IAP TCP forwarding or Azure Bastion instead.",
     remediation={
         "aws": "Remove the 0.0.0.0/0 ingress for the port; reach instances with SSM Session Manager.",
         "gcp": "Restrict source_ranges (e.g. the IAP range 35.235.240.0/20 for SSH) instead of 0.0.0.0/0.",
-        "azure": "Restrict source_address_prefix to the VNet or a bastion subnet instead of '*' / 'Internet'.",
+        "azure": "Restrict source_address_prefix to the VNet or a bastion subnet instead of '*' / "
+                 "'Internet'.",
     },
     clouds=("aws", "gcp", "azure"),
-    controls={"aws": "CIS AWS 5.2; CIS AWS 5.3", "aws:ec2/networkAcl:NetworkAcl": "CIS AWS 5.1",
-              "aws:ec2/networkAclRule:NetworkAclRule": "CIS AWS 5.1", "gcp": "CIS GCP 3.6; CIS GCP 3.7",
-              "azure": "CIS Azure 6.1; CIS Azure 6.2"},  # fmt: skip
+    controls={
+        "aws": "CIS AWS 5.2; CIS AWS 5.3",
+        "aws:ec2/networkAcl:NetworkAcl": "CIS AWS 5.1",
+        "aws:ec2/networkAclRule:NetworkAclRule": "CIS AWS 5.1",
+        "gcp": "CIS GCP 3.6; CIS GCP 3.7",
+        "azure": "CIS Azure 6.1; CIS Azure 6.2",
+    },  # fmt: skip
     checks={
         "aws:ec2/securityGroup:SecurityGroup": _security_group,
         "aws:ec2/securityGroupRule:SecurityGroupRule": _security_group_rule,
@@ -163,7 +162,7 @@ ADMIN_PORTS_CLOSED = Rule(
 )
 
 
-# --- imdsv2-required ------------------------------------------------------------------------------------------
+# --- imdsv2-required ----------------------------------------------------------------------------------------
 def _imdsv2(res: Resource, ctx: Context) -> Iterator[str]:
     options = get(_inputs(res), "metadataOptions")
     if not known(options):
@@ -172,7 +171,10 @@ def _imdsv2(res: Resource, ctx: Context) -> Iterator[str]:
         return
     tokens = get(options, "httpTokens")
     if known(tokens) and tokens != "required":
-        yield f"metadataOptions.httpTokens is {tokens or 'not set (optional)'}: IMDSv1 lets SSRF steal role credentials"
+        yield (
+            f"metadataOptions.httpTokens is {tokens or 'not set (optional)'}: IMDSv1 lets SSRF steal role "
+            f"credentials"
+        )
 
 
 IMDSV2 = Rule(
@@ -180,7 +182,8 @@ IMDSV2 = Rule(
     title="EC2 instance metadata requires IMDSv2",
     severity="high",
     enforcement="mandatory",
-    description="Launch templates and instances require session tokens for the instance metadata service, so a "
+    description="Launch templates and instances require session tokens for the instance metadata service, so "
+                "a "
     "server-side request forgery cannot read the instance role's credentials.",
     remediation="Set metadata_options={'http_tokens': 'required', 'http_endpoint': 'enabled', "
     "'http_put_response_hop_limit': 2} on the launch template.",
@@ -190,7 +193,7 @@ IMDSV2 = Rule(
 )
 
 
-# --- servers-no-public-ip -------------------------------------------------------------------------------------
+# --- servers-no-public-ip -----------------------------------------------------------------------------------
 def _aws_launch_template_ip(res: Resource, ctx: Context) -> Iterator[str]:
     for nic in items(get(_inputs(res), "networkInterfaces")):
         if flag(get(nic, "associatePublicIpAddress")) is True:
@@ -227,11 +230,13 @@ SERVERS_PRIVATE = Rule(
     title="VMs have no public IP addresses",
     severity="medium",
     enforcement="mandatory",
-    description="App and database VMs live in private subnets without external addresses; traffic arrives through "
+    description="App and database VMs live in private subnets without external addresses; traffic arrives "
+                "through "
     "the load balancer and leaves through NAT.",
     remediation={
         "aws": "Do not set associate_public_ip_address on the launch template's network interfaces.",
-        "gcp": "Remove access_configs from the instance template's network interfaces (Cloud NAT gives egress).",
+        "gcp": "Remove access_configs from the instance template's network interfaces (Cloud NAT gives "
+               "egress).",
         "azure": "Remove public_ip_address_configuration from the scale set's IP configurations.",
     },
     clouds=("aws", "gcp", "azure"),
@@ -248,7 +253,7 @@ SERVERS_PRIVATE = Rule(
 )
 
 
-# --- load-balancer-https (advisory) ---------------------------------------------------------------------------
+# --- load-balancer-https (advisory) -------------------------------------------------------------------------
 def _aws_listener(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     if str(get(inputs, "protocol", "")).upper() != "HTTP":
@@ -275,9 +280,11 @@ LB_HTTPS = Rule(
     description="Load balancers that need your certificate (ALB, GCP HTTP(S) load balancer) serve HTTPS and "
     "redirect HTTP. Advisory because a dev stack without a domain has no certificate to use.",
     remediation={
-        "aws": "Set components.containers.https_certificate to an ACM certificate ARN: the HTTP listener then "
+        "aws": "Set components.containers.https_certificate to an ACM certificate ARN: the HTTP listener "
+               "then "
         "redirects to an HTTPS listener.",
-        "gcp": "Add a managed SSL certificate and a target HTTPS proxy; make the HTTP URL map redirect to HTTPS.",
+        "gcp": "Add a managed SSL certificate and a target HTTPS proxy; make the HTTP URL map redirect to "
+               "HTTPS.",
     },
     clouds=("aws", "gcp"),
     controls={"aws": "AWS FSBP ELB.1"},

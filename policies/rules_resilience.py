@@ -20,7 +20,7 @@ def _inputs(res: Resource) -> dict:
     return res.get("inputs") or {}
 
 
-# --- database-backup-retention --------------------------------------------------------------------------------
+# --- database-backup-retention ------------------------------------------------------------------------------
 def _retention(days: float | None, default: float, ctx: Context, res: Resource, field: str) -> Iterator[str]:
     value = default if days is None else days
     if value < 1:
@@ -75,8 +75,10 @@ def _cosmos_backups(res: Resource, ctx: Context) -> Iterator[str]:
         return
     hours = number(get(policy, "periodicModeProperties.backupRetentionIntervalInHours")) or 8
     if hours < MIN_PROD_BACKUP_DAYS * 24:
-        yield f"periodic backups are kept {hours:g} hours; prod keeps at least {MIN_PROD_BACKUP_DAYS} days " \
-              "(use continuous backup)"
+        yield (
+            f"periodic backups are kept {hours:g} hours; prod keeps at least {MIN_PROD_BACKUP_DAYS} days "
+            "(use continuous backup)"
+        )
 
 
 BACKUPS = Rule(
@@ -90,12 +92,17 @@ BACKUPS = Rule(
     remediation={
         "aws": "Set components.database.backup_retention_days (7-35) in the stack file; enable point-in-time "
         "recovery on DynamoDB tables.",
-        "gcp": "Enable settings.backup_configuration with point_in_time_recovery_enabled and retained_backups ≥ 7.",
+        "gcp": "Enable settings.backup_configuration with point_in_time_recovery_enabled and "
+               "retained_backups ≥ 7.",
         "azure": "Set backup.backup_retention_days ≥ 7 on the server; use continuous backup on Cosmos DB.",
     },
     clouds=("aws", "gcp", "azure"),
-    controls={"aws": "AWS FSBP RDS.11", "gcp": "CIS GCP 6.7", "azure": "MCSB BR-1",
-              "aws:dynamodb/table:Table": "AWS FSBP DynamoDB.2"},  # fmt: skip
+    controls={
+        "aws": "AWS FSBP RDS.11",
+        "gcp": "CIS GCP 6.7",
+        "azure": "MCSB BR-1",
+        "aws:dynamodb/table:Table": "AWS FSBP DynamoDB.2",
+    },  # fmt: skip
     checks={
         "aws:rds/instance:Instance": _rds_backups,
         "aws:rds/cluster:Cluster": _rds_backups,
@@ -108,7 +115,7 @@ BACKUPS = Rule(
 )
 
 
-# --- database-deletion-protection -----------------------------------------------------------------------------
+# --- database-deletion-protection ---------------------------------------------------------------------------
 def _flag_on(path: str, label: str):
     def check(res: Resource, ctx: Context) -> Iterator[str]:
         value = get(_inputs(res), path)
@@ -150,13 +157,16 @@ DELETION_PROTECTION = Rule(
     title="Prod databases protected from deletion",
     severity="high",
     enforcement="mandatory",
-    description="On prod, a database cannot be deleted by a stray destroy or API call: RDS deletion_protection, "
-    "Cloud SQL deletion_protection_enabled, DynamoDB deletion_protection_enabled, Firestore delete protection, "
+    description="On prod, a database cannot be deleted by a stray destroy or API call: RDS "
+                "deletion_protection, "
+    "Cloud SQL deletion_protection_enabled, DynamoDB deletion_protection_enabled, Firestore delete "
+    "protection, "
     "and on Azure a CanNotDelete management lock on the server or account.",
     remediation={
         "aws": "Set components.database.deletion_protection: true (components.docdb.deletion_protection for "
         "DynamoDB) in the prod stack.",
-        "gcp": "Set settings.deletion_protection_enabled=True (and keep deletion_protection) on the instance; "
+        "gcp": "Set settings.deletion_protection_enabled=True (and keep deletion_protection) on the "
+               "instance; "
         "delete_protection_state='DELETE_PROTECTION_ENABLED' on Firestore.",
         "azure": "Add a ManagementLockAtResourceLevel with level 'CanNotDelete' on the server / account.",
     },
@@ -174,7 +184,7 @@ DELETION_PROTECTION = Rule(
 )
 
 
-# --- database-ha ----------------------------------------------------------------------------------------------
+# --- database-ha --------------------------------------------------------------------------------------------
 def _rds_multi_az(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "multiAz")
     if known(value) and flag(value) is not True:
@@ -200,7 +210,8 @@ DATABASE_HA = Rule(
     enforcement="mandatory",
     description="On prod, the database survives the loss of a zone: RDS Multi-AZ, Cloud SQL REGIONAL, Azure "
     "PostgreSQL zone-redundant HA.",
-    remediation="Set components.database.ha: true in the prod stack (the prod environment of every profile does).",
+    remediation="Set components.database.ha: true in the prod stack (the prod environment of every profile "
+                "does).",
     clouds=("aws", "gcp", "azure"),
     controls={"aws": "AWS FSBP RDS.5", "azure": "MCSB BR-1"},
     prod_only=True,
@@ -212,10 +223,13 @@ DATABASE_HA = Rule(
 )
 
 
-# --- cache-ha (advisory) --------------------------------------------------------------------------------------
+# --- cache-ha (advisory) ------------------------------------------------------------------------------------
 def _replication_group_ha(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if flag(get(inputs, "automaticFailoverEnabled")) is not True or flag(get(inputs, "multiAzEnabled")) is not True:
+    if (
+        flag(get(inputs, "automaticFailoverEnabled")) is not True
+        or flag(get(inputs, "multiAzEnabled")) is not True
+    ):
         yield "automatic failover across zones is off: a node failure loses the prod cache"
 
 

@@ -28,7 +28,7 @@ def _inputs(res: Resource) -> dict:
     return res.get("inputs") or {}
 
 
-# --- env var sources per resource type ------------------------------------------------------------------------
+# --- env var sources per resource type ----------------------------------------------------------------------
 def _pairs(entries: Any, value_key: str = "value") -> Iterator[tuple[str, Any]]:
     """(name, literal value) of env entries that carry a value (secret references have none)."""
     for entry in items(entries):
@@ -51,7 +51,9 @@ def _ecs_env(inputs: dict) -> Iterator[tuple[str, Any]]:
 
 
 def _cloud_run_v2_env(inputs: dict) -> Iterator[tuple[str, Any]]:
-    for container in items(get(inputs, "template.containers")) + items(get(inputs, "template.template.containers")):
+    for container in items(get(inputs, "template.containers")) + items(
+        get(inputs, "template.template.containers")
+    ):
         yield from _pairs(get(container, "envs"))
 
 
@@ -96,7 +98,7 @@ def _env_check(res: Resource, ctx: Context) -> Iterator[str]:
             yield f"environment variable {problem}"
 
 
-# --- VM user data / startup scripts ---------------------------------------------------------------------------
+# --- VM user data / startup scripts -------------------------------------------------------------------------
 def decode_script(value: str) -> str:
     """User data as text: base64 and gzip are undone when present."""
     try:
@@ -119,7 +121,10 @@ def script_problems(label: str, value: Any, ctx: Context) -> Iterator[str]:
         return
     if value == SECRET:
         if ctx.secrets_visible:
-            yield f"{label} is a Pulumi secret: whatever it holds is readable from the instance metadata and console"
+            yield (
+                f"{label} is a Pulumi secret: whatever it holds is readable from the instance metadata and "
+                f"console"
+            )
         return
     text = decode_script(value)
     if CREDENTIAL_URL.search(text):
@@ -141,7 +146,7 @@ def _user_data(*paths: str):
 def _gcp_metadata(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     metadata = get(inputs, "metadata")
-    for key, value in (metadata.items() if isinstance(metadata, dict) else []):
+    for key, value in metadata.items() if isinstance(metadata, dict) else []:
         yield from script_problems(f"metadata.{key}", value, ctx)
     yield from script_problems("metadataStartupScript", get(inputs, "metadataStartupScript"), ctx)
 
@@ -164,12 +169,16 @@ PLAINTEXT_SECRETS = Rule(
     title="No credentials in plaintext env vars or user data",
     severity="high",
     enforcement="mandatory",
-    description="Credentials reach the app through the cloud secret store, never as plain settings: env vars whose "
-    "name holds PASSWORD, SECRET, TOKEN or KEY, DATABASE_URL, or whose value is a URL with a password or a Pulumi "
-    "secret, must be secret references (ECS secrets, Cloud Run secret_key_ref, Container Apps secretRef, Key Vault "
+    description="Credentials reach the app through the cloud secret store, never as plain settings: env vars "
+                "whose "
+    "name holds PASSWORD, SECRET, TOKEN or KEY, DATABASE_URL, or whose value is a URL with a password or a "
+    "Pulumi "
+    "secret, must be secret references (ECS secrets, Cloud Run secret_key_ref, Container Apps secretRef, Key "
+    "Vault "
     "references). VM user data and startup scripts fetch secrets at boot instead of embedding them.",
     remediation={
-        "aws": "Use the task definition's `secrets` (valueFrom = Secrets Manager ARN) or read the secret at start; "
+        "aws": "Use the task definition's `secrets` (valueFrom = Secrets Manager ARN) or read the secret at "
+               "start; "
         "put secret values in app.secret_env, never in app.env.",
         "gcp": "Use env value_source.secret_key_ref (Secret Manager); put secret values in app.secret_env.",
         "azure": "Use a Container Apps secret (Key Vault reference) and env secret_ref; put secret values in "
@@ -177,12 +186,17 @@ PLAINTEXT_SECRETS = Rule(
         "local": "Put secret values in app.secret_env: the local app reads them from the 0600 secrets file.",
     },
     clouds=("aws", "gcp", "azure", "local"),
-    controls={"aws": "AWS FSBP ECS.8", "aws:lambda/function:Function": "", "azure": "MCSB IM-8", "gcp": "MCSB IM-8"},
+    controls={
+        "aws": "AWS FSBP ECS.8",
+        "aws:lambda/function:Function": "",
+        "azure": "MCSB IM-8",
+        "gcp": "MCSB IM-8",
+    },
     checks={**dict.fromkeys(ENV_SOURCES, _env_check), **USER_DATA_CHECKS},
 )
 
 
-# --- secret-outputs-marked ------------------------------------------------------------------------------------
+# --- secret-outputs-marked ----------------------------------------------------------------------------------
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
@@ -212,9 +226,11 @@ SECRET_OUTPUTS = Rule(
     severity="high",
     enforcement="mandatory",
     description="A stack output whose name says it is a credential (password, secret, token, key, connection "
-    "string, DATABASE_URL) is exported as a Pulumi secret, so `pulumi stack output` and state files never show "
+    "string, DATABASE_URL) is exported as a Pulumi secret, so `pulumi stack output` and state files never "
+    "show "
     "it in plaintext. Checked on planned graphs (CrossGuard sees outputs with secrets already revealed).",
-    remediation="Export it with pulumi.Output.secret(value) — or better, export the secret store's name/ARN instead "
+    remediation="Export it with pulumi.Output.secret(value) — or better, export the secret store's name/ARN "
+                "instead "
     "of the value.",
     clouds=("aws", "gcp", "azure", "local"),
     graph_check=_outputs,

@@ -1,4 +1,5 @@
-"""Which resource types take tags or labels, read from the installed provider SDKs (authoritative per version).
+"""Which resource types take tags or labels, read from the installed provider SDKs (authoritative per
+version).
 
 AWS and Azure resources take ``tags``; GCP resources take ``labels`` (GCP ``tags`` are Resource Manager tag
 bindings, not labels). A few types keep their labels in a nested input. The SDK class of a type token is found

@@ -1,8 +1,8 @@
 """Reading planned inputs: dotted paths, unknowns, booleans-as-strings, tags, JSON documents, CIDRs and ports.
 
-Inputs are camelCase as the provider sees them. A value the engine cannot know before deploy is ``"[computed]"``
-and a Pulumi secret is ``"[secret]"`` (the planned-graph contract); rules treat an unknown as "cannot tell" and
-never report it as a violation unless the rule says why.
+Inputs are camelCase as the provider sees them. A value the engine cannot know before deploy is
+``"[computed]"`` and a Pulumi secret is ``"[secret]"`` (the planned-graph contract); rules treat an unknown as
+"cannot tell" and never report it as a violation unless the rule says why.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def items(value: Any) -> list[Any]:
 
 
 def document(value: Any) -> Any:
-    """A JSON document given as a string (IAM policies, container definitions) or already parsed; None if unknown."""
+    """A JSON document given as a string (IAM policies, container definitions) or already parsed; None if
+    unknown."""
     if isinstance(value, Mapping | list):
         return value
     if not isinstance(value, str) or not known(value) or value == SECRET:
@@ -95,7 +96,8 @@ def as_list(value: Any) -> list[Any]:
 
 
 def key_values(value: Any) -> dict[str, Any] | None:
-    """Tags/labels as a dict: a mapping, or a list of ``{key, value}`` (auto scaling groups). None if unknown."""
+    """Tags/labels as a dict: a mapping, or a list of ``{key, value}`` (auto scaling groups). None if
+    unknown."""
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, list):
@@ -149,7 +151,8 @@ SECRET_NAME = re.compile(
 )
 # Names that point at a secret rather than hold one: SECRETS_PREFIX, DB_SECRET_ARN, KEY_VAULT_URI, ...
 REFERENCE_NAME = re.compile(
-    r"_(ARN|NAMES?|IDS?|REF|PATH|FILE|URI|PREFIX|STORE|VERSION|ENDPOINT|REGION|VAULT|LOCATION)$", re.IGNORECASE
+    r"_(ARN|NAMES?|IDS?|REF|PATH|FILE|URI|PREFIX|STORE|VERSION|ENDPOINT|REGION|VAULT|LOCATION)$",
+    re.IGNORECASE,
 )
 ALWAYS_SECRET = frozenset({"DATABASE_URL"})
 CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@\"']+:[^/\s@\"']+@", re.IGNORECASE)
@@ -173,7 +176,7 @@ def plaintext_credential(name: str, value: Any, *, secrets_visible: bool) -> str
     if value is None or value == "":
         return None
     if secrets_visible and value == SECRET:
-        return f"{name} is a Pulumi secret written into a plaintext setting (readable by anyone who can read the config)"
+        return f"{name} is a Pulumi secret written into a plaintext setting (visible to whoever reads it)"
     if isinstance(value, str) and CREDENTIAL_URL.search(value):
         return f"{name} holds a URL with an embedded password"
     if secret_like_name(name):

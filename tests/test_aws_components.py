@@ -736,6 +736,20 @@ def test_app_secret_values_are_stored_under_the_stack_prefix(deployed) -> None:
     assert graph["outputs"]["secrets_store"] == "mbops/managed-dev/"
 
 
+@pytest.mark.parametrize(("profile", "env"), ALL)
+def test_secret_store_groups_every_secret_of_the_stack(planned, profile: str, env: str) -> None:
+    graph = planned(profile, "aws", env)
+    query = json.loads(one(graph, "aws:resourcegroups/group:Group")["inputs"]["resourceQuery"]["query"])
+    assert query["ResourceTypeFilters"] == ["AWS::SecretsManager::Secret"]
+    (tag_filter,) = query["TagFilters"]
+    prefix = f"mbops/{profile}-{env}/"
+    assert tag_filter == {"Key": "mbops-secrets-store", "Values": [prefix]}
+    for secret in resources(graph, "aws:secretsmanager/secret:Secret"):
+        assert secret["inputs"]["tags"]["mbops-secrets-store"] == prefix
+        assert secret["inputs"]["namePrefix"].startswith(prefix)
+        assert secret["inputs"]["kmsKeyId"] == "alias/aws/secretsmanager"
+
+
 def test_a_missing_secret_value_warns_in_a_plan_and_stops_a_deployment(monkeypatch) -> None:
     monkeypatch.delenv("MBOPS_TEST_MISSING", raising=False)
     stack = resolve(

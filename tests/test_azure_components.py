@@ -14,15 +14,15 @@ import re
 from typing import Any
 
 import pytest
-
 from mbops.components.azure import cloudinit
 from mbops.components.azure.common import ROLES
 from mbops.components.azure.container_apps import container_resources
 from mbops.components.azure.invokes import PLAN_TENANT_ID
 from mbops.components.azure.stack import resource_group_name
 from mbops.engine.plan import plan
-from mbops.errors import ConfigError
 from mbops.stacks.config import StackFile, resolve
+
+from mbops.errors import ConfigError
 from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
@@ -33,8 +33,11 @@ OUTPUTS = {
     "managed": {"endpoint", "bucket", "database_host", "database_name", "redis_host", "secrets_store"},
     "custom": {"endpoint", "bucket", "database_host", "database_name", "secrets_store"},
 }
-RUNTIME = {"saas": "azure-native:app:ContainerApp", "managed": "azure-native:app:ContainerApp",
-           "custom": "azure-native:compute:VirtualMachineScaleSet"}  # fmt: skip
+RUNTIME = {
+    "saas": "azure-native:app:ContainerApp",
+    "managed": "azure-native:app:ContainerApp",
+    "custom": "azure-native:compute:VirtualMachineScaleSet",
+}
 
 
 @pytest.fixture(params=PAIRS, ids=[f"{p}-{e}" for p, e in PAIRS])
@@ -149,7 +152,11 @@ def test_the_app_reads_every_secret_through_a_key_vault_reference(case: tuple) -
     profile, _, graph = case
     vault = one(graph, "azure-native:keyvault:Vault")["inputs"]["vaultName"]
     names = {s["inputs"]["secretName"] for s in resources(graph, "azure-native:keyvault:Secret")}
-    wired = {"managed": {"DATABASE_URL", "REDIS_URL"}, "custom": {"DATABASE_URL"}, "saas": {"PUSH_CONNECTION_STRING"}}
+    wired = {
+        "managed": {"DATABASE_URL", "REDIS_URL"},
+        "custom": {"DATABASE_URL"},
+        "saas": {"PUSH_CONNECTION_STRING"},
+    }
     if profile == "custom":  # the VMs fetch them at boot with the app identity (see test_cloud_init_*)
         vmss = one(graph, RUNTIME[profile])["inputs"]
         assert vmss["identity"]["type"] == "UserAssigned"
@@ -168,8 +175,10 @@ def test_the_app_reads_every_secret_through_a_key_vault_reference(case: tuple) -
 
 def test_managed_identities_replace_keys(case: tuple) -> None:
     profile, _, graph = case
-    grants = {a["inputs"]["roleDefinitionId"].rsplit("/", 1)[1]: a["inputs"]
-              for a in resources(graph, "azure-native:authorization:RoleAssignment")}  # fmt: skip
+    grants = {
+        a["inputs"]["roleDefinitionId"].rsplit("/", 1)[1]: a["inputs"]
+        for a in resources(graph, "azure-native:authorization:RoleAssignment")
+    }
     assert ROLES["Key Vault Secrets User"] in grants
     assert ROLES["Storage Blob Data Contributor"] in grants
     for grant in grants.values():
@@ -206,8 +215,10 @@ def test_no_nsg_allows_ssh_or_rdp_from_the_internet(planned: Any, profile: str, 
             sources = {rule.get("sourceAddressPrefix")} | set(rule.get("sourceAddressPrefixes") or [])
             if rule["access"] == "Allow" and rule["direction"] == "Inbound" and sources & INTERNET:
                 assert not admin_ports_open(rule), f"{nsg['name']}: {rule['name']} opens admin ports"
-        assert any(r["access"] == "Deny" and r["sourceAddressPrefix"] == "Internet" and admin_ports_open(r)
-                   for r in rules), f"{nsg['name']} has no explicit SSH/RDP deny"  # fmt: skip
+        assert any(
+            r["access"] == "Deny" and r["sourceAddressPrefix"] == "Internet" and admin_ports_open(r)
+            for r in rules
+        ), f"{nsg['name']} has no explicit SSH/RDP deny"
     for subnet in resources(graph, "azure-native:network:Subnet"):
         assert subnet["inputs"]["defaultOutboundAccess"] is False
     assert one(graph, "azure-native:network:NatGateway")["inputs"]["sku"]["name"] == "Standard"
@@ -216,8 +227,12 @@ def test_no_nsg_allows_ssh_or_rdp_from_the_internet(planned: Any, profile: str, 
 def test_only_the_app_entry_is_open_to_the_internet(planned: Any) -> None:
     for profile, port in (("managed", {"80", "443"}), ("custom", {"8080"})):
         graph = planned(profile, "azure", "dev")
-        open_rules = [r for nsg in resources(graph, "azure-native:network:NetworkSecurityGroup")
-                      for r in nsg["inputs"]["securityRules"] if r["access"] == "Allow" and r["sourceAddressPrefix"] == "Internet"]  # fmt: skip
+        open_rules = [
+            r
+            for nsg in resources(graph, "azure-native:network:NetworkSecurityGroup")
+            for r in nsg["inputs"]["securityRules"]
+            if r["access"] == "Allow" and r["sourceAddressPrefix"] == "Internet"
+        ]
         assert len(open_rules) == 1 and set(open_rules[0]["destinationPortRanges"]) == port, open_rules
 
 
@@ -232,15 +247,19 @@ def test_postgres_is_private_with_backups_and_prod_safety(planned: Any, profile:
     net = inputs["network"]
     assert net["publicNetworkAccess"] == "Disabled"
     assert net["delegatedSubnetResourceId"] and net["privateDnsZoneArmResourceId"]
-    zone = one(graph, "azure-native:privatedns:PrivateZone")["inputs"]["privateZoneName"]
-    assert zone.endswith(".private.postgres.database.azure.com")
+    zones = [z["inputs"]["privateZoneName"] for z in resources(graph, "azure-native:privatedns:PrivateZone")]
+    assert [z for z in zones if z.endswith(".private.postgres.database.azure.com")], zones
     delegated = [s for s in resources(graph, "azure-native:network:Subnet") if s["inputs"].get("delegations")]
-    assert {"Microsoft.DBforPostgreSQL/flexibleServers"} <= {d["inputs"]["delegations"][0]["serviceName"] for d in delegated}
+    assert {"Microsoft.DBforPostgreSQL/flexibleServers"} <= {
+        d["inputs"]["delegations"][0]["serviceName"] for d in delegated
+    }
     assert inputs["version"] == "16" and inputs["storage"]["autoGrow"] == "Enabled"
     spec = stack_of(profile, env).spec("database")
     assert inputs["backup"]["backupRetentionDays"] == max(spec.backup_retention_days, 7)
-    tls = {c["inputs"]["configurationName"]: c["inputs"]["value"]
-           for c in resources(graph, "azure-native:dbforpostgresql:Configuration")}  # fmt: skip
+    tls = {
+        c["inputs"]["configurationName"]: c["inputs"]["value"]
+        for c in resources(graph, "azure-native:dbforpostgresql:Configuration")
+    }
     assert tls == {"require_secure_transport": "on", "ssl_min_protocol_version": "TLSv1.2"}
     locks = resources(graph, "azure-native:authorization:ManagementLockByScope")
     if env == "prod":
@@ -264,9 +283,12 @@ def test_redis_is_private_tls_only_behind_a_private_endpoint(planned: Any, env: 
     assert database["clientProtocol"] == "Encrypted" and database["port"] == 10000
     endpoint = one(graph, "azure-native:network:PrivateEndpoint")["inputs"]
     assert endpoint["privateLinkServiceConnections"][0]["groupIds"] == ["redisEnterprise"]
-    assert "privatelink.redis.azure.net" in {z["inputs"]["privateZoneName"]
-                                             for z in resources(graph, "azure-native:privatedns:PrivateZone")}  # fmt: skip
-    assert {s["inputs"]["secretName"] for s in resources(graph, "azure-native:keyvault:Secret")} >= {"redis-url"}
+    assert "privatelink.redis.azure.net" in {
+        z["inputs"]["privateZoneName"] for z in resources(graph, "azure-native:privatedns:PrivateZone")
+    }
+    assert {s["inputs"]["secretName"] for s in resources(graph, "azure-native:keyvault:Secret")} >= {
+        "redis-url"
+    }
     assert graph["outputs"]["redis_host"].endswith(".eastus.redis.azure.net")
 
 
@@ -285,7 +307,11 @@ def test_cosmos_is_serverless_entra_only_with_a_data_role_for_the_app(planned: A
     container = one(graph, "azure-native:cosmosdb:SqlResourceSqlContainer")["inputs"]["resource"]
     assert container["partitionKey"]["paths"] == ["/pk"]
     locked = resources(graph, "azure-native:authorization:ManagementLockByScope")
-    assert (len(locked) == 1 and account["protect"]) if env == "prod" else (not locked and not account["protect"])
+    assert (
+        (len(locked) == 1 and account["protect"])
+        if env == "prod"
+        else (not locked and not account["protect"])
+    )
 
 
 # --- app runtimes -----------------------------------------------------------------------------------------
@@ -336,16 +362,32 @@ def test_scale_set_is_hardened_keyless_and_autoscaled(planned: Any, env: str) ->
     assert lb["sku"]["name"] == "Standard" and lb["probes"][0]["requestPath"] == app_spec.health_path
     rule = lb["loadBalancingRules"][0]
     assert (rule["frontendPort"], rule["backendPort"]) == (80, app_spec.port)
-    lb_ip = next(ip for ip in resources(graph, "azure-native:network:PublicIPAddress") if ip["inputs"].get("dnsSettings"))
-    assert lb_ip["inputs"]["sku"]["name"] == "Standard" and lb_ip["inputs"]["publicIPAllocationMethod"] == "Static"
+    lb_ip = next(
+        ip
+        for ip in resources(graph, "azure-native:network:PublicIPAddress")
+        if ip["inputs"].get("dnsSettings")
+    )
+    assert (
+        lb_ip["inputs"]["sku"]["name"] == "Standard"
+        and lb_ip["inputs"]["publicIPAllocationMethod"] == "Static"
+    )
     capacity = one(graph, "azure-native:monitor:AutoscaleSetting")["inputs"]["profiles"][0]["capacity"]
-    assert (capacity["minimum"], capacity["maximum"]) == (str(app_spec.min_replicas), str(app_spec.max_replicas))
+    assert (capacity["minimum"], capacity["maximum"]) == (
+        str(app_spec.min_replicas),
+        str(app_spec.max_replicas),
+    )
     assert graph["outputs"]["endpoint"].endswith(".eastus.cloudapp.azure.com")
 
 
 def test_cloud_init_fetches_secrets_at_boot_and_never_embeds_them() -> None:
-    document = cloudinit.app_server(image="ghcr.io/x/app:1", port=8080, vault="kv-x", client_id="cid",
-                                    env={"PORT": "8080"}, secrets={"DATABASE_URL": "database-url"})  # fmt: skip
+    document = cloudinit.app_server(
+        image="ghcr.io/x/app:1",
+        port=8080,
+        vault="kv-x",
+        client_id="cid",
+        env={"PORT": "8080"},
+        secrets={"DATABASE_URL": "database-url"},
+    )
     assert document.startswith("#cloud-config\n") and "ssh_pwauth: false" in document
     assert "mbops-kv-fetch kv-x cid DATABASE_URL=database-url" in document
     assert "--env-file /run/mbops/secrets.env" in document and "postgresql://" not in document
@@ -368,16 +410,24 @@ def test_auth_gap_is_declared_not_dropped(planned: Any, env: str) -> None:
 def test_front_door_serves_the_private_container_over_https(planned: Any) -> None:
     graph = planned("saas", "azure", "prod")
     profile = one(graph, "azure-native:cdn:Profile")["inputs"]
-    assert profile["sku"]["name"] == "Standard_AzureFrontDoor" and profile["identity"]["type"] == "SystemAssigned"
+    assert (
+        profile["sku"]["name"] == "Standard_AzureFrontDoor"
+        and profile["identity"]["type"] == "SystemAssigned"
+    )
     route = one(graph, "azure-native:cdn:Route")["inputs"]
     assert route["httpsRedirect"] == "Enabled" and route["forwardingProtocol"] == "HttpsOnly"
     assert route["originPath"] == "/app-files"
     group = one(graph, "azure-native:cdn:AFDOriginGroup")["inputs"]
-    assert group["authentication"] == {"type": "SystemAssignedIdentity", "scope": "https://storage.azure.com/.default"}
+    assert group["authentication"] == {
+        "type": "SystemAssignedIdentity",
+        "scope": "https://storage.azure.com/.default",
+    }
     origin = one(graph, "azure-native:cdn:AFDOrigin")["inputs"]
     assert origin["hostName"].endswith(".blob.core.windows.net")
-    roles = {a["inputs"]["roleDefinitionId"].rsplit("/", 1)[1]
-             for a in resources(graph, "azure-native:authorization:RoleAssignment")}  # fmt: skip
+    roles = {
+        a["inputs"]["roleDefinitionId"].rsplit("/", 1)[1]
+        for a in resources(graph, "azure-native:authorization:RoleAssignment")
+    }
     assert ROLES["Storage Blob Data Reader"] in roles
 
 
@@ -389,11 +439,14 @@ def test_push_hub_and_send_only_rule(planned: Any) -> None:
     assert graph["outputs"]["push_app"].count("/") == 1
 
 
-def test_push_credential_comes_from_the_app_secret_as_a_pulumi_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_push_credential_comes_from_the_app_secret_as_a_pulumi_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("FCM_KEY", json.dumps({"project_id": "p", "client_email": "e@p", "private_key": "k"}))
     graph = plan_variant("saas", "dev", app={"secret_env": {"PUSH_CREDENTIAL": "env:FCM_KEY"}})
     hub = one(graph, "azure-native:notificationhubs:NotificationHub")["inputs"]
-    assert hub["fcmV1Credential"] == "[secret]"
+    assert hub["fcmV1Credential"] == dict.fromkeys(("projectId", "clientEmail", "privateKey"), "[secret]")
+    assert "e@p" not in json.dumps(graph)
     stored = {s["inputs"]["secretName"] for s in resources(graph, "azure-native:keyvault:Secret")}
     assert "app-push-credential" in stored
 
@@ -407,33 +460,58 @@ def test_self_hosted_database_runs_on_a_private_vm_with_an_encrypted_data_disk()
     nic = one(graph, "azure-native:network:NetworkInterface")["inputs"]
     assert "publicIPAddress" not in nic["ipConfigurations"][0]
     disk = one(graph, "azure-native:compute:Disk")["inputs"]
-    assert disk["encryption"]["type"] == "EncryptionAtRestWithPlatformKey" and disk["networkAccessPolicy"] == "DenyAll"
-    data_nsg = next(n for n in resources(graph, "azure-native:network:NetworkSecurityGroup") if n["name"].endswith("-data"))
-    allowed = [r for r in data_nsg["inputs"]["securityRules"] if r["access"] == "Allow" and "5432" in r["destinationPortRanges"]]
-    app_cidr = next(s for s in resources(graph, "azure-native:network:Subnet") if s["inputs"]["subnetName"] == "app")
+    assert (
+        disk["encryption"]["type"] == "EncryptionAtRestWithPlatformKey"
+        and disk["networkAccessPolicy"] == "DenyAll"
+    )
+    data_nsg = next(
+        n
+        for n in resources(graph, "azure-native:network:NetworkSecurityGroup")
+        if n["name"].endswith("-data")
+    )
+    allowed = [
+        r
+        for r in data_nsg["inputs"]["securityRules"]
+        if r["access"] == "Allow" and "5432" in r["destinationPortRanges"]
+    ]
+    app_cidr = next(
+        s for s in resources(graph, "azure-native:network:Subnet") if s["inputs"]["subnetName"] == "app"
+    )
     assert [r["sourceAddressPrefix"] for r in allowed] == [app_cidr["inputs"]["addressPrefix"]]
     vm = one(graph, "azure-native:compute:VirtualMachine")["inputs"]
     assert vm["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
     assert {s["inputs"]["secretName"] for s in resources(graph, "azure-native:keyvault:Secret")} >= {
-        "database-url", "database-password"}
+        "database-url",
+        "database-password",
+    }
     host = graph["outputs"]["database_host"]
     assert host == nic["ipConfigurations"][0]["privateIPAddress"]
 
 
-@pytest.mark.parametrize("cpu,memory,expected", [
-    (0.5, 512, (0.5, "1Gi")), (0.5, 1024, (0.5, "1Gi")), (1, 2048, (1.0, "2Gi")), (0.3, 256, (0.5, "1Gi")),
-    (1, 4096, (2.0, "4Gi")), (0.25, 512, (0.25, "0.5Gi")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cpu,memory,expected",
+    [
+        (0.5, 512, (0.5, "1Gi")),
+        (0.5, 1024, (0.5, "1Gi")),
+        (1, 2048, (1.0, "2Gi")),
+        (0.3, 256, (0.5, "1Gi")),
+        (1, 4096, (2.0, "4Gi")),
+        (0.25, 512, (0.25, "0.5Gi")),
+    ],
+)
 def test_container_sizes_are_valid_consumption_pairs(cpu: float, memory: int, expected: tuple) -> None:
     assert container_resources(cpu, memory) == expected
 
 
-@pytest.mark.parametrize("profile,stack_file,needle", [
-    ("managed", {"app": {"cpu": 8, "memory_mb": 16384}}, "Consumption"),
-    ("managed", {"components": {"database": {"engine_version": "10"}}}, "engine_version"),
-    ("managed", {"components": {"database": {"ha": True}}}, "Burstable"),
-    ("custom", {"components": {"servers": {"os_image": "ubuntu"}}}, "os_image"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "profile,stack_file,needle",
+    [
+        ("managed", {"app": {"cpu": 8, "memory_mb": 16384}}, "Consumption"),
+        ("managed", {"components": {"database": {"engine_version": "10"}}}, "engine_version"),
+        ("managed", {"components": {"database": {"ha": True}}}, "Burstable"),
+        ("custom", {"components": {"servers": {"os_image": "ubuntu"}}}, "os_image"),
+    ],
+)
 def test_bad_input_is_a_config_error_naming_the_field(profile: str, stack_file: dict, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         plan_variant(profile, "dev", **stack_file)

@@ -24,6 +24,7 @@ from tests.test_local_helpers import (
     local_env,
     mbops,
     mbops_process,
+    outputs_of,
     port_listening,
     ports_of,
     processes_of,
@@ -151,12 +152,30 @@ def test_up_use_change_destroy_keeps_data(
     print(f"\nlocal target timings ({database}): " + ", ".join(f"{k} {v:.2f}s" for k, v in times.items()))
 
 
-def test_stacks_and_outputs_commands(
+def test_app_environment_secrets_stacks_and_outputs(
     local_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MBOPS_LOCAL_DATABASE", "sqlite")
-    stack_file = write_stack(tmp_path / "s.yaml", name="outs-one", profile="custom")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "deployer-credential")  # must not leak into the app
+    stack_file = write_stack(tmp_path / "s.yaml", name="outs-one", profile="custom",
+                             app={"secret_env": {"API_TOKEN": "env:OUTS_TOKEN"}})  # fmt: skip
+    missing = mbops("up", "-f", str(stack_file))
+    assert missing.exit_code == 2, missing.output
+    assert "app.secret_env.API_TOKEN" in missing.output and "OUTS_TOKEN" in missing.output
+    assert not (local_env / "outs-one.json").exists()
+    monkeypatch.setenv("OUTS_TOKEN", "s3cr3t-token")
     assert mbops("up", "-f", str(stack_file)).exit_code == 0
+
+    app = outputs_of(state_of(local_env, "outs-one"), "app-process")
+    raw = Path(f"/proc/{app['pid']}/environ").read_text().split("\0")
+    environ = dict(item.split("=", 1) for item in raw if "=" in item)
+    assert environ["API_TOKEN"] == "s3cr3t-token" and environ["PORT"] == str(app["port"])
+    assert environ["DATABASE_URL"] == f"sqlite://{local_env}/outs-one/database.sqlite"
+    assert environ["STORAGE_URL"] == f"file://{local_env}/outs-one/storage"
+    assert "AWS_SECRET_ACCESS_KEY" not in environ
+    secrets = json.loads((local_env / "outs-one" / "secrets.json").read_text())
+    assert secrets == {"API_TOKEN": "s3cr3t-token", "DATABASE_URL": environ["DATABASE_URL"]}
+    assert "s3cr3t-token" not in json.dumps(app)  # the app's inputs name the secrets file, not the values
 
     masked = json.loads(mbops("outputs", "-f", str(stack_file), "--json").output)
     assert masked["database_url"] == "[secret]" and masked["endpoint"].startswith("http://127.0.0.1:")

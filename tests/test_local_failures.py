@@ -192,3 +192,22 @@ def test_cloud_targets_go_through_pulumi_and_say_when_it_is_missing(monkeypatch:
     result = mbops("up", "--cloud", "aws", "--profile", "saas", "--yes")
     assert result.exit_code == 4, result.output
     assert "pulumi" in result.output.lower() and "mbops preview" in result.output
+
+
+@pytest.mark.usefixtures("sqlite")
+def test_up_enforces_mandatory_policies_before_touching_anything(
+    local_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mbops.policies import check
+
+    def violating(graph: dict, stack: object = None) -> list[dict]:
+        app = next(r for r in graph["resources"] if r["name"].endswith("app-process"))
+        return [{"rule": "demo-rule", "severity": "high", "enforcement": "mandatory", "resource": app["urn"],
+                 "name": app["name"], "type": app["type"], "message": "planted violation",
+                 "remediation": "remove it", "control": None, "reason": None}]  # fmt: skip
+
+    monkeypatch.setattr(check, "evaluate", violating)
+    result = mbops("up", "-f", str(_custom_stack(tmp_path, "policed")))
+    assert result.exit_code == 3, result.output
+    assert "planted violation" in result.output
+    assert not (local_env / "policed.json").exists() and not (local_env / "policed").exists()

@@ -166,8 +166,9 @@ def test_providers_pickle_by_reference_and_load_like_the_dynamic_host() -> None:
 
 
 def test_secret_outputs_stay_marked() -> None:
-    wire = mark_secrets({"url": "postgresql://x", "port": 5, "values": {"A": "1"}},
-                        {"values": {SIG_KEY: SECRET_SIG, "value": {"A": "1"}}}, PostgresProvider())  # fmt: skip
+    inputs = {"values": {SIG_KEY: SECRET_SIG, "value": {"A": "1"}}}
+    outs = {"url": "postgresql://x", "port": 5, "values": {"A": "1"}}
+    wire = mark_secrets(outs, inputs, PostgresProvider())
     assert wire["url"] == {SIG_KEY: SECRET_SIG, "value": "postgresql://x"}
     assert wire["values"][SIG_KEY] == SECRET_SIG and wire["port"] == 5
 
@@ -222,9 +223,9 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout.readline().strip() == "held"
-    with pytest.raises(LockedError, match=f"locked by pid {holder.pid}"):
-        with StateStore(tmp_path).lock("s1", "up"):
-            pass
+    store = StateStore(tmp_path)
+    with pytest.raises(LockedError, match=f"locked by pid {holder.pid}"), store.lock("s1", "up"):
+        pass
     holder.kill()  # SIGKILL: the lock file stays behind, its flock dies with the process
     holder.wait()
     assert StateStore(tmp_path).lock_path("s1").exists()

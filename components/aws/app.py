@@ -45,7 +45,7 @@ class AppWiring:
     def secret_arns(self) -> list[pulumi.Input[str]]:
         return list(self.secrets.values())
 
-    def statements(self, *, read_secrets: bool = True) -> list[dict[str, Any]]:
+    def statements(self) -> list[dict[str, Any]]:
         """The IAM statements the app needs: its bucket, its table, its secrets, its push application."""
         out: list[dict[str, Any]] = []
         if self.bucket_arn is not None:
@@ -78,7 +78,7 @@ class AppWiring:
                     [table, table.apply(lambda a: f"{a}/index/*")],
                 )
             )
-        if read_secrets and self.secrets:
+        if self.secrets:
             out.append(
                 allow(
                     "ReadSecrets",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from mbops.components.base import MbopsComponent
 from mbops.components.spec import SecretsSpec
 
 SECRETS_MANAGER_KEY = "alias/aws/secretsmanager"
+STORE_TAG = "mbops-secrets-store"  # on every secret of a stack: its name prefix
 
 
 def secret_prefix(stack_name: str) -> str:
@@ -41,7 +43,7 @@ def new_secret(
             description=description,
             kms_key_id=SECRETS_MANAGER_KEY,
             recovery_window_in_days=recovery_days,
-            tags={**owner.tags, "secret": secret_name},
+            tags={**owner.tags, "secret": secret_name, STORE_TAG: prefix},
         ),
         opts=owner.opts(),
     )
@@ -92,10 +94,15 @@ class SecretsArgs:
 
 
 class Secrets(MbopsComponent):
-    """Secrets Manager secrets for the app's ``secret_env`` values, encrypted with the account's default key.
+    """The stack's secret store: Secrets Manager secrets under one name prefix, and a group that lists them.
 
-    Children: ``secret`` and ``secret_version`` (one each per value). ``arns`` maps each name to its ARN;
-    ``prefix`` is the stack's secret name prefix (the ``secrets_store`` output).
+    Each ``app.secret_env`` value becomes a secret (encrypted with the account's default Secrets Manager
+    key, recovery window from the spec). Secrets Manager has no store resource of its own, so the store is
+    a resource group gathering every secret of the stack (also ``DATABASE_URL`` and ``REDIS_URL``, which
+    the database and cache components create under the same prefix) by its ``mbops-secrets-store`` tag.
+
+    Children: ``group``, ``secret`` and ``secret_version`` (one each per value). ``arns`` maps each name to
+    its ARN; ``prefix`` is the stack's secret name prefix (the ``secrets_store`` output).
     """
 
     kind = "secrets"
@@ -103,10 +110,23 @@ class Secrets(MbopsComponent):
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
         self.prefix = args.prefix
+        query = {
+            "ResourceTypeFilters": ["AWS::SecretsManager::Secret"],
+            "TagFilters": [{"Key": STORE_TAG, "Values": [args.prefix]}],
+        }
+        self.group = aws.resourcegroups.Group(
+            f"{name}-store",
+            **self.args(
+                "group",
+                name=f"{name}-store",
+                description=f"Secrets of the stack, named {args.prefix}*",
+                resource_query={"type": "TAG_FILTERS_1_0", "query": json.dumps(query)},
+                tags=self.tags,
+            ),
+            opts=self.opts(),
+        )
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
-        if (
-            not args.values
-        ):  # no secrets to store: still accept (empty) overrides for the children it would have
+        if not args.values:  # nothing to store yet: overrides for these children are still accepted
             self.args("secret"), self.args("secret_version")
         for secret_name, value in sorted(args.values.items()):
             self.secrets[secret_name] = stored_secret(
@@ -120,4 +140,4 @@ class Secrets(MbopsComponent):
                 description=f"app secret {secret_name}",
             )
         self.arns: dict[str, pulumi.Output[str]] = {k: s.arn for k, s in self.secrets.items()}
-        self.finish({"prefix": self.prefix, "arns": self.arns})
+        self.finish({"prefix": self.prefix, "arns": self.arns, "group": self.group.name})

@@ -34,7 +34,6 @@ class ServersArgs:
     lb_security_group_id: pulumi.Input[str]
     app_security_group_id: pulumi.Input[str]
     region: str = "us-east-1"
-    https_certificate: str | None = None  # ACM certificate ARN: HTTPS on the load balancer, HTTP redirected
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -168,8 +167,8 @@ class Servers(MbopsComponent):
             port=app.port,
             health_path=app.health_path,
             target_type="instance",
-            certificate_arn=args.https_certificate,
-            certificate_hint="give the servers an ACM certificate (ServersArgs.https_certificate)",
+            certificate_arn=args.spec.https_certificate,
+            certificate_hint="set components.servers.https_certificate to an ACM certificate ARN",
         )
         self.auto_scaling_group = aws.autoscaling.Group(
             f"{name}-asg",

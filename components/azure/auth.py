@@ -20,13 +20,16 @@ import pulumi
 
 GAP = {
     "reason": (
-        "azure-native cannot create a user pool for a mobile app: Azure AD B2C is closed to new customers, and "
-        "for Microsoft Entra External ID it can create only the tenant (CiamTenant, preview API), not the app "
+        "azure-native cannot create a user pool for a mobile app: Azure AD B2C is closed to new customers, "
+        "and "
+        "for Microsoft Entra External ID it can create only the tenant (CiamTenant, preview API), not the "
+        "app "
         "registration and user flows, which live in Microsoft Graph"
     ),
     "alternative": (
         "Microsoft Entra External ID: create the external tenant in the Entra admin center (or with "
-        "azure-native CiamTenant), register the mobile app and its user flow there (portal or the pulumi-azuread "
+        "azure-native CiamTenant), register the mobile app and its user flow there (portal or the "
+        "pulumi-azuread "
         "provider signed in to that tenant), then give the app its tenant and client ids as app.env entries "
         "(e.g. ENTRA_TENANT_ID, ENTRA_CLIENT_ID)"
     ),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import network, privatedns, redisenterprise
-
 from mbops.components.azure.common import AzureComponent, AzureContext, Identity, KeyVaultRef
 from mbops.components.spec import CacheSpec
+from pulumi_azure_native import network, privatedns, redisenterprise
 
 PORT = 10000
 SKUS = {"small": "Balanced_B0", "medium": "Balanced_B1", "large": "Balanced_B5"}
@@ -49,35 +48,59 @@ class Cache(AzureComponent):
         cluster_name = ctx.name("redis", 60)
         self.cluster = redisenterprise.RedisEnterprise(
             f"{name}-cluster",
-            **self.args("cluster", **self.base(
-                cluster_name=cluster_name, sku={"name": SKUS[spec.size]}, minimum_tls_version="1.2",
-                high_availability="Enabled" if spec.ha else "Disabled", public_network_access="Disabled")),
+            **self.args(
+                "cluster",
+                **self.base(
+                    cluster_name=cluster_name,
+                    sku={"name": SKUS[spec.size]},
+                    minimum_tls_version="1.2",
+                    high_availability="Enabled" if spec.ha else "Disabled",
+                    public_network_access="Disabled",
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         names = {"resource_group_name": ctx.resource_group_name, "cluster_name": cluster_name}
         self.database = redisenterprise.Database(
             f"{name}-database",
-            **self.args("database", **names, database_name="default", client_protocol="Encrypted", port=PORT,
-                        clustering_policy="NoCluster", eviction_policy="VolatileLRU",
-                        access_keys_authentication="Enabled"),
+            **self.args(
+                "database",
+                **names,
+                database_name="default",
+                client_protocol="Encrypted",
+                port=PORT,
+                clustering_policy="NoCluster",
+                eviction_policy="VolatileLRU",
+                access_keys_authentication="Enabled",
+            ),
             opts=self.opts(depends_on=[self.cluster]),
-        )  # fmt: skip
+        )
         if args.app_identity is not None:
             redisenterprise.AccessPolicyAssignment(
                 f"{name}-app-access",
-                **self.args("app_access", **names, database_name="default", access_policy_name="default",
-                            access_policy_assignment_name="app", user={"object_id": args.app_identity.principal_id}),
+                **self.args(
+                    "app_access",
+                    **names,
+                    database_name="default",
+                    access_policy_name="default",
+                    access_policy_assignment_name="app",
+                    user={"object_id": args.app_identity.principal_id},
+                ),
                 opts=self.opts(depends_on=[self.database]),
-            )  # fmt: skip
+            )
         self._private_endpoint(name, args, cluster_name)
         self.host = f"{cluster_name}.{ctx.location}.redis.azure.net"
         # The keys are read only once the database exists (its name is unknown in a preview, so a preview
         # never calls the API); the result is a secret.
         keys = redisenterprise.list_database_keys_output(
-            cluster_name=cluster_name, database_name=self.database.name, resource_group_name=ctx.resource_group_name,
+            cluster_name=cluster_name,
+            database_name=self.database.name,
+            resource_group_name=ctx.resource_group_name,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.database]),
-        )  # fmt: skip
-        url = pulumi.Output.secret(keys.primary_key).apply(lambda key: f"rediss://:{key}@{self.host}:{PORT}/0")
+        )
+        url = pulumi.Output.secret(keys.primary_key).apply(
+            lambda key: f"rediss://:{key}@{self.host}:{PORT}/0"
+        )
         self.store_secret("url_secret", vault=args.vault, secret_name="redis-url", value=url)
         self.finish({"host": self.host, "port": PORT, "url_secret": "redis-url"})
 
@@ -86,29 +109,55 @@ class Cache(AzureComponent):
         endpoint_name = ctx.name("pe-redis", 80, unique=False)
         endpoint = network.PrivateEndpoint(
             f"{name}-private-endpoint",
-            **self.args("private_endpoint", **self.base(
-                private_endpoint_name=endpoint_name, subnet={"id": args.subnet_id},
-                private_link_service_connections=[{"name": "redis", "private_link_service_id": self.cluster.id,
-                                                   "group_ids": ["redisEnterprise"]}])),
+            **self.args(
+                "private_endpoint",
+                **self.base(
+                    private_endpoint_name=endpoint_name,
+                    subnet={"id": args.subnet_id},
+                    private_link_service_connections=[
+                        {
+                            "name": "redis",
+                            "private_link_service_id": self.cluster.id,
+                            "group_ids": ["redisEnterprise"],
+                        }
+                    ],
+                ),
+            ),
             opts=self.opts(depends_on=[self.database]),
-        )  # fmt: skip
+        )
         zone = privatedns.PrivateZone(
             f"{name}-dns-zone",
-            **self.args("dns_zone", resource_group_name=ctx.resource_group_name, location="global",
-                        private_zone_name=DNS_ZONE, tags=dict(self.tags)),
+            **self.args(
+                "dns_zone",
+                resource_group_name=ctx.resource_group_name,
+                location="global",
+                private_zone_name=DNS_ZONE,
+                tags=dict(self.tags),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         privatedns.VirtualNetworkLink(
             f"{name}-dns-link",
-            **self.args("dns_link", resource_group_name=ctx.resource_group_name, location="global",
-                        private_zone_name=DNS_ZONE, virtual_network_link_name="redis-link",
-                        virtual_network={"id": args.vnet_id}, registration_enabled=False, tags=dict(self.tags)),
+            **self.args(
+                "dns_link",
+                resource_group_name=ctx.resource_group_name,
+                location="global",
+                private_zone_name=DNS_ZONE,
+                virtual_network_link_name="redis-link",
+                virtual_network={"id": args.vnet_id},
+                registration_enabled=False,
+                tags=dict(self.tags),
+            ),
             opts=self.opts(depends_on=[zone]),
-        )  # fmt: skip
+        )
         network.PrivateDnsZoneGroup(
             f"{name}-dns-group",
-            **self.args("dns_group", resource_group_name=ctx.resource_group_name, private_endpoint_name=endpoint_name,
-                        private_dns_zone_group_name="default",
-                        private_dns_zone_configs=[{"name": "redis", "private_dns_zone_id": zone.id}]),
+            **self.args(
+                "dns_group",
+                resource_group_name=ctx.resource_group_name,
+                private_endpoint_name=endpoint_name,
+                private_dns_zone_group_name="default",
+                private_dns_zone_configs=[{"name": "redis", "private_dns_zone_id": zone.id}],
+            ),
             opts=self.opts(depends_on=[endpoint]),
-        )  # fmt: skip
+        )

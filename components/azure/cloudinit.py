@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import yaml
 
 KV_FETCH = '''#!/usr/bin/env python3
-"""mbops-kv-fetch VAULT CLIENT_ID ENV=secret-name...: print ENV=value lines from Key Vault (managed identity)."""
+"""mbops-kv-fetch VAULT CLIENT_ID ENV=secret...: print ENV=value lines from Key Vault (managed identity)."""
 import json, sys, time, urllib.parse, urllib.request
 
 def get(url, headers):
@@ -29,7 +29,8 @@ def get(url, headers):
 vault, client_id, *pairs = sys.argv[1:]
 query = urllib.parse.urlencode({"api-version": "2018-02-01", "resource": "https://vault.azure.net",
                                 "client_id": client_id})
-token = get(f"http://169.254.169.254/metadata/identity/oauth2/token?{query}", {"Metadata": "true"})["access_token"]
+IMDS = "http://169.254.169.254/metadata/identity/oauth2/token"
+token = get(f"{IMDS}?{query}", {"Metadata": "true"})["access_token"]
 for pair in pairs:
     env, name = pair.split("=", 1)
     value = get(f"https://{vault}.vault.azure.net/secrets/{name}?api-version=7.4",
@@ -38,8 +39,20 @@ for pair in pairs:
 '''
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (scripts, units) as literal blocks, so the document stays readable."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
 def _document(config: dict) -> str:
-    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
+    return "#cloud-config\n" + yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=1000)
 
 
 def encode(document: str) -> str:
@@ -67,28 +80,40 @@ RuntimeDirectoryMode=0700
 UMask=0077
 ExecStartPre=/bin/sh -c '{fetch} > /run/mbops/secrets.env'
 ExecStartPre=-/usr/bin/docker rm -f app
-ExecStart=/usr/bin/docker run --rm --name app -p {port}:{port} --env-file /etc/mbops/app.env --env-file /run/mbops/secrets.env --log-driver journald {shlex.quote(image)}
+ExecStart=/usr/bin/docker run --rm --name app -p {port}:{port} --log-driver journald \\
+  --env-file /etc/mbops/app.env --env-file /run/mbops/secrets.env {shlex.quote(image)}
 ExecStop=/usr/bin/docker stop app
 
 [Install]
 WantedBy=multi-user.target
 """
-    return _document({
-        "package_update": True,
-        "packages": ["docker.io"],
-        "ssh_pwauth": False,
-        "write_files": [
-            {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
-            {"path": "/etc/mbops/app.env", "permissions": "0600", "content": env_file},
-            {"path": "/etc/systemd/system/mbops-app.service", "permissions": "0644", "content": unit},
-        ],
-        "runcmd": [["systemctl", "enable", "--now", "docker"], ["systemctl", "daemon-reload"],
-                   ["systemctl", "enable", "--now", "mbops-app.service"]],
-    })  # fmt: skip
+    return _document(
+        {
+            "package_update": True,
+            "packages": ["docker.io"],
+            "ssh_pwauth": False,
+            "write_files": [
+                {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
+                {"path": "/etc/mbops/app.env", "permissions": "0600", "content": env_file},
+                {"path": "/etc/systemd/system/mbops-app.service", "permissions": "0644", "content": unit},
+            ],
+            "runcmd": [
+                ["systemctl", "enable", "--now", "docker"],
+                ["systemctl", "daemon-reload"],
+                ["systemctl", "enable", "--now", "mbops-app.service"],
+            ],
+        }
+    )
 
 
 def postgres_server(
-    *, version: str, database: str, admin: str, vault: str, client_id: str, password_secret: str,
+    *,
+    version: str,
+    database: str,
+    admin: str,
+    vault: str,
+    client_id: str,
+    password_secret: str,
     allowed_cidrs: list[str],
 ) -> str:
     """cloud-init that puts PostgreSQL's data on the attached data disk (LUN 0) and admits only the app CIDRs.
@@ -114,7 +139,8 @@ echo "password_encryption = scram-sha-256" >> $CONF/conf.d/mbops.conf
 cat /etc/mbops/pg_hba.extra >> $CONF/pg_hba.conf
 systemctl restart postgresql
 umask 077
-PASSWORD=$(/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} P={shlex.quote(password_secret)} | cut -d= -f2-)
+PASSWORD=$(/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} \\
+  P={shlex.quote(password_secret)} | cut -d= -f2-)
 runuser -u postgres -- psql -v ON_ERROR_STOP=1 -v pw="$PASSWORD" <<'SQL'
 SELECT format('CREATE ROLE {admin} LOGIN CREATEDB PASSWORD %L', :'pw') WHERE NOT EXISTS
   (SELECT FROM pg_roles WHERE rolname = '{admin}')\\gexec
@@ -122,14 +148,15 @@ SELECT 'CREATE DATABASE {database} OWNER {admin}' WHERE NOT EXISTS
   (SELECT FROM pg_database WHERE datname = '{database}')\\gexec
 SQL
 """
-    return _document({
-        "package_update": True,
-        "ssh_pwauth": False,
-        "write_files": [
-            {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
-            {"path": "/etc/mbops/pg_hba.extra", "permissions": "0644", "content": hba},
-            {"path": "/usr/local/sbin/mbops-postgres-setup", "permissions": "0700", "content": setup},
-        ],
-        "runcmd": [["/usr/local/sbin/mbops-postgres-setup"]],
-    })  # fmt: skip
-
+    return _document(
+        {
+            "package_update": True,
+            "ssh_pwauth": False,
+            "write_files": [
+                {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
+                {"path": "/etc/mbops/pg_hba.extra", "permissions": "0644", "content": hba},
+                {"path": "/usr/local/sbin/mbops-postgres-setup", "permissions": "0700", "content": setup},
+            ],
+            "runcmd": [["/usr/local/sbin/mbops-postgres-setup"]],
+        }
+    )

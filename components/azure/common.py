@@ -1,4 +1,4 @@
-"""What the Azure components share: the stack context, naming, ARM ids, role assignments and Key Vault secrets.
+"""What the Azure components share: stack context, naming, ARM ids, role assignments, Key Vault secrets.
 
 Azure names many resources globally (storage accounts, Key Vaults, PostgreSQL servers, Cosmos accounts, ...).
 Names here are explicit and deterministic, so a plan is readable and stable: ``<prefix>-<stack>-<suffix>``,
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
+
 from mbops.errors import ConfigError
 
 # Built-in Azure RBAC role definition ids (same in every tenant).
@@ -58,7 +58,7 @@ class AzureContext:
         return hashlib.sha256(key.encode()).hexdigest()[:6]
 
     def name(self, prefix: str, max_len: int = 63, *, alnum: bool = False, unique: bool = True) -> str:
-        """An Azure resource name: ``prefix-stack-suffix`` cut to ``max_len`` (alnum: letters and digits only)."""
+        """An Azure name: ``prefix-stack-suffix`` cut to ``max_len`` (alnum: letters and digits only)."""
         suffix = self.suffix if unique else ""
         if alnum:
             stem = re.sub(r"[^a-z0-9]", "", self.stack.lower())
@@ -73,11 +73,12 @@ class AzureContext:
         return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group_name}"
 
     def resource_id(self, provider: str, *parts: str) -> str:
-        """ARM id of a resource in the stack's resource group: provider ``Microsoft.Network``, parts type/name..."""
+        """ARM id of a resource in the stack's group: provider ``Microsoft.Network``, parts type/name..."""
         return f"{self.rg_id()}/providers/{provider}/{'/'.join(parts)}"
 
     def role_definition_id(self, role: str) -> str:
-        return f"/subscriptions/{self.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{ROLES[role]}"
+        provider = "providers/Microsoft.Authorization/roleDefinitions"
+        return f"/subscriptions/{self.subscription_id}/{provider}/{ROLES[role]}"
 
     def guid(self, *parts: str) -> str:
         """A deterministic GUID (role assignment names must be GUIDs) for this stack and ``parts``."""
@@ -106,11 +107,21 @@ class AzureComponent(MbopsComponent):
 
     def base(self, **extra: Any) -> dict[str, Any]:
         """The args every ARM resource in the group takes: resource group, location, tags."""
-        return {"resource_group_name": self.ctx.resource_group_name, "location": self.ctx.location,
-                "tags": dict(self.tags), **extra}  # fmt: skip
+        return {
+            "resource_group_name": self.ctx.resource_group_name,
+            "location": self.ctx.location,
+            "tags": dict(self.tags),
+            **extra,
+        }
 
     def grant(
-        self, child: str, *, role: str, scope: pulumi.Input[str], principal_id: pulumi.Input[str], key: str,
+        self,
+        child: str,
+        *,
+        role: str,
+        scope: pulumi.Input[str],
+        principal_id: pulumi.Input[str],
+        key: str,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> pulumi.Resource:
         """An Azure RBAC role assignment for a managed identity (a service principal) on ``scope``."""
@@ -118,11 +129,17 @@ class AzureComponent(MbopsComponent):
 
         return authorization.RoleAssignment(
             f"{self.prefix}-{child.replace('_', '-')}",
-            **self.args(child, scope=scope, principal_id=principal_id, principal_type="ServicePrincipal",
-                        role_definition_id=self.ctx.role_definition_id(role),
-                        role_assignment_name=self.ctx.guid(key, role), description=f"mbops: {role}"),
+            **self.args(
+                child,
+                scope=scope,
+                principal_id=principal_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=self.ctx.role_definition_id(role),
+                role_assignment_name=self.ctx.guid(key, role),
+                description=f"mbops: {role}",
+            ),
             opts=self.opts(depends_on=list(depends_on)),
-        )  # fmt: skip
+        )
 
     def store_secret(
         self, child: str, *, vault: KeyVaultRef, secret_name: str, value: pulumi.Input[str]
@@ -136,11 +153,16 @@ class AzureComponent(MbopsComponent):
 
         return keyvault.Secret(
             f"{self.prefix}-{child.replace('_', '-')}",
-            **self.args(child, resource_group_name=self.ctx.resource_group_name, vault_name=vault.name,
-                        secret_name=secret_name, tags=dict(self.tags),
-                        properties={"value": pulumi.Output.secret(value), "content_type": "text/plain"}),
+            **self.args(
+                child,
+                resource_group_name=self.ctx.resource_group_name,
+                vault_name=vault.name,
+                secret_name=secret_name,
+                tags=dict(self.tags),
+                properties={"value": pulumi.Output.secret(value), "content_type": "text/plain"},
+            ),
             opts=self.opts(depends_on=[vault.resource], additional_secret_outputs=["properties"]),
-        )  # fmt: skip
+        )
 
 
 @dataclass(kw_only=True)
@@ -197,7 +219,11 @@ def secret_from_env(source: str, owner: str) -> pulumi.Output[str]:
     value = os.environ.get(variable)
     if value is None:
         if not pulumi.runtime.is_dry_run():
-            raise ConfigError(f"{owner}: environment variable {variable} is not set; export it before deploying")
-        pulumi.log.warn(f"{owner}: environment variable {variable} is not set; planning with a placeholder secret")
+            raise ConfigError(
+                f"{owner}: environment variable {variable} is not set; export it before deploying"
+            )
+        pulumi.log.warn(
+            f"{owner}: environment variable {variable} is not set; planning with a placeholder secret"
+        )
         value = PLAN_SECRET_PLACEHOLDER
     return pulumi.Output.secret(value)

@@ -12,12 +12,12 @@ import math
 from typing import Any
 
 import pulumi
+from mbops.components.azure.common import AppWiring, AzureComponent
+from mbops.stacks.config import AppSpec
 from pulumi_azure_native import app as containerapps
 from pulumi_azure_native import monitor, operationalinsights
 
-from mbops.components.azure.common import AppWiring, AzureComponent
 from mbops.errors import ConfigError
-from mbops.stacks.config import AppSpec
 
 MAX_CONSUMPTION_CPU = 4.0
 
@@ -44,11 +44,29 @@ def probes(app: AppSpec) -> list[dict[str, Any]]:
     """Startup, liveness and readiness probes on the app's health path (within Container Apps' limits)."""
     http = {"path": app.health_path, "port": app.port, "scheme": "HTTP"}
     return [
-        {"type": "Startup", "http_get": http, "initial_delay_seconds": 3, "period_seconds": 5,
-         "failure_threshold": 10, "timeout_seconds": 3},
-        {"type": "Liveness", "http_get": http, "period_seconds": 10, "failure_threshold": 3, "timeout_seconds": 5},
-        {"type": "Readiness", "http_get": http, "period_seconds": 5, "failure_threshold": 3, "timeout_seconds": 3},
-    ]  # fmt: skip
+        {
+            "type": "Startup",
+            "http_get": http,
+            "initial_delay_seconds": 3,
+            "period_seconds": 5,
+            "failure_threshold": 10,
+            "timeout_seconds": 3,
+        },
+        {
+            "type": "Liveness",
+            "http_get": http,
+            "period_seconds": 10,
+            "failure_threshold": 3,
+            "timeout_seconds": 5,
+        },
+        {
+            "type": "Readiness",
+            "http_get": http,
+            "period_seconds": 5,
+            "failure_threshold": 3,
+            "timeout_seconds": 3,
+        },
+    ]
 
 
 def env_vars(app: AppSpec, wiring: AppWiring) -> list[dict[str, Any]]:
@@ -79,12 +97,20 @@ class ContainerAppsComponent(AzureComponent):
         ctx, name = self.ctx, self.prefix
         self.log_workspace = operationalinsights.Workspace(
             f"{name}-logs",
-            **self.args("log_workspace", **self.base(
-                workspace_name=ctx.name("log", 63, unique=False), sku={"name": "PerGB2018"},
-                retention_in_days=max(30, log_retention_days),
-                features={"enable_log_access_using_only_resource_permissions": True, "disable_local_auth": True})),
+            **self.args(
+                "log_workspace",
+                **self.base(
+                    workspace_name=ctx.name("log", 63, unique=False),
+                    sku={"name": "PerGB2018"},
+                    retention_in_days=max(30, log_retention_days),
+                    features={
+                        "enable_log_access_using_only_resource_permissions": True,
+                        "disable_local_auth": True,
+                    },
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         env_args: dict[str, Any] = self.base(
             environment_name=ctx.name("cae", 60, unique=False),
             # Logs flow through Azure Monitor diagnostic settings: no workspace shared key in the environment.
@@ -95,47 +121,86 @@ class ContainerAppsComponent(AzureComponent):
             zone_redundant=zone_redundant,
         )
         if infrastructure_subnet_id is not None:
-            env_args["vnet_configuration"] = {"infrastructure_subnet_id": infrastructure_subnet_id, "internal": False}
+            env_args["vnet_configuration"] = {
+                "infrastructure_subnet_id": infrastructure_subnet_id,
+                "internal": False,
+            }
         self.environment = containerapps.ManagedEnvironment(
             f"{name}-env", **self.args("environment", **env_args), opts=self.opts()
         )
         monitor.DiagnosticSetting(
             f"{name}-env-diagnostics",
-            **self.args("environment_diagnostics", name="to-log-analytics", resource_uri=self.environment.id,
-                        workspace_id=self.log_workspace.id, logs=[{"category_group": "allLogs", "enabled": True}],
-                        metrics=[{"category": "AllMetrics", "enabled": True}]),
+            **self.args(
+                "environment_diagnostics",
+                name="to-log-analytics",
+                resource_uri=self.environment.id,
+                workspace_id=self.log_workspace.id,
+                logs=[{"category_group": "allLogs", "enabled": True}],
+                metrics=[{"category": "AllMetrics", "enabled": True}],
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         cpu, memory = container_resources(app.cpu, app.memory_mb)
         identity = wiring.identity
         secrets = []
         if wiring.secrets:
             if wiring.vault is None or identity is None:
-                raise ConfigError("azure: the app has secrets but the stack has no Key Vault (components.secrets)")
-            secrets = [{"name": s, "key_vault_url": wiring.vault.secret_url(s), "identity": identity.id}
-                       for s in sorted(set(wiring.secrets.values()))]  # fmt: skip
+                raise ConfigError(
+                    "azure: the app has secrets but the stack has no Key Vault (components.secrets)"
+                )
+            secrets = [
+                {"name": s, "key_vault_url": wiring.vault.secret_url(s), "identity": identity.id}
+                for s in sorted(set(wiring.secrets.values()))
+            ]
         self.app = containerapps.ContainerApp(
             f"{name}-app",
-            **self.args("app", **self.base(
-                container_app_name=ctx.name("ca", 32, unique=False),
-                managed_environment_id=self.environment.id,
-                workload_profile_name="Consumption",
-                identity=({"type": "UserAssigned", "user_assigned_identities": [identity.id]} if identity else None),
-                configuration={
-                    "active_revisions_mode": "Single",
-                    "ingress": {"external": True, "target_port": app.port, "allow_insecure": False,
-                                "transport": "auto", "traffic": [{"latest_revision": True, "weight": 100}]},
-                    "secrets": secrets,
-                },
-                template={
-                    "containers": [{"name": "app", "image": app.image, "resources": {"cpu": cpu, "memory": memory},
-                                    "env": env_vars(app, wiring), "probes": probes(app)}],
-                    "scale": {"min_replicas": app.min_replicas, "max_replicas": app.max_replicas,
-                              "rules": [{"name": "http-concurrency",
-                                         "http": {"metadata": {"concurrentRequests": "50"}}}]},
-                })),
+            **self.args(
+                "app",
+                **self.base(
+                    container_app_name=ctx.name("ca", 32, unique=False),
+                    managed_environment_id=self.environment.id,
+                    workload_profile_name="Consumption",
+                    identity=(
+                        {"type": "UserAssigned", "user_assigned_identities": [identity.id]}
+                        if identity
+                        else None
+                    ),
+                    configuration={
+                        "active_revisions_mode": "Single",
+                        "ingress": {
+                            "external": True,
+                            "target_port": app.port,
+                            "allow_insecure": False,
+                            "transport": "auto",
+                            "traffic": [{"latest_revision": True, "weight": 100}],
+                        },
+                        "secrets": secrets,
+                    },
+                    template={
+                        "containers": [
+                            {
+                                "name": "app",
+                                "image": app.image,
+                                "resources": {"cpu": cpu, "memory": memory},
+                                "env": env_vars(app, wiring),
+                                "probes": probes(app),
+                            }
+                        ],
+                        "scale": {
+                            "min_replicas": app.min_replicas,
+                            "max_replicas": app.max_replicas,
+                            "rules": [
+                                {
+                                    "name": "http-concurrency",
+                                    "http": {"metadata": {"concurrentRequests": "50"}},
+                                }
+                            ],
+                        },
+                    },
+                ),
+            ),
             opts=self.opts(depends_on=list(wiring.depends_on)),
-        )  # fmt: skip
+        )
         self.url = self.app.configuration.apply(
             lambda c: f"https://{c.ingress.fqdn}" if c and c.ingress and c.ingress.fqdn else None
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-
 from mbops.components.azure.common import AppWiring, AzureContext
 from mbops.components.azure.container_apps import ContainerAppsComponent
 from mbops.components.spec import ContainersSpec
@@ -34,6 +33,11 @@ class Containers(ContainerAppsComponent):
 
     def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
-        self.build_apps(app=args.app, wiring=args.wiring, log_retention_days=args.spec.log_retention_days,
-                        infrastructure_subnet_id=args.infrastructure_subnet_id, zone_redundant=args.ctx.prod)
+        self.build_apps(
+            app=args.app,
+            wiring=args.wiring,
+            log_retention_days=args.spec.log_retention_days,
+            infrastructure_subnet_id=args.infrastructure_subnet_id,
+            zone_redundant=args.ctx.prod,
+        )
         self.finish({"url": self.url, "app_id": self.app.id, "environment_id": self.environment.id})

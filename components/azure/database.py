@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import authorization, dbforpostgresql
-
 from mbops.components.azure.common import AzureComponent, AzureContext, KeyVaultRef
 from mbops.components.spec import DatabaseSpec
+from pulumi_azure_native import authorization, dbforpostgresql
+
 from mbops.errors import ConfigError
 
 ADMIN = "mbopsadmin"
@@ -67,8 +67,10 @@ class Database(AzureComponent):
         super().__init__(name, args.spec, args.ctx, opts)
         spec = args.spec
         if spec.engine_version not in VERSIONS:
-            raise ConfigError(f"components.database.engine_version: '{spec.engine_version}' is not offered on "
-                              f"Azure; allowed: {', '.join(sorted(VERSIONS))}")  # fmt: skip
+            raise ConfigError(
+                f"components.database.engine_version: '{spec.engine_version}' is not offered on "
+                f"Azure; allowed: {', '.join(sorted(VERSIONS))}"
+            )
         self.password = random.RandomPassword(
             f"{name}-password",
             **self.args("password", length=32, special=False, min_upper=2, min_lower=2, min_numeric=2),
@@ -81,9 +83,13 @@ class Database(AzureComponent):
         else:
             self.host = self._flexible_server(name, args)
         url = pulumi.Output.concat(
-            f"postgresql://{ADMIN}:", self.password.result, f"@{self.host}:5432/{spec.database_name}?sslmode=require"
+            f"postgresql://{ADMIN}:",
+            self.password.result,
+            f"@{self.host}:5432/{spec.database_name}?sslmode=require",
         )
-        self.url_secret = self.store_secret("url_secret", vault=args.vault, secret_name="database-url", value=url)
+        self.url_secret = self.store_secret(
+            "url_secret", vault=args.vault, secret_name="database-url", value=url
+        )
         self.database_name = spec.database_name
         self.finish({"host": self.host, "database": spec.database_name, "url_secret": "database-url"})
 
@@ -93,54 +99,95 @@ class Database(AzureComponent):
             raise ConfigError("azure: components.database needs components.network (private access only)")
         sku, tier = SKUS[spec.size]
         if spec.ha and tier == "Burstable":
-            raise ConfigError("components.database.ha: zone-redundant HA is not offered on Azure's Burstable tier; "
-                              "use size medium or large")  # fmt: skip
+            raise ConfigError(
+                "components.database.ha: zone-redundant HA is not offered on Azure's Burstable tier; "
+                "use size medium or large"
+            )
         server_name = ctx.name("psql", 63)
         server = dbforpostgresql.Server(
             f"{name}-server",
-            **self.args("server", **self.base(
-                server_name=server_name, version=spec.engine_version, sku={"name": sku, "tier": tier},
-                administrator_login=ADMIN, administrator_login_password=pulumi.Output.secret(self.password.result),
-                auth_config={"password_auth": "Enabled", "active_directory_auth": "Enabled",
-                             "tenant_id": ctx.tenant_id},
-                storage={"storage_size_gb": storage_size(spec.storage_gb), "auto_grow": "Enabled"},
-                backup={"backup_retention_days": max(spec.backup_retention_days, MIN_BACKUP_DAYS),
-                        "geo_redundant_backup": "Enabled" if ctx.prod else "Disabled"},
-                high_availability={"mode": "ZoneRedundant" if spec.ha else "Disabled"},
-                network={"delegated_subnet_resource_id": args.delegated_subnet_id,
-                         "private_dns_zone_arm_resource_id": args.private_dns_zone_id,
-                         "public_network_access": "Disabled"},
-                maintenance_window={"custom_window": "Enabled", "day_of_week": 0, "start_hour": 3, "start_minute": 0})),
+            **self.args(
+                "server",
+                **self.base(
+                    server_name=server_name,
+                    version=spec.engine_version,
+                    sku={"name": sku, "tier": tier},
+                    administrator_login=ADMIN,
+                    administrator_login_password=pulumi.Output.secret(self.password.result),
+                    auth_config={
+                        "password_auth": "Enabled",
+                        "active_directory_auth": "Enabled",
+                        "tenant_id": ctx.tenant_id,
+                    },
+                    storage={"storage_size_gb": storage_size(spec.storage_gb), "auto_grow": "Enabled"},
+                    backup={
+                        "backup_retention_days": max(spec.backup_retention_days, MIN_BACKUP_DAYS),
+                        "geo_redundant_backup": "Enabled" if ctx.prod else "Disabled",
+                    },
+                    high_availability={"mode": "ZoneRedundant" if spec.ha else "Disabled"},
+                    network={
+                        "delegated_subnet_resource_id": args.delegated_subnet_id,
+                        "private_dns_zone_arm_resource_id": args.private_dns_zone_id,
+                        "public_network_access": "Disabled",
+                    },
+                    maintenance_window={
+                        "custom_window": "Enabled",
+                        "day_of_week": 0,
+                        "start_hour": 3,
+                        "start_minute": 0,
+                    },
+                ),
+            ),
             opts=self.opts(depends_on=args.network_ready, protect=spec.deletion_protection),
-        )  # fmt: skip
+        )
         self.server = server
         server_args = {"resource_group_name": ctx.resource_group_name, "server_name": server_name}
         # Server parameters are applied one at a time (the server rejects concurrent configuration writes).
         tls_on = dbforpostgresql.Configuration(
             f"{name}-require-tls",
-            **self.args("require_tls", **server_args, configuration_name="require_secure_transport", value="on",
-                        source="user-override"),
+            **self.args(
+                "require_tls",
+                **server_args,
+                configuration_name="require_secure_transport",
+                value="on",
+                source="user-override",
+            ),
             opts=self.opts(depends_on=[server]),
-        )  # fmt: skip
+        )
         tls_version = dbforpostgresql.Configuration(
             f"{name}-tls-version",
-            **self.args("tls_version", **server_args, configuration_name="ssl_min_protocol_version",
-                        value="TLSv1.2", source="user-override"),
+            **self.args(
+                "tls_version",
+                **server_args,
+                configuration_name="ssl_min_protocol_version",
+                value="TLSv1.2",
+                source="user-override",
+            ),
             opts=self.opts(depends_on=[tls_on]),
-        )  # fmt: skip
+        )
         dbforpostgresql.Database(
             f"{name}-database",
-            **self.args("database", **server_args, database_name=spec.database_name, charset="UTF8",
-                        collation="en_US.utf8"),
+            **self.args(
+                "database",
+                **server_args,
+                database_name=spec.database_name,
+                charset="UTF8",
+                collation="en_US.utf8",
+            ),
             opts=self.opts(depends_on=[tls_version], protect=spec.deletion_protection),
-        )  # fmt: skip
+        )
         if spec.deletion_protection:
             authorization.ManagementLockByScope(
                 f"{name}-lock",
-                **self.args("lock", scope=server.id, level="CanNotDelete", lock_name="mbops-deletion-protection",
-                            notes="mbops: deletion protection (components.database.deletion_protection)"),
+                **self.args(
+                    "lock",
+                    scope=server.id,
+                    level="CanNotDelete",
+                    lock_name="mbops-deletion-protection",
+                    notes="mbops: deletion protection (components.database.deletion_protection)",
+                ),
                 opts=self.opts(depends_on=[server]),
-            )  # fmt: skip
+            )
         return f"{server_name}.postgres.database.azure.com"
 
 

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, cosmosdb
-
 from mbops.components.azure.common import COSMOS_DATA_CONTRIBUTOR, AzureComponent, AzureContext, Identity
 from mbops.components.spec import DocDbSpec
+from pulumi_azure_native import authorization, cosmosdb
 
 DATABASE = "app"
 CONTAINER = "items"
@@ -42,23 +41,38 @@ class DocDb(AzureComponent):
         super().__init__(name, args.spec, args.ctx, opts)
         ctx, spec = args.ctx, args.spec
         self.account_name = ctx.name("cosmos", 44)
-        backup = ({"type": "Continuous", "continuous_mode_properties": {
-                      "tier": "Continuous30Days" if ctx.prod else "Continuous7Days"}}
-                  if spec.point_in_time_recovery else {"type": "Periodic"})  # fmt: skip
+        backup = (
+            {
+                "type": "Continuous",
+                "continuous_mode_properties": {"tier": "Continuous30Days" if ctx.prod else "Continuous7Days"},
+            }
+            if spec.point_in_time_recovery
+            else {"type": "Periodic"}
+        )
         account_args = self.base(
-            account_name=self.account_name, kind="GlobalDocumentDB", database_account_offer_type="Standard",
+            account_name=self.account_name,
+            kind="GlobalDocumentDB",
+            database_account_offer_type="Standard",
             locations=[{"location_name": ctx.location, "failover_priority": 0, "is_zone_redundant": False}],
-            capabilities=[{"name": "EnableServerless"}], consistency_policy={"default_consistency_level": "Session"},
-            backup_policy=backup, disable_local_auth=True, disable_key_based_metadata_write_access=True,
-            minimal_tls_version="Tls12", public_network_access="Enabled", enable_free_tier=False,
+            capabilities=[{"name": "EnableServerless"}],
+            consistency_policy={"default_consistency_level": "Session"},
+            backup_policy=backup,
+            disable_local_auth=True,
+            disable_key_based_metadata_write_access=True,
+            minimal_tls_version="Tls12",
+            public_network_access="Enabled",
+            enable_free_tier=False,
         )
         if args.allowed_subnet_ids:
-            account_args.update(is_virtual_network_filter_enabled=True,
-                                virtual_network_rules=[{"id": s} for s in args.allowed_subnet_ids])  # fmt: skip
+            account_args.update(
+                is_virtual_network_filter_enabled=True,
+                virtual_network_rules=[{"id": s} for s in args.allowed_subnet_ids],
+            )
         self.account = cosmosdb.DatabaseAccount(
-            f"{name}-account", **self.args("account", **account_args),
+            f"{name}-account",
+            **self.args("account", **account_args),
             opts=self.opts(protect=spec.deletion_protection),
-        )  # fmt: skip
+        )
         names = {"resource_group_name": ctx.resource_group_name, "account_name": self.account_name}
         located = {"location": ctx.location, "tags": dict(self.tags)}
         database = cosmosdb.SqlResourceSqlDatabase(
@@ -68,27 +82,47 @@ class DocDb(AzureComponent):
         )
         cosmosdb.SqlResourceSqlContainer(
             f"{name}-container",
-            **self.args("container", **names, **located, database_name=DATABASE, container_name=CONTAINER, resource={
-                "id": CONTAINER, "partition_key": {"paths": ["/pk"], "kind": "Hash", "version": 2},
-                "indexing_policy": {"indexing_mode": "consistent", "automatic": True}}),
+            **self.args(
+                "container",
+                **names,
+                **located,
+                database_name=DATABASE,
+                container_name=CONTAINER,
+                resource={
+                    "id": CONTAINER,
+                    "partition_key": {"paths": ["/pk"], "kind": "Hash", "version": 2},
+                    "indexing_policy": {"indexing_mode": "consistent", "automatic": True},
+                },
+            ),
             opts=self.opts(depends_on=[database]),
-        )  # fmt: skip
+        )
         if args.app_identity is not None:
             cosmosdb.SqlResourceSqlRoleAssignment(
                 f"{name}-app-access",
-                **self.args("app_access", **names, role_assignment_id=ctx.guid("app-cosmos"),
-                            role_definition_id=pulumi.Output.concat(
-                                self.account.id, f"/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}"),
-                            principal_id=args.app_identity.principal_id, scope=self.account.id),
+                **self.args(
+                    "app_access",
+                    **names,
+                    role_assignment_id=ctx.guid("app-cosmos"),
+                    role_definition_id=pulumi.Output.concat(
+                        self.account.id, f"/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}"
+                    ),
+                    principal_id=args.app_identity.principal_id,
+                    scope=self.account.id,
+                ),
                 opts=self.opts(depends_on=[self.account]),
-            )  # fmt: skip
+            )
         if spec.deletion_protection:
             authorization.ManagementLockByScope(
                 f"{name}-lock",
-                **self.args("lock", scope=self.account.id, level="CanNotDelete", lock_name="mbops-deletion-protection",
-                            notes="mbops: deletion protection (components.docdb.deletion_protection)"),
+                **self.args(
+                    "lock",
+                    scope=self.account.id,
+                    level="CanNotDelete",
+                    lock_name="mbops-deletion-protection",
+                    notes="mbops: deletion protection (components.docdb.deletion_protection)",
+                ),
                 opts=self.opts(depends_on=[self.account]),
-            )  # fmt: skip
+            )
         self.endpoint = f"https://{self.account_name}.documents.azure.com:443/"
         self.table = f"{DATABASE}/{CONTAINER}"
         self.finish({"endpoint": self.endpoint, "database": DATABASE, "container": CONTAINER})

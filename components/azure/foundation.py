@@ -7,9 +7,8 @@ the group, and the identity is what the app runs as wherever it runs.
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import managedidentity, resources
-
 from mbops.components.azure.common import AzureContext, Identity
+from pulumi_azure_native import managedidentity, resources
 
 
 def create_foundation(ctx: AzureContext) -> Identity:
@@ -20,7 +19,10 @@ def create_foundation(ctx: AzureContext) -> Identity:
     first replica or VM boots and survive a replacement of the app.
     """
     group = resources.ResourceGroup(
-        f"{ctx.stack}-rg", resource_group_name=ctx.resource_group_name, location=ctx.location, tags=dict(ctx.tags)
+        f"{ctx.stack}-rg",
+        resource_group_name=ctx.resource_group_name,
+        location=ctx.location,
+        tags=dict(ctx.tags),
     )
     ctx.resource_group = group
     identity = managedidentity.UserAssignedIdentity(

@@ -15,8 +15,12 @@ PLAN_TENANT_ID = "00000000-0000-4000-8000-0000000071d0"
 
 
 def _client_config(args: dict[str, Any], region: str) -> dict[str, Any]:
-    return {"subscriptionId": PLAN_SUBSCRIPTION_ID, "tenantId": PLAN_TENANT_ID,
-            "clientId": "00000000-0000-4000-8000-00000000c11e", "objectId": "00000000-0000-4000-8000-000000000b1d"}  # fmt: skip
+    return {
+        "subscriptionId": PLAN_SUBSCRIPTION_ID,
+        "tenantId": PLAN_TENANT_ID,
+        "clientId": "00000000-0000-4000-8000-00000000c11e",
+        "objectId": "00000000-0000-4000-8000-000000000b1d",
+    }
 
 
 def _redis_keys(args: dict[str, Any], region: str) -> dict[str, Any]:
@@ -26,8 +30,13 @@ def _redis_keys(args: dict[str, Any], region: str) -> dict[str, Any]:
 def _hub_keys(args: dict[str, Any], region: str) -> dict[str, Any]:
     namespace, rule = args.get("namespaceName", "namespace"), args.get("authorizationRuleName", "rule")
     connection = f"Endpoint=sb://{namespace}.servicebus.windows.net/;SharedAccessKeyName={rule};SharedAccessKey=plan-key"
-    return {"keyName": rule, "primaryKey": "plan-key", "secondaryKey": "plan-key",
-            "primaryConnectionString": connection, "secondaryConnectionString": connection}  # fmt: skip
+    return {
+        "keyName": rule,
+        "primaryKey": "plan-key",
+        "secondaryKey": "plan-key",
+        "primaryConnectionString": connection,
+        "secondaryConnectionString": connection,
+    }
 
 
 ANSWERS: dict[str, Answer] = {

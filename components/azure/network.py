@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import network, privatedns
-
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import NetworkSpec
+from pulumi_azure_native import network, privatedns
+
 from mbops.errors import ConfigError
 
 ADMIN_PORTS = ("22", "3389")
@@ -23,31 +23,62 @@ class NetworkArgs:
     app_port: int = 8080
     servers: bool = False  # a VM scale set behind a public load balancer runs in the app subnet
     containers: bool = False  # a Container Apps environment gets a delegated subnet
-    managed_database: bool = False  # PostgreSQL Flexible Server gets a delegated subnet and a private DNS zone
+    managed_database: bool = (
+        False  # PostgreSQL Flexible Server gets a delegated subnet and a private DNS zone
+    )
 
 
 def subnet_cidrs(cidr: str, names: list[str]) -> dict[str, str]:
-    """Equal blocks carved from the VNet range, one per subnet name (at least /27, as Container Apps needs)."""
+    """Equal blocks carved from the VNet range, one per subnet (at least /27, as Container Apps needs)."""
     net = ipaddress.ip_network(cidr)
     prefix = min(net.prefixlen + 3, 27)
     blocks = list(net.subnets(new_prefix=prefix))
     if len(blocks) < len(names):
-        raise ConfigError(f"components.network.cidr: {cidr} is too small for {len(names)} subnets of /{prefix}")
+        raise ConfigError(
+            f"components.network.cidr: {cidr} is too small for {len(names)} subnets of /{prefix}"
+        )
     return {n: str(b) for n, b in zip(names, blocks, strict=False)}
 
 
-def rule(name: str, priority: int, access: str, source: str, ports: list[str], *, protocol: str = "Tcp",
-         destination: str = "*", description: str = "") -> dict[str, Any]:  # fmt: skip
+def rule(
+    name: str,
+    priority: int,
+    access: str,
+    source: str,
+    ports: list[str],
+    *,
+    protocol: str = "Tcp",
+    destination: str = "*",
+    description: str = "",
+) -> dict[str, Any]:
     """One inbound NSG rule."""
-    return {"name": name, "priority": priority, "direction": "Inbound", "access": access, "protocol": protocol,
-            "source_address_prefix": source, "source_port_range": "*", "destination_address_prefix": destination,
-            "destination_port_ranges": ports, "description": description or name}  # fmt: skip
+    return {
+        "name": name,
+        "priority": priority,
+        "direction": "Inbound",
+        "access": access,
+        "protocol": protocol,
+        "source_address_prefix": source,
+        "source_port_range": "*",
+        "destination_address_prefix": destination,
+        "destination_port_ranges": ports,
+        "description": description or name,
+    }
 
 
 def deny_admin_from_internet() -> list[dict[str, Any]]:
     """Explicit deny of SSH/RDP from the internet, so no later allow rule can open them by accident."""
-    return [rule("deny-admin-from-internet", 4000, "Deny", "Internet", list(ADMIN_PORTS), protocol="*",
-                 description="no SSH/RDP from the internet: use Run Command or Entra SSH from inside")]  # fmt: skip
+    return [
+        rule(
+            "deny-admin-from-internet",
+            4000,
+            "Deny",
+            "Internet",
+            list(ADMIN_PORTS),
+            protocol="*",
+            description="no SSH/RDP from the internet: use Run Command or Entra SSH from inside",
+        )
+    ]
 
 
 class Network(AzureComponent):
@@ -70,16 +101,23 @@ class Network(AzureComponent):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
         ctx, spec = args.ctx, args.spec
-        names = ["app", "data"] + (["postgres"] if args.managed_database else []) + (
-            ["containerapps"] if args.containers else [])  # fmt: skip
+        names = (
+            ["app", "data"]
+            + (["postgres"] if args.managed_database else [])
+            + (["containerapps"] if args.containers else [])
+        )
         cidrs = subnet_cidrs(spec.cidr, names)
         self.vnet_name = ctx.name("vnet", 64, unique=False)
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
-            **self.args("vnet", **self.base(virtual_network_name=self.vnet_name,
-                                            address_space={"address_prefixes": [spec.cidr]})),
+            **self.args(
+                "vnet",
+                **self.base(
+                    virtual_network_name=self.vnet_name, address_space={"address_prefixes": [spec.cidr]}
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         nat = self._nat(name) if spec.nat != "none" else None
         self.subnets: dict[str, network.Subnet] = {}
         self.nsgs: dict[str, network.NetworkSecurityGroup] = {}
@@ -87,17 +125,21 @@ class Network(AzureComponent):
         for subnet in names:
             nsg = network.NetworkSecurityGroup(
                 f"{name}-nsg-{subnet}",
-                **self.args(f"nsg_{subnet}", **self.base(
-                    network_security_group_name=ctx.name(f"nsg-{subnet}", 80, unique=False),
-                    security_rules=self._rules(subnet, cidrs, args))),
+                **self.args(
+                    f"nsg_{subnet}",
+                    **self.base(
+                        network_security_group_name=ctx.name(f"nsg-{subnet}", 80, unique=False),
+                        security_rules=self._rules(subnet, cidrs, args),
+                    ),
+                ),
                 opts=self.opts(),
-            )  # fmt: skip
+            )
             # Subnets of one VNet are created one at a time: ARM rejects concurrent subnet writes.
             created = network.Subnet(
                 f"{name}-subnet-{subnet}",
                 **self.args(f"subnet_{subnet}", **self._subnet_args(subnet, cidrs[subnet], nsg, nat)),
                 opts=self.opts(depends_on=[self.vnet, *previous]),
-            )  # fmt: skip
+            )
             previous = [created]
             self.subnets[subnet], self.nsgs[subnet] = created, nsg
         self.postgres_dns_zone = None
@@ -111,18 +153,30 @@ class Network(AzureComponent):
     def _nat(self, name: str) -> network.NatGateway:
         ip = network.PublicIPAddress(
             f"{name}-nat-ip",
-            **self.args("nat_ip", **self.base(public_ip_address_name=self.ctx.name("pip-nat", 80, unique=False),
-                                              sku={"name": "Standard", "tier": "Regional"},
-                                              public_ip_allocation_method="Static", public_ip_address_version="IPv4")),
+            **self.args(
+                "nat_ip",
+                **self.base(
+                    public_ip_address_name=self.ctx.name("pip-nat", 80, unique=False),
+                    sku={"name": "Standard", "tier": "Regional"},
+                    public_ip_allocation_method="Static",
+                    public_ip_address_version="IPv4",
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.nat_gateway = network.NatGateway(
             f"{name}-nat",
-            **self.args("nat_gateway", **self.base(nat_gateway_name=self.ctx.name("nat", 80, unique=False),
-                                                   sku={"name": "Standard"}, idle_timeout_in_minutes=4,
-                                                   public_ip_addresses=[{"id": ip.id}])),
+            **self.args(
+                "nat_gateway",
+                **self.base(
+                    nat_gateway_name=self.ctx.name("nat", 80, unique=False),
+                    sku={"name": "Standard"},
+                    idle_timeout_in_minutes=4,
+                    public_ip_addresses=[{"id": ip.id}],
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         return self.nat_gateway
 
     def _subnet_args(
@@ -142,8 +196,10 @@ class Network(AzureComponent):
         if subnet in ("app", "containerapps"):
             # Key Vault and Storage firewalls admit these subnets (service endpoints, no public IPs involved).
             args["service_endpoints"] = [{"service": "Microsoft.KeyVault"}, {"service": "Microsoft.Storage"}]
-        delegation = {"postgres": "Microsoft.DBforPostgreSQL/flexibleServers",
-                      "containerapps": "Microsoft.App/environments"}.get(subnet)  # fmt: skip
+        delegation = {
+            "postgres": "Microsoft.DBforPostgreSQL/flexibleServers",
+            "containerapps": "Microsoft.App/environments",
+        }.get(subnet)
         if delegation:
             args["delegations"] = [{"name": delegation.split("/")[0].lower(), "service_name": delegation}]
         return args
@@ -152,36 +208,100 @@ class Network(AzureComponent):
         app_sources = [cidrs[s] for s in ("app", "containerapps") if s in cidrs]
         rules: list[dict[str, Any]] = []
         if subnet == "app" and args.servers:
-            rules.append(rule("allow-lb-to-app", 100, "Allow", "Internet", [str(args.app_port)],
-                              destination=cidrs["app"], description="public load balancer to the app port"))
+            rules.append(
+                rule(
+                    "allow-lb-to-app",
+                    100,
+                    "Allow",
+                    "Internet",
+                    [str(args.app_port)],
+                    destination=cidrs["app"],
+                    description="public load balancer to the app port",
+                )
+            )
         if subnet == "containerapps":
-            rules.append(rule("allow-https-ingress", 100, "Allow", "Internet", ["80", "443"],
-                              destination=cidrs["containerapps"], description="Container Apps external ingress"))
+            rules.append(
+                rule(
+                    "allow-https-ingress",
+                    100,
+                    "Allow",
+                    "Internet",
+                    ["80", "443"],
+                    destination=cidrs["containerapps"],
+                    description="Container Apps external ingress",
+                )
+            )
         if subnet in ("postgres", "data"):
             for i, source in enumerate(app_sources):
-                rules.append(rule(f"allow-postgres-from-app-{i + 1}", 100 + i, "Allow", source, ["5432", "6432"],
-                                  description="app tier to PostgreSQL"))
-                rules.append(rule(f"allow-redis-from-app-{i + 1}", 110 + i, "Allow", source, ["10000"],
-                                  description="app tier to Redis (private endpoint)"))
-            rules.append(rule("allow-within-subnet", 150, "Allow", cidrs[subnet], ["*"], protocol="*",
-                              description="replication between HA peers in the subnet"))
-            rules.append(rule("deny-other-vnet", 3000, "Deny", "VirtualNetwork", ["*"], protocol="*",
-                              description="nothing else in the VNet reaches the data tier"))
-        return rules + deny_admin_from_internet()  # fmt: skip
+                rules.append(
+                    rule(
+                        f"allow-postgres-from-app-{i + 1}",
+                        100 + i,
+                        "Allow",
+                        source,
+                        ["5432", "6432"],
+                        description="app tier to PostgreSQL",
+                    )
+                )
+                rules.append(
+                    rule(
+                        f"allow-redis-from-app-{i + 1}",
+                        110 + i,
+                        "Allow",
+                        source,
+                        ["10000"],
+                        description="app tier to Redis (private endpoint)",
+                    )
+                )
+            rules.append(
+                rule(
+                    "allow-within-subnet",
+                    150,
+                    "Allow",
+                    cidrs[subnet],
+                    ["*"],
+                    protocol="*",
+                    description="replication between HA peers in the subnet",
+                )
+            )
+            rules.append(
+                rule(
+                    "deny-other-vnet",
+                    3000,
+                    "Deny",
+                    "VirtualNetwork",
+                    ["*"],
+                    protocol="*",
+                    description="nothing else in the VNet reaches the data tier",
+                )
+            )
+        return rules + deny_admin_from_internet()
 
     def _postgres_dns(self, name: str) -> None:
         zone_name = f"{self.ctx.name('psql', 40)}.private.postgres.database.azure.com"
         self.postgres_dns_zone = privatedns.PrivateZone(
             f"{name}-postgres-dns",
-            **self.args("postgres_dns_zone", resource_group_name=self.ctx.resource_group_name, location="global",
-                        private_zone_name=zone_name, tags=dict(self.tags)),
+            **self.args(
+                "postgres_dns_zone",
+                resource_group_name=self.ctx.resource_group_name,
+                location="global",
+                private_zone_name=zone_name,
+                tags=dict(self.tags),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         privatedns.VirtualNetworkLink(
             f"{name}-postgres-dns-link",
-            **self.args("postgres_dns_link", resource_group_name=self.ctx.resource_group_name, location="global",
-                        private_zone_name=zone_name, virtual_network_link_name=f"{self.vnet_name}-link",
-                        virtual_network={"id": self.vnet.id}, registration_enabled=False, tags=dict(self.tags)),
+            **self.args(
+                "postgres_dns_link",
+                resource_group_name=self.ctx.resource_group_name,
+                location="global",
+                private_zone_name=zone_name,
+                virtual_network_link_name=f"{self.vnet_name}-link",
+                virtual_network={"id": self.vnet.id},
+                registration_enabled=False,
+                tags=dict(self.tags),
+            ),
             opts=self.opts(depends_on=[self.postgres_dns_zone]),
-        )  # fmt: skip
+        )
         self.postgres_dns_zone_id = self.postgres_dns_zone.id

@@ -9,18 +9,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import notificationhubs
-
 from mbops.components.azure.common import PLAN_SECRET_PLACEHOLDER, AzureComponent, AzureContext, KeyVaultRef
 from mbops.components.spec import PushSpec
+from pulumi_azure_native import notificationhubs
+
 from mbops.errors import ConfigError
 
 FIELDS = {
     "fcm": ("project_id", "client_email", "private_key"),  # a Firebase service account JSON key
     "apns": ("key_id", "team_id", "bundle_id", "private_key"),  # an APNs token-auth (.p8) key
 }
-APNS_ENDPOINTS = {"apns": "https://api.push.apple.com:443/3/device",
-                  "apns_sandbox": "https://api.development.push.apple.com:443/3/device"}  # fmt: skip
+APNS_ENDPOINTS = {
+    "apns": "https://api.push.apple.com:443/3/device",
+    "apns_sandbox": "https://api.development.push.apple.com:443/3/device",
+}
 
 
 @dataclass(kw_only=True)
@@ -42,29 +44,46 @@ def read_credential(spec: PushSpec, secret_env: Mapping[str, str]) -> dict[str, 
     field_name = f"components.push.credential_secret ({spec.credential_secret})"
     source = secret_env.get(spec.credential_secret)
     if source is None:
-        pulumi.log.warn(f"{field_name}: not in app.secret_env; the hub is created without a {spec.platform} "
-                        "credential and cannot deliver until one is set")  # fmt: skip
+        pulumi.log.warn(
+            f"{field_name}: not in app.secret_env; the hub is created without a {spec.platform} "
+            "credential and cannot deliver until one is set"
+        )
         return None
     variable = source.removeprefix("env:")
     raw = os.environ.get(variable)
     if raw is None:
         if not pulumi.runtime.is_dry_run():
             raise ConfigError(f"{field_name}: environment variable {variable} is not set")
-        pulumi.log.warn(f"{field_name}: environment variable {variable} is not set; planning with placeholders")
+        pulumi.log.warn(
+            f"{field_name}: environment variable {variable} is not set; planning with placeholders"
+        )
         values = dict.fromkeys(FIELDS[platform], PLAN_SECRET_PLACEHOLDER)
     else:
         try:
             parsed = json.loads(raw)
             values = {k: str(parsed[k]) for k in FIELDS[platform]}
         except (ValueError, KeyError, TypeError):
-            raise ConfigError(f"{field_name}: {variable} must hold JSON with {', '.join(FIELDS[platform])}") from None
+            raise ConfigError(
+                f"{field_name}: {variable} must hold JSON with {', '.join(FIELDS[platform])}"
+            ) from None
     secret = {k: pulumi.Output.secret(v) for k, v in values.items()}
     if platform == "fcm":
-        return {"fcm_v1_credential": {"project_id": secret["project_id"], "client_email": secret["client_email"],
-                                      "private_key": secret["private_key"]}}  # fmt: skip
-    return {"apns_credential": {"endpoint": APNS_ENDPOINTS[spec.platform], "key_id": secret["key_id"],
-                                "app_id": secret["team_id"], "app_name": secret["bundle_id"],
-                                "token": secret["private_key"]}}  # fmt: skip
+        return {
+            "fcm_v1_credential": {
+                "project_id": secret["project_id"],
+                "client_email": secret["client_email"],
+                "private_key": secret["private_key"],
+            }
+        }
+    return {
+        "apns_credential": {
+            "endpoint": APNS_ENDPOINTS[spec.platform],
+            "key_id": secret["key_id"],
+            "app_id": secret["team_id"],
+            "app_name": secret["bundle_id"],
+            "token": secret["private_key"],
+        }
+    }
 
 
 class Push(AzureComponent):
@@ -86,29 +105,50 @@ class Push(AzureComponent):
         hub_name = ctx.name("hub", 64, unique=False)
         namespace = notificationhubs.Namespace(
             f"{name}-namespace",
-            **self.args("namespace", **self.base(namespace_name=namespace_name, namespace_type="NotificationHub",
-                                                 sku={"name": "Basic" if ctx.prod else "Free"})),
+            **self.args(
+                "namespace",
+                **self.base(
+                    namespace_name=namespace_name,
+                    namespace_type="NotificationHub",
+                    sku={"name": "Basic" if ctx.prod else "Free"},
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         credential = read_credential(args.spec, args.secret_env) or {}
         hub = notificationhubs.NotificationHub(
             f"{name}-hub",
-            **self.args("hub", **self.base(namespace_name=namespace_name, notification_hub_name=hub_name,
-                                           **credential)),
+            **self.args(
+                "hub",
+                **self.base(namespace_name=namespace_name, notification_hub_name=hub_name, **credential),
+            ),
             opts=self.opts(depends_on=[namespace]),
-        )  # fmt: skip
-        names = {"resource_group_name": ctx.resource_group_name, "namespace_name": namespace_name,
-                 "notification_hub_name": hub_name}  # fmt: skip
+        )
+        names = {
+            "resource_group_name": ctx.resource_group_name,
+            "namespace_name": namespace_name,
+            "notification_hub_name": hub_name,
+        }
         rule = notificationhubs.NotificationHubAuthorizationRule(
             f"{name}-send-rule",
-            **self.args("send_rule", **names, authorization_rule_name="app-send", rights=["Send"],
-                        location=ctx.location, tags=dict(self.tags)),
+            **self.args(
+                "send_rule",
+                **names,
+                authorization_rule_name="app-send",
+                rights=["Send"],
+                location=ctx.location,
+                tags=dict(self.tags),
+            ),
             opts=self.opts(depends_on=[hub]),
         )
         keys = notificationhubs.list_notification_hub_keys_output(
             authorization_rule_name=rule.name, **names, opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        self.store_secret("connection_secret", vault=args.vault, secret_name="push-connection-string",
-                          value=pulumi.Output.secret(keys.primary_connection_string))  # fmt: skip
+        self.store_secret(
+            "connection_secret",
+            vault=args.vault,
+            secret_name="push-connection-string",
+            value=pulumi.Output.secret(keys.primary_connection_string),
+        )
         self.app = f"{namespace_name}/{hub_name}"
         self.finish({"namespace": namespace_name, "hub": hub_name})

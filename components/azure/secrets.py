@@ -6,11 +6,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import keyvault
-
-from mbops.components.azure.common import AzureComponent, AzureContext, Identity, KeyVaultRef, secret_name_for
-from mbops.components.azure.common import secret_from_env
+from mbops.components.azure.common import (
+    AzureComponent,
+    AzureContext,
+    Identity,
+    KeyVaultRef,
+    secret_from_env,
+    secret_name_for,
+)
 from mbops.components.spec import SecretsSpec
+from pulumi_azure_native import keyvault
 
 
 @dataclass(kw_only=True)
@@ -43,8 +48,11 @@ class Secrets(AzureComponent):
         vault_name = ctx.name("kv", 24)
         acls: dict[str, object] = {"bypass": "AzureServices", "default_action": "Allow"}
         if args.allowed_subnet_ids:
-            acls = {"bypass": "AzureServices", "default_action": "Deny",
-                    "virtual_network_rules": [{"id": s} for s in args.allowed_subnet_ids]}  # fmt: skip
+            acls = {
+                "bypass": "AzureServices",
+                "default_action": "Deny",
+                "virtual_network_rules": [{"id": s} for s in args.allowed_subnet_ids],
+            }
         properties: dict[str, object] = {
             "tenant_id": ctx.tenant_id,
             "sku": {"family": "A", "name": "standard"},
@@ -69,10 +77,19 @@ class Secrets(AzureComponent):
         self.secret_names: dict[str, str] = {}
         for env_name, source in sorted(args.secret_env.items()):
             secret = secret_name_for(env_name)
-            self.store_secret(f"secret_{env_name}", vault=self.ref, secret_name=secret,
-                              value=secret_from_env(source, f"app.secret_env.{env_name}"))
+            self.store_secret(
+                f"secret_{env_name}",
+                vault=self.ref,
+                secret_name=secret,
+                value=secret_from_env(source, f"app.secret_env.{env_name}"),
+            )
             self.secret_names[env_name] = secret
-        self.app_reader = self.grant("app_reader", role="Key Vault Secrets User", scope=self.vault.id,
-                                     principal_id=args.app_identity.principal_id, key="app-kv")
+        self.app_reader = self.grant(
+            "app_reader",
+            role="Key Vault Secrets User",
+            scope=self.vault.id,
+            principal_id=args.app_identity.principal_id,
+            key="app-kv",
+        )
         self.uri = self.ref.uri
         self.finish({"vault_name": vault_name, "vault_uri": self.ref.uri})

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_tls as tls
+from mbops.components.azure import cloudinit, vm
 from pulumi_azure_native import compute, managedidentity, network
 
-from mbops.components.azure import cloudinit, vm
 from mbops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,66 +33,134 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> str:
     ctx, spec, name = args.ctx, args.spec, db.prefix
     if args.data_subnet_id is None or args.data_cidr is None:
         raise ConfigError("azure: components.database.self_hosted needs components.network")
-    pulumi.log.warn("database (self_hosted): backups are not managed on azure for a VM; snapshot the data disk "
-                    "(Azure Backup for disks) or schedule pg_dump")  # fmt: skip
+    pulumi.log.warn(
+        "database (self_hosted): backups are not managed on azure for a VM; snapshot the data disk "
+        "(Azure Backup for disks) or schedule pg_dump"
+    )
     zone = ["1"]
-    password_secret = db.store_secret("password_secret", vault=args.vault, secret_name=PASSWORD_SECRET,
-                                      value=db.password.result)
+    password_secret = db.store_secret(
+        "password_secret", vault=args.vault, secret_name=PASSWORD_SECRET, value=db.password.result
+    )
     identity = managedidentity.UserAssignedIdentity(
         f"{name}-vm-identity",
         **db.args("vm_identity", **db.base(resource_name_=ctx.name("id-postgres", 128, unique=False))),
         opts=db.opts(),
     )
-    reader = db.grant("vm_reader", role="Key Vault Secrets User",
-                      scope=pulumi.Output.concat(args.vault.resource.id, f"/secrets/{PASSWORD_SECRET}"),
-                      principal_id=identity.principal_id, key="postgres-vm-password",
-                      depends_on=[password_secret])  # fmt: skip
+    reader = db.grant(
+        "vm_reader",
+        role="Key Vault Secrets User",
+        scope=pulumi.Output.concat(args.vault.resource.id, f"/secrets/{PASSWORD_SECRET}"),
+        principal_id=identity.principal_id,
+        key="postgres-vm-password",
+        depends_on=[password_secret],
+    )
     disk = compute.Disk(
         f"{name}-data-disk",
-        **db.args("data_disk", **db.base(
-            disk_name=ctx.name("disk-pgdata", 80, unique=False), disk_size_gb=spec.storage_gb, zones=zone,
-            creation_data={"create_option": "Empty"}, sku={"name": "Premium_LRS"},
-            encryption={"type": "EncryptionAtRestWithPlatformKey"}, network_access_policy="DenyAll",
-            public_network_access="Disabled")),
+        **db.args(
+            "data_disk",
+            **db.base(
+                disk_name=ctx.name("disk-pgdata", 80, unique=False),
+                disk_size_gb=spec.storage_gb,
+                zones=zone,
+                creation_data={"create_option": "Empty"},
+                sku={"name": "Premium_LRS"},
+                encryption={"type": "EncryptionAtRestWithPlatformKey"},
+                network_access_policy="DenyAll",
+                public_network_access="Disabled",
+            ),
+        ),
         opts=db.opts(protect=spec.deletion_protection),
-    )  # fmt: skip
+    )
     host = static_ip(args.data_cidr)
     nic = network.NetworkInterface(
         f"{name}-nic",
-        **db.args("nic", **db.base(
-            network_interface_name=ctx.name("nic-postgres", 80, unique=False),
-            ip_configurations=[{"name": "ipconfig", "primary": True, "subnet": {"id": args.data_subnet_id},
-                                "private_ip_allocation_method": "Static", "private_ip_address": host}])),
+        **db.args(
+            "nic",
+            **db.base(
+                network_interface_name=ctx.name("nic-postgres", 80, unique=False),
+                ip_configurations=[
+                    {
+                        "name": "ipconfig",
+                        "primary": True,
+                        "subnet": {"id": args.data_subnet_id},
+                        "private_ip_allocation_method": "Static",
+                        "private_ip_address": host,
+                    }
+                ],
+            ),
+        ),
         opts=db.opts(),
-    )  # fmt: skip
-    key = tls.PrivateKey(f"{name}-ssh-key", **db.args("ssh_key", algorithm="RSA", rsa_bits=4096), opts=db.opts())
-    custom_data = identity.client_id.apply(lambda client_id: cloudinit.encode(cloudinit.postgres_server(
-        version=spec.engine_version, database=spec.database_name, admin="mbopsadmin", vault=args.vault.name,
-        client_id=client_id, password_secret=PASSWORD_SECRET, allowed_cidrs=args.app_cidrs)))  # fmt: skip
+    )
+    key = tls.PrivateKey(
+        f"{name}-ssh-key", **db.args("ssh_key", algorithm="RSA", rsa_bits=4096), opts=db.opts()
+    )
+    custom_data = identity.client_id.apply(
+        lambda client_id: cloudinit.encode(
+            cloudinit.postgres_server(
+                version=spec.engine_version,
+                database=spec.database_name,
+                admin="mbopsadmin",
+                vault=args.vault.name,
+                client_id=client_id,
+                password_secret=PASSWORD_SECRET,
+                allowed_cidrs=args.app_cidrs,
+            )
+        )
+    )
     size = vm.VM_SIZES[spec.size]
     machine = compute.VirtualMachine(
         f"{name}-vm",
-        **db.args("vm", **db.base(
-            vm_name=ctx.name("vm-postgres", 64, unique=False), zones=zone, hardware_profile={"vm_size": size},
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-            os_profile={"computer_name": "postgres", "admin_username": vm.ADMIN_USER, "custom_data": custom_data,
-                        "linux_configuration": vm.linux_configuration(key.public_key_openssh)},
-            storage_profile={
-                "image_reference": dict(vm.UBUNTU_LTS),
-                "os_disk": {"create_option": "FromImage", "caching": "ReadWrite", "delete_option": "Delete",
-                            "disk_size_gb": vm.MIN_OS_DISK_GB, "managed_disk": {"storage_account_type": "Premium_LRS"}},
-                "data_disks": [{"lun": 0, "create_option": "Attach", "caching": "None", "delete_option": "Detach",
-                                "managed_disk": {"id": disk.id}}]},
-            network_profile={"network_interfaces": [{"id": nic.id, "primary": True, "delete_option": "Delete"}]},
-            security_profile=vm.security_profile(),
-            diagnostics_profile={"boot_diagnostics": {"enabled": True}})),
+        **db.args(
+            "vm",
+            **db.base(
+                vm_name=ctx.name("vm-postgres", 64, unique=False),
+                zones=zone,
+                hardware_profile={"vm_size": size},
+                identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+                os_profile={
+                    "computer_name": "postgres",
+                    "admin_username": vm.ADMIN_USER,
+                    "custom_data": custom_data,
+                    "linux_configuration": vm.linux_configuration(key.public_key_openssh),
+                },
+                storage_profile={
+                    "image_reference": dict(vm.UBUNTU_LTS),
+                    "os_disk": {
+                        "create_option": "FromImage",
+                        "caching": "ReadWrite",
+                        "delete_option": "Delete",
+                        "disk_size_gb": vm.MIN_OS_DISK_GB,
+                        "managed_disk": {"storage_account_type": "Premium_LRS"},
+                    },
+                    "data_disks": [
+                        {
+                            "lun": 0,
+                            "create_option": "Attach",
+                            "caching": "None",
+                            "delete_option": "Detach",
+                            "managed_disk": {"id": disk.id},
+                        }
+                    ],
+                },
+                network_profile={
+                    "network_interfaces": [{"id": nic.id, "primary": True, "delete_option": "Delete"}]
+                },
+                security_profile=vm.security_profile(),
+                diagnostics_profile={"boot_diagnostics": {"enabled": True}},
+            ),
+        ),
         opts=db.opts(depends_on=[reader]),
-    )  # fmt: skip
+    )
     compute.VirtualMachineExtension(
         f"{name}-vm-entra-ssh",
-        **db.args("vm_entra_ssh", **db.base(
-            vm_name=ctx.name("vm-postgres", 64, unique=False), vm_extension_name="AADSSHLoginForLinux",
-            **{k: v for k, v in vm.entra_ssh_extension().items() if k != "name"})),
+        **db.args(
+            "vm_entra_ssh",
+            **db.base(
+                vm_name=ctx.name("vm-postgres", 64, unique=False),
+                vm_extension_name="AADSSHLoginForLinux",
+                **{k: v for k, v in vm.entra_ssh_extension().items() if k != "name"},
+            ),
+        ),
         opts=db.opts(depends_on=[machine]),
-    )  # fmt: skip
+    )
     return host

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_tls as tls
-from pulumi_azure_native import compute, monitor, network
-
 from mbops.components.azure import cloudinit, vm
 from mbops.components.azure.common import AppWiring, AzureComponent, AzureContext
 from mbops.components.spec import ServersSpec
-from mbops.errors import ConfigError
 from mbops.stacks.config import AppSpec
+from pulumi_azure_native import compute, monitor, network
+
+from mbops.errors import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -28,13 +28,24 @@ class ServersArgs:
 def cpu_rule(direction: str, operator: str, threshold: int, window: str, target: pulumi.Input[str]) -> dict:
     """An autoscale rule on the scale set's average CPU."""
     return {
-        "metric_trigger": {"metric_name": "Percentage CPU", "metric_namespace": "microsoft.compute/virtualmachinescalesets",
-                           "metric_resource_uri": target, "operator": operator, "statistic": "Average",
-                           "threshold": threshold, "time_aggregation": "Average", "time_grain": "PT1M",
-                           "time_window": window},
-        "scale_action": {"direction": direction, "type": "ChangeCount", "value": "1",
-                         "cooldown": "PT5M" if direction == "Increase" else "PT10M"},
-    }  # fmt: skip
+        "metric_trigger": {
+            "metric_name": "Percentage CPU",
+            "metric_namespace": "microsoft.compute/virtualmachinescalesets",
+            "metric_resource_uri": target,
+            "operator": operator,
+            "statistic": "Average",
+            "threshold": threshold,
+            "time_aggregation": "Average",
+            "time_grain": "PT1M",
+            "time_window": window,
+        },
+        "scale_action": {
+            "direction": direction,
+            "type": "ChangeCount",
+            "value": "1",
+            "cooldown": "PT5M" if direction == "Increase" else "PT10M",
+        },
+    }
 
 
 class Servers(AzureComponent):
@@ -59,19 +70,29 @@ class Servers(AzureComponent):
         super().__init__(name, args.spec, args.ctx, opts)
         ctx, spec, app, wiring = args.ctx, args.spec, args.app, args.wiring
         if wiring.vault is None or wiring.identity is None:
-            raise ConfigError("azure: servers need components.secrets (the VMs read their secrets from Key Vault)")
+            raise ConfigError(
+                "azure: servers need components.secrets (the VMs read their secrets from Key Vault)"
+            )
         zones = [str(z + 1) for z in range(min(args.zones, 3))]
-        key = tls.PrivateKey(f"{name}-ssh-key", **self.args("ssh_key", algorithm="RSA", rsa_bits=4096),
-                             opts=self.opts())  # fmt: skip
+        key = tls.PrivateKey(
+            f"{name}-ssh-key", **self.args("ssh_key", algorithm="RSA", rsa_bits=4096), opts=self.opts()
+        )
         label = ctx.name("app", 60)
         self.public_ip = network.PublicIPAddress(
             f"{name}-ip",
-            **self.args("public_ip", **self.base(
-                public_ip_address_name=ctx.name("pip-lb", 80, unique=False), sku={"name": "Standard", "tier": "Regional"},
-                public_ip_allocation_method="Static", public_ip_address_version="IPv4", zones=zones,
-                dns_settings={"domain_name_label": label})),
+            **self.args(
+                "public_ip",
+                **self.base(
+                    public_ip_address_name=ctx.name("pip-lb", 80, unique=False),
+                    sku={"name": "Standard", "tier": "Regional"},
+                    public_ip_allocation_method="Static",
+                    public_ip_address_version="IPv4",
+                    zones=zones,
+                    dns_settings={"domain_name_label": label},
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         lb_name = ctx.name("lb", 80, unique=False)
 
         def lb_part(kind: str, part: str) -> dict[str, str]:
@@ -79,73 +100,154 @@ class Servers(AzureComponent):
 
         self.load_balancer = network.LoadBalancer(
             f"{name}-lb",
-            **self.args("load_balancer", **self.base(
-                load_balancer_name=lb_name, sku={"name": "Standard", "tier": "Regional"},
-                frontend_ip_configurations=[{"name": "public", "public_ip_address": {"id": self.public_ip.id}}],
-                backend_address_pools=[{"name": "app"}],
-                probes=[{"name": "health", "protocol": "Http", "port": app.port, "request_path": app.health_path,
-                         "interval_in_seconds": 5, "number_of_probes": 2, "probe_threshold": 2}],
-                load_balancing_rules=[{
-                    "name": "http", "protocol": "Tcp", "frontend_port": 80, "backend_port": app.port,
-                    "frontend_ip_configuration": lb_part("frontendIPConfigurations", "public"),
-                    "backend_address_pool": lb_part("backendAddressPools", "app"),
-                    "probe": lb_part("probes", "health"), "disable_outbound_snat": True, "enable_tcp_reset": True,
-                    "idle_timeout_in_minutes": 4, "load_distribution": "Default"}])),
+            **self.args(
+                "load_balancer",
+                **self.base(
+                    load_balancer_name=lb_name,
+                    sku={"name": "Standard", "tier": "Regional"},
+                    frontend_ip_configurations=[
+                        {"name": "public", "public_ip_address": {"id": self.public_ip.id}}
+                    ],
+                    backend_address_pools=[{"name": "app"}],
+                    probes=[
+                        {
+                            "name": "health",
+                            "protocol": "Http",
+                            "port": app.port,
+                            "request_path": app.health_path,
+                            "interval_in_seconds": 5,
+                            "number_of_probes": 2,
+                            "probe_threshold": 2,
+                        }
+                    ],
+                    load_balancing_rules=[
+                        {
+                            "name": "http",
+                            "protocol": "Tcp",
+                            "frontend_port": 80,
+                            "backend_port": app.port,
+                            "frontend_ip_configuration": lb_part("frontendIPConfigurations", "public"),
+                            "backend_address_pool": lb_part("backendAddressPools", "app"),
+                            "probe": lb_part("probes", "health"),
+                            "disable_outbound_snat": True,
+                            "enable_tcp_reset": True,
+                            "idle_timeout_in_minutes": 4,
+                            "load_distribution": "Default",
+                        }
+                    ],
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         env = {**app.env, "PORT": str(app.port), **wiring.env}
         vault_name = wiring.vault.name
         custom_data = pulumi.Output.all(wiring.identity.client_id, pulumi.Output.all(**env)).apply(
-            lambda v: cloudinit.encode(cloudinit.app_server(
-                image=app.image, port=app.port, vault=vault_name, client_id=v[0],
-                env={**v[1], "AZURE_CLIENT_ID": v[0]}, secrets=wiring.secrets))
-        )  # fmt: skip
+            lambda v: cloudinit.encode(
+                cloudinit.app_server(
+                    image=app.image,
+                    port=app.port,
+                    vault=vault_name,
+                    client_id=v[0],
+                    env={**v[1], "AZURE_CLIENT_ID": v[0]},
+                    secrets=wiring.secrets,
+                )
+            )
+        )
         capacity = max(app.min_replicas, 1)
         self.scale_set = compute.VirtualMachineScaleSet(
             f"{name}-vmss",
-            **self.args("scale_set", **self.base(
-                vm_scale_set_name=ctx.name("vmss", 64, unique=False), zones=zones, orchestration_mode="Uniform",
-                overprovision=False, sku={"name": vm.VM_SIZES[spec.size], "tier": "Standard", "capacity": capacity},
-                identity={"type": "UserAssigned", "user_assigned_identities": [wiring.identity.id]},
-                upgrade_policy={"mode": "Rolling",
-                                "rolling_upgrade_policy": {"max_batch_instance_percent": 34,
-                                                           "max_unhealthy_instance_percent": 34,
-                                                           "max_unhealthy_upgraded_instance_percent": 34,
-                                                           "pause_time_between_batches": "PT30S"},
-                                "automatic_os_upgrade_policy": {"enable_automatic_os_upgrade": True}},
-                automatic_repairs_policy={"enabled": True, "grace_period": "PT15M"},
-                virtual_machine_profile={
-                    "os_profile": {"computer_name_prefix": "app", "admin_username": vm.ADMIN_USER,
-                                   "custom_data": custom_data,
-                                   "linux_configuration": vm.linux_configuration(key.public_key_openssh)},
-                    "storage_profile": {
-                        "image_reference": vm.image_reference(spec.os_image, "components.servers.os_image"),
-                        "os_disk": {"create_option": "FromImage", "caching": "ReadWrite",
-                                    "disk_size_gb": max(spec.disk_gb, vm.MIN_OS_DISK_GB),
-                                    "managed_disk": {"storage_account_type": "Premium_LRS"}}},
-                    "security_profile": vm.security_profile(),
-                    "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},
-                    "network_profile": {
-                        "health_probe": lb_part("probes", "health"),
-                        "network_interface_configurations": [{
-                            "name": "nic", "primary": True,
-                            "ip_configurations": [{"name": "ipconfig", "primary": True, "subnet": {"id": args.subnet_id},
-                                                   "load_balancer_backend_address_pools": [
-                                                       lb_part("backendAddressPools", "app")]}]}]},
-                    "extension_profile": {"extensions": [vm.entra_ssh_extension()]},
-                })),
+            **self.args(
+                "scale_set",
+                **self.base(
+                    vm_scale_set_name=ctx.name("vmss", 64, unique=False),
+                    zones=zones,
+                    orchestration_mode="Uniform",
+                    overprovision=False,
+                    sku={"name": vm.VM_SIZES[spec.size], "tier": "Standard", "capacity": capacity},
+                    identity={"type": "UserAssigned", "user_assigned_identities": [wiring.identity.id]},
+                    upgrade_policy={
+                        "mode": "Rolling",
+                        "rolling_upgrade_policy": {
+                            "max_batch_instance_percent": 34,
+                            "max_unhealthy_instance_percent": 34,
+                            "max_unhealthy_upgraded_instance_percent": 34,
+                            "pause_time_between_batches": "PT30S",
+                        },
+                        "automatic_os_upgrade_policy": {"enable_automatic_os_upgrade": True},
+                    },
+                    automatic_repairs_policy={"enabled": True, "grace_period": "PT15M"},
+                    virtual_machine_profile={
+                        "os_profile": {
+                            "computer_name_prefix": "app",
+                            "admin_username": vm.ADMIN_USER,
+                            "custom_data": custom_data,
+                            "linux_configuration": vm.linux_configuration(key.public_key_openssh),
+                        },
+                        "storage_profile": {
+                            "image_reference": vm.image_reference(
+                                spec.os_image, "components.servers.os_image"
+                            ),
+                            "os_disk": {
+                                "create_option": "FromImage",
+                                "caching": "ReadWrite",
+                                "disk_size_gb": max(spec.disk_gb, vm.MIN_OS_DISK_GB),
+                                "managed_disk": {"storage_account_type": "Premium_LRS"},
+                            },
+                        },
+                        "security_profile": vm.security_profile(),
+                        "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},
+                        "network_profile": {
+                            "health_probe": lb_part("probes", "health"),
+                            "network_interface_configurations": [
+                                {
+                                    "name": "nic",
+                                    "primary": True,
+                                    "ip_configurations": [
+                                        {
+                                            "name": "ipconfig",
+                                            "primary": True,
+                                            "subnet": {"id": args.subnet_id},
+                                            "load_balancer_backend_address_pools": [
+                                                lb_part("backendAddressPools", "app")
+                                            ],
+                                        }
+                                    ],
+                                }
+                            ],
+                        },
+                        "extension_profile": {"extensions": [vm.entra_ssh_extension()]},
+                    },
+                ),
+            ),
             opts=self.opts(depends_on=[self.load_balancer, *wiring.depends_on]),
-        )  # fmt: skip
+        )
         self.autoscale = monitor.AutoscaleSetting(
             f"{name}-autoscale",
-            **self.args("autoscale", **self.base(
-                autoscale_setting_name=ctx.name("autoscale", 80, unique=False), enabled=True,
-                target_resource_uri=self.scale_set.id,
-                profiles=[{"name": "cpu", "capacity": {"minimum": str(app.min_replicas), "maximum": str(app.max_replicas),
-                                                       "default": str(capacity)},
-                           "rules": [cpu_rule("Increase", "GreaterThan", 70, "PT5M", self.scale_set.id),
-                                     cpu_rule("Decrease", "LessThan", 30, "PT10M", self.scale_set.id)]}])),
+            **self.args(
+                "autoscale",
+                **self.base(
+                    autoscale_setting_name=ctx.name("autoscale", 80, unique=False),
+                    enabled=True,
+                    target_resource_uri=self.scale_set.id,
+                    profiles=[
+                        {
+                            "name": "cpu",
+                            "capacity": {
+                                "minimum": str(app.min_replicas),
+                                "maximum": str(app.max_replicas),
+                                "default": str(capacity),
+                            },
+                            "rules": [
+                                cpu_rule("Increase", "GreaterThan", 70, "PT5M", self.scale_set.id),
+                                cpu_rule("Decrease", "LessThan", 30, "PT10M", self.scale_set.id),
+                            ],
+                        }
+                    ],
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.url = f"http://{label}.{ctx.location}.cloudapp.azure.com"
-        self.finish({"url": self.url, "scale_set_id": self.scale_set.id, "public_ip": self.public_ip.ip_address})
+        self.finish(
+            {"url": self.url, "scale_set_id": self.scale_set.id, "public_ip": self.public_ip.ip_address}
+        )

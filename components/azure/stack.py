@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from mbops.stacks.config import Stack
 
 from mbops.errors import ConfigError
-from mbops.stacks.config import Stack
 
 NEEDS_SECRETS = ("database", "cache", "push", "servers", "containers", "serverless")
 
@@ -25,19 +25,25 @@ def resource_group_name(stack: Stack) -> str:
 
 def build(stack: Stack) -> dict[str, Any]:
     """Create the stack's Azure components, wire them together, and return the stack outputs."""
-    from pulumi_azure_native import authorization
-
     from mbops.components.azure.common import AppWiring, AzureContext
     from mbops.components.azure.foundation import create_foundation
+    from pulumi_azure_native import authorization
 
     missing = [k for k in NEEDS_SECRETS if stack.has(k)]
     if missing and not stack.has("secrets"):
-        raise ConfigError(f"azure: {', '.join(missing)} keep their credentials in Key Vault; enable components.secrets")
+        raise ConfigError(
+            f"azure: {', '.join(missing)} keep their credentials in Key Vault; enable components.secrets"
+        )
     client = authorization.get_client_config()
     ctx = AzureContext(
-        stack=stack.name, environment=stack.environment, location=stack.region, subscription_id=client.subscription_id,
-        tenant_id=client.tenant_id, resource_group_name=resource_group_name(stack), tags=stack.tags,
-    )  # fmt: skip
+        stack=stack.name,
+        environment=stack.environment,
+        location=stack.region,
+        subscription_id=client.subscription_id,
+        tenant_id=client.tenant_id,
+        resource_group_name=resource_group_name(stack),
+        tags=stack.tags,
+    )
     name = stack.name
     identity = create_foundation(ctx)
     outputs: dict[str, Any] = {"resource_group": ctx.resource_group_name}
@@ -49,9 +55,16 @@ def build(stack: Stack) -> dict[str, Any]:
     if stack.has("secrets"):
         from mbops.components.azure.secrets import Secrets, SecretsArgs
 
-        secrets = Secrets(f"{name}-secrets", SecretsArgs(
-            ctx=ctx, spec=stack.spec("secrets"), app_identity=identity, secret_env=stack.app.secret_env,
-            allowed_subnet_ids=app_subnets))  # fmt: skip
+        secrets = Secrets(
+            f"{name}-secrets",
+            SecretsArgs(
+                ctx=ctx,
+                spec=stack.spec("secrets"),
+                app_identity=identity,
+                secret_env=stack.app.secret_env,
+                allowed_subnet_ids=app_subnets,
+            ),
+        )
         wiring.vault = secrets.ref
         wiring.secrets.update(secrets.secret_names)
         wiring.depends_on.append(secrets)
@@ -59,17 +72,32 @@ def build(stack: Stack) -> dict[str, Any]:
     if stack.has("storage"):
         from mbops.components.azure.storage import Storage, StorageArgs
 
-        storage = Storage(f"{name}-files", StorageArgs(
-            ctx=ctx, spec=stack.spec("storage"), app_identity=identity, allowed_subnet_ids=app_subnets,
-            public_origin=stack.has("cdn")))  # fmt: skip
+        storage = Storage(
+            f"{name}-files",
+            StorageArgs(
+                ctx=ctx,
+                spec=stack.spec("storage"),
+                app_identity=identity,
+                allowed_subnet_ids=app_subnets,
+                public_origin=stack.has("cdn"),
+            ),
+        )
         wiring.env.update(STORAGE_BUCKET=storage.container_name, STORAGE_URL=storage.container_url)
         wiring.depends_on.append(storage)
         outputs["bucket"] = storage.container_url
         if stack.has("cdn"):
             from mbops.components.azure.cdn import Cdn, CdnArgs
 
-            cdn = Cdn(f"{name}-cdn", CdnArgs(ctx=ctx, spec=stack.spec("cdn"), blob_host=storage.blob_host,
-                                             container=storage.container_name, storage_account_id=storage.account.id))
+            cdn = Cdn(
+                f"{name}-cdn",
+                CdnArgs(
+                    ctx=ctx,
+                    spec=stack.spec("cdn"),
+                    blob_host=storage.blob_host,
+                    container=storage.container_name,
+                    storage_account_id=storage.account.id,
+                ),
+            )
             wiring.env["CDN_URL"] = cdn.url
             outputs["cdn_url"] = cdn.url
     elif stack.has("cdn"):
@@ -78,12 +106,22 @@ def build(stack: Stack) -> dict[str, Any]:
         _database(stack, ctx, net, wiring, outputs)
     if stack.has("cache"):
         if net is None:
-            raise ConfigError("azure: components.cache is reachable only through the VNet; enable components.network")
+            raise ConfigError(
+                "azure: components.cache is reachable only through the VNet; enable components.network"
+            )
         from mbops.components.azure.cache import Cache, CacheArgs
 
-        cache = Cache(f"{name}-cache", CacheArgs(ctx=ctx, spec=stack.spec("cache"), vault=wiring.vault,
-                                                 subnet_id=net.subnet_ids["data"], vnet_id=net.vnet_id,
-                                                 app_identity=identity))  # fmt: skip
+        cache = Cache(
+            f"{name}-cache",
+            CacheArgs(
+                ctx=ctx,
+                spec=stack.spec("cache"),
+                vault=wiring.vault,
+                subnet_id=net.subnet_ids["data"],
+                vnet_id=net.vnet_id,
+                app_identity=identity,
+            ),
+        )
         wiring.secrets["REDIS_URL"] = "redis-url"
         wiring.depends_on.append(cache)
         outputs["redis_host"] = cache.host
@@ -101,8 +139,10 @@ def build(stack: Stack) -> dict[str, Any]:
     if stack.has("push"):
         from mbops.components.azure.push import Push, PushArgs
 
-        push = Push(f"{name}-push", PushArgs(ctx=ctx, spec=stack.spec("push"), vault=wiring.vault,
-                                             secret_env=stack.app.secret_env))  # fmt: skip
+        push = Push(
+            f"{name}-push",
+            PushArgs(ctx=ctx, spec=stack.spec("push"), vault=wiring.vault, secret_env=stack.app.secret_env),
+        )
         wiring.env["PUSH_PLATFORM_APP"] = push.app
         wiring.secrets["PUSH_CONNECTION_STRING"] = "push-connection-string"
         wiring.depends_on.append(push)
@@ -119,9 +159,17 @@ def _network(stack: Stack, ctx: Any) -> Any:
     from mbops.components.azure.network import Network, NetworkArgs
 
     managed_db = stack.has("database") and not stack.spec("database").self_hosted
-    return Network(f"{stack.name}-net", NetworkArgs(
-        ctx=ctx, spec=stack.spec("network"), app_port=stack.app.port, servers=stack.has("servers"),
-        containers=stack.has("containers"), managed_database=managed_db))  # fmt: skip
+    return Network(
+        f"{stack.name}-net",
+        NetworkArgs(
+            ctx=ctx,
+            spec=stack.spec("network"),
+            app_port=stack.app.port,
+            servers=stack.has("servers"),
+            containers=stack.has("containers"),
+            managed_database=managed_db,
+        ),
+    )
 
 
 def _database(stack: Stack, ctx: Any, net: Any, wiring: Any, outputs: dict[str, Any]) -> None:
@@ -152,21 +200,38 @@ def _runtime(stack: Stack, ctx: Any, net: Any, wiring: Any) -> Any:
 
         if net is None:
             raise ConfigError("azure: components.servers run in the VNet; enable components.network")
-        servers = Servers(f"{stack.name}-servers", ServersArgs(
-            ctx=ctx, spec=stack.spec("servers"), app=stack.app, wiring=wiring, subnet_id=net.subnet_ids["app"],
-            zones=stack.spec("network").zones))  # fmt: skip
+        servers = Servers(
+            f"{stack.name}-servers",
+            ServersArgs(
+                ctx=ctx,
+                spec=stack.spec("servers"),
+                app=stack.app,
+                wiring=wiring,
+                subnet_id=net.subnet_ids["app"],
+                zones=stack.spec("network").zones,
+            ),
+        )
         return servers.url
     if stack.has("containers"):
         from mbops.components.azure.containers import Containers, ContainersArgs
 
-        containers = Containers(f"{stack.name}-app", ContainersArgs(
-            ctx=ctx, spec=stack.spec("containers"), app=stack.app, wiring=wiring,
-            infrastructure_subnet_id=net.subnet_ids["containerapps"] if net else None))  # fmt: skip
+        containers = Containers(
+            f"{stack.name}-app",
+            ContainersArgs(
+                ctx=ctx,
+                spec=stack.spec("containers"),
+                app=stack.app,
+                wiring=wiring,
+                infrastructure_subnet_id=net.subnet_ids["containerapps"] if net else None,
+            ),
+        )
         return containers.url
     if stack.has("serverless"):
         from mbops.components.azure.serverless import Serverless, ServerlessArgs
 
-        serverless = Serverless(f"{stack.name}-app", ServerlessArgs(
-            ctx=ctx, spec=stack.spec("serverless"), app=stack.app, wiring=wiring))  # fmt: skip
+        serverless = Serverless(
+            f"{stack.name}-app",
+            ServerlessArgs(ctx=ctx, spec=stack.spec("serverless"), app=stack.app, wiring=wiring),
+        )
         return serverless.url
     return None

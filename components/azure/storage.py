@@ -1,4 +1,4 @@
-"""Azure storage: a StorageV2 account that is private, TLS 1.2, Entra-only, versioned, with a private container."""
+"""Azure storage: a private, TLS 1.2, Entra-only, versioned StorageV2 account with a private container."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import storage
-
 from mbops.components.azure.common import AzureComponent, AzureContext, Identity
 from mbops.components.spec import StorageSpec
+from pulumi_azure_native import storage
 
 CONTAINER = "app-files"
 
@@ -20,7 +19,9 @@ class StorageArgs:
     ctx: AzureContext
     spec: StorageSpec = field(default_factory=StorageSpec)
     app_identity: Identity | None = None
-    allowed_subnet_ids: Sequence[pulumi.Input[str]] = ()  # with a VNet: the firewall admits only these subnets
+    allowed_subnet_ids: Sequence[
+        pulumi.Input[str]
+    ] = ()  # with a VNet: the firewall admits only these subnets
     public_origin: bool = False  # a CDN (Front Door Standard) reads the account over its public endpoint
 
 
@@ -46,56 +47,101 @@ class Storage(AzureComponent):
         self.account_name = ctx.name("st", 24, alnum=True)
         rules: dict[str, Any] = {"bypass": "AzureServices", "default_action": "Allow"}
         if args.allowed_subnet_ids and not args.public_origin:
-            rules = {"bypass": "AzureServices", "default_action": "Deny",
-                     "virtual_network_rules": [{"virtual_network_resource_id": s, "action": "Allow"}
-                                               for s in args.allowed_subnet_ids]}  # fmt: skip
+            rules = {
+                "bypass": "AzureServices",
+                "default_action": "Deny",
+                "virtual_network_rules": [
+                    {"virtual_network_resource_id": s, "action": "Allow"} for s in args.allowed_subnet_ids
+                ],
+            }
         self.account = storage.StorageAccount(
             f"{name}-account",
-            **self.args("account", **self.base(
-                account_name=self.account_name, kind="StorageV2",
-                sku={"name": "Standard_ZRS" if ctx.prod else "Standard_LRS"}, access_tier="Hot",
-                minimum_tls_version="TLS1_2", enable_https_traffic_only=True, allow_blob_public_access=False,
-                allow_shared_key_access=False, default_to_o_auth_authentication=True,
-                allow_cross_tenant_replication=False, is_local_user_enabled=False, is_sftp_enabled=False,
-                public_network_access="Enabled", network_rule_set=rules,
-                encryption={"key_source": "Microsoft.Storage", "require_infrastructure_encryption": True,
-                            "services": {"blob": {"enabled": True, "key_type": "Account"},
-                                         "file": {"enabled": True, "key_type": "Account"}}})),
+            **self.args(
+                "account",
+                **self.base(
+                    account_name=self.account_name,
+                    kind="StorageV2",
+                    sku={"name": "Standard_ZRS" if ctx.prod else "Standard_LRS"},
+                    access_tier="Hot",
+                    minimum_tls_version="TLS1_2",
+                    enable_https_traffic_only=True,
+                    allow_blob_public_access=False,
+                    allow_shared_key_access=False,
+                    default_to_o_auth_authentication=True,
+                    allow_cross_tenant_replication=False,
+                    is_local_user_enabled=False,
+                    is_sftp_enabled=False,
+                    public_network_access="Enabled",
+                    network_rule_set=rules,
+                    encryption={
+                        "key_source": "Microsoft.Storage",
+                        "require_infrastructure_encryption": True,
+                        "services": {
+                            "blob": {"enabled": True, "key_type": "Account"},
+                            "file": {"enabled": True, "key_type": "Account"},
+                        },
+                    },
+                ),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         account_args = {"resource_group_name": ctx.resource_group_name, "account_name": self.account_name}
         retention = 30 if ctx.prod else 7
         blob_service: dict[str, Any] = {
-            **account_args, "blob_services_name": "default", "is_versioning_enabled": spec.versioning,
+            **account_args,
+            "blob_services_name": "default",
+            "is_versioning_enabled": spec.versioning,
             "delete_retention_policy": {"enabled": True, "days": retention},
             "container_delete_retention_policy": {"enabled": True, "days": retention},
         }
         if spec.cors_origins:
-            blob_service["cors"] = {"cors_rules": [{
-                "allowed_origins": spec.cors_origins, "allowed_methods": ["GET", "PUT", "HEAD"],
-                "allowed_headers": ["*"], "exposed_headers": ["ETag"], "max_age_in_seconds": 3000}]}
+            blob_service["cors"] = {
+                "cors_rules": [
+                    {
+                        "allowed_origins": spec.cors_origins,
+                        "allowed_methods": ["GET", "PUT", "HEAD"],
+                        "allowed_headers": ["*"],
+                        "exposed_headers": ["ETag"],
+                        "max_age_in_seconds": 3000,
+                    }
+                ]
+            }
         self.blob_service = storage.BlobServiceProperties(
-            f"{name}-blob-service", **self.args("blob_service", **blob_service),
+            f"{name}-blob-service",
+            **self.args("blob_service", **blob_service),
             opts=self.opts(depends_on=[self.account]),
-        )  # fmt: skip
+        )
         self.container = storage.BlobContainer(
             f"{name}-container",
             **self.args("container", **account_args, container_name=CONTAINER, public_access="None"),
             opts=self.opts(depends_on=[self.account]),
         )
         if spec.versioning:
+            expire = {"delete": {"days_after_creation_greater_than": spec.noncurrent_version_days}}
+            rule = {
+                "name": "expire-noncurrent-versions",
+                "enabled": True,
+                "type": "Lifecycle",
+                "definition": {"filters": {"blob_types": ["blockBlob"]}, "actions": {"version": expire}},
+            }
             storage.ManagementPolicy(
                 f"{name}-lifecycle",
-                **self.args("lifecycle", **account_args, management_policy_name="default", policy={"rules": [{
-                    "name": "expire-noncurrent-versions", "enabled": True, "type": "Lifecycle",
-                    "definition": {"filters": {"blob_types": ["blockBlob"]}, "actions": {"version": {
-                        "delete": {"days_after_creation_greater_than": spec.noncurrent_version_days}}}}}]}),
+                **self.args(
+                    "lifecycle", **account_args, management_policy_name="default", policy={"rules": [rule]}
+                ),
                 opts=self.opts(depends_on=[self.blob_service]),
-            )  # fmt: skip
+            )
         if args.app_identity is not None:
-            self.grant("app_writer", role="Storage Blob Data Contributor", scope=self.account.id,
-                       principal_id=args.app_identity.principal_id, key="app-blob")
+            self.grant(
+                "app_writer",
+                role="Storage Blob Data Contributor",
+                scope=self.account.id,
+                principal_id=args.app_identity.principal_id,
+                key="app-blob",
+            )
         self.blob_host = f"{self.account_name}.blob.core.windows.net"
         self.container_name = CONTAINER
         self.container_url = f"https://{self.blob_host}/{CONTAINER}"
-        self.finish({"account_name": self.account_name, "container": CONTAINER, "container_url": self.container_url})
+        self.finish(
+            {"account_name": self.account_name, "container": CONTAINER, "container_url": self.container_url}
+        )

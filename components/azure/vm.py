@@ -22,7 +22,7 @@ MIN_OS_DISK_GB = 30  # the Ubuntu image's own disk size; Azure rejects a smaller
 
 
 def image_reference(os_image: str | None, field: str) -> dict[str, str]:
-    """``os_image`` as an image reference: a marketplace URN ``publisher:offer:sku:version`` or an image id."""
+    """``os_image`` as an image reference: a marketplace URN ``publisher:offer:sku:version`` or an id."""
     if not os_image:
         return dict(UBUNTU_LTS)
     if os_image.startswith("/subscriptions/"):
@@ -42,19 +42,29 @@ def security_profile() -> dict[str, Any]:
     Encryption at host needs the subscription feature once: ``az feature register --namespace
     Microsoft.Compute --name EncryptionAtHost``.
     """
-    return {"security_type": "TrustedLaunch", "encryption_at_host": True,
-            "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True}}  # fmt: skip
+    return {
+        "security_type": "TrustedLaunch",
+        "encryption_at_host": True,
+        "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True},
+    }
 
 
 def linux_configuration(public_key: Any) -> dict[str, Any]:
     return {
         "disable_password_authentication": True,
         "provision_vm_agent": True,
-        "ssh": {"public_keys": [{"path": f"/home/{ADMIN_USER}/.ssh/authorized_keys", "key_data": public_key}]},
+        "ssh": {
+            "public_keys": [{"path": f"/home/{ADMIN_USER}/.ssh/authorized_keys", "key_data": public_key}]
+        },
     }
 
 
 def entra_ssh_extension() -> dict[str, Any]:
     """VM extension for Entra ID SSH login (``az ssh vm``), instead of shared keys."""
-    return {"name": "AADSSHLoginForLinux", "publisher": "Microsoft.Azure.ActiveDirectory",
-            "type": "AADSSHLoginForLinux", "type_handler_version": "1.0", "auto_upgrade_minor_version": True}  # fmt: skip
+    return {
+        "name": "AADSSHLoginForLinux",
+        "publisher": "Microsoft.Azure.ActiveDirectory",
+        "type": "AADSSHLoginForLinux",
+        "type_handler_version": "1.0",
+        "auto_upgrade_minor_version": True,
+    }

@@ -129,7 +129,8 @@ class GcpComponent(MbopsComponent):
         )
         version = gcp.secretmanager.SecretVersion(
             f"{self.resource_name}-{env_name.lower().replace('_', '-')}-v",
-            **self.args(f"{child}_version", secret=secret.id, secret_data=pulumi.Output.secret(value)),
+            **self.args(f"{child}_version", project=self.project, secret=secret.id,
+                        secret_data=pulumi.Output.secret(value)),
             opts=self.opts(),
         )
         return SecretRef(secret_id=secret_args["secret_id"], secret=secret, version=version)

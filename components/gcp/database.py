@@ -152,7 +152,8 @@ class Database(GcpComponent):
                         display_name=f"mbops {stack} self-hosted PostgreSQL"),
             opts=self.opts(),
         )  # fmt: skip
-        member = f"serviceAccount:{account_id}@{self.project}.iam.gserviceaccount.com"
+        email = f"{account_id}@{self.project}.iam.gserviceaccount.com"
+        member = f"serviceAccount:{email}"
         grants: list[pulumi.Resource] = [
             gcp.projects.IAMMember(
                 f"{name}-{role.rsplit('.', 1)[-1].lower()}",
@@ -197,7 +198,7 @@ class Database(GcpComponent):
                         network_interfaces=[{"subnetwork": network.subnetwork_id}],
                         metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
                         metadata_startup_script=script,
-                        service_account={"email": account.email, "scopes": ["cloud-platform"]},
+                        service_account={"email": email, "scopes": ["cloud-platform"]},
                         shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
                                                   "enable_integrity_monitoring": True},
                         tags=[network.db_tag], labels=self.labels, deletion_protection=spec.deletion_protection,

@@ -102,7 +102,7 @@ class Network(GcpComponent):
         self.psa_range = gcp.compute.GlobalAddress(
             f"{name}-psa-range",
             **self.args("psa_range", project=project, network=self.network.id, purpose="VPC_PEERING",
-                        address_type="INTERNAL", ip_version="IPV4",
+                        address_type="INTERNAL", ip_version="IPV4", labels=self.labels,
                         **({"address": psa_range.split("/")[0], "prefix_length": int(psa_range.split("/")[1])}
                            if psa_range else {"prefix_length": 20}),
                         description="Private service access: Cloud SQL and Memorystore private IPs"),

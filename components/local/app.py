@@ -144,7 +144,8 @@ class AppProcessProvider(LocalProvider):
         while True:
             if not process.alive(pid, started):
                 raise DeployError(
-                    f"the app exited while starting (before {url} answered); last lines of {log}:\n{tail(log)}"
+                    f"the app exited while starting (before {url} answered); "
+                    f"last lines of {log}:\n{tail(log)}"
                 )
             try:
                 with _DIRECT.open(url, timeout=2) as response:
@@ -204,7 +205,10 @@ class AppServiceArgs:
 
 
 class AppService(MbopsComponent):
-    """The app on this machine, for any app platform kind. Children: ``process``. Outputs: ``url``, ``log``."""
+    """The app on this machine, for any app platform kind.
+
+    Children: ``process``. Outputs: ``url``, ``log``.
+    """
 
     def __init__(self, name: str, args: AppServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         self.kind = args.kind

@@ -148,7 +148,10 @@ class CacheArgs:
 
 
 class Cache(MbopsComponent):
-    """The stack's Redis on this machine. Children: ``server``. Outputs: ``url`` (secret), ``host``, ``port``."""
+    """The stack's Redis on this machine.
+
+    Children: ``server``. Outputs: ``url`` (secret), ``host``, ``port``.
+    """
 
     kind = "cache"
 

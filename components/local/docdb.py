@@ -1,4 +1,4 @@
-"""Local document database: a SQLite file (``DOCUMENT_DB_URL``) with a documents table name (``DOCUMENT_TABLE``)."""
+"""Local document database: a SQLite file (``DOCUMENT_DB_URL``) and a table name (``DOCUMENT_TABLE``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ class DocDbArgs:
 
 
 class DocDb(MbopsComponent):
-    """The stack's document database on this machine. Children: ``file``. Outputs: ``url``, ``path``, ``table``.
+    """The stack's document database on this machine.
+
+    Children: ``file``. Outputs: ``url``, ``path``, ``table``.
 
     The file is kept on destroy unless ``--delete-data`` is given, like the PITR-protected cloud tables.
     """

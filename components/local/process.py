@@ -23,6 +23,7 @@ from mbops.errors import DeployError
 
 # Variables of the deployer's environment a local process may see; everything else (cloud credentials,
 # tokens, ...) stays out of it.
+MAX_LOG_BYTES = 10 * 1024 * 1024
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV", "SSL_CERT_FILE")
 
 
@@ -65,10 +66,15 @@ def spawn(
 ) -> tuple[int, int]:  # fmt: skip
     """Start ``argv`` detached (its own session, stdin closed, output appended to ``log_file``).
 
+    A log over 10 MiB is moved to ``<log>.1`` first (one previous generation is kept).
+
     Returns ``(pid, start_time)``. The pid file, when given, holds ``{"pid", "start_time", "argv"}``.
     """
     log_path = Path(log_file)
     log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileNotFoundError):
+        if log_path.stat().st_size > MAX_LOG_BYTES:  # keep one previous generation
+            os.replace(log_path, log_path.with_name(log_path.name + ".1"))
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(

@@ -86,6 +86,7 @@ def build(stack: Stack) -> dict[str, Any]:
     gaps: dict[str, Any] = {}
     plain_env: dict[str, Any] = dict(stack.app.env)
     secret_values: dict[str, Any] = {}
+    app_secrets = secret_env(stack)  # first: a missing variable must stop the run before anything is created
 
     if stack.has("network"):
         from mbops.components.local.network import Network, NetworkArgs
@@ -98,7 +99,8 @@ def build(stack: Stack) -> dict[str, Any]:
             f"{name}-db", DatabaseArgs(spec=stack.spec("database"), stack=name, stack_dir=folder, tags=tags)
         )
         outputs.update(database_host=db.host, database_name=stack.spec("database").database_name,
-                       database_engine=db.engine, database_url=db.url, database_data_dir=db.data_dir)  # fmt: skip
+                       database_engine=db.engine, database_url=db.url,
+                       database_data_dir=db.data_dir)  # fmt: skip
         if db.port is not None:
             outputs["database_port"] = db.port
         secret_values["DATABASE_URL"] = db.url
@@ -132,7 +134,7 @@ def build(stack: Stack) -> dict[str, Any]:
         if stack.has(kind):
             unavailable(kind, info, gaps)
 
-    secret_values.update(secret_env(stack))
+    secret_values.update(app_secrets)
     app_kind = next((k for k in APP_KINDS if stack.has(k)), None)
     secrets_file = secrets_version = None
     direct_secrets: Any = None
@@ -151,7 +153,8 @@ def build(stack: Stack) -> dict[str, Any]:
             AppServiceArgs(
                 kind=app_kind, spec=stack.spec(app_kind), command=stack.app.command, cwd=app_cwd(stack),
                 stack_dir=folder, health_path=stack.app.health_path, port=stack.app.port, env=plain_env,
-                secrets_file=secrets_file, secrets_version=secrets_version, secret_env=direct_secrets, tags=tags,
+                secrets_file=secrets_file, secrets_version=secrets_version, secret_env=direct_secrets,
+                tags=tags,
             ),
         )  # fmt: skip
         outputs.update(endpoint=app.url, app_log=app.log)

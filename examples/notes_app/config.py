@@ -2,7 +2,8 @@
 
 Variables:
 
-- ``PORT`` (required): TCP port to bind on 127.0.0.1.
+- ``PORT`` (required): TCP port to listen on.
+- ``HOST`` (optional): address to bind, default ``127.0.0.1``; a container image sets ``0.0.0.0``.
 - ``DATABASE_URL`` (required): ``postgresql://user:pass@host:port/db`` or ``sqlite:///abs/path/file.db``.
 - ``STORAGE_URL`` (optional): ``file:///abs/dir``; without it the ``/files`` endpoints answer 503.
 - ``REDIS_URL`` (optional): ``redis://host:port/db``; caches ``GET /notes/{id}`` when ``redis`` is installed.
@@ -31,6 +32,7 @@ class Config:
     """Validated settings for one app process."""
 
     port: int
+    host: str
     database_kind: DatabaseKind
     database_url: str
     sqlite_path: Path | None
@@ -61,6 +63,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("\n".join(problems))
     return Config(
         port=port,
+        host=env.get("HOST", "").strip() or "127.0.0.1",
         database_kind=database[0],
         database_url=env["DATABASE_URL"].strip(),
         sqlite_path=database[1],

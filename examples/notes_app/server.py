@@ -14,8 +14,6 @@ from .db import Database, DatabaseUnavailable
 from .handler import AppState, NotesServer
 from .storage import FileStorage
 
-HOST = "127.0.0.1"
-
 
 def build_server(config: Config) -> NotesServer:
     """Create the schema and storage directory, then bind the server (not yet serving)."""
@@ -26,7 +24,7 @@ def build_server(config: Config) -> NotesServer:
     except OSError as exc:
         raise ConfigError(f"STORAGE_URL directory {config.storage_dir} is not usable: {exc}") from exc
     state = AppState(config=config, db=database, storage=storage, cache=NoteCache(config.redis_url))
-    return NotesServer((HOST, config.port), state)
+    return NotesServer((config.host, config.port), state)
 
 
 def main() -> int:
@@ -46,7 +44,7 @@ def main() -> int:
         print(f"notes_app: cannot use the {config.database_kind} database: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"notes_app: cannot start on {HOST}:{config.port}: {exc}", file=sys.stderr)
+        print(f"notes_app: cannot start on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 1
 
     stopping = threading.Event()
@@ -62,7 +60,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     state = server.state
     print(
-        f"notes_app {__version__} listening on http://{HOST}:{config.port} "
+        f"notes_app {__version__} listening on http://{config.host}:{config.port} "
         f"(database={config.database_kind}, storage={'file' if state.storage else 'disabled'}, "
         f"cache={state.cache.status()})",
         flush=True,

@@ -1,0 +1,57 @@
+"""``mbops diagram``: a stack's components and their connections as Mermaid, DOT, SVG or PNG."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from mbops.cli.options import load_stack, stack_options
+
+
+@click.command()
+@stack_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("mermaid", "dot", "svg", "png")),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid/DOT text always; SVG/PNG need Graphviz (Debian package graphviz).",
+)
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE instead of stdout."
+)
+def diagram(
+    stack_file: Path | None,
+    profile: str | None,
+    cloud: str | None,
+    environment: str | None,
+    region: str | None,
+    name: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Draw a stack's components, how they connect, and where users come in.
+
+    \b
+    Examples:
+      mbops diagram --cloud aws --profile managed                 # Mermaid text
+      mbops diagram --cloud gcp --profile saas --format svg -o saas.svg
+    """
+    from mbops.engine.diagram import render
+    from mbops.engine.plan import plan
+
+    from mbops.errors import ConfigError
+
+    if fmt == "png" and output is None and sys.stdout.isatty():
+        raise ConfigError("--format png writes binary data: give --output FILE (or redirect stdout)")
+    stack = load_stack(stack_file, profile, cloud, environment, region, name)
+    data = render(plan(stack, with_policy=False, with_cost=False), fmt)
+    if output is not None:
+        output.write_bytes(data)
+        click.echo(f"wrote {output} ({fmt}, {len(data):,} bytes)", err=True)
+    elif fmt in ("png",):
+        sys.stdout.buffer.write(data)
+    else:
+        click.echo(data.decode(), nl=False)
