@@ -53,7 +53,7 @@ def backend_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def yes_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--yes", "-y", is_flag=True, help="Do not ask for confirmation (required without a terminal)."
+        "--yes", "-y", is_flag=True, help="Do not ask for confirmation (clouds: required without a terminal)."
     )(func)
 
 
@@ -252,6 +252,8 @@ def up(
     The local target (default) starts real services on this machine: PostgreSQL (or SQLite), Redis,
     a storage folder, a 0600 secrets file and the app itself, then waits until the app is healthy.
     A second `up` with nothing changed touches nothing; changing app settings restarts only the app.
+    Local settings: MBOPS_LOCAL_DATABASE=auto|postgres|sqlite (auto: PostgreSQL when installed),
+    MBOPS_HEALTH_TIMEOUT=<seconds> to wait for the app's health path (default 60).
 
     \b
     Examples:

@@ -245,13 +245,16 @@ def http_get_json(url: str) -> dict[str, Any]:
 class HttpSource:
     """The clouds' public price list endpoints (``get`` is injectable for tests)."""
 
-    get: Callable[[str], dict[str, Any]] = http_get_json
+    get: Callable[[str], dict[str, Any]] | None = None
     gcp_api_key: str | None = field(default_factory=lambda: os.environ.get("MBOPS_GCP_API_KEY"))
     max_pages: int = 500
 
+    def fetch(self, url: str) -> dict[str, Any]:
+        return (self.get or http_get_json)(url)
+
     def aws_offer(self, offer_code: str, region: str) -> dict[str, Any]:
         where = "" if region == GLOBAL else f"/{region}"
-        return self.get(f"{AWS_OFFERS}/{offer_code}/current{where}/index.json")
+        return self.fetch(f"{AWS_OFFERS}/{offer_code}/current{where}/index.json")
 
     def azure_items(self, service: str, region: str) -> list[dict[str, Any]]:
         query = f"serviceName eq '{service}' and priceType eq 'Consumption'"
@@ -262,7 +265,7 @@ class HttpSource:
         for _ in range(self.max_pages):
             if not url:
                 break
-            page = self.get(url)
+            page = self.fetch(url)
             items += page.get("Items") or []
             url = page.get("NextPageLink")
         return items
@@ -274,7 +277,7 @@ class HttpSource:
         token = ""
         for _ in range(self.max_pages):
             sep = "&" if "?" in url else "?"
-            page = self.get(
+            page = self.fetch(
                 f"{url}{sep}key={self.gcp_api_key}&pageSize=5000" + (f"&pageToken={token}" if token else "")
             )
             out += page.get(key) or []

@@ -176,7 +176,7 @@ class Applier:
         news = unwrap(reg.inputs)
         old = self.state.find(reg.urn)
         if old is not None and (old.type != reg.type or not old.custom):
-            self._delete_resource(old, delete_data=False, op="replace")
+            self._delete_resource(old, delete_data=False)
             old = None
         if old is None:
             return self._run(reg, component, "create", "", lambda: self._create(provider, reg, news))
@@ -279,7 +279,7 @@ class Applier:
     def _record_component(self, reg: Registration, component: str | None) -> None:
         old = self.state.find(reg.urn)
         if old is not None and old.custom:
-            self._delete_resource(old, delete_data=False, op="replace")
+            self._delete_resource(old, delete_data=False)
             old = None
         self._record(reg, component, "", {}, old)
 
@@ -302,7 +302,7 @@ class Applier:
             self.dirty = True
             self.store.save(self.state)
 
-    def _delete_resource(self, res: ResourceState, *, delete_data: bool, op: str = "delete") -> list[str]:
+    def _delete_resource(self, res: ResourceState, *, delete_data: bool) -> list[str]:
         """Delete one recorded resource; returns the data paths it kept."""
         kept: list[str] = []
         if res.custom:

@@ -14,14 +14,25 @@ GRAPH_VERSION = 1
 PROJECT = "mbops"
 
 
+COMPUTED = "[computed]"
+
+
 class Planner:
-    """Handler for plans: providers are never called; computed outputs stay unknown, as in a preview."""
+    """Handler for plans: providers are never called; computed outputs stay unknown, as in a preview.
+
+    Except a resource's identity: its ``id`` (and on AWS its ``arn``) is answered with the placeholder
+    ``[computed]``, so values built from it — IAM policy documents, container definitions, connection strings
+    — are planned in full, with ``[computed]`` where the identity goes, and the policy rules can read them.
+    """
 
     def __init__(self, region: str) -> None:
         self.region = region
 
     def new_resource(self, reg: Registration) -> tuple[str, dict[str, Any]]:
-        return "", {}
+        if not reg.custom:
+            return "", {}
+        outputs = {"arn": COMPUTED} if reg.type.startswith("aws:") else {}
+        return COMPUTED, outputs
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         return fakes.answer(token, args, self.region)

@@ -31,15 +31,25 @@ from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 IAM_TYPES = (
-    "gcp:projects/iAMMember:IAMMember", "gcp:secretmanager/secretIamMember:SecretIamMember",
-    "gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
-)  # fmt: skip
+    "gcp:projects/iAMMember:IAMMember",
+    "gcp:secretmanager/secretIamMember:SecretIamMember",
+    "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+)
 EXPECTED_OUTPUTS = {
-    "saas": {"endpoint", "bucket", "document_table", "cdn_url", "auth_user_pool_id", "auth_client_id", "push_app",
-             "secrets_store"},
+    "saas": {
+        "endpoint",
+        "bucket",
+        "document_table",
+        "cdn_url",
+        "auth_user_pool_id",
+        "auth_client_id",
+        "push_app",
+        "secrets_store",
+    },
     "managed": {"endpoint", "database_host", "database_name", "bucket", "redis_host", "secrets_store"},
     "custom": {"endpoint", "database_host", "database_name", "bucket", "secrets_store"},
-}  # fmt: skip
+}
 
 
 @cache
@@ -78,7 +88,9 @@ def _plan(profile: str, env: str, **stack_file: Any) -> dict[str, Any]:
 def test_plans_every_kind_of_the_profile(planned, profile: str, env: str) -> None:
     graph = planned(profile, "gcp", env)
     stack = _stack(profile, env)
-    components = {r["type"].rsplit(":", 1)[1].lower() for r in graph["resources"] if r["type"].startswith("mbops:gcp:")}
+    components = {
+        r["type"].rsplit(":", 1)[1].lower() for r in graph["resources"] if r["type"].startswith("mbops:gcp:")
+    }
     assert components == set(stack.components)
     for res in graph["resources"]:
         if res["custom"]:
@@ -102,8 +114,11 @@ def test_project_region_and_labels_are_explicit(planned, profile: str, env: str)
         if "labels" in args:
             assert inputs.get("labels", {}).items() >= labels.items(), res["name"]
             assert all(k == k.lower() and v == v.lower() for k, v in inputs["labels"].items()), res["name"]
-        if res["type"] in ("gcp:cloudrunv2/service:Service", "gcp:artifactregistry/repository:Repository",
-                           "gcp:logging/projectBucketConfig:ProjectBucketConfig"):  # fmt: skip
+        if res["type"] in (
+            "gcp:cloudrunv2/service:Service",
+            "gcp:artifactregistry/repository:Repository",
+            "gcp:logging/projectBucketConfig:ProjectBucketConfig",
+        ):
             assert inputs["location"] == stack.region, res["name"]
     for bucket in resources(graph, "gcp:storage/bucket:Bucket"):
         assert bucket["inputs"]["location"] == stack.region.upper()
@@ -139,7 +154,10 @@ def test_cloud_sql_is_private_encrypted_backed_up(planned, profile: str, env: st
     assert ip["sslMode"] == "ENCRYPTED_ONLY"
     backup = settings["backupConfiguration"]
     assert backup["enabled"] is True and backup["pointInTimeRecoveryEnabled"] is True
-    assert backup["backupRetentionSettings"] == {"retainedBackups": spec.backup_retention_days, "retentionUnit": "COUNT"}
+    assert backup["backupRetentionSettings"] == {
+        "retainedBackups": spec.backup_retention_days,
+        "retentionUnit": "COUNT",
+    }
     assert settings["edition"] == "ENTERPRISE" and settings["tier"].startswith("db-custom-")
     assert settings["diskAutoresize"] is True and settings["diskAutoresizeLimit"] == spec.max_storage_gb
     assert settings["insightsConfig"]["queryInsightsEnabled"] is True
@@ -149,7 +167,9 @@ def test_cloud_sql_is_private_encrypted_backed_up(planned, profile: str, env: st
     assert sql["deletionProtection"] is prod and settings["deletionProtectionEnabled"] is prod
     by_urn = {r["urn"]: r for r in graph["resources"]}
     sql_res = one(graph, "gcp:sql/databaseInstance:DatabaseInstance")
-    assert any(by_urn[d]["type"] == "gcp:servicenetworking/connection:Connection" for d in sql_res["dependencies"])
+    assert any(
+        by_urn[d]["type"] == "gcp:servicenetworking/connection:Connection" for d in sql_res["dependencies"]
+    )
     user = one(graph, "gcp:sql/user:User")["inputs"]
     assert user["password"] == "[secret]"
 
@@ -187,10 +207,15 @@ def test_firestore_native_in_region_with_pitr(planned, env: str) -> None:
     assert db["type"] == "FIRESTORE_NATIVE" and db["locationId"] == stack.region
     assert db["pointInTimeRecoveryEnablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
     prod = env == "prod"
-    assert db["deleteProtectionState"] == ("DELETE_PROTECTION_ENABLED" if prod else "DELETE_PROTECTION_DISABLED")
+    assert db["deleteProtectionState"] == (
+        "DELETE_PROTECTION_ENABLED" if prod else "DELETE_PROTECTION_DISABLED"
+    )
     assert graph["outputs"]["document_table"] == db["name"] == f"{stack.name}-docs"
-    grant = next(r for r in resources(graph, "gcp:projects/iAMMember:IAMMember")
-                 if r["inputs"]["role"] == "roles/datastore.user")  # fmt: skip
+    grant = next(
+        r
+        for r in resources(graph, "gcp:projects/iAMMember:IAMMember")
+        if r["inputs"]["role"] == "roles/datastore.user"
+    )
     assert grant["inputs"]["condition"]["expression"] == (
         f'resource.name == "projects/{stack.project}/databases/{db["name"]}"'
     )
@@ -225,7 +250,9 @@ def test_firewall_never_opens_admin_or_data_ports_to_the_internet(planned, profi
 def test_only_the_load_balancer_or_cloud_run_faces_the_internet(planned, profile: str, env: str) -> None:
     graph = planned(profile, "gcp", env)
     rules = resources(graph, "gcp:compute/globalForwardingRule:GlobalForwardingRule")
-    assert {r["component"] for r in rules} == {"saas": {"cdn"}, "managed": set(), "custom": {"servers"}}[profile]
+    assert {r["component"] for r in rules} == {"saas": {"cdn"}, "managed": set(), "custom": {"servers"}}[
+        profile
+    ]
     for rule in rules:
         assert rule["inputs"]["loadBalancingScheme"] == "EXTERNAL_MANAGED"
         assert rule["inputs"]["portRange"] in ("80", "443")
@@ -249,7 +276,9 @@ def test_network_has_private_service_access_nat_and_flow_logs(planned, env: str)
     graph = planned("managed", "gcp", env)
     assert one(graph, "gcp:compute/network:Network")["inputs"]["autoCreateSubnetworks"] is False
     subnet = one(graph, "gcp:compute/subnetwork:Subnetwork")["inputs"]
-    assert subnet["privateIpGoogleAccess"] is True and subnet["logConfig"]["metadata"] == "INCLUDE_ALL_METADATA"
+    assert (
+        subnet["privateIpGoogleAccess"] is True and subnet["logConfig"]["metadata"] == "INCLUDE_ALL_METADATA"
+    )
     assert subnet["ipCidrRange"] == "10.20.0.0/17"
     psa = one(graph, "gcp:compute/globalAddress:GlobalAddress")["inputs"]
     assert psa["purpose"] == "VPC_PEERING" and (psa["address"], psa["prefixLength"]) == ("10.20.128.0", 17)
@@ -271,8 +300,12 @@ def test_service_accounts_hold_no_primitive_or_broad_roles(planned, profile: str
     for grant in grants:
         assert grant["inputs"]["role"] not in PRIMITIVE_ROLES, grant["name"]
     project_roles = {r["inputs"]["role"] for r in resources(graph, "gcp:projects/iAMMember:IAMMember")}
-    allowed = {"roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/datastore.user",
-               f"projects/{_stack(profile, env).project}/roles/mbops_{_stack(profile, env).name.replace('-', '_')}_fcm_sender"}  # fmt: skip
+    allowed = {
+        "roles/logging.logWriter",
+        "roles/monitoring.metricWriter",
+        "roles/datastore.user",
+        f"projects/{_stack(profile, env).project}/roles/mbops_{_stack(profile, env).name.replace('-', '_')}_fcm_sender",
+    }
     assert project_roles <= allowed
     for grant in resources(graph, "gcp:secretmanager/secretIamMember:SecretIamMember"):
         assert grant["inputs"]["role"] == "roles/secretmanager.secretAccessor"
@@ -300,15 +333,32 @@ def test_wired_secrets_reach_cloud_run_only_via_secret_key_ref(planned, profile:
     for name in secret_names:
         assert "value" not in envs[name]
         assert envs[name]["valueSource"]["secretKeyRef"]["secret"] == f"{stack.name}-{name}"
-    readers = {r["name"].rsplit("-reads-", 1)[1] for r in resources(graph, "gcp:secretmanager/secretIamMember:SecretIamMember")}
+    readers = {
+        r["name"].rsplit("-reads-", 1)[1]
+        for r in resources(graph, "gcp:secretmanager/secretIamMember:SecretIamMember")
+    }
     assert readers == {n.lower().replace("_", "-") for n in secret_names}
-    plain = {"managed": {"STORAGE_BUCKET", "REDIS_CA_CERT"},
-             "saas": {"STORAGE_BUCKET", "DOCUMENT_TABLE", "CDN_URL", "CDN_SIGNING_KEY_NAME", "AUTH_USER_POOL_ID",
-                      "AUTH_CLIENT_ID", "PUSH_PLATFORM_APP"}}[profile]  # fmt: skip
+    plain = {
+        "managed": {"STORAGE_BUCKET", "REDIS_CA_CERT"},
+        "saas": {
+            "STORAGE_BUCKET",
+            "DOCUMENT_TABLE",
+            "CDN_URL",
+            "CDN_SIGNING_KEY_NAME",
+            "AUTH_USER_POOL_ID",
+            "AUTH_CLIENT_ID",
+            "PUSH_PLATFORM_APP",
+        },
+    }[profile]
     assert {n for n, e in envs.items() if "value" in e} == plain
     assert "PORT" not in envs  # Cloud Run sets it from the container port
-    assert _app_envs(graph) and one(graph, "gcp:cloudrunv2/service:Service")["inputs"]["template"]["containers"][0][
-        "ports"]["containerPort"] == stack.app.port  # fmt: skip
+    assert (
+        _app_envs(graph)
+        and one(graph, "gcp:cloudrunv2/service:Service")["inputs"]["template"]["containers"][0]["ports"][
+            "containerPort"
+        ]
+        == stack.app.port
+    )
 
 
 @pytest.mark.parametrize("profile,env", [p for p in PAIRS if p[0] != "custom"])
@@ -320,13 +370,18 @@ def test_cloud_run_scaling_probes_invoker_and_protection(planned, profile: str, 
     assert inputs["ingress"] == "INGRESS_TRAFFIC_ALL"
     assert inputs["deletionProtection"] is (env == "prod")
     expected_min = 0 if profile == "saas" else stack.app.min_replicas
-    assert template["scaling"] == {"minInstanceCount": expected_min, "maxInstanceCount": stack.app.max_replicas}
+    assert template["scaling"] == {
+        "minInstanceCount": expected_min,
+        "maxInstanceCount": stack.app.max_replicas,
+    }
     assert ("vpcAccess" in template) == (profile == "managed")
     container = template["containers"][0]
     assert container["startupProbe"]["httpGet"]["path"] == stack.app.health_path
     assert container["livenessProbe"]["httpGet"]["path"] == stack.app.health_path
     assert template["serviceAccount"].endswith(f"@{stack.project}.iam.gserviceaccount.com")
-    assert container["image"].startswith(f"{stack.region}-docker.pkg.dev/{stack.project}/")  # ghcr.io, proxied
+    assert container["image"].startswith(
+        f"{stack.region}-docker.pkg.dev/{stack.project}/"
+    )  # ghcr.io, proxied
     invoker = one(graph, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
     assert invoker["name"].endswith("-invoker") and invoker["inputs"]["role"] == "roles/run.invoker"
     assert invoker["inputs"]["member"] == "allUsers"
@@ -336,8 +391,15 @@ def test_cloud_run_scaling_probes_invoker_and_protection(planned, profile: str, 
 
 
 def test_invoker_member_is_overridable() -> None:
-    graph = _plan("managed", "dev", components={"containers": {"overrides": {"invoker": {"member": "group:ops@example.com"}}}})
-    assert one(graph, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")["inputs"]["member"] == "group:ops@example.com"
+    graph = _plan(
+        "managed",
+        "dev",
+        components={"containers": {"overrides": {"invoker": {"member": "group:ops@example.com"}}}},
+    )
+    assert (
+        one(graph, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")["inputs"]["member"]
+        == "group:ops@example.com"
+    )
 
 
 def test_unknown_override_child_is_a_config_error() -> None:
@@ -359,7 +421,10 @@ def test_servers_group_autoscaler_health_and_http_lb(planned, env: str) -> None:
     assert (policy["minReplicas"], policy["maxReplicas"]) == (stack.app.min_replicas, stack.app.max_replicas)
     check = one(graph, "gcp:compute/healthCheck:HealthCheck")["inputs"]["httpHealthCheck"]
     assert check == {"port": stack.app.port, "requestPath": stack.app.health_path}
-    assert one(graph, "gcp:compute/backendService:BackendService")["inputs"]["loadBalancingScheme"] == "EXTERNAL_MANAGED"
+    assert (
+        one(graph, "gcp:compute/backendService:BackendService")["inputs"]["loadBalancingScheme"]
+        == "EXTERNAL_MANAGED"
+    )
     assert not resources(graph, "gcp:compute/targetHttpsProxy:TargetHttpsProxy")  # no domain configured
     template = one(graph, "gcp:compute/instanceTemplate:InstanceTemplate")["inputs"]
     assert template["disks"][0]["sourceImage"].startswith("projects/cos-cloud/")
@@ -370,22 +435,34 @@ def test_servers_serve_https_with_a_domain() -> None:
     domain = {"overrides": {"certificate": {"managed": {"domains": ["api.example.com"]}}}}
     graph = _plan("custom", "prod", components={"servers": domain})
     assert one(graph, "gcp:compute/managedSslCertificate:ManagedSslCertificate")["inputs"]["managed"] == {
-        "domains": ["api.example.com"]}  # fmt: skip
+        "domains": ["api.example.com"]
+    }
     assert one(graph, "gcp:compute/sSLPolicy:SSLPolicy")["inputs"]["minTlsVersion"] == "TLS_1_2"
-    ports = {r["inputs"]["portRange"] for r in resources(graph, "gcp:compute/globalForwardingRule:GlobalForwardingRule")}
+    ports = {
+        r["inputs"]["portRange"]
+        for r in resources(graph, "gcp:compute/globalForwardingRule:GlobalForwardingRule")
+    }
     assert ports == {"80", "443"}
-    redirect = next(m for m in resources(graph, "gcp:compute/uRLMap:URLMap") if "defaultUrlRedirect" in m["inputs"])
+    redirect = next(
+        m for m in resources(graph, "gcp:compute/uRLMap:URLMap") if "defaultUrlRedirect" in m["inputs"]
+    )
     assert redirect["inputs"]["defaultUrlRedirect"]["httpsRedirect"] is True
     assert graph["outputs"]["endpoint"] == "https://api.example.com"
 
 
 def test_cloud_init_reads_secrets_from_secret_manager_at_start() -> None:
     app = AppSpec(env={"GREETING": "it's $HOME"})
-    text = cloud_init(app, {"GREETING": "it's $HOME", "STORAGE_BUCKET": "b"},
-                      {"DATABASE_URL": "projects/1/secrets/s-DATABASE_URL/versions/3"}, "europe-west1")  # fmt: skip
+    text = cloud_init(
+        app,
+        {"GREETING": "it's $HOME", "STORAGE_BUCKET": "b"},
+        {"DATABASE_URL": "projects/1/secrets/s-DATABASE_URL/versions/3"},
+        "europe-west1",
+    )
     config = yaml.safe_load(text.removeprefix("#cloud-config\n"))
     script = next(f["content"] for f in config["write_files"] if f["path"] == "/etc/mbops/app.sh")
-    assert 'DATABASE_URL="$(secret projects/1/secrets/s-DATABASE_URL/versions/3)"; export DATABASE_URL' in script
+    assert (
+        'DATABASE_URL="$(secret projects/1/secrets/s-DATABASE_URL/versions/3)"; export DATABASE_URL' in script
+    )
     assert "export GREETING='it'\"'\"'s $HOME'" in script  # single-quoted: no expansion
     assert "-e PORT -e GREETING -e STORAGE_BUCKET -e DATABASE_URL ghcr.io/mbops/notes-app:0.1.0" in script
     assert "docker-credential-gcr configure-docker --registries=europe-west1-docker.pkg.dev" in text
@@ -400,16 +477,25 @@ def test_self_hosted_postgres_is_private_with_its_own_disk() -> None:
     assert not resources(graph, "gcp:sql/databaseInstance:DatabaseInstance")
     vm = one(graph, "gcp:compute/instance:Instance")
     assert all("accessConfigs" not in nic for nic in vm["inputs"]["networkInterfaces"])
-    assert vm["inputs"]["attachedDisks"][0]["deviceName"] == "pgdata" and vm["inputs"]["deletionProtection"] is True
+    assert (
+        vm["inputs"]["attachedDisks"][0]["deviceName"] == "pgdata"
+        and vm["inputs"]["deletionProtection"] is True
+    )
     assert vm["inputs"]["zone"] == "us-central1-a"  # from the planned zones of the region
     script = vm["inputs"]["metadataStartupScript"]
-    assert "hostssl app app 10.20.0.0/17 scram-sha-256" in script and "gcloud secrets versions access" in script
+    assert (
+        "hostssl app app 10.20.0.0/17 scram-sha-256" in script and "gcloud secrets versions access" in script
+    )
     disk = one(graph, "gcp:compute/disk:Disk")
     assert disk["protect"] is True and disk["inputs"]["resourcePolicies"] == ["[computed]"]
     retention = one(graph, "gcp:compute/resourcePolicy:ResourcePolicy")["inputs"]["snapshotSchedulePolicy"]
     assert retention["retentionPolicy"]["maxRetentionDays"] == 14
-    allow = next(r for r in resources(graph, "gcp:compute/firewall:Firewall") if r["name"].endswith("allow-postgres"))
-    assert allow["inputs"]["sourceTags"] == ["custom-prod-app"] and allow["inputs"]["targetTags"] == ["custom-prod-db"]
+    allow = next(
+        r for r in resources(graph, "gcp:compute/firewall:Firewall") if r["name"].endswith("allow-postgres")
+    )
+    assert allow["inputs"]["sourceTags"] == ["custom-prod-app"] and allow["inputs"]["targetTags"] == [
+        "custom-prod-db"
+    ]
     assert "sourceRanges" not in allow["inputs"]
     assert [u["kind"] for u in graph["unavailable"]] == ["database"]  # ha: true cannot be honoured on one VM
 
@@ -436,17 +522,33 @@ def test_auth_push_cdn_and_declared_gaps(planned, env: str) -> None:
     assert graph["outputs"]["push_app"] == stack.project
 
     backend = one(graph, "gcp:compute/backendBucket:BackendBucket")["inputs"]
-    assert backend["enableCdn"] is True and backend["cdnPolicy"]["defaultTtl"] == stack.spec("cdn").default_ttl_s
-    assert one(graph, "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey")["inputs"]["keyValue"] == "[secret]"
-    fill = next(r for r in resources(graph, "gcp:storage/bucketIAMMember:BucketIAMMember") if r["component"] == "cdn")
+    assert (
+        backend["enableCdn"] is True and backend["cdnPolicy"]["defaultTtl"] == stack.spec("cdn").default_ttl_s
+    )
+    assert (
+        one(graph, "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey")["inputs"]["keyValue"]
+        == "[secret]"
+    )
+    fill = next(
+        r for r in resources(graph, "gcp:storage/bucketIAMMember:BucketIAMMember") if r["component"] == "cdn"
+    )
     assert fill["inputs"]["role"] == "roles/storage.objectViewer"
-    number = ANSWERS["gcp:organizations/getProject:getProject"]({"projectId": stack.project}, stack.region)["number"]
-    assert fill["inputs"]["member"] == f"serviceAccount:service-{number}@cloud-cdn-fill.iam.gserviceaccount.com"
+    number = ANSWERS["gcp:organizations/getProject:getProject"]({"projectId": stack.project}, stack.region)[
+        "number"
+    ]
+    assert (
+        fill["inputs"]["member"] == f"serviceAccount:service-{number}@cloud-cdn-fill.iam.gserviceaccount.com"
+    )
 
 
 def test_push_registers_apps_and_reports_apns_upload() -> None:
-    push = {"platform": "apns", "overrides": {"android_app": {"package_name": "com.example.notes"},
-                                              "apple_app": {"bundle_id": "com.example.notes"}}}  # fmt: skip
+    push = {
+        "platform": "apns",
+        "overrides": {
+            "android_app": {"package_name": "com.example.notes"},
+            "apple_app": {"bundle_id": "com.example.notes"},
+        },
+    }
     graph = _plan("saas", "dev", components={"push": push})
     assert one(graph, "gcp:firebase/androidApp:AndroidApp")["inputs"]["packageName"] == "com.example.notes"
     assert one(graph, "gcp:firebase/appleApp:AppleApp")["inputs"]["bundleId"] == "com.example.notes"
@@ -462,7 +564,9 @@ def test_push_registers_apps_and_reports_apns_upload() -> None:
 def test_app_secrets_are_stored_and_read_by_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MBOPS_TEST_API_KEY", "s3cr3t-value-never-in-the-graph")
     graph = _plan("managed", "dev", app={"secret_env": {"API_KEY": "env:MBOPS_TEST_API_KEY"}})
-    secret = next(s for s in resources(graph, "gcp:secretmanager/secret:Secret") if s["component"] == "secrets")
+    secret = next(
+        s for s in resources(graph, "gcp:secretmanager/secret:Secret") if s["component"] == "secrets"
+    )
     assert secret["inputs"]["secretId"] == "managed-dev-API_KEY"
     assert secret["inputs"]["versionDestroyTtl"] == f"{7 * 86400}s"
     assert "s3cr3t-value-never-in-the-graph" not in json.dumps(graph)
@@ -470,11 +574,16 @@ def test_app_secrets_are_stored_and_read_by_reference(monkeypatch: pytest.Monkey
     assert envs["API_KEY"]["valueSource"]["secretKeyRef"]["secret"] == "managed-dev-API_KEY"
 
 
-def test_unset_secret_variable_plans_with_a_placeholder_but_never_deploys(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unset_secret_variable_plans_with_a_placeholder_but_never_deploys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("MBOPS_TEST_UNSET", raising=False)
     graph = _plan("saas", "dev", app={"secret_env": {"API_KEY": "env:MBOPS_TEST_UNSET"}})
-    version = next(v for v in resources(graph, "gcp:secretmanager/secretVersion:SecretVersion")
-                   if v["component"] == "secrets")  # fmt: skip
+    version = next(
+        v
+        for v in resources(graph, "gcp:secretmanager/secretVersion:SecretVersion")
+        if v["component"] == "secrets"
+    )
     assert version["inputs"]["secretData"] == "[secret]"
 
 
@@ -487,10 +596,17 @@ def test_gcp_wired_env_names_are_reserved() -> None:
 
 
 def test_labels_and_names_are_valid_for_gcp() -> None:
-    assert gcp_labels({"Team": "Platform Ops", "managed-by": "mbops"}) == {"team": "platform_ops", "managed-by": "mbops"}
+    assert gcp_labels({"Team": "Platform Ops", "managed-by": "mbops"}) == {
+        "team": "platform_ops",
+        "managed-by": "mbops",
+    }
     assert gcp_labels({"1st": "x" * 70}) == {"k1st": "x" * 63}
     name = gcp_name("a-very-long-stack-name-that-goes-on", "postgres", limit=30)
-    assert len(name) <= 30 and name[0].isalpha() and name == gcp_name("a-very-long-stack-name-that-goes-on", "postgres", limit=30)
+    assert (
+        len(name) <= 30
+        and name[0].isalpha()
+        and name == gcp_name("a-very-long-stack-name-that-goes-on", "postgres", limit=30)
+    )
     assert gcp_name("9lives", "app") == "x9lives-app"
 
 
@@ -516,5 +632,9 @@ def test_images_and_ranges_and_versions() -> None:
 
 def test_zone_answers_follow_the_region() -> None:
     zones = ANSWERS["gcp:compute/getZones:getZones"]
-    assert zones({"region": "europe-west1"}, "us-central1")["names"] == ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
+    assert zones({"region": "europe-west1"}, "us-central1")["names"] == [
+        "europe-west1-b",
+        "europe-west1-c",
+        "europe-west1-d",
+    ]
     assert zones({}, "asia-east1")["names"][0] == "asia-east1-a"

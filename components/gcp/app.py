@@ -52,44 +52,71 @@ def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -
     account_id = gcp_name(stack, purpose, limit=30)
     account = gcp.serviceaccount.Account(
         f"{name}-sa",
-        **c.args("service_account", project=c.project, account_id=account_id,
-                 display_name=f"mbops {stack} {purpose}", description=f"Identity of the {stack} app ({purpose})"),
+        **c.args(
+            "service_account",
+            project=c.project,
+            account_id=account_id,
+            display_name=f"mbops {stack} {purpose}",
+            description=f"Identity of the {stack} app ({purpose})",
+        ),
         opts=c.opts(),
-    )  # fmt: skip
+    )
     email = f"{account_id}@{c.project}.iam.gserviceaccount.com"
     member = f"serviceAccount:{email}"
     after_account = c.opts(depends_on=[account])
     grants: list[pulumi.Resource] = []
     for role in [*BASE_ROLES, *wiring.project_roles]:
         suffix = role.rsplit("/", 1)[-1].rsplit(".", 1)[-1].lower().replace("_", "-")
-        grants.append(gcp.projects.IAMMember(
-            f"{name}-{suffix}",
-            **c.args("project_role", project=c.project, role=role, member=member),
-            opts=c.opts(depends_on=[account, *wiring.grant_after]),
-        ))  # fmt: skip
+        grants.append(
+            gcp.projects.IAMMember(
+                f"{name}-{suffix}",
+                **c.args("project_role", project=c.project, role=role, member=member),
+                opts=c.opts(depends_on=[account, *wiring.grant_after]),
+            )
+        )
     for env_name, ref in sorted(wiring.secrets.items()):
-        grants.append(gcp.secretmanager.SecretIamMember(
-            f"{name}-reads-{env_name.lower().replace('_', '-')}",
-            **c.args("secret_access", project=c.project, secret_id=ref.secret.id,
-                     role="roles/secretmanager.secretAccessor", member=member),
-            opts=after_account,
-        ))  # fmt: skip
+        grants.append(
+            gcp.secretmanager.SecretIamMember(
+                f"{name}-reads-{env_name.lower().replace('_', '-')}",
+                **c.args(
+                    "secret_access",
+                    project=c.project,
+                    secret_id=ref.secret.id,
+                    role="roles/secretmanager.secretAccessor",
+                    member=member,
+                ),
+                opts=after_account,
+            )
+        )
     if wiring.bucket is not None:
-        grants.append(gcp.storage.BucketIAMMember(
-            f"{name}-bucket-access",
-            **c.args("bucket_access", bucket=wiring.bucket, role="roles/storage.objectAdmin", member=member),
-            opts=after_account,
-        ))  # fmt: skip
+        grants.append(
+            gcp.storage.BucketIAMMember(
+                f"{name}-bucket-access",
+                **c.args(
+                    "bucket_access", bucket=wiring.bucket, role="roles/storage.objectAdmin", member=member
+                ),
+                opts=after_account,
+            )
+        )
     if wiring.firestore_database is not None:
-        condition = pulumi.Output.from_input(wiring.firestore_database).apply(lambda db: {
-            "title": "only-app-database",
-            "description": "Firestore access limited to the stack's database",
-            "expression": f'resource.name == "projects/{c.project}/databases/{db}"',
-        })  # fmt: skip
-        grants.append(gcp.projects.IAMMember(
-            f"{name}-datastore-user",
-            **c.args("datastore_access", project=c.project, role="roles/datastore.user", member=member,
-                     condition=condition),
-            opts=after_account,
-        ))  # fmt: skip
+        condition = pulumi.Output.from_input(wiring.firestore_database).apply(
+            lambda db: {
+                "title": "only-app-database",
+                "description": "Firestore access limited to the stack's database",
+                "expression": f'resource.name == "projects/{c.project}/databases/{db}"',
+            }
+        )
+        grants.append(
+            gcp.projects.IAMMember(
+                f"{name}-datastore-user",
+                **c.args(
+                    "datastore_access",
+                    project=c.project,
+                    role="roles/datastore.user",
+                    member=member,
+                    condition=condition,
+                ),
+                opts=after_account,
+            )
+        )
     return AppIdentity(account=account, email=email, member=member, grants=grants)

@@ -57,23 +57,37 @@ class Auth(GcpComponent):
         spec = args.spec
         mfa: dict[str, object] = {"state": MFA_STATES[spec.mfa]}
         if spec.mfa != "off":
-            mfa["provider_configs"] = [{"state": "ENABLED", "totp_provider_config": {"adjacent_intervals": 1}}]
+            mfa["provider_configs"] = [
+                {"state": "ENABLED", "totp_provider_config": {"adjacent_intervals": 1}}
+            ]
         self.config = gcp.identityplatform.Config(
             f"{name}-config",
-            **self.args("config", project=self.project, autodelete_anonymous_users=True,
-                        sign_in={"allow_duplicate_emails": False, "anonymous": {"enabled": False},
-                                 "email": {"enabled": True, "password_required": True}},
-                        mfa=mfa, monitoring={"request_logging": {"enabled": True}},
-                        client={"permissions": {"disabled_user_signup": False, "disabled_user_deletion": False}},
-                        authorized_domains=authorized_domains(self.project, spec.callback_urls, prod=args.prod)),
+            **self.args(
+                "config",
+                project=self.project,
+                autodelete_anonymous_users=True,
+                sign_in={
+                    "allow_duplicate_emails": False,
+                    "anonymous": {"enabled": False},
+                    "email": {"enabled": True, "password_required": True},
+                },
+                mfa=mfa,
+                monitoring={"request_logging": {"enabled": True}},
+                client={"permissions": {"disabled_user_signup": False, "disabled_user_deletion": False}},
+                authorized_domains=authorized_domains(self.project, spec.callback_urls, prod=args.prod),
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.client_key = gcp.projects.ApiKey(
             f"{name}-client-key",
-            **self.args("client_key", project=self.project, display_name=f"mbops {args.stack} mobile sign-in",
-                        restrictions={"api_targets": [{"service": api} for api in CLIENT_APIS]}),
+            **self.args(
+                "client_key",
+                project=self.project,
+                display_name=f"mbops {args.stack} mobile sign-in",
+                restrictions={"api_targets": [{"service": api} for api in CLIENT_APIS]},
+            ),
             opts=self.opts(depends_on=[self.config]),
-        )  # fmt: skip
+        )
         self.declare_gap(
             f"Identity Platform's password policy (minimum length {spec.password_min_length}) cannot be set with "
             "pulumi-gcp 10.x: gcp.identityplatform.Config has no passwordPolicyConfig; email sign-in, MFA and "

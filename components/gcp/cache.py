@@ -14,8 +14,17 @@ from mbops.errors import ConfigError
 
 MEMORY_GB = {"small": 1, "medium": 5, "large": 16}
 # Memorystore's Redis versions; a requested minor that Memorystore skipped maps to the next one it has.
-REDIS_VERSIONS = {"7.2": "REDIS_7_2", "7.1": "REDIS_7_2", "7": "REDIS_7_2", "7.0": "REDIS_7_0", "6": "REDIS_6_X",
-                  "6.0": "REDIS_6_X", "6.2": "REDIS_6_X", "5": "REDIS_5_0", "5.0": "REDIS_5_0"}  # fmt: skip
+REDIS_VERSIONS = {
+    "7.2": "REDIS_7_2",
+    "7.1": "REDIS_7_2",
+    "7": "REDIS_7_2",
+    "7.0": "REDIS_7_0",
+    "6": "REDIS_6_X",
+    "6.0": "REDIS_6_X",
+    "6.2": "REDIS_6_X",
+    "5": "REDIS_5_0",
+    "5.0": "REDIS_5_0",
+}
 
 
 @dataclass(kw_only=True)
@@ -54,22 +63,38 @@ class Cache(GcpComponent):
         spec = args.spec
         self.instance = gcp.redis.Instance(
             f"{name}-redis",
-            **self.args("instance", project=self.project, region=self.region, name=gcp_name(args.stack, "redis", limit=40),
-                        display_name=f"mbops {args.stack} cache",
-                        tier="STANDARD_HA" if spec.ha else "BASIC", memory_size_gb=MEMORY_GB[spec.size],
-                        redis_version=redis_version(spec.engine_version),
-                        authorized_network=args.network.network_id, connect_mode="PRIVATE_SERVICE_ACCESS",
-                        auth_enabled=True, transit_encryption_mode="SERVER_AUTHENTICATION",
-                        redis_configs={"maxmemory-policy": "allkeys-lru"},
-                        maintenance_policy={"weekly_maintenance_windows": [
-                            {"day": "SUNDAY", "start_time": {"hours": 4, "minutes": 0}}]},
-                        deletion_protection=args.deletion_protection, labels=self.labels),
+            **self.args(
+                "instance",
+                project=self.project,
+                region=self.region,
+                name=gcp_name(args.stack, "redis", limit=40),
+                display_name=f"mbops {args.stack} cache",
+                tier="STANDARD_HA" if spec.ha else "BASIC",
+                memory_size_gb=MEMORY_GB[spec.size],
+                redis_version=redis_version(spec.engine_version),
+                authorized_network=args.network.network_id,
+                connect_mode="PRIVATE_SERVICE_ACCESS",
+                auth_enabled=True,
+                transit_encryption_mode="SERVER_AUTHENTICATION",
+                redis_configs={"maxmemory-policy": "allkeys-lru"},
+                maintenance_policy={
+                    "weekly_maintenance_windows": [
+                        {"day": "SUNDAY", "start_time": {"hours": 4, "minutes": 0}}
+                    ]
+                },
+                deletion_protection=args.deletion_protection,
+                labels=self.labels,
+            ),
             opts=self.opts(depends_on=[args.network.psa_connection]),
-        )  # fmt: skip
+        )
         url = pulumi.Output.format(
             "rediss://:{0}@{1}:{2}/0", self.instance.auth_string, self.instance.host, self.instance.port
         )
         self.url: SecretRef = self.secret("url_secret", "REDIS_URL", args.stack, pulumi.Output.secret(url))
         self.host = self.instance.host
-        self.ca_certificate = self.instance.server_ca_certs.apply(lambda certs: certs[0].cert if certs else "")
-        self.finish({"host": self.instance.host, "port": self.instance.port, "url_secret": self.url.secret_id})
+        self.ca_certificate = self.instance.server_ca_certs.apply(
+            lambda certs: certs[0].cert if certs else ""
+        )
+        self.finish(
+            {"host": self.instance.host, "port": self.instance.port, "url_secret": self.url.secret_id}
+        )

@@ -55,32 +55,62 @@ class Cdn(GcpComponent):
         key_value = pulumi.Output.secret(key_bytes.base64.apply(base64url))
         self.backend_bucket = gcp.compute.BackendBucket(
             f"{name}-backend",
-            **self.args("backend_bucket", project=self.project, bucket_name=args.bucket_name, enable_cdn=True,
-                        compression_mode="AUTOMATIC", description=f"mbops {args.stack}: CDN origin",
-                        cdn_policy={"cache_mode": "CACHE_ALL_STATIC", "default_ttl": spec.default_ttl_s,
-                                    "client_ttl": spec.default_ttl_s, "max_ttl": max(spec.default_ttl_s, 86400),
-                                    "negative_caching": True, "serve_while_stale": 86400,
-                                    "request_coalescing": True, "signed_url_cache_max_age_sec": 3600}),
+            **self.args(
+                "backend_bucket",
+                project=self.project,
+                bucket_name=args.bucket_name,
+                enable_cdn=True,
+                compression_mode="AUTOMATIC",
+                description=f"mbops {args.stack}: CDN origin",
+                cdn_policy={
+                    "cache_mode": "CACHE_ALL_STATIC",
+                    "default_ttl": spec.default_ttl_s,
+                    "client_ttl": spec.default_ttl_s,
+                    "max_ttl": max(spec.default_ttl_s, 86400),
+                    "negative_caching": True,
+                    "serve_while_stale": 86400,
+                    "request_coalescing": True,
+                    "signed_url_cache_max_age_sec": 3600,
+                },
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.signing_key_name = gcp_name(args.stack, "cdn-key")
         signed_key = gcp.compute.BackendBucketSignedUrlKey(
             f"{name}-signing-key",
-            **self.args("signing_key", project=self.project, backend_bucket=self.backend_bucket.name,
-                        name=self.signing_key_name, key_value=key_value),
+            **self.args(
+                "signing_key",
+                project=self.project,
+                backend_bucket=self.backend_bucket.name,
+                name=self.signing_key_name,
+                key_value=key_value,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         number = gcp.organizations.get_project_output(
             project_id=self.project, opts=pulumi.InvokeOutputOptions(parent=self)
         ).number
         self.fill_access = gcp.storage.BucketIAMMember(
             f"{name}-fill-access",
-            **self.args("fill_access", bucket=args.bucket_name, role="roles/storage.objectViewer",
-                        member=number.apply(lambda n: f"serviceAccount:service-{n}@cloud-cdn-fill.iam.gserviceaccount.com")),
+            **self.args(
+                "fill_access",
+                bucket=args.bucket_name,
+                role="roles/storage.objectViewer",
+                member=number.apply(
+                    lambda n: f"serviceAccount:service-{n}@cloud-cdn-fill.iam.gserviceaccount.com"
+                ),
+            ),
             opts=self.opts(depends_on=[signed_key]),
-        )  # fmt: skip
-        self.signing_key: SecretRef = self.secret("signing_key_secret", "CDN_SIGNING_KEY", args.stack, key_value)
+        )
+        self.signing_key: SecretRef = self.secret(
+            "signing_key_secret", "CDN_SIGNING_KEY", args.stack, key_value
+        )
         self.frontend = global_frontend(self, f"mbops {args.stack} CDN", self.backend_bucket.self_link)
         self.url = self.frontend.url
-        self.finish({"url": self.url, "signing_key_name": self.signing_key_name,
-                     "signing_key_secret": self.signing_key.secret_id})  # fmt: skip
+        self.finish(
+            {
+                "url": self.url,
+                "signing_key_name": self.signing_key_name,
+                "signing_key_secret": self.signing_key.secret_id,
+            }
+        )

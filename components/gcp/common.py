@@ -97,10 +97,15 @@ class GcpComponent(MbopsComponent):
         self._api_services = [
             gcp.projects.Service(
                 f"{name}-api-{api.split('.')[0]}",
-                **self.args("api", project=self.project, service=api, disable_on_destroy=False,
-                            disable_dependent_services=False),
+                **self.args(
+                    "api",
+                    project=self.project,
+                    service=api,
+                    disable_on_destroy=False,
+                    disable_dependent_services=False,
+                ),
                 opts=MbopsComponent.opts(self),
-            )  # fmt: skip
+            )
             for api in self.apis
         ]
 
@@ -114,23 +119,38 @@ class GcpComponent(MbopsComponent):
         self.gap = {"reason": reason, "alternative": alternative}
 
     def secret(
-        self, child: str, env_name: str, stack: str, value: pulumi.Input[str], *, destroy_ttl_days: int | None = None,
+        self,
+        child: str,
+        env_name: str,
+        stack: str,
+        value: pulumi.Input[str],
+        *,
+        destroy_ttl_days: int | None = None,
     ) -> SecretRef:
         """A Secret Manager secret replicated in the stack's region only, and one version holding ``value``.
 
         Children ``<child>`` (the secret) and ``<child>_version``; ``value`` is always sent as a Pulumi secret.
         """
         ttl = {"version_destroy_ttl": f"{destroy_ttl_days * 86400}s"} if destroy_ttl_days else {}
-        secret_args = self.args(child, project=self.project, secret_id=secret_id(stack, env_name),
-                        replication={"user_managed": {"replicas": [{"location": self.region}]}},
-                                labels={**self.labels, "env-name": env_name.lower()}, **ttl)  # fmt: skip
+        secret_args = self.args(
+            child,
+            project=self.project,
+            secret_id=secret_id(stack, env_name),
+            replication={"user_managed": {"replicas": [{"location": self.region}]}},
+            labels={**self.labels, "env-name": env_name.lower()},
+            **ttl,
+        )
         secret = gcp.secretmanager.Secret(
             f"{self.resource_name}-{env_name.lower().replace('_', '-')}", **secret_args, opts=self.opts()
         )
         version = gcp.secretmanager.SecretVersion(
             f"{self.resource_name}-{env_name.lower().replace('_', '-')}-v",
-            **self.args(f"{child}_version", project=self.project, secret=secret.id,
-                        secret_data=pulumi.Output.secret(value)),
+            **self.args(
+                f"{child}_version",
+                project=self.project,
+                secret=secret.id,
+                secret_data=pulumi.Output.secret(value),
+            ),
             opts=self.opts(),
         )
         return SecretRef(secret_id=secret_args["secret_id"], secret=secret, version=version)

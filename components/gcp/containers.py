@@ -49,10 +49,16 @@ class Containers(GcpComponent):
         identity = app_identity(self, args.stack, "run", args.wiring)
         self.service_account = identity.account
         settings = RunSettings(
-            min_instances=app.min_replicas, max_instances=app.max_replicas,
-            log_retention_days=args.spec.log_retention_days, deletion_protection=args.deletion_protection,
-            network=network.network_id, subnetwork=network.subnetwork_id, network_tags=(network.app_tag,),
-        )  # fmt: skip
+            min_instances=app.min_replicas,
+            max_instances=app.max_replicas,
+            log_retention_days=args.spec.log_retention_days,
+            deletion_protection=args.deletion_protection,
+            network=network.network_id,
+            subnetwork=network.subnetwork_id,
+            network_tags=(network.app_tag,),
+        )
         self.service, self.invoker = cloud_run_service(self, args.stack, app, args.wiring, identity, settings)
         self.endpoint = self.service.uri
-        self.finish({"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email})
+        self.finish(
+            {"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email}
+        )

@@ -17,9 +17,14 @@ from mbops.components.spec import DatabaseSpec
 SQL_TIERS = {"small": "db-custom-1-3840", "medium": "db-custom-2-7680", "large": "db-custom-4-15360"}
 # CIS GCP 6.2: log connections, lock waits, temp files and errors; DDL statements for audit.
 SQL_FLAGS = {
-    "log_connections": "on", "log_disconnections": "on", "log_lock_waits": "on", "log_temp_files": "0",
-    "log_min_duration_statement": "-1", "log_min_error_statement": "error", "log_statement": "ddl",
-}  # fmt: skip
+    "log_connections": "on",
+    "log_disconnections": "on",
+    "log_lock_waits": "on",
+    "log_temp_files": "0",
+    "log_min_duration_statement": "-1",
+    "log_min_error_statement": "error",
+    "log_statement": "ddl",
+}
 APP_USER = "app"
 
 
@@ -30,10 +35,13 @@ class DatabaseArgs(GcpArgs):
     network: Network
 
 
-def database_url(user: pulumi.Input[str], password: pulumi.Input[str], host: pulumi.Input[str],
-                 database: pulumi.Input[str]) -> pulumi.Output[str]:  # fmt: skip
+def database_url(
+    user: pulumi.Input[str], password: pulumi.Input[str], host: pulumi.Input[str], database: pulumi.Input[str]
+) -> pulumi.Output[str]:
     """``postgresql://user:password@host:5432/db?sslmode=require`` as a Pulumi secret (TLS is required)."""
-    url = pulumi.Output.format("postgresql://{0}:{1}@{2}:5432/{3}?sslmode=require", user, password, host, database)
+    url = pulumi.Output.format(
+        "postgresql://{0}:{1}@{2}:5432/{3}?sslmode=require", user, password, host, database
+    )
     return pulumi.Output.secret(url)
 
 
@@ -62,16 +70,27 @@ class Database(GcpComponent):
     kind = "database"
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        self.apis = (("compute.googleapis.com", "iam.googleapis.com") if args.spec.self_hosted
-                     else ("sqladmin.googleapis.com",)) + ("secretmanager.googleapis.com",)  # fmt: skip
+        self.apis = (
+            ("compute.googleapis.com", "iam.googleapis.com")
+            if args.spec.self_hosted
+            else ("sqladmin.googleapis.com",)
+        ) + ("secretmanager.googleapis.com",)
         super().__init__(name, args, opts)
         spec = args.spec
         self.password = random.RandomPassword(
             f"{name}-password",
-            **self.args("password", length=32, special=True, override_special="-_", min_lower=2, min_upper=2,
-                        min_numeric=2, min_special=2),
+            **self.args(
+                "password",
+                length=32,
+                special=True,
+                override_special="-_",
+                min_lower=2,
+                min_upper=2,
+                min_numeric=2,
+                min_special=2,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         if spec.self_hosted:
             host = self._self_hosted(name, args)
         else:
@@ -79,7 +98,9 @@ class Database(GcpComponent):
         self.host = host
         self.database_name = spec.database_name
         self.url: SecretRef = self.secret(
-            "url_secret", "DATABASE_URL", args.stack,
+            "url_secret",
+            "DATABASE_URL",
+            args.stack,
             database_url(self._user_name, self.password.result, host, self._database_name),
         )
         self.finish({"host": host, "database_name": spec.database_name, "url_secret": self.url.secret_id})
@@ -88,47 +109,71 @@ class Database(GcpComponent):
         spec = args.spec
         self.instance = gcp.sql.DatabaseInstance(
             f"{name}-pg",
-            **self.args("instance", project=self.project, region=self.region,
-                        database_version=f"POSTGRES_{spec.engine_version}",
-                        deletion_protection=spec.deletion_protection,
-                        settings={
-                            "tier": SQL_TIERS[spec.size],
-                            "edition": "ENTERPRISE",
-                            "availability_type": "REGIONAL" if spec.ha else "ZONAL",
-                            "deletion_protection_enabled": spec.deletion_protection,
-                            "retain_backups_on_delete": spec.deletion_protection,
-                            "disk_type": "PD_SSD",
-                            "disk_size": spec.storage_gb,
-                            "disk_autoresize": True,
-                            "disk_autoresize_limit": max(spec.max_storage_gb, spec.storage_gb),
-                            "ip_configuration": {"ipv4_enabled": False, "private_network": args.network.network_id,
-                                                 "ssl_mode": "ENCRYPTED_ONLY"},
-                            "backup_configuration": {
-                                "enabled": True, "point_in_time_recovery_enabled": True, "start_time": "03:00",
-                                "transaction_log_retention_days": min(7, spec.backup_retention_days),
-                                "backup_retention_settings": {"retained_backups": spec.backup_retention_days,
-                                                              "retention_unit": "COUNT"},
-                            },
-                            "insights_config": {"query_insights_enabled": True, "record_application_tags": True,
-                                                "record_client_address": True, "query_string_length": 1024},
-                            "maintenance_window": {"day": 7, "hour": 4, "update_track": "stable"},
-                            "database_flags": [{"name": k, "value": v} for k, v in SQL_FLAGS.items()],
-                            "user_labels": self.labels,
-                        }),
+            **self.args(
+                "instance",
+                project=self.project,
+                region=self.region,
+                database_version=f"POSTGRES_{spec.engine_version}",
+                deletion_protection=spec.deletion_protection,
+                settings={
+                    "tier": SQL_TIERS[spec.size],
+                    "edition": "ENTERPRISE",
+                    "availability_type": "REGIONAL" if spec.ha else "ZONAL",
+                    "deletion_protection_enabled": spec.deletion_protection,
+                    "retain_backups_on_delete": spec.deletion_protection,
+                    "disk_type": "PD_SSD",
+                    "disk_size": spec.storage_gb,
+                    "disk_autoresize": True,
+                    "disk_autoresize_limit": max(spec.max_storage_gb, spec.storage_gb),
+                    "ip_configuration": {
+                        "ipv4_enabled": False,
+                        "private_network": args.network.network_id,
+                        "ssl_mode": "ENCRYPTED_ONLY",
+                    },
+                    "backup_configuration": {
+                        "enabled": True,
+                        "point_in_time_recovery_enabled": True,
+                        "start_time": "03:00",
+                        "transaction_log_retention_days": min(7, spec.backup_retention_days),
+                        "backup_retention_settings": {
+                            "retained_backups": spec.backup_retention_days,
+                            "retention_unit": "COUNT",
+                        },
+                    },
+                    "insights_config": {
+                        "query_insights_enabled": True,
+                        "record_application_tags": True,
+                        "record_client_address": True,
+                        "query_string_length": 1024,
+                    },
+                    "maintenance_window": {"day": 7, "hour": 4, "update_track": "stable"},
+                    "database_flags": [{"name": k, "value": v} for k, v in SQL_FLAGS.items()],
+                    "user_labels": self.labels,
+                },
+            ),
             opts=self.opts(depends_on=[args.network.psa_connection]),
-        )  # fmt: skip
+        )
         self.database = gcp.sql.Database(
             f"{name}-db",
-            **self.args("database", project=self.project, instance=self.instance.name, name=spec.database_name),
+            **self.args(
+                "database", project=self.project, instance=self.instance.name, name=spec.database_name
+            ),
             opts=self.opts(),
         )
         # ABANDON: PostgreSQL refuses to drop a role that owns objects; the role goes with the instance.
         self.user = gcp.sql.User(
             f"{name}-user",
-            **self.args("user", project=self.project, instance=self.instance.name, name=APP_USER, type="BUILT_IN",
-                        password=self.password.result, deletion_policy="ABANDON"),
+            **self.args(
+                "user",
+                project=self.project,
+                instance=self.instance.name,
+                name=APP_USER,
+                type="BUILT_IN",
+                password=self.password.result,
+                deletion_policy="ABANDON",
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self._user_name, self._database_name = self.user.name, self.database.name
         self.connection_name = self.instance.connection_name
         return self.instance.private_ip_address
@@ -142,16 +187,23 @@ class Database(GcpComponent):
                 "use Cloud SQL (components.database.self_hosted: false) for REGIONAL high availability and PITR",
             )
         zone = gcp.compute.get_zones_output(
-            project=self.project, region=self.region, status="UP", opts=pulumi.InvokeOutputOptions(parent=self)
+            project=self.project,
+            region=self.region,
+            status="UP",
+            opts=pulumi.InvokeOutputOptions(parent=self),
         ).names[0]
         password_ref = self.secret("password_secret", "DATABASE_PASSWORD", stack, self.password.result)
         account_id = gcp_name(stack, "postgres", limit=30)
         account = gcp.serviceaccount.Account(
             f"{name}-sa",
-            **self.args("service_account", project=self.project, account_id=account_id,
-                        display_name=f"mbops {stack} self-hosted PostgreSQL"),
+            **self.args(
+                "service_account",
+                project=self.project,
+                account_id=account_id,
+                display_name=f"mbops {stack} self-hosted PostgreSQL",
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         email = f"{account_id}@{self.project}.iam.gserviceaccount.com"
         member = f"serviceAccount:{email}"
         grants: list[pulumi.Resource] = [
@@ -162,58 +214,105 @@ class Database(GcpComponent):
             )
             for role in BASE_ROLES
         ]
-        grants.append(gcp.secretmanager.SecretIamMember(
-            f"{name}-reads-password",
-            **self.args("secret_access", project=self.project, secret_id=password_ref.secret.id,
-                        role="roles/secretmanager.secretAccessor", member=member),
-            opts=self.opts(depends_on=[account]),
-        ))  # fmt: skip
+        grants.append(
+            gcp.secretmanager.SecretIamMember(
+                f"{name}-reads-password",
+                **self.args(
+                    "secret_access",
+                    project=self.project,
+                    secret_id=password_ref.secret.id,
+                    role="roles/secretmanager.secretAccessor",
+                    member=member,
+                ),
+                opts=self.opts(depends_on=[account]),
+            )
+        )
         policy = gcp.compute.ResourcePolicy(
             f"{name}-snapshots",
-            **self.args("snapshot_policy", project=self.project, region=self.region,
-                        description="Daily snapshots of the PostgreSQL data disk",
-                        snapshot_schedule_policy={
-                            "schedule": {"daily_schedule": {"days_in_cycle": 1, "start_time": "03:00"}},
-                            "retention_policy": {"max_retention_days": spec.backup_retention_days,
-                                                 "on_source_disk_delete": "KEEP_AUTO_SNAPSHOTS"},
-                            "snapshot_properties": {"storage_locations": self.region, "labels": self.labels},
-                        }),
+            **self.args(
+                "snapshot_policy",
+                project=self.project,
+                region=self.region,
+                description="Daily snapshots of the PostgreSQL data disk",
+                snapshot_schedule_policy={
+                    "schedule": {"daily_schedule": {"days_in_cycle": 1, "start_time": "03:00"}},
+                    "retention_policy": {
+                        "max_retention_days": spec.backup_retention_days,
+                        "on_source_disk_delete": "KEEP_AUTO_SNAPSHOTS",
+                    },
+                    "snapshot_properties": {"storage_locations": self.region, "labels": self.labels},
+                },
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.data_disk = gcp.compute.Disk(
             f"{name}-data",
-            **self.args("data_disk", project=self.project, zone=zone, size=spec.storage_gb,
-                        type="pd-ssd" if spec.size != "small" else "pd-balanced",
-                        resource_policies=[policy.id], labels=self.labels),
+            **self.args(
+                "data_disk",
+                project=self.project,
+                zone=zone,
+                size=spec.storage_gb,
+                type="pd-ssd" if spec.size != "small" else "pd-balanced",
+                resource_policies=[policy.id],
+                labels=self.labels,
+            ),
             opts=self.opts(protect=spec.deletion_protection),
-        )  # fmt: skip
-        script = startup_script(spec.engine_version, spec.database_name, network.subnet_range,
-                                password_ref.secret_id, self.project)  # fmt: skip
+        )
+        script = startup_script(
+            spec.engine_version,
+            spec.database_name,
+            network.subnet_range,
+            password_ref.secret_id,
+            self.project,
+        )
         self.instance = gcp.compute.Instance(
             f"{name}-vm",
-            **self.args("instance", project=self.project, zone=zone, machine_type=MACHINE_TYPES[spec.size],
-                        boot_disk={"initialize_params": {"image": "debian-cloud/debian-12", "size": 20,
-                                                         "type": "pd-balanced", "labels": self.labels}},
-                        attached_disks=[{"source": self.data_disk.id, "device_name": "pgdata"}],
-                        network_interfaces=[{"subnetwork": network.subnetwork_id}],
-                        metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
-                        metadata_startup_script=script,
-                        service_account={"email": email, "scopes": ["cloud-platform"]},
-                        shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
-                                                  "enable_integrity_monitoring": True},
-                        tags=[network.db_tag], labels=self.labels, deletion_protection=spec.deletion_protection,
-                        allow_stopping_for_update=True),
+            **self.args(
+                "instance",
+                project=self.project,
+                zone=zone,
+                machine_type=MACHINE_TYPES[spec.size],
+                boot_disk={
+                    "initialize_params": {
+                        "image": "debian-cloud/debian-12",
+                        "size": 20,
+                        "type": "pd-balanced",
+                        "labels": self.labels,
+                    }
+                },
+                attached_disks=[{"source": self.data_disk.id, "device_name": "pgdata"}],
+                network_interfaces=[{"subnetwork": network.subnetwork_id}],
+                metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
+                metadata_startup_script=script,
+                service_account={"email": email, "scopes": ["cloud-platform"]},
+                shielded_instance_config={
+                    "enable_secure_boot": True,
+                    "enable_vtpm": True,
+                    "enable_integrity_monitoring": True,
+                },
+                tags=[network.db_tag],
+                labels=self.labels,
+                deletion_protection=spec.deletion_protection,
+                allow_stopping_for_update=True,
+            ),
             opts=self.opts(depends_on=[*grants, password_ref.version]),
-        )  # fmt: skip
+        )
         self.allow_postgres = gcp.compute.Firewall(
             f"{name}-allow-postgres",
-            **self.args("allow_postgres", project=self.project, network=network.network_id, direction="INGRESS",
-                        priority=1000, description="PostgreSQL only from the app's instances",
-                        source_tags=[network.app_tag], target_tags=[network.db_tag],
-                        allows=[{"protocol": "tcp", "ports": ["5432"]}],
-                        log_config={"metadata": "INCLUDE_ALL_METADATA"}),
+            **self.args(
+                "allow_postgres",
+                project=self.project,
+                network=network.network_id,
+                direction="INGRESS",
+                priority=1000,
+                description="PostgreSQL only from the app's instances",
+                source_tags=[network.app_tag],
+                target_tags=[network.db_tag],
+                allows=[{"protocol": "tcp", "ports": ["5432"]}],
+                log_config={"metadata": "INCLUDE_ALL_METADATA"},
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self._user_name, self._database_name = APP_USER, spec.database_name
         return self.instance.network_interfaces[0].network_ip
 

@@ -36,16 +36,24 @@ class DocDb(GcpComponent):
         database_id = gcp_name(args.stack, "docs")
         self.database = gcp.firestore.Database(
             f"{name}-firestore",
-            **self.args("database", project=self.project, name=database_id, location_id=self.region,
-                        type="FIRESTORE_NATIVE", concurrency_mode="OPTIMISTIC",
-                        app_engine_integration_mode="DISABLED",
-                        point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED"
-                        if spec.point_in_time_recovery else "POINT_IN_TIME_RECOVERY_DISABLED",
-                        delete_protection_state="DELETE_PROTECTION_ENABLED"
-                        if spec.deletion_protection else "DELETE_PROTECTION_DISABLED",
-                        deletion_policy="ABANDON" if spec.deletion_protection else "DELETE"),
+            **self.args(
+                "database",
+                project=self.project,
+                name=database_id,
+                location_id=self.region,
+                type="FIRESTORE_NATIVE",
+                concurrency_mode="OPTIMISTIC",
+                app_engine_integration_mode="DISABLED",
+                point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED"
+                if spec.point_in_time_recovery
+                else "POINT_IN_TIME_RECOVERY_DISABLED",
+                delete_protection_state="DELETE_PROTECTION_ENABLED"
+                if spec.deletion_protection
+                else "DELETE_PROTECTION_DISABLED",
+                deletion_policy="ABANDON" if spec.deletion_protection else "DELETE",
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.database_id = database_id
         self.document_table = self.database.name
         self.finish({"database": self.database.name})

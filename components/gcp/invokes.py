@@ -23,19 +23,33 @@ def plan_project_number(project_id: str) -> str:
 def _project(args: dict[str, Any], region: str) -> dict[str, Any]:
     project_id = args.get("projectId") or "mbops-plan"
     return {
-        "id": f"projects/{project_id}", "projectId": project_id, "name": project_id,
-        "number": plan_project_number(project_id), "orgId": "", "folderId": "", "billingAccount": "",
-        "autoCreateNetwork": True, "deletionPolicy": "PREVENT", "labels": {}, "effectiveLabels": {},
-        "pulumiLabels": {}, "tags": {},
-    }  # fmt: skip
+        "id": f"projects/{project_id}",
+        "projectId": project_id,
+        "name": project_id,
+        "number": plan_project_number(project_id),
+        "orgId": "",
+        "folderId": "",
+        "billingAccount": "",
+        "autoCreateNetwork": True,
+        "deletionPolicy": "PREVENT",
+        "labels": {},
+        "effectiveLabels": {},
+        "pulumiLabels": {},
+        "tags": {},
+    }
 
 
 def _zones(args: dict[str, Any], region: str) -> dict[str, Any]:
     region = args.get("region") or region
     names = [f"{region}-{letter}" for letter in ZONE_LETTERS.get(region, "abc")]
     project = args.get("project") or "mbops-plan"
-    return {"id": f"projects/{project}/regions/{region}", "names": names, "project": project, "region": region,
-            "status": args.get("status") or "UP"}  # fmt: skip
+    return {
+        "id": f"projects/{project}/regions/{region}",
+        "names": names,
+        "project": project,
+        "region": region,
+        "status": args.get("status") or "UP",
+    }
 
 
 ANSWERS: dict[str, Answer] = {

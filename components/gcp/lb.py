@@ -42,20 +42,33 @@ def global_frontend(c: GcpComponent, purpose: str, default_service: pulumi.Input
     domains = configured_domains(c.spec.overrides)
     address = gcp.compute.GlobalAddress(
         f"{name}-ip",
-        **c.args("address", project=project, address_type="EXTERNAL", ip_version="IPV4", labels=c.labels,
-                 description=f"{purpose}: public address"),
+        **c.args(
+            "address",
+            project=project,
+            address_type="EXTERNAL",
+            ip_version="IPV4",
+            labels=c.labels,
+            description=f"{purpose}: public address",
+        ),
         opts=c.opts(),
-    )  # fmt: skip
+    )
     url_map = gcp.compute.URLMap(
         f"{name}-urlmap",
         **c.args("url_map", project=project, default_service=default_service, description=purpose),
         opts=c.opts(),
     )
-    rule = {"project": project, "ip_address": address.address, "ip_protocol": "TCP", "labels": c.labels,
-            "load_balancing_scheme": "EXTERNAL_MANAGED"}  # fmt: skip
+    rule = {
+        "project": project,
+        "ip_address": address.address,
+        "ip_protocol": "TCP",
+        "labels": c.labels,
+        "load_balancing_scheme": "EXTERNAL_MANAGED",
+    }
     if domains:
         certificate = gcp.compute.ManagedSslCertificate(
-            f"{name}-cert", **c.args("certificate", project=project, managed={"domains": domains}), opts=c.opts()
+            f"{name}-cert",
+            **c.args("certificate", project=project, managed={"domains": domains}),
+            opts=c.opts(),
         )
         ssl_policy = gcp.compute.SSLPolicy(
             f"{name}-tls",
@@ -64,20 +77,35 @@ def global_frontend(c: GcpComponent, purpose: str, default_service: pulumi.Input
         )
         https_proxy = gcp.compute.TargetHttpsProxy(
             f"{name}-https-proxy",
-            **c.args("https_proxy", project=project, url_map=url_map.id, ssl_certificates=[certificate.id],
-                     ssl_policy=ssl_policy.id, quic_override="ENABLE"),
+            **c.args(
+                "https_proxy",
+                project=project,
+                url_map=url_map.id,
+                ssl_certificates=[certificate.id],
+                ssl_policy=ssl_policy.id,
+                quic_override="ENABLE",
+            ),
             opts=c.opts(),
-        )  # fmt: skip
+        )
         gcp.compute.GlobalForwardingRule(
-            f"{name}-https", **c.args("https_rule", target=https_proxy.id, port_range="443", **rule), opts=c.opts()
+            f"{name}-https",
+            **c.args("https_rule", target=https_proxy.id, port_range="443", **rule),
+            opts=c.opts(),
         )
         redirect = gcp.compute.URLMap(
             f"{name}-redirect",
-            **c.args("redirect_url_map", project=project, description=f"{purpose}: HTTP to HTTPS",
-                     default_url_redirect={"https_redirect": True, "strip_query": False,
-                                           "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"}),
+            **c.args(
+                "redirect_url_map",
+                project=project,
+                description=f"{purpose}: HTTP to HTTPS",
+                default_url_redirect={
+                    "https_redirect": True,
+                    "strip_query": False,
+                    "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT",
+                },
+            ),
             opts=c.opts(),
-        )  # fmt: skip
+        )
         http_map: pulumi.Input[str] = redirect.id
         url: pulumi.Output[str] = pulumi.Output.from_input(f"https://{domains[0]}")
     else:

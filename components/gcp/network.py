@@ -69,18 +69,33 @@ class Network(GcpComponent):
 
         self.network = gcp.compute.Network(
             f"{name}-vpc",
-            **self.args("network", project=project, auto_create_subnetworks=False, routing_mode="REGIONAL",
-                        description=f"mbops {args.stack}: app network"),
+            **self.args(
+                "network",
+                project=project,
+                auto_create_subnetworks=False,
+                routing_mode="REGIONAL",
+                description=f"mbops {args.stack}: app network",
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.subnetwork = gcp.compute.Subnetwork(
             f"{name}-subnet",
-            **self.args("subnetwork", project=project, region=region, network=self.network.id,
-                        ip_cidr_range=subnet_range, private_ip_google_access=True, stack_type="IPV4_ONLY",
-                        log_config={"aggregation_interval": "INTERVAL_5_SEC", "flow_sampling": 0.5,
-                                    "metadata": "INCLUDE_ALL_METADATA"}),
+            **self.args(
+                "subnetwork",
+                project=project,
+                region=region,
+                network=self.network.id,
+                ip_cidr_range=subnet_range,
+                private_ip_google_access=True,
+                stack_type="IPV4_ONLY",
+                log_config={
+                    "aggregation_interval": "INTERVAL_5_SEC",
+                    "flow_sampling": 0.5,
+                    "metadata": "INCLUDE_ALL_METADATA",
+                },
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         if spec.nat != "none":
             self.router = gcp.compute.Router(
                 f"{name}-router",
@@ -89,63 +104,113 @@ class Network(GcpComponent):
             )
             self.nat = gcp.compute.RouterNat(
                 f"{name}-nat",
-                **self.args("nat", project=project, region=region, router=self.router.name,
-                            nat_ip_allocate_option="AUTO_ONLY",
-                            source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
-                            subnetworks=[{"name": self.subnetwork.id, "source_ip_ranges_to_nats": ["ALL_IP_RANGES"]}],
-                            enable_endpoint_independent_mapping=False,
-                            log_config={"enable": True, "filter": "ERRORS_ONLY"}),
+                **self.args(
+                    "nat",
+                    project=project,
+                    region=region,
+                    router=self.router.name,
+                    nat_ip_allocate_option="AUTO_ONLY",
+                    source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
+                    subnetworks=[{"name": self.subnetwork.id, "source_ip_ranges_to_nats": ["ALL_IP_RANGES"]}],
+                    enable_endpoint_independent_mapping=False,
+                    log_config={"enable": True, "filter": "ERRORS_ONLY"},
+                ),
                 opts=self.opts(),
-            )  # fmt: skip
+            )
         self._firewall(name, args)
 
         self.psa_range = gcp.compute.GlobalAddress(
             f"{name}-psa-range",
-            **self.args("psa_range", project=project, network=self.network.id, purpose="VPC_PEERING",
-                        address_type="INTERNAL", ip_version="IPV4", labels=self.labels,
-                        **({"address": psa_range.split("/")[0], "prefix_length": int(psa_range.split("/")[1])}
-                           if psa_range else {"prefix_length": 20}),
-                        description="Private service access: Cloud SQL and Memorystore private IPs"),
+            **self.args(
+                "psa_range",
+                project=project,
+                network=self.network.id,
+                purpose="VPC_PEERING",
+                address_type="INTERNAL",
+                ip_version="IPV4",
+                labels=self.labels,
+                **(
+                    {"address": psa_range.split("/")[0], "prefix_length": int(psa_range.split("/")[1])}
+                    if psa_range
+                    else {"prefix_length": 20}
+                ),
+                description="Private service access: Cloud SQL and Memorystore private IPs",
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         # ABANDON: the peering cannot be deleted while deleted-but-retained Cloud SQL instances still use it;
         # it goes away with the VPC.
         self.psa_connection = gcp.servicenetworking.Connection(
             f"{name}-psa",
-            **self.args("psa_connection", network=self.network.id, service="servicenetworking.googleapis.com",
-                        reserved_peering_ranges=[self.psa_range.name], deletion_policy="ABANDON"),
+            **self.args(
+                "psa_connection",
+                network=self.network.id,
+                service="servicenetworking.googleapis.com",
+                reserved_peering_ranges=[self.psa_range.name],
+                deletion_policy="ABANDON",
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.network_id = self.network.id
         self.subnetwork_id = self.subnetwork.id
         self.subnet_range = subnet_range
         self.zones = spec.zones
-        self.finish({"network_id": self.network.id, "subnetwork_id": self.subnetwork.id,
-                     "app_tag": self.app_tag, "db_tag": self.db_tag})  # fmt: skip
+        self.finish(
+            {
+                "network_id": self.network.id,
+                "subnetwork_id": self.subnetwork.id,
+                "app_tag": self.app_tag,
+                "db_tag": self.db_tag,
+            }
+        )
 
     def _firewall(self, name: str, args: NetworkArgs) -> None:
         project = self.project
         log = {"metadata": "INCLUDE_ALL_METADATA"}
         self.allow_lb = gcp.compute.Firewall(
             f"{name}-allow-lb",
-            **self.args("allow_lb", project=project, network=self.network.id, direction="INGRESS", priority=1000,
-                        description="Google load balancers and health checks to the app port",
-                        source_ranges=list(GOOGLE_LB_RANGES), target_tags=[self.app_tag],
-                        allows=[{"protocol": "tcp", "ports": [str(args.app_port)]}], log_config=log),
+            **self.args(
+                "allow_lb",
+                project=project,
+                network=self.network.id,
+                direction="INGRESS",
+                priority=1000,
+                description="Google load balancers and health checks to the app port",
+                source_ranges=list(GOOGLE_LB_RANGES),
+                target_tags=[self.app_tag],
+                allows=[{"protocol": "tcp", "ports": [str(args.app_port)]}],
+                log_config=log,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.allow_iap_ssh = gcp.compute.Firewall(
             f"{name}-allow-iap-ssh",
-            **self.args("allow_iap_ssh", project=project, network=self.network.id, direction="INGRESS",
-                        priority=1000, description="SSH only through IAP TCP forwarding (no bastion, no public SSH)",
-                        source_ranges=[IAP_TCP_RANGE], target_tags=[self.app_tag, self.db_tag],
-                        allows=[{"protocol": "tcp", "ports": ["22"]}], log_config=log),
+            **self.args(
+                "allow_iap_ssh",
+                project=project,
+                network=self.network.id,
+                direction="INGRESS",
+                priority=1000,
+                description="SSH only through IAP TCP forwarding (no bastion, no public SSH)",
+                source_ranges=[IAP_TCP_RANGE],
+                target_tags=[self.app_tag, self.db_tag],
+                allows=[{"protocol": "tcp", "ports": ["22"]}],
+                log_config=log,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.deny_all_ingress = gcp.compute.Firewall(
             f"{name}-deny-all-ingress",
-            **self.args("deny_all_ingress", project=project, network=self.network.id, direction="INGRESS",
-                        priority=65534, description="Deny (and log) every other ingress",
-                        source_ranges=["0.0.0.0/0"], denies=[{"protocol": "all"}], log_config=log),
+            **self.args(
+                "deny_all_ingress",
+                project=project,
+                network=self.network.id,
+                direction="INGRESS",
+                priority=65534,
+                description="Deny (and log) every other ingress",
+                source_ranges=["0.0.0.0/0"],
+                denies=[{"protocol": "all"}],
+                log_config=log,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )

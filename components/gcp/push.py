@@ -51,10 +51,15 @@ class Push(GcpComponent):
         spec = args.spec
         provider = gcp.Provider(
             f"{name}-firebase-provider",
-            **self.args("provider", project=self.project, region=self.region, user_project_override=True,
-                        billing_project=self.project),
+            **self.args(
+                "provider",
+                project=self.project,
+                region=self.region,
+                user_project_override=True,
+                billing_project=self.project,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         firebase_opts = self.opts(provider=provider)
         self.firebase = gcp.firebase.Project(
             f"{name}-firebase", **self.args("firebase", project=self.project), opts=firebase_opts
@@ -62,33 +67,53 @@ class Push(GcpComponent):
         role_id = sender_role_id(args.stack)
         self.sender_role = gcp.projects.IAMCustomRole(
             f"{name}-sender-role",
-            **self.args("sender_role", project=self.project, role_id=role_id, title=f"mbops {args.stack} FCM sender",
-                        description="Send Firebase Cloud Messaging messages, nothing else",
-                        permissions=["cloudmessaging.messages.create"], stage="GA"),
+            **self.args(
+                "sender_role",
+                project=self.project,
+                role_id=role_id,
+                title=f"mbops {args.stack} FCM sender",
+                description="Send Firebase Cloud Messaging messages, nothing else",
+                permissions=["cloudmessaging.messages.create"],
+                stage="GA",
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.sender_role_name = f"projects/{self.project}/roles/{role_id}"
         self.apps: list[pulumi.Resource] = []
         android = spec.overrides.get("android_app")
         if android is not None:
             if not android.get("package_name"):
-                raise ConfigError("components.push.overrides.android_app: set package_name (e.g. com.example.app)")
-            self.apps.append(gcp.firebase.AndroidApp(
-                f"{name}-android",
-                **self.args("android_app", project=self.project, display_name=f"{args.stack} (Android)",
-                            deletion_policy="DELETE"),
-                opts=self.opts(provider=provider, depends_on=[self.firebase]),
-            ))  # fmt: skip
+                raise ConfigError(
+                    "components.push.overrides.android_app: set package_name (e.g. com.example.app)"
+                )
+            self.apps.append(
+                gcp.firebase.AndroidApp(
+                    f"{name}-android",
+                    **self.args(
+                        "android_app",
+                        project=self.project,
+                        display_name=f"{args.stack} (Android)",
+                        deletion_policy="DELETE",
+                    ),
+                    opts=self.opts(provider=provider, depends_on=[self.firebase]),
+                )
+            )
         apple = spec.overrides.get("apple_app")
         if apple is not None:
             if not apple.get("bundle_id"):
                 raise ConfigError("components.push.overrides.apple_app: set bundle_id (e.g. com.example.app)")
-            self.apps.append(gcp.firebase.AppleApp(
-                f"{name}-apple",
-                **self.args("apple_app", project=self.project, display_name=f"{args.stack} (iOS)",
-                            deletion_policy="DELETE"),
-                opts=self.opts(provider=provider, depends_on=[self.firebase]),
-            ))  # fmt: skip
+            self.apps.append(
+                gcp.firebase.AppleApp(
+                    f"{name}-apple",
+                    **self.args(
+                        "apple_app",
+                        project=self.project,
+                        display_name=f"{args.stack} (iOS)",
+                        deletion_policy="DELETE",
+                    ),
+                    opts=self.opts(provider=provider, depends_on=[self.firebase]),
+                )
+            )
         if not self.apps:
             pulumi.log.info(
                 f"{name}: no mobile app registered with Firebase; set components.push.overrides.android_app."
@@ -96,9 +121,12 @@ class Push(GcpComponent):
                 resource=self,
             )
         if spec.platform in ("apns", "apns_sandbox"):
-            where = (f"the app secret {spec.credential_secret} (Secret Manager: {args.stack}-{spec.credential_secret})"
-                     if args.credential is not None else f"an APNs auth key (.p8; add {spec.credential_secret} "
-                     "to app.secret_env to keep it in Secret Manager)")  # fmt: skip
+            where = (
+                f"the app secret {spec.credential_secret} (Secret Manager: {args.stack}-{spec.credential_secret})"
+                if args.credential is not None
+                else f"an APNs auth key (.p8; add {spec.credential_secret} "
+                "to app.secret_env to keep it in Secret Manager)"
+            )
             self.declare_gap(
                 f"FCM delivers to Apple devices ({spec.platform}) only after an APNs auth key is uploaded to the "
                 "Firebase project; no API or pulumi-gcp resource can upload it",

@@ -25,7 +25,9 @@ from mbops.stacks.config import AppSpec
 CPU_MAX_MEMORY = {1: 4096, 2: 8192, 4: 16384, 6: 24576, 8: 32768}
 CPU_MIN_MEMORY = {1: 128, 2: 128, 4: 2048, 6: 4096, 8: 4096}
 # Registries Cloud Run can pull from directly; any other is proxied through an Artifact Registry remote repo.
-_NATIVE_REGISTRY = re.compile(r"^(([a-z0-9-]+\.)?gcr\.io|[a-z0-9-]+-docker\.pkg\.dev|docker\.io|index\.docker\.io)$")
+_NATIVE_REGISTRY = re.compile(
+    r"^(([a-z0-9-]+\.)?gcr\.io|[a-z0-9-]+-docker\.pkg\.dev|docker\.io|index\.docker\.io)$"
+)
 
 
 @dataclass(kw_only=True)
@@ -76,13 +78,23 @@ def run_image(c: GcpComponent, stack: str, image: str) -> tuple[str, list[pulumi
         return image, []
     repo_id = gcp_name(stack, host.split(".")[0], "proxy")
     repo_args = c.args(
-        "image_repository", project=c.project, location=c.region, repository_id=repo_id, format="DOCKER",
-        mode="REMOTE_REPOSITORY", labels=c.labels, description=f"Pull-through cache of https://{host} for Cloud Run",
-        remote_repository_config={"description": host,
-                                  "docker_repository": {"custom_repository": {"uri": f"https://{host}"}}},
-    )  # fmt: skip
+        "image_repository",
+        project=c.project,
+        location=c.region,
+        repository_id=repo_id,
+        format="DOCKER",
+        mode="REMOTE_REPOSITORY",
+        labels=c.labels,
+        description=f"Pull-through cache of https://{host} for Cloud Run",
+        remote_repository_config={
+            "description": host,
+            "docker_repository": {"custom_repository": {"uri": f"https://{host}"}},
+        },
+    )
     repository = gcp.artifactregistry.Repository(f"{c.resource_name}-images", **repo_args, opts=c.opts())
-    proxied = f"{repo_args['location']}-docker.pkg.dev/{repo_args['project']}/{repo_args['repository_id']}/{path}"
+    proxied = (
+        f"{repo_args['location']}-docker.pkg.dev/{repo_args['project']}/{repo_args['repository_id']}/{path}"
+    )
     return proxied, [repository]
 
 
@@ -95,22 +107,42 @@ def cloud_run_service(
     ``log_sink``, ``service``, ``invoker``. ``PORT`` is set by Cloud Run from the container port.
     """
     name = c.resource_name
-    envs: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted({**app.env, **wiring.env}.items())]
+    envs: list[dict[str, object]] = [
+        {"name": k, "value": v} for k, v in sorted({**app.env, **wiring.env}.items())
+    ]
     envs += [
-        {"name": env_name, "value_source": {"secret_key_ref": {"secret": ref.secret_id,
-                                                               "version": ref.version.version}}}
+        {
+            "name": env_name,
+            "value_source": {"secret_key_ref": {"secret": ref.secret_id, "version": ref.version.version}},
+        }
         for env_name, ref in sorted(wiring.secrets.items())
-    ]  # fmt: skip
+    ]
     probe = {"http_get": {"path": app.health_path, "port": app.port}}
     vpc = (
-        {"vpc_access": {"egress": "PRIVATE_RANGES_ONLY", "network_interfaces": [
-            {"network": settings.network, "subnetwork": settings.subnetwork, "tags": list(settings.network_tags)}]}}
-        if settings.network is not None else {}
-    )  # fmt: skip
+        {
+            "vpc_access": {
+                "egress": "PRIVATE_RANGES_ONLY",
+                "network_interfaces": [
+                    {
+                        "network": settings.network,
+                        "subnetwork": settings.subnetwork,
+                        "tags": list(settings.network_tags),
+                    }
+                ],
+            }
+        }
+        if settings.network is not None
+        else {}
+    )
     image, image_deps = run_image(c, stack, app.image)
     service_args = c.args(
-        "service", project=c.project, location=c.region, name=gcp_name(stack, "app", limit=49),
-        ingress="INGRESS_TRAFFIC_ALL", deletion_protection=settings.deletion_protection, labels=c.labels,
+        "service",
+        project=c.project,
+        location=c.region,
+        name=gcp_name(stack, "app", limit=49),
+        ingress="INGRESS_TRAFFIC_ALL",
+        deletion_protection=settings.deletion_protection,
+        labels=c.labels,
         description=f"mbops {stack}: the app",
         template={
             "service_account": identity.email,
@@ -118,31 +150,55 @@ def cloud_run_service(
             "timeout": f"{settings.timeout_s}s",
             "max_instance_request_concurrency": 80,
             "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
-            "scaling": {"min_instance_count": settings.min_instances, "max_instance_count": settings.max_instances},
-            "containers": [{
-                "name": "app",
-                "image": image,
-                "ports": {"container_port": app.port, "name": "http1"},
-                "envs": envs,
-                "resources": {"limits": cloud_run_limits(app.cpu, app.memory_mb), "cpu_idle": True,
-                              "startup_cpu_boost": True},
-                "startup_probe": {**probe, "initial_delay_seconds": 0, "period_seconds": 5, "timeout_seconds": 3,
-                                  "failure_threshold": 24},
-                "liveness_probe": {**probe, "period_seconds": 30, "timeout_seconds": 5, "failure_threshold": 3},
-            }],
+            "scaling": {
+                "min_instance_count": settings.min_instances,
+                "max_instance_count": settings.max_instances,
+            },
+            "containers": [
+                {
+                    "name": "app",
+                    "image": image,
+                    "ports": {"container_port": app.port, "name": "http1"},
+                    "envs": envs,
+                    "resources": {
+                        "limits": cloud_run_limits(app.cpu, app.memory_mb),
+                        "cpu_idle": True,
+                        "startup_cpu_boost": True,
+                    },
+                    "startup_probe": {
+                        **probe,
+                        "initial_delay_seconds": 0,
+                        "period_seconds": 5,
+                        "timeout_seconds": 3,
+                        "failure_threshold": 24,
+                    },
+                    "liveness_probe": {
+                        **probe,
+                        "period_seconds": 30,
+                        "timeout_seconds": 5,
+                        "failure_threshold": 3,
+                    },
+                }
+            ],
             **vpc,
         },
-    )  # fmt: skip
+    )
     logs = _log_bucket(c, stack, service_args["name"], settings.log_retention_days)
     service = gcp.cloudrunv2.Service(
         f"{name}-service", **service_args, opts=c.opts(depends_on=[*identity.grants, *logs, *image_deps])
     )
     invoker = gcp.cloudrunv2.ServiceIamMember(
         f"{name}-invoker",
-        **c.args("invoker", project=c.project, location=c.region, name=service.name, role="roles/run.invoker",
-                 member="allUsers"),
+        **c.args(
+            "invoker",
+            project=c.project,
+            location=c.region,
+            name=service.name,
+            role="roles/run.invoker",
+            member="allUsers",
+        ),
         opts=c.opts(),
-    )  # fmt: skip
+    )
     return service, invoker
 
 
@@ -155,15 +211,25 @@ def _log_bucket(c: GcpComponent, stack: str, service: str, retention_days: int) 
     bucket_id = gcp_name(stack, "app-logs", limit=100)
     bucket = gcp.logging.ProjectBucketConfig(
         f"{c.resource_name}-logs",
-        **c.args("log_bucket", project=c.project, location=c.region, bucket_id=bucket_id,
-                 retention_days=retention_days, description=f"mbops {stack}: app logs"),
+        **c.args(
+            "log_bucket",
+            project=c.project,
+            location=c.region,
+            bucket_id=bucket_id,
+            retention_days=retention_days,
+            description=f"mbops {stack}: app logs",
+        ),
         opts=c.opts(),
-    )  # fmt: skip
+    )
     sink = gcp.logging.ProjectSink(
         f"{c.resource_name}-log-sink",
-        **c.args("log_sink", project=c.project, unique_writer_identity=True,
-                 destination=f"logging.googleapis.com/projects/{c.project}/locations/{c.region}/buckets/{bucket_id}",
-                 filter=f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'),
+        **c.args(
+            "log_sink",
+            project=c.project,
+            unique_writer_identity=True,
+            destination=f"logging.googleapis.com/projects/{c.project}/locations/{c.region}/buckets/{bucket_id}",
+            filter=f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"',
+        ),
         opts=c.opts(depends_on=[bucket]),
-    )  # fmt: skip
+    )
     return [bucket, sink]

@@ -56,11 +56,16 @@ class Secrets(GcpComponent):
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
         self.refs: dict[str, SecretRef] = {}
-        if not args.secret_env:  # nothing to store: still accept (empty) overrides for the children it would have
+        if (
+            not args.secret_env
+        ):  # nothing to store: still accept (empty) overrides for the children it would have
             self.args("secret"), self.args("secret_version")
         for env_name in sorted(args.secret_env):
             self.refs[env_name] = self.secret(
-                "secret", env_name, args.stack, secret_value(args.secret_env, env_name),
+                "secret",
+                env_name,
+                args.stack,
+                secret_value(args.secret_env, env_name),
                 destroy_ttl_days=args.spec.recovery_days,
             )
         self.store = f"projects/{self.project}/secrets/{args.stack}-"

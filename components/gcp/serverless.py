@@ -42,9 +42,14 @@ class Serverless(GcpComponent):
         identity = app_identity(self, args.stack, "run", args.wiring)
         self.service_account = identity.account
         settings = RunSettings(
-            min_instances=0, max_instances=app.max_replicas, timeout_s=args.spec.timeout_s,
-            log_retention_days=args.spec.log_retention_days, deletion_protection=args.deletion_protection,
-        )  # fmt: skip
+            min_instances=0,
+            max_instances=app.max_replicas,
+            timeout_s=args.spec.timeout_s,
+            log_retention_days=args.spec.log_retention_days,
+            deletion_protection=args.deletion_protection,
+        )
         self.service, self.invoker = cloud_run_service(self, args.stack, app, args.wiring, identity, settings)
         self.endpoint = self.service.uri
-        self.finish({"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email})
+        self.finish(
+            {"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email}
+        )

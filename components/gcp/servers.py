@@ -38,10 +38,10 @@ def launcher(app: AppSpec, env: Mapping[str, str], secrets: Mapping[str, str]) -
         "#!/bin/bash",
         "set -euo pipefail",
         "meta=http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token",
-        "token=$(curl -sf -H 'Metadata-Flavor: Google' \"$meta\" | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+        'token=$(curl -sf -H \'Metadata-Flavor: Google\' "$meta" | sed -E \'s/.*"access_token":"([^"]+)".*/\\1/\')',
         "secret() {",
-        "  curl -sf -H \"Authorization: Bearer $token\" \"https://secretmanager.googleapis.com/v1/$1:access\" \\",
-        "    | sed -nE 's/.*\"data\": *\"([^\"]+)\".*/\\1/p' | base64 -d",
+        '  curl -sf -H "Authorization: Bearer $token" "https://secretmanager.googleapis.com/v1/$1:access" \\',
+        '    | sed -nE \'s/.*"data": *"([^"]+)".*/\\1/p\' | base64 -d',
         "}",
         f"export PORT={app.port}",
     ]
@@ -108,7 +108,12 @@ class Servers(GcpComponent):
     """
 
     kind = "servers"
-    apis = ("compute.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com")
+    apis = (
+        "compute.googleapis.com",
+        "iam.googleapis.com",
+        "logging.googleapis.com",
+        "monitoring.googleapis.com",
+    )
 
     def __init__(self, name: str, args: ServersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
@@ -122,61 +127,127 @@ class Servers(GcpComponent):
         )
         self.template = gcp.compute.InstanceTemplate(
             f"{name}-template",
-            **self.args("template", project=self.project, region=self.region, machine_type=MACHINE_TYPES[spec.size],
-                        description=f"mbops {args.stack}: app VM", labels=self.labels, tags=[network.app_tag],
-                        disks=[{"boot": True, "auto_delete": True, "source_image": spec.os_image or COS_IMAGE,
-                                "disk_size_gb": spec.disk_gb, "disk_type": "pd-balanced", "labels": self.labels}],
-                        network_interfaces=[{"subnetwork": network.subnetwork_id}],
-                        metadata={"user-data": user_data, "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE",
-                                  "google-logging-enabled": "true", "google-monitoring-enabled": "true"},
-                        service_account={"email": identity.email, "scopes": ["cloud-platform"]},
-                        shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
-                                                  "enable_integrity_monitoring": True},
-                        scheduling={"automatic_restart": True, "on_host_maintenance": "MIGRATE"}),
+            **self.args(
+                "template",
+                project=self.project,
+                region=self.region,
+                machine_type=MACHINE_TYPES[spec.size],
+                description=f"mbops {args.stack}: app VM",
+                labels=self.labels,
+                tags=[network.app_tag],
+                disks=[
+                    {
+                        "boot": True,
+                        "auto_delete": True,
+                        "source_image": spec.os_image or COS_IMAGE,
+                        "disk_size_gb": spec.disk_gb,
+                        "disk_type": "pd-balanced",
+                        "labels": self.labels,
+                    }
+                ],
+                network_interfaces=[{"subnetwork": network.subnetwork_id}],
+                metadata={
+                    "user-data": user_data,
+                    "enable-oslogin": "TRUE",
+                    "block-project-ssh-keys": "TRUE",
+                    "google-logging-enabled": "true",
+                    "google-monitoring-enabled": "true",
+                },
+                service_account={"email": identity.email, "scopes": ["cloud-platform"]},
+                shielded_instance_config={
+                    "enable_secure_boot": True,
+                    "enable_vtpm": True,
+                    "enable_integrity_monitoring": True,
+                },
+                scheduling={"automatic_restart": True, "on_host_maintenance": "MIGRATE"},
+            ),
             opts=self.opts(depends_on=identity.grants),
-        )  # fmt: skip
+        )
         self.health_check = gcp.compute.HealthCheck(
             f"{name}-health",
-            **self.args("health_check", project=self.project, check_interval_sec=10, timeout_sec=5,
-                        healthy_threshold=2, unhealthy_threshold=3, log_config={"enable": True},
-                        http_health_check={"port": app.port, "request_path": app.health_path}),
+            **self.args(
+                "health_check",
+                project=self.project,
+                check_interval_sec=10,
+                timeout_sec=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+                log_config={"enable": True},
+                http_health_check={"port": app.port, "request_path": app.health_path},
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         zones = gcp.compute.get_zones_output(
-            project=self.project, region=self.region, status="UP", opts=pulumi.InvokeOutputOptions(parent=self)
+            project=self.project,
+            region=self.region,
+            status="UP",
+            opts=pulumi.InvokeOutputOptions(parent=self),
         ).names.apply(lambda names: sorted(names)[: network.zones])
         self.group = gcp.compute.RegionInstanceGroupManager(
             f"{name}-group",
-            **self.args("group", project=self.project, region=self.region,
-                        base_instance_name=gcp_name(args.stack, "app", limit=50),
-                        versions=[{"name": "primary", "instance_template": self.template.self_link_unique}],
-                        named_ports=[{"name": "http", "port": app.port}],
-                        distribution_policy_zones=zones, distribution_policy_target_shape="EVEN",
-                        auto_healing_policies={"health_check": self.health_check.id, "initial_delay_sec": 300},
-                        update_policy={"type": "PROACTIVE", "minimal_action": "REPLACE",
-                                       "instance_redistribution_type": "PROACTIVE",
-                                       "max_surge_fixed": network.zones, "max_unavailable_fixed": 0},
-                        wait_for_instances=False),
+            **self.args(
+                "group",
+                project=self.project,
+                region=self.region,
+                base_instance_name=gcp_name(args.stack, "app", limit=50),
+                versions=[{"name": "primary", "instance_template": self.template.self_link_unique}],
+                named_ports=[{"name": "http", "port": app.port}],
+                distribution_policy_zones=zones,
+                distribution_policy_target_shape="EVEN",
+                auto_healing_policies={"health_check": self.health_check.id, "initial_delay_sec": 300},
+                update_policy={
+                    "type": "PROACTIVE",
+                    "minimal_action": "REPLACE",
+                    "instance_redistribution_type": "PROACTIVE",
+                    "max_surge_fixed": network.zones,
+                    "max_unavailable_fixed": 0,
+                },
+                wait_for_instances=False,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.autoscaler = gcp.compute.RegionAutoscaler(
             f"{name}-autoscaler",
-            **self.args("autoscaler", project=self.project, region=self.region, target=self.group.id,
-                        autoscaling_policy={"min_replicas": app.min_replicas, "max_replicas": app.max_replicas,
-                                            "cooldown_period": 90, "mode": "ON",
-                                            "cpu_utilization": {"target": 0.6}}),
+            **self.args(
+                "autoscaler",
+                project=self.project,
+                region=self.region,
+                target=self.group.id,
+                autoscaling_policy={
+                    "min_replicas": app.min_replicas,
+                    "max_replicas": app.max_replicas,
+                    "cooldown_period": 90,
+                    "mode": "ON",
+                    "cpu_utilization": {"target": 0.6},
+                },
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.backend = gcp.compute.BackendService(
             f"{name}-backend",
-            **self.args("backend", project=self.project, protocol="HTTP", port_name="http", timeout_sec=30,
-                        load_balancing_scheme="EXTERNAL_MANAGED", health_checks=self.health_check.id,
-                        connection_draining_timeout_sec=30, log_config={"enable": True, "sample_rate": 1.0},
-                        backends=[{"group": self.group.instance_group, "balancing_mode": "UTILIZATION",
-                                   "max_utilization": 0.8, "capacity_scaler": 1.0}]),
+            **self.args(
+                "backend",
+                project=self.project,
+                protocol="HTTP",
+                port_name="http",
+                timeout_sec=30,
+                load_balancing_scheme="EXTERNAL_MANAGED",
+                health_checks=self.health_check.id,
+                connection_draining_timeout_sec=30,
+                log_config={"enable": True, "sample_rate": 1.0},
+                backends=[
+                    {
+                        "group": self.group.instance_group,
+                        "balancing_mode": "UTILIZATION",
+                        "max_utilization": 0.8,
+                        "capacity_scaler": 1.0,
+                    }
+                ],
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.frontend = global_frontend(self, f"mbops {args.stack} app", self.backend.id)
         self.endpoint = self.frontend.url
-        self.finish({"endpoint": self.endpoint, "group": self.group.instance_group,
-                     "service_account": identity.email})  # fmt: skip
+        self.finish(
+            {"endpoint": self.endpoint, "group": self.group.instance_group, "service_account": identity.email}
+        )

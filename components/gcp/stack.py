@@ -44,7 +44,8 @@ def build(stack: Stack) -> dict[str, Any]:
         from mbops.components.gcp.secrets import Secrets, SecretsArgs
 
         secrets = built["secrets"] = Secrets(
-            f"{name}-secrets", SecretsArgs(spec=stack.spec("secrets"), stack=name, secret_env=app.secret_env, **common)
+            f"{name}-secrets",
+            SecretsArgs(spec=stack.spec("secrets"), stack=name, secret_env=app.secret_env, **common),
         )
         wiring.secrets.update(secrets.refs)
         outputs["secrets_store"] = secrets.store
@@ -54,7 +55,9 @@ def build(stack: Stack) -> dict[str, Any]:
     if stack.has("storage"):
         from mbops.components.gcp.storage import Storage, StorageArgs
 
-        storage = built["storage"] = Storage(f"{name}-files", StorageArgs(spec=stack.spec("storage"), **common))
+        storage = built["storage"] = Storage(
+            f"{name}-files", StorageArgs(spec=stack.spec("storage"), **common)
+        )
         wiring.env["STORAGE_BUCKET"] = storage.bucket_name
         wiring.bucket = storage.bucket_name
         outputs["bucket"] = storage.bucket_name
@@ -63,7 +66,9 @@ def build(stack: Stack) -> dict[str, Any]:
 
         database = built["database"] = Database(
             f"{name}-db",
-            DatabaseArgs(spec=stack.spec("database"), stack=name, network=_needs(network, "database"), **common),
+            DatabaseArgs(
+                spec=stack.spec("database"), stack=name, network=_needs(network, "database"), **common
+            ),
         )
         wiring.secrets["DATABASE_URL"] = database.url
         outputs["database_host"] = database.host
@@ -73,16 +78,23 @@ def build(stack: Stack) -> dict[str, Any]:
 
         cache = built["cache"] = Cache(
             f"{name}-cache",
-            CacheArgs(spec=stack.spec("cache"), stack=name, network=_needs(network, "cache"),
-                      deletion_protection=stack.prod, **common),
-        )  # fmt: skip
+            CacheArgs(
+                spec=stack.spec("cache"),
+                stack=name,
+                network=_needs(network, "cache"),
+                deletion_protection=stack.prod,
+                **common,
+            ),
+        )
         wiring.secrets["REDIS_URL"] = cache.url
         wiring.env["REDIS_CA_CERT"] = cache.ca_certificate
         outputs["redis_host"] = cache.host
     if stack.has("docdb"):
         from mbops.components.gcp.docdb import DocDb, DocDbArgs
 
-        docdb = built["docdb"] = DocDb(f"{name}-docs", DocDbArgs(spec=stack.spec("docdb"), stack=name, **common))
+        docdb = built["docdb"] = DocDb(
+            f"{name}-docs", DocDbArgs(spec=stack.spec("docdb"), stack=name, **common)
+        )
         wiring.env["DOCUMENT_TABLE"] = docdb.database_id
         wiring.firestore_database = docdb.database_id
         outputs["document_table"] = docdb.database_id
@@ -114,7 +126,8 @@ def build(stack: Stack) -> dict[str, Any]:
         if storage is None:
             raise ConfigError("components.cdn: the CDN serves the stack's bucket; the stack needs storage")
         cdn = built["cdn"] = Cdn(
-            f"{name}-cdn", CdnArgs(spec=stack.spec("cdn"), stack=name, bucket_name=storage.bucket_name, **common)
+            f"{name}-cdn",
+            CdnArgs(spec=stack.spec("cdn"), stack=name, bucket_name=storage.bucket_name, **common),
         )
         wiring.env["CDN_URL"] = cdn.url
         wiring.env["CDN_SIGNING_KEY_NAME"] = cdn.signing_key_name
@@ -140,23 +153,52 @@ def _app(stack: Stack, wiring: Any, network: Any, common: dict[str, Any]) -> Any
     if stack.has("servers"):
         from mbops.components.gcp.servers import Servers, ServersArgs
 
-        return Servers(f"{name}-app", ServersArgs(spec=stack.spec("servers"), stack=name, app=app,
-                                                  network=_needs(network, "servers"), wiring=wiring, **common))  # fmt: skip
+        return Servers(
+            f"{name}-app",
+            ServersArgs(
+                spec=stack.spec("servers"),
+                stack=name,
+                app=app,
+                network=_needs(network, "servers"),
+                wiring=wiring,
+                **common,
+            ),
+        )
     if stack.has("containers"):
         from mbops.components.gcp.containers import Containers, ContainersArgs
 
-        return Containers(f"{name}-app", ContainersArgs(spec=stack.spec("containers"), stack=name, app=app,
-                                                        network=_needs(network, "containers"), wiring=wiring,
-                                                        deletion_protection=stack.prod, **common))  # fmt: skip
+        return Containers(
+            f"{name}-app",
+            ContainersArgs(
+                spec=stack.spec("containers"),
+                stack=name,
+                app=app,
+                network=_needs(network, "containers"),
+                wiring=wiring,
+                deletion_protection=stack.prod,
+                **common,
+            ),
+        )
     if stack.has("serverless"):
         from mbops.components.gcp.serverless import Serverless, ServerlessArgs
 
-        return Serverless(f"{name}-app", ServerlessArgs(spec=stack.spec("serverless"), stack=name, app=app,
-                                                        wiring=wiring, deletion_protection=stack.prod, **common))  # fmt: skip
+        return Serverless(
+            f"{name}-app",
+            ServerlessArgs(
+                spec=stack.spec("serverless"),
+                stack=name,
+                app=app,
+                wiring=wiring,
+                deletion_protection=stack.prod,
+                **common,
+            ),
+        )
     return None
 
 
 def _needs(network: Any, kind: str) -> Any:
     if network is None:
-        raise ConfigError(f"components.{kind}: needs the stack's network on GCP (private IPs); add components.network")
+        raise ConfigError(
+            f"components.{kind}: needs the stack's network on GCP (private IPs); add components.network"
+        )
     return network

@@ -32,23 +32,46 @@ class Storage(GcpComponent):
         super().__init__(name, args, opts)
         spec = args.spec
         lifecycle = [
-            {"action": {"type": "Delete"},
-             "condition": {"days_since_noncurrent_time": spec.noncurrent_version_days, "with_state": "ARCHIVED"}},
+            {
+                "action": {"type": "Delete"},
+                "condition": {
+                    "days_since_noncurrent_time": spec.noncurrent_version_days,
+                    "with_state": "ARCHIVED",
+                },
+            },
             {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": 7}},
-        ]  # fmt: skip
+        ]
         cors = (
-            {"cors": [{"origins": list(spec.cors_origins), "methods": ["GET", "HEAD", "PUT"],
-                       "response_headers": ["Content-Type", "ETag", "x-goog-meta-*"], "max_age_seconds": 3600}]}
-            if spec.cors_origins else {}
-        )  # fmt: skip
+            {
+                "cors": [
+                    {
+                        "origins": list(spec.cors_origins),
+                        "methods": ["GET", "HEAD", "PUT"],
+                        "response_headers": ["Content-Type", "ETag", "x-goog-meta-*"],
+                        "max_age_seconds": 3600,
+                    }
+                ]
+            }
+            if spec.cors_origins
+            else {}
+        )
         self.bucket = gcp.storage.Bucket(
             f"{name}-bucket",
-            **self.args("bucket", project=self.project, location=self.region.upper(), storage_class="STANDARD",
-                        uniform_bucket_level_access=True, public_access_prevention="enforced",
-                        versioning={"enabled": spec.versioning}, lifecycle_rules=lifecycle,
-                        force_destroy=spec.force_destroy, labels=self.labels, **cors),
+            **self.args(
+                "bucket",
+                project=self.project,
+                location=self.region.upper(),
+                storage_class="STANDARD",
+                uniform_bucket_level_access=True,
+                public_access_prevention="enforced",
+                versioning={"enabled": spec.versioning},
+                lifecycle_rules=lifecycle,
+                force_destroy=spec.force_destroy,
+                labels=self.labels,
+                **cors,
+            ),
             opts=self.opts(),
-        )  # fmt: skip
+        )
         self.bucket_name = self.bucket.name
         self.bucket_url = self.bucket.url
         self.finish({"bucket_name": self.bucket.name, "bucket_url": self.bucket.url})

@@ -6,8 +6,8 @@ Pulumi engine (``pulumi up`` on this repo) can run it. Conventions the embedded 
 
 - ``create`` returns the inputs plus computed outputs (the engine passes old outputs to ``diff``/``update``);
 - ``secret_outputs`` names outputs that are secrets (also given as ``additional_secret_outputs``);
-- ``restart_keys`` are inputs whose change needs ``update``; ``replace_keys`` need a new resource;
-  ``quiet_keys`` may change without touching anything;
+- a changed input means ``update``, except ``replace_keys`` (a new resource, the old one deleted first)
+  and ``quiet_keys`` (recorded, nothing touched);
 - ``problems(outs)`` says what is wrong with the live resource (a dead process, a missing folder): ``diff``
   treats any problem as a change, so the next ``up`` repairs it, and ``read`` reports it (``mbops refresh``);
 - ``delete`` keeps data unless the engine passes ``delete_data=True`` in the properties.
@@ -39,6 +39,7 @@ class LocalProvider(ResourceProvider):
     secret_outputs: ClassVar[tuple[str, ...]] = ()
     replace_keys: ClassVar[tuple[str, ...]] = ()
     quiet_keys: ClassVar[tuple[str, ...]] = ()
+    healthy_status: ClassVar[str] = "ok"  # the ``status`` output of a resource without problems
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         allowed = {*self.required, *self.optional, *self.computed, PROVIDER_KEY}
@@ -76,8 +77,6 @@ class LocalProvider(ResourceProvider):
             return ReadResult("", {})
         problems = self.problems(props)
         return ReadResult(id_, {**props, "status": "; ".join(problems) if problems else self.healthy_status})
-
-    healthy_status: ClassVar[str] = "ok"
 
 
 def changed_inputs(olds: dict[str, Any], news: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
