@@ -264,6 +264,10 @@ def up(
     from mbops.engine import apply
 
     stack = _stack_for(stack_file, profile, cloud, environment, region, name)
+    if stack.cloud != "local":
+        from mbops.engine.automation import pulumi_command
+
+        pulumi_command(f"mbops up --cloud {stack.cloud}")  # a missing CLI fails at once, before the plan
     enforce_policies(stack, quiet=as_json)
     if stack.cloud != "local":
         run_cloud("up", stack, backend, yes, as_json)
@@ -403,9 +407,9 @@ def outputs(
     """Print a deployed stack's outputs, or the value of one (OUTPUT), e.g. `mbops outputs endpoint`."""
     stack = _stack_for(stack_file, profile, cloud, environment, region, name)
     if stack.cloud != "local":
-        from mbops.engine.automation import run as run_pulumi
+        from mbops.engine.automation import stack_outputs
 
-        values = run_pulumi("outputs", stack, backend=backend, yes=True, echo=click.echo).get("outputs", {})
+        values = stack_outputs(stack, backend=backend, show_secrets=show_secrets)
     else:
         store = _store(state_dir)
         state = store.load(stack.name)

@@ -145,7 +145,7 @@ STORAGE_PRIVATE = Rule(
         "aws:s3/bucketAclV2:BucketAclV2": _s3_bucket_acl,
         "aws:s3/bucketPolicy:BucketPolicy": _s3_bucket_policy,
         "gcp:storage/bucket:Bucket": _gcs_bucket,
-        r"re:^gcp:storage/bucketIAM(Member|Binding|Policy):": _gcs_iam,
+        r"re:(?i)^gcp:storage/(bucket|managedFolder)iam(member|binding|policy):": _gcs_iam,
         r"re:^gcp:storage/(bucketACL|bucketAccessControl|defaultObjectACL|defaultObjectAccessControl"
         r"|objectAccessControl|objectACL):": _gcs_acl,
         "azure-native:storage:StorageAccount": _azure_storage_account_public,

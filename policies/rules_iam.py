@@ -18,7 +18,7 @@ AZURE_PRIVILEGED_ROLES = {
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
 }
 WILDCARD_ACTION = re.compile(r"^(\*|[a-z0-9-]+:\*)$", re.IGNORECASE)
-GCP_IAM = r"re:^gcp:[^:]+/[a-zA-Z]*(iam|IAM|Iam)(Member|Binding|Policy):"
+GCP_IAM = r"re:(?i)^gcp:[^:]+/[a-z]*iam(member|binding|policy):"
 
 
 def _inputs(res: Resource) -> dict:

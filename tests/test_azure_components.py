@@ -157,9 +157,18 @@ def test_the_app_reads_every_secret_through_a_key_vault_reference(case: tuple) -
         "custom": {"DATABASE_URL"},
         "saas": {"PUSH_CONNECTION_STRING"},
     }
+    runtime = one(graph, RUNTIME[profile])
+    reader = next(
+        a["urn"]
+        for a in resources(graph, "azure-native:authorization:RoleAssignment")
+        if a["inputs"]["roleDefinitionId"].endswith(ROLES["Key Vault Secrets User"])
+    )
+    stored = {s["urn"] for s in resources(graph, "azure-native:keyvault:Secret")}
+    assert {reader} | stored <= set(runtime["dependencies"]), (
+        "the app starts only after its secrets and access"
+    )
     if profile == "custom":  # the VMs fetch them at boot with the app identity (see test_cloud_init_*)
-        vmss = one(graph, RUNTIME[profile])["inputs"]
-        assert vmss["identity"]["type"] == "UserAssigned"
+        assert runtime["inputs"]["identity"]["type"] == "UserAssigned"
         return
     app = one(graph, RUNTIME[profile])["inputs"]
     refs = app["configuration"]["secrets"]
@@ -515,3 +524,16 @@ def test_container_sizes_are_valid_consumption_pairs(cpu: float, memory: int, ex
 def test_bad_input_is_a_config_error_naming_the_field(profile: str, stack_file: dict, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         plan_variant(profile, "dev", **stack_file)
+
+
+def test_app_secret_env_becomes_a_key_vault_secret_and_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MBOPS_TEST_API_KEY", raising=False)  # unset in a plan: a secret placeholder
+    graph = plan_variant("managed", "dev", app={"secret_env": {"API_KEY": "env:MBOPS_TEST_API_KEY"}})
+    secret = next(
+        s
+        for s in resources(graph, "azure-native:keyvault:Secret")
+        if s["inputs"]["secretName"] == "app-api-key"
+    )
+    assert secret["inputs"]["properties"]["value"] == "[secret]"
+    app = one(graph, "azure-native:app:ContainerApp")
+    assert env_of(app)["API_KEY"] == {"name": "API_KEY", "secretRef": "app-api-key"}

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from mbops.components.gcp.cache import redis_version
 from mbops.components.gcp.common import gcp_labels, gcp_name
 from mbops.components.gcp.invokes import ANSWERS
@@ -24,8 +23,9 @@ from mbops.components.gcp.run import cloud_run_limits, split_image
 from mbops.components.gcp.servers import cloud_init
 from mbops.components.spec import KINDS
 from mbops.engine.plan import plan
-from mbops.errors import ConfigError, MbopsError
 from mbops.stacks.config import AppSpec, StackFile, resolve
+
+from mbops.errors import ConfigError, MbopsError
 from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
@@ -300,12 +300,9 @@ def test_service_accounts_hold_no_primitive_or_broad_roles(planned, profile: str
     for grant in grants:
         assert grant["inputs"]["role"] not in PRIMITIVE_ROLES, grant["name"]
     project_roles = {r["inputs"]["role"] for r in resources(graph, "gcp:projects/iAMMember:IAMMember")}
-    allowed = {
-        "roles/logging.logWriter",
-        "roles/monitoring.metricWriter",
-        "roles/datastore.user",
-        f"projects/{_stack(profile, env).project}/roles/mbops_{_stack(profile, env).name.replace('-', '_')}_fcm_sender",
-    }
+    stack = _stack(profile, env)
+    fcm_sender = f"projects/{stack.project}/roles/mbops_{stack.name.replace('-', '_')}_fcm_sender"
+    allowed = {"roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/datastore.user", fcm_sender}
     assert project_roles <= allowed
     for grant in resources(graph, "gcp:secretmanager/secretIamMember:SecretIamMember"):
         assert grant["inputs"]["role"] == "roles/secretmanager.secretAccessor"

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
-
 from mbops.components.gcp.common import GcpComponent, SecretRef, gcp_name
 
 # Project-level roles every app identity gets: write its own logs and metrics. Nothing broader.

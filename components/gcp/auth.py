@@ -7,7 +7,6 @@ from urllib.parse import urlparse
 
 import pulumi
 import pulumi_gcp as gcp
-
 from mbops.components.gcp.common import GcpArgs, GcpComponent
 from mbops.components.spec import AuthSpec
 
@@ -89,9 +88,9 @@ class Auth(GcpComponent):
             opts=self.opts(depends_on=[self.config]),
         )
         self.declare_gap(
-            f"Identity Platform's password policy (minimum length {spec.password_min_length}) cannot be set with "
-            "pulumi-gcp 10.x: gcp.identityplatform.Config has no passwordPolicyConfig; email sign-in, MFA and "
-            "the mobile client key are provisioned",
+            f"Identity Platform's password policy (minimum length {spec.password_min_length}) cannot be set "
+            "with pulumi-gcp 10.x: gcp.identityplatform.Config has no passwordPolicyConfig; email sign-in, "
+            "MFA and the mobile client key are provisioned",
             "set it once with the Identity Toolkit admin API: PATCH https://identitytoolkit.googleapis.com/admin/v2/"
             f"projects/{self.project}/config?updateMask=passwordPolicyConfig "
             f"(passwordPolicyEnforcementState ENFORCE, constraints.minLength {spec.password_min_length})",

@@ -15,7 +15,6 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
-
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
 
@@ -129,7 +128,7 @@ class GcpComponent(MbopsComponent):
     ) -> SecretRef:
         """A Secret Manager secret replicated in the stack's region only, and one version holding ``value``.
 
-        Children ``<child>`` (the secret) and ``<child>_version``; ``value`` is always sent as a Pulumi secret.
+        Children ``<child>`` (the secret) and ``<child>_version``; ``value`` is always a Pulumi secret.
         """
         ttl = {"version_destroy_ttl": f"{destroy_ttl_days * 86400}s"} if destroy_ttl_days else {}
         secret_args = self.args(

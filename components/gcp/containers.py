@@ -1,11 +1,10 @@
-"""GCP containers (managed profile): the app on Cloud Run v2 with Direct VPC egress into the stack's network."""
+"""GCP containers (managed profile): the app on Cloud Run v2 with Direct VPC egress into the network."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import pulumi
-
 from mbops.components.gcp.app import AppWiring, app_identity
 from mbops.components.gcp.common import GcpArgs, GcpComponent
 from mbops.components.gcp.network import Network
@@ -36,7 +35,8 @@ class Containers(GcpComponent):
     ``invoker`` child grants ``roles/run.invoker`` to ``allUsers`` — a deliberate public-API choice; override
     ``invoker.member`` to restrict it. Deletion protection is on in prod.
 
-    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``, ``datastore_access``,
+    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
+    ``datastore_access``,
     ``image_repository`` (non-Google registries only), ``log_bucket``, ``log_sink``, ``service``, ``invoker``.
     """
 

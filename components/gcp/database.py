@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
-
 from mbops.components.gcp.app import BASE_ROLES
 from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, SecretRef, gcp_name
 from mbops.components.gcp.network import Network
@@ -91,10 +90,7 @@ class Database(GcpComponent):
             ),
             opts=self.opts(),
         )
-        if spec.self_hosted:
-            host = self._self_hosted(name, args)
-        else:
-            host = self._cloud_sql(name, args)
+        host = self._self_hosted(name, args) if spec.self_hosted else self._cloud_sql(name, args)
         self.host = host
         self.database_name = spec.database_name
         self.url: SecretRef = self.secret(
@@ -182,9 +178,11 @@ class Database(GcpComponent):
         spec, network, stack = args.spec, args.network, args.stack
         if spec.ha:
             self.declare_gap(
-                "self-hosted PostgreSQL runs on one VM: no standby or automatic failover (ha: true is not honoured),"
+                "self-hosted PostgreSQL runs on one VM: no standby or automatic failover (ha: true is not "
+                "honoured),"
                 " and recovery is from daily disk snapshots, not point in time",
-                "use Cloud SQL (components.database.self_hosted: false) for REGIONAL high availability and PITR",
+                "use Cloud SQL (components.database.self_hosted: false) for REGIONAL high availability and "
+                "point-in-time recovery",
             )
         zone = gcp.compute.get_zones_output(
             project=self.project,
@@ -328,32 +326,47 @@ def startup_script(version: str, database: str, client_range: str, password_secr
 set -euo pipefail
 dev=/dev/disk/by-id/google-pgdata
 data=/mnt/pgdata
+pgdg=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc
 blkid "$dev" >/dev/null || mkfs.ext4 -m 0 -E lazy_itable_init=0,lazy_journal_init=0,discard "$dev"
 mkdir -p "$data"
-grep -q " $data " /etc/fstab || echo "UUID=$(blkid -s UUID -o value "$dev") $data ext4 discard,defaults,nofail 0 2" >> /etc/fstab
+if ! grep -q " $data " /etc/fstab; then
+  echo "UUID=$(blkid -s UUID -o value "$dev") $data ext4 discard,defaults,nofail 0 2" >> /etc/fstab
+fi
 mountpoint -q "$data" || mount "$data"
 mkdir -p "$data/etc" && ln -sfn "$data/etc" /etc/postgresql
 if [ ! -x /usr/lib/postgresql/{version}/bin/postgres ]; then
-  install -d /usr/share/postgresql-common/pgdg
-  curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc
-  echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" > /etc/apt/sources.list.d/pgdg.list
-  mkdir -p /etc/postgresql-common && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold postgresql-{version}
+  install -d "$(dirname "$pgdg")"
+  curl -fsSL -o "$pgdg" https://www.postgresql.org/media/keys/ACCC4CF8.asc
+  echo "deb [signed-by=$pgdg] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \\
+    > /etc/apt/sources.list.d/pgdg.list
+  mkdir -p /etc/postgresql-common
+  echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold postgresql-{version}
 fi
 if [ ! -f "$data/{version}/main/PG_VERSION" ]; then
   install -d -o postgres -g postgres "$data/{version}"
-  pg_createcluster {version} main -d "$data/{version}/main" -- --auth-local=peer --auth-host=scram-sha-256 --data-checksums
+  pg_createcluster {version} main -d "$data/{version}/main" -- \\
+    --auth-local=peer --auth-host=scram-sha-256 --data-checksums
 fi
 conf=/etc/postgresql/{version}/main
 mkdir -p "$conf/conf.d"
-printf "listen_addresses = '*'\\nssl = on\\npassword_encryption = scram-sha-256\\n" > "$conf/conf.d/mbops.conf"
-grep -q "mbops" "$conf/pg_hba.conf" || printf "# mbops: TLS + SCRAM from the app subnet only\\nhostnossl all all 0.0.0.0/0 reject\\nhostssl {database} app {client_range} scram-sha-256\\n" >> "$conf/pg_hba.conf"
+printf "listen_addresses = '*'\\nssl = on\\npassword_encryption = scram-sha-256\\n" \\
+  > "$conf/conf.d/mbops.conf"
+if ! grep -q "mbops" "$conf/pg_hba.conf"; then
+  cat >> "$conf/pg_hba.conf" <<'HBA'
+# mbops: TLS + SCRAM from the app subnet only
+hostnossl all all 0.0.0.0/0 reject
+hostssl {database} app {client_range} scram-sha-256
+HBA
+fi
 systemctl enable postgresql@{version}-main
 systemctl restart postgresql@{version}-main
 password=$(gcloud secrets versions access latest --secret={password_secret} --project={project})
-runuser -u postgres -- psql -v ON_ERROR_STOP=1 -v pw="$password" <<'SQL'
+runuser -u postgres -- psql -v ON_ERROR_STOP=1 -v pw="$password" -v db={database} <<'SQL'
 SELECT 'CREATE ROLE app LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app')\\gexec
 ALTER ROLE app WITH LOGIN PASSWORD :'pw';
-SELECT 'CREATE DATABASE {database} OWNER app' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}')\\gexec
+SELECT format('CREATE DATABASE %I OWNER app', :'db')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\\gexec
 SQL
 """

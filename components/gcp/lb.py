@@ -14,7 +14,6 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
-
 from mbops.components.gcp.common import GcpComponent
 
 

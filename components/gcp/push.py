@@ -1,4 +1,4 @@
-"""GCP push notifications: Firebase Cloud Messaging on the stack's project, and a least-privilege sender role."""
+"""GCP push notifications: Firebase Cloud Messaging on the stack's project, a least-privilege sender role."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
-
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef
 from mbops.components.spec import PushSpec
+
 from mbops.errors import ConfigError
 
 
@@ -121,17 +121,17 @@ class Push(GcpComponent):
                 resource=self,
             )
         if spec.platform in ("apns", "apns_sandbox"):
+            key = spec.credential_secret
             where = (
-                f"the app secret {spec.credential_secret} (Secret Manager: {args.stack}-{spec.credential_secret})"
+                f"the app secret {key} (Secret Manager: {args.stack}-{key})"
                 if args.credential is not None
-                else f"an APNs auth key (.p8; add {spec.credential_secret} "
-                "to app.secret_env to keep it in Secret Manager)"
+                else f"an APNs auth key (.p8; add {key} to app.secret_env to keep it in Secret Manager)"
             )
             self.declare_gap(
-                f"FCM delivers to Apple devices ({spec.platform}) only after an APNs auth key is uploaded to the "
-                "Firebase project; no API or pulumi-gcp resource can upload it",
-                f"upload {where} once in the Firebase console (Project settings > Cloud Messaging > Apple app "
-                "configuration); the Firebase project, sender role and apps are provisioned",
+                f"FCM delivers to Apple devices ({spec.platform}) only after an APNs auth key is uploaded to "
+                "the Firebase project; no API or pulumi-gcp resource can upload it",
+                f"upload {where} once in the Firebase console (Project settings > Cloud Messaging > Apple "
+                "app configuration); the Firebase project, sender role and apps are provisioned",
             )
         self.push_app = self.project  # FCM HTTP v1 addresses the Firebase project by its (GCP) project id
         self.finish({"push_app": self.push_app, "sender_role": self.sender_role_name})

@@ -1,4 +1,4 @@
-"""GCP secrets: one Secret Manager secret per app secret (``app.secret_env``), replicated in the stack's region."""
+"""GCP secrets: a Secret Manager secret per app secret (``app.secret_env``), kept in the stack's region."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef
 from mbops.components.spec import SecretsSpec
+
 from mbops.errors import ConfigError
 
 PLACEHOLDER = "[unset]"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-
 from mbops.components.gcp.app import AppWiring, app_identity
 from mbops.components.gcp.common import GcpArgs, GcpComponent
 from mbops.components.gcp.run import RunSettings, cloud_run_service
@@ -29,7 +28,8 @@ class Serverless(GcpComponent):
     pattern as the containers component (see ``run.py``): ``allUsers`` may invoke it by default, as a public
     mobile API; override ``invoker.member`` to restrict it.
 
-    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``, ``datastore_access``,
+    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
+    ``datastore_access``,
     ``image_repository`` (non-Google registries only), ``log_bucket``, ``log_sink``, ``service``, ``invoker``.
     """
 

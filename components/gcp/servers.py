@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
-
 from mbops.components.gcp.app import AppWiring, app_identity
 from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, gcp_name
 from mbops.components.gcp.lb import global_frontend
@@ -38,7 +37,8 @@ def launcher(app: AppSpec, env: Mapping[str, str], secrets: Mapping[str, str]) -
         "#!/bin/bash",
         "set -euo pipefail",
         "meta=http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token",
-        'token=$(curl -sf -H \'Metadata-Flavor: Google\' "$meta" | sed -E \'s/.*"access_token":"([^"]+)".*/\\1/\')',
+        "token=$(curl -sf -H 'Metadata-Flavor: Google' \"$meta\" \\",
+        '  | sed -E \'s/.*"access_token":"([^"]+)".*/\\1/\')',
         "secret() {",
         '  curl -sf -H "Authorization: Bearer $token" "https://secretmanager.googleapis.com/v1/$1:access" \\',
         '    | sed -nE \'s/.*"data": *"([^"]+)".*/\\1/p\' | base64 -d',
@@ -77,15 +77,15 @@ RestartSec=5
     def block(text: str) -> str:
         return "\n".join(f"      {line}" if line else "" for line in text.splitlines())
 
-    return (
-        "#cloud-config\n"
-        "write_files:\n"
-        "  - path: /etc/mbops/app.sh\n    permissions: '0700'\n    owner: root\n    content: |\n"
-        f"{block(launcher(app, env, secrets))}\n"
-        "  - path: /etc/systemd/system/app.service\n    permissions: '0644'\n    owner: root\n    content: |\n"
-        f"{block(unit)}\n"
-        "runcmd:\n  - systemctl daemon-reload\n  - systemctl restart app.service\n"
-    )
+    files = [
+        ("/etc/mbops/app.sh", "0700", launcher(app, env, secrets)),
+        ("/etc/systemd/system/app.service", "0644", unit),
+    ]
+    text = "#cloud-config\nwrite_files:\n"
+    for path, mode, content in files:
+        text += f"  - path: {path}\n    permissions: '{mode}'\n    owner: root\n"
+        text += f"    content: |\n{block(content)}\n"
+    return text + "runcmd:\n  - systemctl daemon-reload\n  - systemctl restart app.service\n"
 
 
 class Servers(GcpComponent):

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
-
 from mbops.components.gcp.common import GcpArgs, GcpComponent
 from mbops.components.spec import StorageSpec
 
@@ -17,10 +16,10 @@ class StorageArgs(GcpArgs):
 
 
 class Storage(GcpComponent):
-    """Cloud Storage bucket: uniform bucket-level access (IAM only, no ACLs), public access prevention enforced,
-    versioning, lifecycle (expire noncurrent versions, abort incomplete multipart uploads), CORS only for
-    ``cors_origins``. Objects are encrypted at rest with Google-managed keys; access is granted per bucket
-    (the app's service account, the CDN's service agent), never to ``allUsers``.
+    """Cloud Storage bucket: uniform bucket-level access (IAM only, no ACLs), public access prevention
+    enforced, versioning, lifecycle (expire noncurrent versions, abort incomplete multipart uploads), CORS
+    only for ``cors_origins``. Objects are encrypted at rest with Google-managed keys; access is granted per
+    bucket (the app's service account, the CDN's service agent), never to ``allUsers``.
 
     Children: ``bucket``.
     """
