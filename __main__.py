@@ -63,9 +63,9 @@ def fill_secret_env(stack: Any, stored: Mapping[str, str], environ: MutableMappi
 
 def main() -> None:
     import pulumi
-    from mbops.stacks.program import build
 
     from mbops.errors import MbopsError
+    from mbops.stacks.program import build
 
     config = pulumi.Config("mbops")
     try:

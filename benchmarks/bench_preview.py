@@ -66,7 +66,8 @@ def main() -> int:
             plan_s = timed([*mbops, "preview", "--cloud", cloud, "--profile", profile, "--json"], args.runs)
             ratio = plan_s / floor_s
             worst = max(worst, ratio)
-            print(f"{profile:8} {cloud:6} {plan_s:7.2f} {floor_s:8.2f} {ratio:6.2f}  {'ok' if ratio <= PLAN_TARGET else 'MISSED'}")
+            verdict = "ok" if ratio <= PLAN_TARGET else "MISSED"
+            print(f"{profile:8} {cloud:6} {plan_s:7.2f} {floor_s:8.2f} {ratio:6.2f}  {verdict}")
     print(f"\nworst plan/floor ratio: {worst:.2f}x")
     return 0
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from mbops.cli.options import ENVIRONMENTS, PROFILES
 from mbops.cli.render import console
 
@@ -95,7 +96,6 @@ def compare(
     """
     from mbops.engine.compare import compare as run_compare
     from mbops.engine.compare import markdown
-
     from mbops.errors import MbopsError
 
     comparison = run_compare(
@@ -153,9 +153,10 @@ def _cell(cell: dict[str, Any]) -> str:
 
 
 def print_table(comparison: Any, output: Path | None) -> None:
-    from mbops.engine.compare import money
     from rich.console import Console
     from rich.table import Table
+
+    from mbops.engine.compare import money
 
     c = comparison
     ok = [x for x in c.clouds if c.columns[x].get("ok")]

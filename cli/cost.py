@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from mbops.cli.errors import MbopsGroup
 from mbops.cli.options import load_stack, stack_options
 from mbops.cli.render import console, echo_json
@@ -110,7 +111,7 @@ def print_estimate(graph: dict[str, Any], estimate: dict[str, Any]) -> None:
             out.print(f"  {', '.join(sorted(set(types)))}: {reason}")
     overridden = set(estimate.get("overridden", []))
     usage = ", ".join(
-        f"{k}={v:g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items()
+        f"{k}={v:,.10g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items()
     )
     out.print(f"[dim]Usage assumptions (* = from the stack file): {usage}[/]")
     catalog = estimate["catalog"]
@@ -203,9 +204,8 @@ def refresh(
     """
     from mbops.cost.catalog import load_catalog
     from mbops.cost.pricelists import HttpSource, NetworkUnavailable, SampleSource, refresh_catalog
-    from mbops.stacks.regions import region_problem
-
     from mbops.errors import ConfigError
+    from mbops.stacks.regions import region_problem
 
     source = SampleSource(offline_sample) if offline_sample else HttpSource()
     reports = []

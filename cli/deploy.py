@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from mbops.cli.options import load_stack, stack_options
 from mbops.cli.render import console, echo_json
-
 from mbops.errors import ConfigError, DeployError, PolicyViolationError
 
 VERBS = {

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from mbops.cli.options import load_stack, stack_options
 
 
@@ -41,7 +42,6 @@ def diagram(
     """
     from mbops.engine.diagram import render
     from mbops.engine.plan import plan
-
     from mbops.errors import ConfigError
 
     if fmt == "png" and output is None and sys.stdout.isatty():

@@ -6,9 +6,9 @@ import platform
 from typing import Any
 
 import click
-from mbops.cli.render import console, echo_json
 
 from mbops import __version__
+from mbops.cli.render import console, echo_json
 
 CLOUDS = ("aws", "gcp", "azure")
 

@@ -12,7 +12,6 @@ from mbops.cli.errors import MbopsGroup
 
 # name -> (module, attribute, one-line help); modules load lazily so `mbops --help` imports no provider SDK.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "profiles": ("mbops.cli.profiles", "profiles", "List the stack profiles, or show what one makes on a cloud."),
     "up": ("mbops.cli.deploy", "up", "Deploy a stack: locally on the embedded engine, or to a cloud with Pulumi."),
     "preview": ("mbops.cli.preview", "preview", "Show what a stack would create, with policy results and cost."),
     "destroy": ("mbops.cli.deploy", "destroy", "Delete a stack's resources (data kept unless --delete-data)."),

@@ -23,8 +23,10 @@ def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cloud", "-c", type=click.Choice(CLOUDS), envvar="MBOPS_CLOUD",
                      help="Where to deploy: this machine or a cloud. [default: local] [env: MBOPS_CLOUD]"),
         click.option("--env", "-e", "environment", type=click.Choice(ENVIRONMENTS), envvar="MBOPS_ENV",
-                     help="Environment: prod adds HA, deletion protection, longer backups. [default: dev] [env: MBOPS_ENV]"),
-        click.option("--region", "-r", envvar="MBOPS_REGION", help="Cloud region. [default: per cloud] [env: MBOPS_REGION]"),
+                     help="Environment: prod adds HA, deletion protection, longer backups. "
+                          "[default: dev] [env: MBOPS_ENV]"),
+        click.option("--region", "-r", envvar="MBOPS_REGION",
+                     help="Cloud region. [default: per cloud] [env: MBOPS_REGION]"),
         click.option("--name", "-n", envvar="MBOPS_STACK",
                      help="Stack name. [default: <profile>-<env>] [env: MBOPS_STACK]"),
     ]  # fmt: skip

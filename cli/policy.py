@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from mbops.cli.options import CLOUDS, load_stack, stack_options
 from mbops.cli.render import console, echo_json
 
@@ -41,9 +42,8 @@ def check(
       mbops policy check -f stack.yaml --json
     """
     from mbops.engine.plan import plan
-    from mbops.policies.check import advisory_of, mandatory
-
     from mbops.errors import PolicyViolationError
+    from mbops.policies.check import advisory_of, mandatory
 
     stack = load_stack(stack_file, profile, cloud, environment, region, name)
     reasons = advisory_of(stack)  # an unknown rule id fails before planning
@@ -142,8 +142,9 @@ def print_findings(result: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
 def list_rules(cloud: str | None, as_json: bool) -> None:
     """List the policy rules: id, severity, enforcement, compliance control, what each demands."""
-    from mbops.policies.registry import RULES
     from rich.table import Table
+
+    from mbops.policies.registry import RULES
 
     rules = [r for r in RULES if cloud is None or cloud in r.clouds]
     if as_json:

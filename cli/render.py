@@ -15,9 +15,9 @@ def echo_json(data: Any) -> None:
 
 
 def console() -> Any:
-    from rich.console import Console
-
     import shutil
+
+    from rich.console import Console
 
     # Wide enough for Pulumi type tokens when output goes to a pipe or a CI log.
     return Console(highlight=False, width=max(shutil.get_terminal_size((160, 24)).columns, 120))
@@ -76,7 +76,8 @@ def print_plan(graph: dict[str, Any]) -> None:
     for warning in graph.get("warnings", []):
         out.print(f"[yellow]warning:[/] {warning}", markup=True)
     for gap in graph.get("unavailable", []):
-        out.print(f"[yellow]not available on {graph['cloud']}: {gap['kind']}[/] — {gap['reason']} Use: {gap['alternative']}")
+        cloud, kind = graph["cloud"], gap["kind"]
+        out.print(f"[yellow]not available on {cloud}: {kind}[/] — {gap['reason']} Use: {gap['alternative']}")
     for finding in graph.get("policy", []):
         out.print(f"[red]{finding['severity']}[/] {finding['rule']}: {finding['resource']}: {finding['message']}")
     out.print(summary_line(graph))

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mbops.cost.catalog import GLOBAL, catalog_path, load_catalog, write_catalog
-
 from mbops.errors import ConfigError, MbopsError
 
 AZURE_API = "https://prices.azure.com/api/retail/prices"

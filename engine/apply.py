@@ -27,9 +27,8 @@ from typing import Any
 from mbops.components.local.provider import remove_tree
 from mbops.engine.embedded import SECRET_SIG, SIG_KEY, ProgramError, Registration, run_program, unwrap
 from mbops.engine.state import ResourceState, StackState, StateStore, now
-from mbops.stacks.config import Stack
-
 from mbops.errors import DeployError, MbopsError
+from mbops.stacks.config import Stack
 
 PROJECT = "mbops"
 PROVIDER_KEY = "__provider"

@@ -29,9 +29,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mbops.stacks.config import Stack
-
 from mbops.errors import ConfigError, DeployError, MbopsError, MissingToolError, PolicyViolationError
+from mbops.stacks.config import Stack
 
 if TYPE_CHECKING:
     from pulumi import automation as auto

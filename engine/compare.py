@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from mbops.components.spec import KINDS
-
 from mbops.errors import ConfigError, MbopsError
 
 COMPARE_CLOUDS = ("aws", "gcp", "azure")
@@ -361,7 +360,7 @@ def markdown(comparison: Comparison) -> str:
         column = c.columns[ok[0]]
         overridden = set(column.get("overridden", []))
         usage = ", ".join(
-            f"`{k}={v:g}`{'*' if k in overridden else ''}" for k, v in column["assumptions"].items()
+            f"`{k}={v:,.10g}`{'*' if k in overridden else ''}" for k, v in column["assumptions"].items()
         )
         lines += ["", "## Assumptions", "", f"Usage (* = from the stack file): {usage}.", "", "## Prices", ""]
         for cloud in ok:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mbops.engine.capabilities import capability
-
 from mbops.errors import MbopsError, MissingToolError
 
 ORDER = (

@@ -296,7 +296,6 @@ def azure_credentials(env: Mapping[str, str] | None = None, home: Path | None = 
 def pulumi_state(env: Mapping[str, str] | None = None, home: Path | None = None) -> Finding:
     """Where cloud stacks' state and secrets go (backend, secrets provider), as `mbops up` resolves them."""
     from mbops.engine.automation import is_pulumi_cloud, resolve_backend, secrets_provider
-
     from mbops.errors import ConfigError
 
     env = os.environ if env is None else env

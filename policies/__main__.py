@@ -5,7 +5,8 @@ Imports are absolute (``mbops.policies...``): mbops must be installed in the Pyt
 venv, or set PULUMI_PYTHON_CMD). ``PolicyPack`` serves the analyzer over gRPC until Pulumi stops it.
 """
 
-from mbops.policies.pack import pack_args
 from pulumi_policy import PolicyPack
+
+from mbops.policies.pack import pack_args
 
 PolicyPack(**pack_args())

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mbops.errors import PolicyViolationError
 from mbops.policies.model import SEVERITY_ORDER, Context, Graph, Rule
 from mbops.policies.registry import RULES, lowered
-
-from mbops.errors import PolicyViolationError
 
 Finding = dict[str, Any]
 

@@ -17,10 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mbops.policies.check import advisory_of
-from mbops.policies.model import Context, Graph, Resource, Rule, component_of_urn
-from mbops.policies.registry import RULES
-from mbops.policies.values import SECRET, UNKNOWN
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -35,6 +31,11 @@ from pulumi_policy import (
 )
 from pulumi_policy import proxy as _proxy
 from pulumi_policy.secret import Secret
+
+from mbops.policies.check import advisory_of
+from mbops.policies.model import Context, Graph, Resource, Rule, component_of_urn
+from mbops.policies.registry import RULES
+from mbops.policies.values import SECRET, UNKNOWN
 
 PACK_NAME = "mbops"
 PACK_DESCRIPTION = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mbops.errors import ConfigError
 from mbops.policies import (
     rules_encryption,
     rules_exposure,
@@ -15,8 +16,6 @@ from mbops.policies import (
     rules_secrets,
 )
 from mbops.policies.model import Rule
-
-from mbops.errors import ConfigError
 
 RULES: tuple[Rule, ...] = (
     *rules_encryption.RULES,
@@ -53,16 +52,18 @@ def lowered(advisory: Mapping[str, str], source: str = "stack") -> dict[str, str
 
 
 def rules_table() -> str:
-    """The Markdown table of the rules in policies/README.md (a test keeps the README in step with the
-    code)."""
+    """The Markdown table of the rules in policies/README.md (a test keeps the README in step)."""
     lines = [
-        "| rule | severity | enforcement | clouds | control | what it demands |",
-        "|---|---|---|---|---|---|",
+        "| rule | severity | enforcement | clouds | control | what it demands | fix |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in RULES:
         scope = " (prod)" if r.prod_only else ""
+        fix = r.remediation if isinstance(r.remediation, str) else "<br>".join(
+            f"{cloud}: {hint}" for cloud, hint in r.remediation.items()
+        )
         lines.append(
             f"| `{r.id}`{scope} | {r.severity} | {r.enforcement} | {', '.join(r.clouds)} | "
-            f"{r.control_summary() or '—'} | {r.description} |"
+            f"{r.control_summary() or '—'} | {r.description} | {fix} |"
         )
     return "\n".join(lines)

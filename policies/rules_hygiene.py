@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mbops.policies.model import Context, Graph, Resource, Rule, cloud_of
+from mbops.policies.model import Check, Context, Graph, Resource, Rule, cloud_of
 from mbops.policies.taggable import tag_path
 from mbops.policies.values import get, key_values, known, number
 
@@ -18,7 +18,7 @@ def _inputs(res: Resource) -> dict:
 
 
 # --- logs-retention -----------------------------------------------------------------------------------------
-def _retention(field: str, label: str):
+def _retention(field: str, label: str) -> Check:
     def check(res: Resource, ctx: Context) -> Iterator[str]:
         value = get(_inputs(res), field)
         if not known(value):
@@ -49,7 +49,7 @@ LOG_RETENTION = Rule(
         "azure": "Set retention_in_days on the Log Analytics workspace.",
     },
     clouds=("aws", "gcp", "azure"),
-    controls={"aws": "AWS FSBP CloudWatch.16", "azure": "MCSB LT-6", "gcp": "MCSB LT-6"},
+    controls={"aws": "AWS FSBP CloudWatch.16", "azure": "MCSB LT-6"},
     checks={
         "aws:cloudwatch/logGroup:LogGroup": _retention("retentionInDays", "retentionInDays"),
         "azure-native:operationalinsights:Workspace": _retention("retentionInDays", "retentionInDays"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mbops.policies.model import Context, Graph, Resource, Rule
+from mbops.policies.model import Check, Context, Graph, Resource, Rule
 from mbops.policies.values import flag, get, known, number
 
 MIN_PROD_BACKUP_DAYS = 7
@@ -116,7 +116,7 @@ BACKUPS = Rule(
 
 
 # --- database-deletion-protection ---------------------------------------------------------------------------
-def _flag_on(path: str, label: str):
+def _flag_on(path: str, label: str) -> Check:
     def check(res: Resource, ctx: Context) -> Iterator[str]:
         value = get(_inputs(res), path)
         if known(value) and flag(value) is not True:

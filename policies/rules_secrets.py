@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mbops.policies.model import Context, Graph, Resource, Rule
+from mbops.policies.model import Check, Context, Graph, Resource, Rule
 from mbops.policies.values import (
     CREDENTIAL_URL,
     SECRET,
@@ -134,7 +134,7 @@ def script_problems(label: str, value: Any, ctx: Context) -> Iterator[str]:
             yield f"{label} sets {name} to a literal value; fetch it from the secret store at boot instead"
 
 
-def _user_data(*paths: str):
+def _user_data(*paths: str) -> Check:
     def check(res: Resource, ctx: Context) -> Iterator[str]:
         inputs = _inputs(res)
         for path in paths:
@@ -186,12 +186,7 @@ PLAINTEXT_SECRETS = Rule(
         "local": "Put secret values in app.secret_env: the local app reads them from the 0600 secrets file.",
     },
     clouds=("aws", "gcp", "azure", "local"),
-    controls={
-        "aws": "AWS FSBP ECS.8",
-        "aws:lambda/function:Function": "",
-        "azure": "MCSB IM-8",
-        "gcp": "MCSB IM-8",
-    },
+    controls={"aws:ecs/taskDefinition:TaskDefinition": "AWS FSBP ECS.8", "azure": "MCSB IM-8"},
     checks={**dict.fromkeys(ENV_SOURCES, _env_check), **USER_DATA_CHECKS},
 )
 

@@ -121,7 +121,7 @@ class StackFile(_Strict):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
             if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key):
-                raise ValueError(f"tag key '{key}' must be lowercase letters, digits, '_' or '-' (valid on every cloud)")
+                raise ValueError(f"tag key '{key}': use lowercase letters, digits, '_' or '-' (valid on every cloud)")
         return value
 
 

@@ -34,5 +34,6 @@ def resources(graph: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
 def one(graph: dict[str, Any], type_token: str) -> dict[str, Any]:
     """The single resource of ``type_token``; fails with the types present when there is not exactly one."""
     found = resources(graph, type_token)
-    assert len(found) == 1, f"expected one {type_token}, found {len(found)}; types: {sorted({r['type'] for r in graph['resources']})}"
+    types = sorted({r["type"] for r in graph["resources"]})
+    assert len(found) == 1, f"expected one {type_token}, found {len(found)}; types: {types}"
     return found[0]

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mbops.engine import automation
-from mbops.stacks.config import read_stack_file, resolve
 
+from mbops.engine import automation
 from mbops.errors import ConfigError, DeployError, MissingToolError, PolicyViolationError
+from mbops.stacks.config import read_stack_file, resolve
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -751,6 +751,7 @@ def test_failure_tail_prefers_diagnostics_and_strips_colors() -> None:
 
 def _has_deploy_command() -> bool:
     import click
+
     from mbops.cli.main import cli
 
     return cli.get_command(click.Context(cli), "up") is not None
@@ -762,6 +763,7 @@ needs_up = pytest.mark.skipif(not _has_deploy_command(), reason="`mbops up` (cli
 @needs_up
 def test_mbops_up_cloud_without_cli_exits_4_via_click(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
+
     from mbops.cli.main import cli
 
     monkeypatch.setenv("PATH", pulumi_free_path())

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 import yaml
+
 from mbops.components.aws.containers import fargate_size
 from mbops.engine import fakes
 from mbops.engine.embedded import Registration, run_program
 from mbops.engine.plan import PROJECT, graph_of, plan
+from mbops.errors import ConfigError
 from mbops.stacks.config import resolve
 from mbops.stacks.program import make_program
-
-from mbops.errors import ConfigError
 from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 ALL = [(p, e) for p in PROFILES for e in ENVIRONMENTS]

@@ -14,15 +14,15 @@ import re
 from typing import Any
 
 import pytest
+
 from mbops.components.azure import cloudinit
-from mbops.components.azure.common import ROLES
+from mbops.components.azure.common import COSMOS_DATA_CONTRIBUTOR, ROLES
 from mbops.components.azure.container_apps import container_resources
 from mbops.components.azure.invokes import PLAN_TENANT_ID
 from mbops.components.azure.stack import resource_group_name
 from mbops.engine.plan import plan
-from mbops.stacks.config import StackFile, resolve
-
 from mbops.errors import ConfigError
+from mbops.stacks.config import StackFile, resolve
 from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
@@ -312,7 +312,8 @@ def test_cosmos_is_serverless_entra_only_with_a_data_role_for_the_app(planned: A
     tier = "Continuous30Days" if env == "prod" else "Continuous7Days"
     assert inputs["backupPolicy"] == {"type": "Continuous", "continuousModeProperties": {"tier": tier}}
     role = one(graph, "azure-native:cosmosdb:SqlResourceSqlRoleAssignment")["inputs"]
-    assert role["roleDefinitionId"] == "[computed]" and role["principalId"] == "[computed]"
+    assert role["roleDefinitionId"].endswith(f"/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}")
+    assert role["principalId"] == "[computed]" and role["scope"]
     container = one(graph, "azure-native:cosmosdb:SqlResourceSqlContainer")["inputs"]["resource"]
     assert container["partitionKey"]["paths"] == ["/pk"]
     locked = resources(graph, "azure-native:authorization:ManagementLockByScope")

@@ -60,42 +60,67 @@ def test_managed_dev_on_aws_matches_the_hand_computed_figure(planned):
     assert one(graph, "aws:rds/instance:Instance")["inputs"]["instanceClass"] == "db.t4g.micro"
     assert one(graph, "aws:rds/instance:Instance")["inputs"]["allocatedStorage"] == 20
     assert not one(graph, "aws:rds/instance:Instance")["inputs"].get("multiAz")
-    assert one(graph, "aws:elasticache/replicationGroup:ReplicationGroup")["inputs"]["nodeType"] == "cache.t4g.micro"
+    assert (
+        one(graph, "aws:elasticache/replicationGroup:ReplicationGroup")["inputs"]["nodeType"]
+        == "cache.t4g.micro"
+    )
     task = one(graph, "aws:ecs/taskDefinition:TaskDefinition")["inputs"]
     assert (task["cpu"], task["memory"]) == ("512", "1024")
     assert len([r for r in graph["resources"] if r["type"] == "aws:ec2/natGateway:NatGateway"]) == 1
-    logs = {r["name"]: r["inputs"]["retentionInDays"] for r in graph["resources"]
-            if r["type"] == "aws:cloudwatch/logGroup:LogGroup"}  # fmt: skip
-    assert logs == {"managed-dev-net-flow-logs": 90, "managed-dev-db-postgresql-logs": 30,
-                    "managed-dev-db-upgrade-logs": 30, "managed-dev-app-logs": 30}  # fmt: skip
+    logs = {
+        r["name"]: r["inputs"]["retentionInDays"]
+        for r in graph["resources"]
+        if r["type"] == "aws:cloudwatch/logGroup:LogGroup"
+    }
+    assert logs == {
+        "managed-dev-net-flow-logs": 90,
+        "managed-dev-db-postgresql-logs": 30,
+        "managed-dev-db-upgrade-logs": 30,
+        "managed-dev-app-logs": 30,
+    }
 
     p = prices("aws", "us-east-1")
     h = 730  # hours_per_month
     network = (
-        h * p["nat.hour"] + 20 * p["nat.gb"]  # one NAT gateway, nat_processed_gb = 20
+        h * p["nat.hour"]
+        + 20 * p["nat.gb"]  # one NAT gateway, nat_processed_gb = 20
         + h * p["ipv4.hour"]  # its Elastic IP
-        + 5 * p["logs.ingest_gb"] + 5 * (90 / 30) * p["logs.storage_gb"]  # flow_log_gb = 5, kept 90 days
-    )  # fmt: skip
+        + 5 * p["logs.ingest_gb"]
+        + 5 * (90 / 30) * p["logs.storage_gb"]  # flow_log_gb = 5, kept 90 days
+    )
     containers = (
-        h * 0.5 * p["fargate.x86.vcpu_hour"] + h * 1.0 * p["fargate.x86.gb_hour"]  # 1 task, 0.5 vCPU, 1 GB
-        + h * p["alb.hour"] + h * 1 * p["alb.lcu_hour"]  # ALB, lb_capacity_units = 1
-        + 5 * p["logs.ingest_gb"] + 5 * (30 / 30) * p["logs.storage_gb"]  # app_log_gb = 5, kept 30 days
+        h * 0.5 * p["fargate.x86.vcpu_hour"]
+        + h * 1.0 * p["fargate.x86.gb_hour"]  # 1 task, 0.5 vCPU, 1 GB
+        + h * p["alb.hour"]
+        + h * 1 * p["alb.lcu_hour"]  # ALB, lb_capacity_units = 1
+        + 5 * p["logs.ingest_gb"]
+        + 5 * (30 / 30) * p["logs.storage_gb"]  # app_log_gb = 5, kept 30 days
         + 50 * p["egress.internet_gb"]  # egress_gb = 50
-    )  # fmt: skip
+    )
     database = (
-        h * p["rds.postgres.db.t4g.micro"] + 20 * p["rds.storage.gp3"]  # single-AZ, 20 GB gp3
-        + 1 * p["secretsmanager.secret"] + 100_000 / 10_000 * p["secretsmanager.api_calls"]  # DATABASE_URL
-        + 2 * (0.5 * p["logs.ingest_gb"] + 0.5 * (30 / 30) * p["logs.storage_gb"])  # service_log_gb 1 / 2 groups
-    )  # fmt: skip
+        h * p["rds.postgres.db.t4g.micro"]
+        + 20 * p["rds.storage.gp3"]  # single-AZ, 20 GB gp3
+        + 1 * p["secretsmanager.secret"]
+        + 100_000 / 10_000 * p["secretsmanager.api_calls"]  # DATABASE_URL
+        + 2
+        * (0.5 * p["logs.ingest_gb"] + 0.5 * (30 / 30) * p["logs.storage_gb"])  # service_log_gb 1 / 2 groups
+    )
     cache = h * 1 * p["elasticache.cache.t4g.micro"] + 1 * p["secretsmanager.secret"]  # 1 node; REDIS_URL
     storage = 50 * p["s3.standard.gb_month"] + 100 * p["s3.put_requests"] + 1000 * p["s3.get_requests"]
     expected = network + containers + database + cache + storage
 
     cost = estimate(graph, stack)
     assert cost["monthly_total"] == pytest.approx(expected, abs=0.01)
-    assert cost["by_component"] == pytest.approx({"network": network, "containers": containers,
-                                                  "database": database, "cache": cache, "storage": storage},
-                                                 abs=0.01)  # fmt: skip
+    assert cost["by_component"] == pytest.approx(
+        {
+            "network": network,
+            "containers": containers,
+            "database": database,
+            "cache": cache,
+            "storage": storage,
+        },
+        abs=0.01,
+    )
     # 117.33 = the figure with the January 2025 catalog; a changed price shows up here first.
     assert expected == pytest.approx(117.33, abs=0.01)
 
@@ -126,9 +151,11 @@ def test_every_item_cites_its_price_list_and_date(planned):
 def test_every_resource_is_priced_free_or_listed_as_unpriced(planned, profile, cloud):
     graph = planned(profile, cloud, "dev")
     cost = graph["cost"]
-    accounted = {i["resource"] for i in cost["items"]} | {f["resource"] for f in cost["free"]} | {
-        u["resource"] for u in cost["unpriced"]
-    }
+    accounted = (
+        {i["resource"] for i in cost["items"]}
+        | {f["resource"] for f in cost["free"]}
+        | {u["resource"] for u in cost["unpriced"]}
+    )
     custom = {r["name"] for r in graph["resources"] if r["custom"]}
     assert custom - accounted == set()
     assert all(f["reason"] for f in cost["free"]) and all(u["why"] for u in cost["unpriced"])
@@ -142,9 +169,19 @@ def test_unknown_types_and_missing_skus_are_unpriced_not_zero(planned):
     graph = json.loads(json.dumps(planned("managed", "aws", "dev")))
     rds = one(graph, "aws:rds/instance:Instance")
     rds["inputs"]["instanceClass"] = "db.x2iedn.32xlarge"  # not in the catalog
-    graph["resources"].append({"urn": "urn:x::mystery", "type": "aws:quantum/computer:Computer", "name": "mystery",
-                               "parent": None, "custom": True, "component": "database", "inputs": {},
-                               "dependencies": [], "op": "create"})  # fmt: skip
+    graph["resources"].append(
+        {
+            "urn": "urn:x::mystery",
+            "type": "aws:quantum/computer:Computer",
+            "name": "mystery",
+            "parent": None,
+            "custom": True,
+            "component": "database",
+            "inputs": {},
+            "dependencies": [],
+            "op": "create",
+        }
+    )
     stack = resolve(profile="managed", cloud="aws", environment="dev")
     before = estimate(planned("managed", "aws", "dev"), stack)
     after = estimate(graph, stack)
@@ -158,8 +195,17 @@ def test_unknown_types_and_missing_skus_are_unpriced_not_zero(planned):
 
 
 def test_known_free_resources_say_why():
-    cost = estimate(_graph("aws", [("aws:iam/role:Role", {}), ("aws:ec2/routeTable:RouteTable", {}),
-                                   ("aws:ec2/securityGroup:SecurityGroup", {})]), None)  # fmt: skip
+    cost = estimate(
+        _graph(
+            "aws",
+            [
+                ("aws:iam/role:Role", {}),
+                ("aws:ec2/routeTable:RouteTable", {}),
+                ("aws:ec2/securityGroup:SecurityGroup", {}),
+            ],
+        ),
+        None,
+    )
     assert cost["items"] == [] and cost["unpriced"] == []
     reasons = {f["type"]: f["reason"] for f in cost["free"]}
     assert reasons["aws:iam/role:Role"] == "IAM is free"
@@ -167,15 +213,33 @@ def test_known_free_resources_say_why():
     assert cost["monthly_total"] == 0
 
 
-def _graph(cloud: str, resources: list[tuple[str, dict[str, Any]]], region: str | None = None,
-           component: str = "database") -> dict[str, Any]:  # fmt: skip
+def _graph(
+    cloud: str,
+    resources: list[tuple[str, dict[str, Any]]],
+    region: str | None = None,
+    component: str = "database",
+) -> dict[str, Any]:
     return {
-        "stack": "t", "profile": "managed", "cloud": cloud, "environment": "dev",
+        "stack": "t",
+        "profile": "managed",
+        "cloud": cloud,
+        "environment": "dev",
         "region": region or {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}[cloud],
-        "resources": [{"urn": f"urn:{i}", "type": t, "name": f"r{i}", "parent": None, "custom": True,
-                       "component": component, "inputs": inputs, "dependencies": [], "op": "create"}
-                      for i, (t, inputs) in enumerate(resources)],
-    }  # fmt: skip
+        "resources": [
+            {
+                "urn": f"urn:{i}",
+                "type": t,
+                "name": f"r{i}",
+                "parent": None,
+                "custom": True,
+                "component": component,
+                "inputs": inputs,
+                "dependencies": [],
+                "op": "create",
+            }
+            for i, (t, inputs) in enumerate(resources)
+        ],
+    }
 
 
 # --- usage assumptions -------------------------------------------------------------------------------------
@@ -189,7 +253,10 @@ def test_usage_override_changes_the_total_by_the_price_of_the_difference(planned
     p = prices("aws", "us-east-1")
     delta = 500 * p["s3.standard.gb_month"] + 100 * p["nat.gb"]
     assert more["monthly_total"] == pytest.approx(base["monthly_total"] + delta, abs=0.01)
-    assert more["assumptions"]["storage_gb"] == 550 and more["overridden"] == ["nat_processed_gb", "storage_gb"]
+    assert more["assumptions"]["storage_gb"] == 550 and more["overridden"] == [
+        "nat_processed_gb",
+        "storage_gb",
+    ]
     two = estimate(graph, with_usage(base_stack, replicas=3))
     fargate = sum(i["monthly"] for i in base["items"] if i["sku"].startswith("fargate."))
     assert two["monthly_total"] == pytest.approx(base["monthly_total"] + 2 * fargate, abs=0.02)
@@ -207,7 +274,9 @@ def test_scale_to_zero_compute_follows_requests(planned):
     extra_seconds = 10_000_000 * 0.2  # avg_request_ms = 200
     delta = extra_seconds * (cpu * p["run.request.vcpu_second"] + gib * p["run.request.gib_second"])
     delta += 10 * p["run.requests"]  # 10M more requests at $/1M
-    assert high["by_component"]["serverless"] - low["by_component"]["serverless"] == pytest.approx(delta, abs=0.01)
+    assert high["by_component"]["serverless"] - low["by_component"]["serverless"] == pytest.approx(
+        delta, abs=0.01
+    )
 
 
 def test_unknown_usage_keys_and_bad_values_are_config_errors():
@@ -236,7 +305,11 @@ def test_cost_cli_reports_items_free_unpriced_and_assumptions(tmp_path):
     result = CliRunner().invoke(cli, ["cost", "-f", str(stack_file), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["cloud"] == "aws" and data["assumptions"]["storage_gb"] == 500 and data["overridden"] == ["storage_gb"]
+    assert (
+        data["cloud"] == "aws"
+        and data["assumptions"]["storage_gb"] == 500
+        and data["overridden"] == ["storage_gb"]
+    )
     text = CliRunner().invoke(cli, ["cost", "-f", str(stack_file)], terminal_width=200)
     assert text.exit_code == 0, text.output
     assert "Total: $" in text.output and "storage_gb=500*" in text.output and "Free (" in text.output
@@ -267,16 +340,35 @@ def test_unpriced_region_falls_back_with_the_documented_multiplier():
     item = next(i for i in cost["items"] if i["sku"] == "nat.hour")
     assert item["unit_price"] == pytest.approx(0.045 * 1.1)
     assert "eu-central-1 is not in the catalog: priced as us-east-1 x 1.1" in item["note"]
-    assert cost["catalog"]["region_fallback"] == {"priced_as": "us-east-1", "multiplier": 1.1, "prefix": "eu-"}
+    assert cost["catalog"]["region_fallback"] == {
+        "priced_as": "us-east-1",
+        "multiplier": 1.1,
+        "prefix": "eu-",
+    }
     ireland = estimate(_graph("aws", [("aws:ec2/natGateway:NatGateway", {})], region="eu-west-1"), None)
     assert next(i for i in ireland["items"] if i["sku"] == "nat.hour")["unit_price"] == 0.048
     assert "region_fallback" not in ireland["catalog"]
 
 
 def test_local_stacks_cost_nothing_and_say_so():
-    graph = {"stack": "l", "profile": "managed", "cloud": "local", "environment": "dev", "region": "local",
-             "resources": [{"urn": "u", "type": "pulumi-python:dynamic:Resource", "name": "db", "custom": True,
-                            "component": "database", "inputs": {}, "dependencies": []}]}  # fmt: skip
+    graph = {
+        "stack": "l",
+        "profile": "managed",
+        "cloud": "local",
+        "environment": "dev",
+        "region": "local",
+        "resources": [
+            {
+                "urn": "u",
+                "type": "pulumi-python:dynamic:Resource",
+                "name": "db",
+                "custom": True,
+                "component": "database",
+                "inputs": {},
+                "dependencies": [],
+            }
+        ],
+    }
     cost = estimate(graph, None)
     assert cost["monthly_total"] == 0 and cost["free"][0]["reason"] == "runs on this machine"
 
@@ -294,8 +386,16 @@ def test_aws_offer_parser_picks_the_right_product_and_tier():
     assert find_aws(ecs, {"usagetype": "Fargate-ARM-vCPU-Hours:perCPU"}, "us-east-1").price == 0.03238
     assert find_aws(ecs, {"usagetype": "Fargate-vCPU-Hours:perCPU"}, "eu-west-1") is None  # other region
     ec2 = _sample("aws", "AmazonEC2-us-east-1.json")
-    linux = {"attributes": {"productFamily": "Compute Instance", "instanceType": "t3.micro", "operatingSystem": "Linux",
-                            "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}}  # fmt: skip
+    linux = {
+        "attributes": {
+            "productFamily": "Compute Instance",
+            "instanceType": "t3.micro",
+            "operatingSystem": "Linux",
+            "tenancy": "Shared",
+            "preInstalledSw": "NA",
+            "capacitystatus": "Used",
+        }
+    }
     found = find_aws(ec2, linux, "us-east-1")
     assert found.price == 0.0104 and found.as_of == "2025-01-01" and found.ref.startswith("AmazonEC2:")
     with pytest.raises(Ambiguous):  # Linux and Windows t3.micro differ: never guess
@@ -324,16 +424,26 @@ def test_azure_retail_parser_follows_pages_and_skips_reservations():
     assert "serviceName%20eq%20%27Azure%20Container%20Apps%27" in urls[0] and "eastus" in urls[0]
     assert len(items) == 5
     catalog = load_catalog("azure")
-    for key, expected in {"aca.vcpu_active": 0.000024, "aca.memory_active": 0.000003, "aca.requests": 0.40}.items():
+    for key, expected in {
+        "aca.vcpu_active": 0.000024,
+        "aca.memory_active": 0.000003,
+        "aca.requests": 0.40,
+    }.items():
         entry = catalog.skus[key]
         found = find_azure(items, entry["match"], "eastus", entry.get("scale", 1))
         assert found.price == pytest.approx(expected) and found.as_of == "2024-08-01"
     redis = _sample("azure", "redis-cache-eastus.json")["Items"]
     standard_c1 = catalog.skus["redis.standard.c1"]
-    assert find_azure(redis, standard_c1["match"], "eastus").price == 0.138  # not the Reservation/DevTest rows
+    assert (
+        find_azure(redis, standard_c1["match"], "eastus").price == 0.138
+    )  # not the Reservation/DevTest rows
     bandwidth = _sample("azure", "bandwidth-eastus.json")["Items"]
     assert find_azure(bandwidth, catalog.skus["egress.internet_gb"]["match"], "eastus").price == 0.087
-    assert azure_unit_count("10K") == 10_000 and azure_unit_count("1M") == 1e6 and azure_unit_count("1 Hour") == 1
+    assert (
+        azure_unit_count("10K") == 10_000
+        and azure_unit_count("1M") == 1e6
+        and azure_unit_count("1 Hour") == 1
+    )
 
 
 def test_gcp_billing_catalog_parser_matches_region_usage_type_and_tier():
@@ -358,30 +468,49 @@ def test_refresh_from_samples_updates_changed_prices_and_keeps_the_rest(tmp_path
     data["skus"]["fargate.x86.vcpu_hour"]["prices"]["us-east-1"] = 0.05  # stale
     (catalog_dir / "aws.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     out = tmp_path / "out"
-    report = refresh_catalog("aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out,
-                             today="2025-02-01")  # fmt: skip
-    assert report.updated == [{"sku": "fargate.x86.vcpu_hour", "region": "us-east-1", "old": 0.05, "new": 0.04048,
-                               "ref": report.updated[0]["ref"]}]  # fmt: skip
+    report = refresh_catalog(
+        "aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out, today="2025-02-01"
+    )
+    assert report.updated == [
+        {
+            "sku": "fargate.x86.vcpu_hour",
+            "region": "us-east-1",
+            "old": 0.05,
+            "new": 0.04048,
+            "ref": report.updated[0]["ref"],
+        }
+    ]
     assert report.unchanged >= 9
     refreshed = yaml.safe_load((out / "aws.yaml").read_text())
     entry = refreshed["skus"]["fargate.x86.vcpu_hour"]
     assert entry["prices"]["us-east-1"] == 0.04048 and entry["stale_regions"] == ["eu-west-1"]
-    assert entry["as_of"] == data["skus"]["fargate.x86.vcpu_hour"]["as_of"]  # eu-west-1 not refreshed: keep date
+    assert (
+        entry["as_of"] == data["skus"]["fargate.x86.vcpu_hour"]["as_of"]
+    )  # eu-west-1 not refreshed: keep date
     assert refreshed["skus"]["nat.hour"]["prices"] == data["skus"]["nat.hour"]["prices"]
     assert refreshed["refreshed"]["on"] == "2025-02-01" and refreshed["as_of"] == data["as_of"]
     assert load_catalog("aws", out).price("fargate.x86.vcpu_hour", "us-east-1").unit_price == 0.04048
     # A catalog whose every entry is found takes the price lists' dates.
-    only = {**data, "skus": {"fargate.x86.gb_hour": {**data["skus"]["fargate.x86.gb_hour"],
-                                                     "prices": {"us-east-1": 0.004445}}}}  # fmt: skip
+    only = {
+        **data,
+        "skus": {
+            "fargate.x86.gb_hour": {**data["skus"]["fargate.x86.gb_hour"], "prices": {"us-east-1": 0.004445}}
+        },
+    }
     (catalog_dir / "aws.yaml").write_text(yaml.safe_dump(only, sort_keys=False))
-    report = refresh_catalog("aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out, today="2025-02-01")
+    report = refresh_catalog(
+        "aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out, today="2025-02-01"
+    )
     assert report.not_found == [] and yaml.safe_load((out / "aws.yaml").read_text())["as_of"] == "2025-02-01"
-    assert yaml.safe_load((out / "aws.yaml").read_text())["skus"]["fargate.x86.gb_hour"]["as_of"] == "2025-01-01"
+    assert (
+        yaml.safe_load((out / "aws.yaml").read_text())["skus"]["fargate.x86.gb_hour"]["as_of"] == "2025-01-01"
+    )
 
 
 def test_prices_refresh_cli_offline_sample(tmp_path):
-    result = CliRunner().invoke(cli, ["prices", "refresh", "--offline-sample", str(SAMPLES),
-                                      "--output-dir", str(tmp_path), "--json"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["prices", "refresh", "--offline-sample", str(SAMPLES), "--output-dir", str(tmp_path), "--json"]
+    )
     assert result.exit_code == 0, result.output
     reports = {r["cloud"]: r for r in json.loads(result.output)}
     assert set(reports) == {"aws", "gcp", "azure"}

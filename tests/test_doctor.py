@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from mbops.cli.main import cli
 from mbops.engine import tools
 

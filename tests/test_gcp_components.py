@@ -8,13 +8,16 @@ balancer or Cloud Run.
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import inspect
 import json
 from functools import cache
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
+
 from mbops.components.gcp.cache import redis_version
 from mbops.components.gcp.common import gcp_labels, gcp_name
 from mbops.components.gcp.invokes import ANSWERS
@@ -23,9 +26,8 @@ from mbops.components.gcp.run import cloud_run_limits, split_image
 from mbops.components.gcp.servers import cloud_init
 from mbops.components.spec import KINDS
 from mbops.engine.plan import plan
-from mbops.stacks.config import AppSpec, StackFile, resolve
-
 from mbops.errors import ConfigError, MbopsError
+from mbops.stacks.config import AppSpec, StackFile, resolve
 from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
@@ -98,6 +100,17 @@ def test_plans_every_kind_of_the_profile(planned, profile: str, env: str) -> Non
             assert res["component"] in KINDS, res["name"]
     assert set(graph["outputs"]) == EXPECTED_OUTPUTS[profile]
     assert graph["outputs"]["secrets_store"] == f"projects/{stack.project}/secrets/{stack.name}-"
+
+
+@pytest.mark.parametrize("profile,env", PAIRS)
+def test_graph_matches_the_contract_schema(planned, profile: str, env: str) -> None:
+    graph = planned(profile, "gcp", env)
+    schema = importlib.resources.files("mbops.engine").joinpath("planned-graph.schema.json")
+    jsonschema.validate(graph, json.loads(schema.read_text()))
+    text = json.dumps(graph)
+    assert "1b47061264138c4ac30d75fd1eb44270" not in text  # no secret in wire form
+    assert "04da6b54-80e4-46f7-96ec-b56ff0331ba9" not in text  # unknowns read as [computed]
+    assert not [p for p in graph["policy"] if p.get("enforcement") == "mandatory"], graph["policy"]
 
 
 @pytest.mark.parametrize("profile,env", PAIRS)

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from mbops.components.local import process
 
+from mbops.components.local import process
 from tests.test_local_helpers import (
     HAS_POSTGRES,
     HAS_REDIS,

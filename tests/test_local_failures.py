@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from mbops.components.local import process
 from mbops.engine.state import StateStore
-
 from tests.test_local_helpers import (
     REPO,
     http,

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+
 from mbops.cli.main import cli
 from mbops.components.local import process
 from mbops.components.local.cache import redis_server

@@ -16,13 +16,14 @@ from typing import Any
 import dill
 import pulumi
 import pytest
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pulumi.dynamic.dynamic import serialize_provider
+
 from mbops.components.local.database import PostgresProvider
 from mbops.components.local.provider import LocalProvider
 from mbops.engine.apply import Applier, Event, load_provider, mark_secrets
 from mbops.engine.embedded import SECRET_SIG, SIG_KEY, run_program
 from mbops.engine.state import LockedError, StackState, StateError, StateStore
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
-from pulumi.dynamic.dynamic import serialize_provider
 
 # -- a tiny provider for engine tests: a file whose content is an input --------------------------------------
 

@@ -19,14 +19,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
+
 from mbops.cli.main import cli
 from mbops.engine.plan import plan
+from mbops.errors import ConfigError, PolicyViolationError
 from mbops.policies.check import enforce, evaluate, report
 from mbops.policies.registry import BY_ID, RULES, rules_table
 from mbops.stacks.config import StackFile, resolve
-
-from mbops.errors import ConfigError, PolicyViolationError
 
 REPO = Path(__file__).resolve().parents[1]
 CLOUDS = ("aws", "gcp", "azure", "local")
@@ -472,6 +473,17 @@ def test_policy_list_json_and_readme_table() -> None:
     )
 
 
+def test_pack_config_carries_environment_and_lowering() -> None:
+    from mbops.policies.pack import pack_config
+
+    stack = resolve(StackFile.model_validate({"policy": {"advisory": {"required-tags": REASON}}}),
+                    cloud="aws", environment="prod")  # fmt: skip
+    config = pack_config(stack)
+    assert set(config) == set(BY_ID)
+    assert config["required-tags"] == {"environment": "prod", "enforcementLevel": "advisory", "reason": REASON}
+    assert config["database-ha"] == {"environment": "prod"}
+
+
 def test_policy_check_as_a_subprocess() -> None:
     command = [sys.executable, "-m", "mbops.cli", "policy", "check", "--cloud", "local", "--json"]
     proc = subprocess.run(command,
@@ -486,8 +498,9 @@ def build_pack(monkeypatch: pytest.MonkeyPatch) -> Any:
     and
     return the analyzer servicer it built (what the Pulumi engine talks to)."""
     import pulumi_policy.policy as pp
-    from mbops.policies.pack import pack_args
     from pulumi_policy import PolicyPack
+
+    from mbops.policies.pack import pack_args
 
     made: dict[str, Any] = {}
 
@@ -541,6 +554,8 @@ def test_pack_loads_through_pulumi_policy(monkeypatch: pytest.MonkeyPatch) -> No
     assert policies["storage-no-public-access"].policy_type == proto.PolicyType.POLICY_TYPE_STACK
     assert policies["imdsv2-required"].policy_type == proto.PolicyType.POLICY_TYPE_RESOURCE
     assert "CIS AWS 2.3.3" in policies["database-not-public"].framework.reference
+    manifest = yaml.safe_load((REPO / "policies" / "PulumiPolicy.yaml").read_text())
+    assert manifest["runtime"] == "python" and manifest["version"]
 
     urn = "urn:pulumi:prod::mbops::mbops:aws:Database$aws:rds/instance:Instance::db"
     request = proto.AnalyzeRequest(type="aws:rds/instance:Instance", urn=urn, name="db", properties=struct({
@@ -583,10 +598,11 @@ def test_pack_stack_policies_link_resources(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_resource_policy_adapter_reads_policy_sdk_args() -> None:
     """The adapter takes pulumi-policy's own ResourceValidationArgs (proxied props with unknowns)."""
-    from mbops.policies.pack import plain, policies
     from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
     from pulumi_policy.deserialize import deserialize_properties
     from pulumi_policy.proxy import unknown_checking_proxy
+
+    from mbops.policies.pack import plain, policies
 
     props = unknown_checking_proxy(deserialize_properties({
         "metadataOptions": {"httpTokens": "optional"}, "vpcSecurityGroupIds": [UNKNOWN_SENTINEL],

@@ -21,7 +21,8 @@ SCHEMA = json.loads(pkg_resources.files("mbops.engine").joinpath("planned-graph.
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 @pytest.mark.parametrize("profile", PROFILES)
 def test_preview_json_matches_the_schema(profile: str, environment: str) -> None:
-    result = CliRunner().invoke(cli, ["preview", "--cloud", "aws", "--profile", profile, "--env", environment, "--json"])
+    args = ["preview", "--cloud", "aws", "--profile", profile, "--env", environment, "--json"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     graph = json.loads(result.output)
     jsonschema.validate(graph, SCHEMA)

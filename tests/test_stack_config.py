@@ -28,7 +28,8 @@ BAD_FILES = {
     "wired env var": ("app:\n  env: {DATABASE_URL: x}\n", "app.env", "set by mbops"),
     "malformed yaml": ("profile: managed\napp: [unclosed\n", "line 3, column 1", "malformed YAML"),
     "not a mapping": ("- a\n- b\n", "(top level)", "expected a mapping"),
-    "bad size": ("components:\n  database:\n    size: huge\n", "components.database.size", "'small', 'medium' or 'large'"),
+    "bad size": ("components:\n  database:\n    size: huge\n", "components.database.size",
+                 "'small', 'medium' or 'large'"),
 }  # fmt: skip
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from mbops.components.aws.iam import allow
 
+from mbops.components.aws.iam import allow
 from mbops.errors import ConfigError
 
 ECR_IMAGE = re.compile(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AuthSpec
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
 from mbops.components.aws.secrets import stored_secret
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import CacheSpec

@@ -8,14 +8,14 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
 from mbops.components.aws.alb import public_load_balancer
 from mbops.components.aws.app import AppWiring
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ContainersSpec
-from mbops.stacks.config import AppSpec
-
 from mbops.errors import ConfigError
+from mbops.stacks.config import AppSpec
 
 CONTAINER = "app"
 CPU_TARGET = 60.0

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
 from mbops.components.aws.cloud_init import postgres_host
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.aws.secrets import new_secret, set_secret_value

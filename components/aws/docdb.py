@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import DocDbSpec
 

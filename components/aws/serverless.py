@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from mbops.components.aws.app import AppWiring, ecr_image
 from mbops.components.aws.iam import service_role
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ServerlessSpec
-from mbops.stacks.config import AppSpec
-
 from mbops.errors import ConfigError
+from mbops.stacks.config import AppSpec
 
 API_TIMEOUT_S = 30  # the most an HTTP API waits for an integration
 ACCESS_LOG_FORMAT = json.dumps(

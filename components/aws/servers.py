@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
 from mbops.components.aws.alb import public_load_balancer
 from mbops.components.aws.app import AppWiring, ecr_image
 from mbops.components.aws.cloud_init import app_host, base64_text
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ServersSpec
-from mbops.stacks.config import AppSpec
-
 from mbops.errors import ConfigError
+from mbops.stacks.config import AppSpec
 
 INSTANCE_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "m6i.large"}
 DEFAULT_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"

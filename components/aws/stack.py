@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+
 from mbops.stacks.config import Stack
 
 APP_KINDS = ("servers", "containers", "serverless")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
 from mbops.components.base import MbopsComponent, merge_args
 from mbops.components.spec import StorageSpec
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
+from pulumi_azure_native import network, privatedns, redisenterprise
+
 from mbops.components.azure.common import AzureComponent, AzureContext, Identity, KeyVaultRef
 from mbops.components.spec import CacheSpec
-from pulumi_azure_native import network, privatedns, redisenterprise
 
 PORT = 10000
 SKUS = {"small": "Balanced_B0", "medium": "Balanced_B1", "large": "Balanced_B5"}

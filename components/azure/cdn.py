@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
+from pulumi_azure_native import cdn
+
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import CdnSpec
-from pulumi_azure_native import cdn
 
 STORAGE_API_VERSION = "2024-11-04"  # Entra-authorised blob requests must name a service version
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
-
 from mbops.errors import ConfigError
 
 # Built-in Azure RBAC role definition ids (same in every tenant).

@@ -12,12 +12,12 @@ import math
 from typing import Any
 
 import pulumi
-from mbops.components.azure.common import AppWiring, AzureComponent
-from mbops.stacks.config import AppSpec
 from pulumi_azure_native import app as containerapps
 from pulumi_azure_native import monitor, operationalinsights
 
+from mbops.components.azure.common import AppWiring, AzureComponent
 from mbops.errors import ConfigError
+from mbops.stacks.config import AppSpec
 
 MAX_CONSUMPTION_CPU = 4.0
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_random as random
-from mbops.components.azure.common import AzureComponent, AzureContext, KeyVaultRef
-from mbops.components.spec import DatabaseSpec
 from pulumi_azure_native import authorization, dbforpostgresql
 
+from mbops.components.azure.common import AzureComponent, AzureContext, KeyVaultRef
+from mbops.components.spec import DatabaseSpec
 from mbops.errors import ConfigError
 
 ADMIN = "mbopsadmin"

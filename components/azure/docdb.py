@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+from pulumi_azure_native import authorization, cosmosdb
+
 from mbops.components.azure.common import COSMOS_DATA_CONTRIBUTOR, AzureComponent, AzureContext, Identity
 from mbops.components.spec import DocDbSpec
-from pulumi_azure_native import authorization, cosmosdb
 
 DATABASE = "app"
 CONTAINER = "items"

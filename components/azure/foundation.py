@@ -7,8 +7,9 @@ the group, and the identity is what the app runs as wherever it runs.
 from __future__ import annotations
 
 import pulumi
-from mbops.components.azure.common import AzureContext, Identity
 from pulumi_azure_native import managedidentity, resources
+
+from mbops.components.azure.common import AzureContext, Identity
 
 
 def create_foundation(ctx: AzureContext) -> Identity:

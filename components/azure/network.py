@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from mbops.components.azure.common import AzureComponent, AzureContext
-from mbops.components.spec import NetworkSpec
 from pulumi_azure_native import network, privatedns
 
+from mbops.components.azure.common import AzureComponent, AzureContext
+from mbops.components.spec import NetworkSpec
 from mbops.errors import ConfigError
 
 ADMIN_PORTS = ("22", "3389")

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from mbops.components.azure.common import PLAN_SECRET_PLACEHOLDER, AzureComponent, AzureContext, KeyVaultRef
-from mbops.components.spec import PushSpec
 from pulumi_azure_native import notificationhubs
 
+from mbops.components.azure.common import PLAN_SECRET_PLACEHOLDER, AzureComponent, AzureContext, KeyVaultRef
+from mbops.components.spec import PushSpec
 from mbops.errors import ConfigError
 
 FIELDS = {

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+from pulumi_azure_native import keyvault
+
 from mbops.components.azure.common import (
     AzureComponent,
     AzureContext,
@@ -15,7 +17,6 @@ from mbops.components.azure.common import (
     secret_name_for,
 )
 from mbops.components.spec import SecretsSpec
-from pulumi_azure_native import keyvault
 
 
 @dataclass(kw_only=True)

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_tls as tls
-from mbops.components.azure import cloudinit, vm
 from pulumi_azure_native import compute, managedidentity, network
 
+from mbops.components.azure import cloudinit, vm
 from mbops.errors import ConfigError
 
 if TYPE_CHECKING:

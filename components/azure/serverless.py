@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
+
 from mbops.components.azure.common import AppWiring, AzureContext
 from mbops.components.azure.container_apps import ContainerAppsComponent
 from mbops.components.spec import ServerlessSpec

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_tls as tls
+from pulumi_azure_native import compute, monitor, network
+
 from mbops.components.azure import cloudinit, vm
 from mbops.components.azure.common import AppWiring, AzureComponent, AzureContext
 from mbops.components.spec import ServersSpec
-from mbops.stacks.config import AppSpec
-from pulumi_azure_native import compute, monitor, network
-
 from mbops.errors import ConfigError
+from mbops.stacks.config import AppSpec
 
 
 @dataclass(kw_only=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from mbops.stacks.config import Stack
 
 from mbops.errors import ConfigError
+from mbops.stacks.config import Stack
 
 NEEDS_SECRETS = ("database", "cache", "push", "servers", "containers", "serverless")
 
@@ -25,9 +25,10 @@ def resource_group_name(stack: Stack) -> str:
 
 def build(stack: Stack) -> dict[str, Any]:
     """Create the stack's Azure components, wire them together, and return the stack outputs."""
+    from pulumi_azure_native import authorization
+
     from mbops.components.azure.common import AppWiring, AzureContext
     from mbops.components.azure.foundation import create_foundation
-    from pulumi_azure_native import authorization
 
     missing = [k for k in NEEDS_SECRETS if stack.has(k)]
     if missing and not stack.has("secrets"):

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi_azure_native import storage
+
 from mbops.components.azure.common import AzureComponent, AzureContext, Identity
 from mbops.components.spec import StorageSpec
-from pulumi_azure_native import storage
 
 CONTAINER = "app-files"
 

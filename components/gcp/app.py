@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.common import GcpComponent, SecretRef, gcp_name
 
 # Project-level roles every app identity gets: write its own logs and metrics. Nothing broader.
@@ -25,7 +26,7 @@ class AppWiring:
     env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     secrets: dict[str, SecretRef] = field(default_factory=dict)
     bucket: pulumi.Input[str] | None = None
-    firestore_database: pulumi.Input[str] | None = None
+    firestore_database: str | None = None
     project_roles: list[str] = field(default_factory=list)
     grant_after: list[pulumi.Resource] = field(default_factory=list)
 
@@ -98,13 +99,11 @@ def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -
             )
         )
     if wiring.firestore_database is not None:
-        condition = pulumi.Output.from_input(wiring.firestore_database).apply(
-            lambda db: {
-                "title": "only-app-database",
-                "description": "Firestore access limited to the stack's database",
-                "expression": f'resource.name == "projects/{c.project}/databases/{db}"',
-            }
-        )
+        condition = {
+            "title": "only-app-database",
+            "description": "Firestore access limited to the stack's database",
+            "expression": f'resource.name == "projects/{c.project}/databases/{wiring.firestore_database}"',
+        }
         grants.append(
             gcp.projects.IAMMember(
                 f"{name}-datastore-user",

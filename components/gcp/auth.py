@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.common import GcpArgs, GcpComponent
 from mbops.components.spec import AuthSpec
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, gcp_name
 from mbops.components.gcp.network import Network
 from mbops.components.spec import CacheSpec
-
 from mbops.errors import ConfigError
 
 MEMORY_GB = {"small": 1, "medium": 5, "large": 16}

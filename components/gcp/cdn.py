@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
+
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, gcp_name
 from mbops.components.gcp.lb import global_frontend
 from mbops.components.spec import CdnSpec

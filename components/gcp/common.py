@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
 
@@ -92,8 +93,7 @@ class GcpComponent(MbopsComponent):
         self.region = args.region
         self.labels = gcp_labels(self.tags)
         self.gap: dict[str, str] | None = None
-        self._api_services: list[pulumi.Resource] = []
-        self._api_services = [
+        self._api_services: list[pulumi.Resource] = [
             gcp.projects.Service(
                 f"{name}-api-{api.split('.')[0]}",
                 **self.args(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
+
 from mbops.components.gcp.app import AppWiring, app_identity
 from mbops.components.gcp.common import GcpArgs, GcpComponent
 from mbops.components.gcp.network import Network

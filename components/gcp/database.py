@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
+
 from mbops.components.gcp.app import BASE_ROLES
 from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, SecretRef, gcp_name
 from mbops.components.gcp.network import Network

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.common import GcpComponent
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.common import GcpArgs, GcpComponent, gcp_name
 from mbops.components.spec import NetworkSpec
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef
 from mbops.components.spec import PushSpec
-
 from mbops.errors import ConfigError
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.app import AppIdentity, AppWiring
 from mbops.components.gcp.common import GcpComponent, gcp_name
-from mbops.stacks.config import AppSpec
-
 from mbops.errors import ConfigError
+from mbops.stacks.config import AppSpec
 
 # Cloud Run's CPU sizes and the most memory (MiB) each allows; 4 CPU need >= 2 GiB, 6-8 CPU >= 4 GiB.
 CPU_MAX_MEMORY = {1: 4096, 2: 8192, 4: 16384, 6: 24576, 8: 32768}

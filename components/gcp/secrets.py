@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef
 from mbops.components.spec import SecretsSpec
-
 from mbops.errors import ConfigError
 
 PLACEHOLDER = "[unset]"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mbops.components.gcp.app import AppWiring, app_identity
 from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, gcp_name
 from mbops.components.gcp.lb import global_frontend

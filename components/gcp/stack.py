@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from mbops.stacks.config import Stack
 
 from mbops.errors import ConfigError
+from mbops.stacks.config import Stack
 
 # Wired by the GCP components beyond the cross-cloud names: the app may not use them for its own env.
 GCP_WIRED_ENV = frozenset({"REDIS_CA_CERT", "CDN_SIGNING_KEY", "CDN_SIGNING_KEY_NAME", "DATABASE_PASSWORD"})

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
 from mbops.components.base import MbopsComponent
 from mbops.components.local import process
 from mbops.components.local.provider import (
@@ -43,8 +45,6 @@ from mbops.components.local.provider import (
 )
 from mbops.components.local.secrets import read_secrets
 from mbops.components.spec import ComponentSpec
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
-
 from mbops.errors import ConfigError, DeployError
 
 HEALTH_TIMEOUT_ENV = "MBOPS_HEALTH_TIMEOUT"

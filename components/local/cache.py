@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
 from mbops.components.base import MbopsComponent
 from mbops.components.local import process
 from mbops.components.local.provider import (
@@ -29,8 +31,6 @@ from mbops.components.local.provider import (
     tail,
 )
 from mbops.components.spec import CacheSpec
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
-
 from mbops.errors import DeployError
 
 MAXMEMORY_MB = {"small": 64, "medium": 256, "large": 1024}

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
 from mbops.components.base import MbopsComponent
 from mbops.components.local import process
 from mbops.components.local.provider import (
@@ -47,8 +49,6 @@ from mbops.components.local.provider import (
     tail,
 )
 from mbops.components.spec import DatabaseSpec
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
-
 from mbops.errors import ConfigError, DeployError
 
 APP_ROLE = "app"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
+
 from mbops.components.base import MbopsComponent
 from mbops.components.local.database import SqliteFile
 from mbops.components.spec import DocDbSpec

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
+
 from mbops.components.base import MbopsComponent
 from mbops.components.local.provider import LOOPBACK
 from mbops.components.spec import NetworkSpec

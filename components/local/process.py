@@ -18,7 +18,6 @@ from pathlib import Path
 
 from mbops.components.local.provider import private_file
 from mbops.engine.state import pid_alive
-
 from mbops.errors import DeployError
 
 # Variables of the deployer's environment a local process may see; everything else (cloud credentials,

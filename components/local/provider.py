@@ -23,8 +23,9 @@ import socket
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mbops.engine.state import write_private
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, ResourceProvider
+
+from mbops.engine.state import write_private
 
 PROVIDER_KEY = "__provider"
 LOOPBACK = "127.0.0.1"

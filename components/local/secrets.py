@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
 from mbops.components.base import MbopsComponent
 from mbops.components.local.provider import LocalProvider, private_file, remove_tree
 from mbops.components.spec import SecretsSpec
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 
 def read_secrets(path: str | Path) -> dict[str, str]:

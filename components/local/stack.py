@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from mbops.engine.state import state_dir
-from mbops.stacks.config import Stack
 
+from mbops.engine.state import state_dir
 from mbops.errors import ConfigError
+from mbops.stacks.config import Stack
 
 APP_KINDS = ("servers", "containers", "serverless")
 NOT_LOCAL: dict[str, dict[str, str]] = {

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
 from mbops.components.base import MbopsComponent
 from mbops.components.local.provider import LocalProvider, private_dir, remove_tree
 from mbops.components.spec import StorageSpec
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 
 class DirectoryProvider(LocalProvider):
