@@ -45,9 +45,7 @@ def _regions(values: tuple[str, ...]) -> dict[str, str]:
     envvar="MBOPS_ENV",
     help="Environment. [default: dev] [env: MBOPS_ENV]",
 )
-@click.option(
-    "--clouds", default="aws,gcp,azure", show_default=True, help="Comma-separated clouds to compare."
-)
+@click.option("--clouds", default="aws,gcp,azure", show_default=True, help="Comma-separated clouds to compare.")
 @click.option(
     "--stack-file",
     "-f",
@@ -123,9 +121,7 @@ def compare(
         print_table(comparison, output)
     elif output is not None:
         output.write_text(text)
-        click.echo(
-            f"wrote {output} ({fmt}; {', '.join(comparison.clouds)}; {comparison.seconds:.1f} s)", err=True
-        )
+        click.echo(f"wrote {output} ({fmt}; {', '.join(comparison.clouds)}; {comparison.seconds:.1f} s)", err=True)
     else:
         click.echo(text, nl=False)
     if comparison.failed:
@@ -160,9 +156,7 @@ def print_table(comparison: Any, output: Path | None) -> None:
 
     c = comparison
     ok = [x for x in c.clouds if c.columns[x].get("ok")]
-    table = Table(
-        title=f"{c.profile} ({c.environment}) on {', '.join(c.clouds)}", show_lines=True, expand=False
-    )
+    table = Table(title=f"{c.profile} ({c.environment}) on {', '.join(c.clouds)}", show_lines=True, expand=False)
     table.add_column("component", style="bold")
     for cloud in ok:
         table.add_column(f"{cloud} ({c.columns[cloud]['region']})", overflow="fold")

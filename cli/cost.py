@@ -14,9 +14,22 @@ from mbops.cli.render import console, echo_json
 CATALOG_CLOUDS = ("aws", "gcp", "azure")
 
 
+def _list_usage(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from mbops.cost.usage import USAGE
+
+    click.echo("Usage assumptions a stack file may set under `usage:` (key, default, unit, meaning):")
+    for key, spec in USAGE.items():
+        click.echo(f"  {key:30} {spec.default:>12,.10g} {spec.unit:14} {spec.help}")
+    ctx.exit(0)
+
+
 @click.command()
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+@click.option("--list-usage", is_flag=True, expose_value=False, is_eager=True, callback=_list_usage,
+              help="List the usage assumptions (keys, defaults, units) and exit.")  # fmt: skip
 def cost(
     stack_file: Path | None,
     profile: str | None,
@@ -37,6 +50,7 @@ def cost(
       mbops cost --cloud aws --profile managed
       mbops cost --cloud gcp --profile saas --env prod --json
       mbops cost -f stack.yaml          # with usage: {requests_per_month: 5e7, storage_gb: 500}
+      mbops cost --list-usage           # the usage keys, their defaults and units
     """
     from mbops.engine.plan import plan
 
@@ -110,9 +124,7 @@ def print_estimate(graph: dict[str, Any], estimate: dict[str, Any]) -> None:
         for reason, types in reasons.items():
             out.print(f"  {', '.join(sorted(set(types)))}: {reason}")
     overridden = set(estimate.get("overridden", []))
-    usage = ", ".join(
-        f"{k}={v:,.10g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items()
-    )
+    usage = ", ".join(f"{k}={v:,.10g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items())
     out.print(f"[dim]Usage assumptions (* = from the stack file): {usage}[/]")
     catalog = estimate["catalog"]
     line = f"Prices: {catalog['cloud']} catalog as of {catalog['as_of']}"
@@ -131,9 +143,7 @@ def prices() -> None:
 
 
 @prices.command("show")
-@click.option(
-    "--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]"
-)
+@click.option("--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def show(clouds: tuple[str, ...], as_json: bool) -> None:
     """Show each catalog's date, regions, SKU count and sources."""
@@ -170,9 +180,7 @@ def show(clouds: tuple[str, ...], as_json: bool) -> None:
 
 
 @prices.command("refresh")
-@click.option(
-    "--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]"
-)
+@click.option("--cloud", "clouds", type=click.Choice(CATALOG_CLOUDS), multiple=True, help="Cloud(s). [default: all]")
 @click.option(
     "--offline-sample",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -233,7 +241,4 @@ def refresh(
             f"{len(report.not_found)} not found (kept); {verb} {report.path}"
         )
         for change in report.updated:
-            click.echo(
-                f"  {change['sku']} [{change['region']}]: {change['old']} -> {change['new']} "
-                f"({change['ref']})"
-            )
+            click.echo(f"  {change['sku']} [{change['region']}]: {change['old']} -> {change['new']} ({change['ref']})")

@@ -20,6 +20,7 @@ import yaml
 from mbops.errors import ConfigError
 
 CATALOG_DIR = Path(__file__).resolve().parent
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader is ~10x faster
 CATALOG_CLOUDS = ("aws", "gcp", "azure")
 GLOBAL = "global"
 
@@ -114,9 +115,7 @@ class Catalog:
             "as_of": self.as_of,
             "file": str(self.path),
             "method": str(self.data.get("method", "")).strip(),
-            "sources": sorted(
-                {self.source_url(str(e.get("source", "")), region) for e in self.skus.values()}
-            ),
+            "sources": sorted({self.source_url(str(e.get("source", "")), region) for e in self.skus.values()}),
         }
         if region not in self.priced_regions():
             factor, prefix = self.multiplier(region)
@@ -140,7 +139,7 @@ def catalog_path(cloud: str, directory: Path | None = None) -> Path:
 @cache
 def _load(path: Path, mtime: float) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_LOADER)  # noqa: S506 (a safe loader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no price catalog for this cloud") from None
     except yaml.YAMLError as exc:

@@ -24,11 +24,9 @@ CURRENCY = "USD"
 APP_KINDS = ("containers", "serverless", "servers")
 MODEL_NOTES = [
     "List prices, on-demand, no commitments, discounts, taxes or support plans.",
-    "Always-on resources run hours_per_month; app replicas run at the planned minimum unless "
-    "usage.replicas is set.",
+    "Always-on resources run hours_per_month; app replicas run at the planned minimum unless usage.replicas is set.",
     "Scale-to-zero compute is billed for requests_per_month x avg_request_ms of active time.",
-    "free_tiers=1 deducts permanent monthly free allowances once per stack "
-    "(they are per account in reality).",
+    "free_tiers=1 deducts permanent monthly free allowances once per stack (they are per account in reality).",
 ]
 
 
@@ -85,9 +83,7 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
             if reason:
                 result["free"].append({**base, "reason": reason})
             else:
-                result["unpriced"].append(
-                    {**base, "why": f"no price rule for {res['type']} in the {cloud} catalog"}
-                )
+                result["unpriced"].append({**base, "why": f"no price rule for {res['type']} in the {cloud} catalog"})
             continue
         outcome = rule(res, ctx)
         if isinstance(outcome, Free):
@@ -105,6 +101,7 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
     result["by_component"] = {k: round(v, 2) for k, v in sorted(totals.items())}
     result["monthly_total"] = round(sum(i["monthly"] for i in result["items"]), 2)
     result["catalog"] = catalog.summary(region)
+    result["catalog"]["sources"] = sorted({item["source"] for item in result["items"]})  # the lists actually used
     return result
 
 

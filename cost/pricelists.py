@@ -85,9 +85,7 @@ def find_aws(offer: dict[str, Any], match: dict[str, Any], region: str, scale: f
         attrs = product.get("attributes") or {}
         if region != GLOBAL and attrs.get("regionCode") not in (None, region):
             continue
-        if any(
-            (product.get(k) if k == "productFamily" else attrs.get(k)) != v for k, v in attrs_want.items()
-        ):
+        if any((product.get(k) if k == "productFamily" else attrs.get(k)) != v for k, v in attrs_want.items()):
             continue
         if usagetype and not _aws_usagetype_matches(str(attrs.get("usagetype", "")), usagetype):
             continue
@@ -124,9 +122,7 @@ def azure_unit_count(unit_of_measure: str) -> float:
     return float(m.group(1)) * {"": 1, "K": 1e3, "M": 1e6}[m.group(2).upper()]
 
 
-def find_azure(
-    items: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1
-) -> Found | None:
+def find_azure(items: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1) -> Found | None:
     """The consumption price of the meter matching ``match`` among Retail Prices API items."""
     fields = {k: v for k, v in match.items() if k not in ("tier", "armRegionName")}
     regions = (
@@ -171,9 +167,7 @@ def _money(price: dict[str, Any]) -> float:
     return float(price.get("units", 0) or 0) + float(price.get("nanos", 0) or 0) / 1e9
 
 
-def find_gcp(
-    skus: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1
-) -> Found | None:
+def find_gcp(skus: Iterable[dict[str, Any]], match: dict[str, Any], region: str, scale: float = 1) -> Found | None:
     """The on-demand price of the SKU matching ``match`` among Cloud Billing Catalog SKUs."""
     prefix = str(match["description"])
     found = []
@@ -189,9 +183,7 @@ def find_gcp(
         expression = info.get("pricingExpression") or {}
         if match.get("unit") and expression.get("usageUnit") != match["unit"]:
             continue
-        rates = sorted(
-            expression.get("tieredRates") or [], key=lambda r: float(r.get("startUsageAmount", 0) or 0)
-        )
+        rates = sorted(expression.get("tieredRates") or [], key=lambda r: float(r.get("startUsageAmount", 0) or 0))
         if match.get("tier") == "paid":
             rate = next((r for r in rates if _money(r.get("unitPrice") or {}) > 0), None)
         else:
@@ -227,9 +219,7 @@ def slug(text: str) -> str:
 
 def http_get_json(url: str) -> dict[str, Any]:
     """GET a JSON document; network problems become NetworkUnavailable naming the URL."""
-    request = urllib.request.Request(
-        url, headers={"Accept": "application/json", "User-Agent": "mbops-prices"}
-    )
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "mbops-prices"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 (fixed https hosts)
             return json.load(response)
@@ -367,9 +357,7 @@ class _Lists:
             service = (self.sources.get(source_name) or {}).get("service", source_name)
             return self.source.azure_items(service, region)
         if self.gcp_ids is None:
-            self.gcp_ids = {
-                s.get("displayName", ""): s.get("serviceId", "") for s in self.source.gcp_services()
-            }
+            self.gcp_ids = {s.get("displayName", ""): s.get("serviceId", "") for s in self.source.gcp_services()}
         service = (self.sources.get(source_name) or {}).get("service", source_name)
         service_id = self.gcp_ids.get(service)
         if not service_id:
@@ -447,9 +435,7 @@ def _lookup(lists: _Lists, cloud: str, entry: dict[str, Any], region: str) -> Fo
     if isinstance(price_list, Exception):
         return str(price_list)
     try:
-        found = FINDERS[cloud](
-            price_list, entry.get("match") or {}, region, float(entry.get("scale", 1) or 1)
-        )
+        found = FINDERS[cloud](price_list, entry.get("match") or {}, region, float(entry.get("scale", 1) or 1))
     except Ambiguous as exc:
         return f"ambiguous: {exc}"
     return found if found is not None else "no matching product in the price list"

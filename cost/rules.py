@@ -176,9 +176,7 @@ def free_reason(type_token: str, free: dict[str, str]) -> str | None:
     """The reason a type is free: an exact entry, else the longest matching prefix entry."""
     if type_token in free:
         return free[type_token]
-    best = max(
-        (p for p in free if p.endswith(("/", ":")) and type_token.startswith(p)), key=len, default=None
-    )
+    best = max((p for p in free if p.endswith(("/", ":")) and type_token.startswith(p)), key=len, default=None)
     return free[best] if best else None
 
 

@@ -85,15 +85,9 @@ def lambda_function(res: dict[str, Any], ctx: Context) -> Outcome:
 def http_api(res: dict[str, Any], ctx: Context) -> Outcome:
     protocol = res["inputs"].get("protocolType", "HTTP")
     if protocol != "HTTP":
-        return Unpriced(
-            f"API Gateway {protocol} APIs are priced per message and connection minute; not modelled"
-        )
+        return Unpriced(f"API Gateway {protocol} APIs are priced per message and connection minute; not modelled")
     requests = ctx.usage["requests_per_month"]
-    return [
-        Charge(
-            sku="apigw.http.requests", quantity=requests / 1e6, detail=f"requests_per_month {fmt(requests)}"
-        )
-    ]
+    return [Charge(sku="apigw.http.requests", quantity=requests / 1e6, detail=f"requests_per_month {fmt(requests)}")]
 
 
 def rds_instance(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -106,9 +100,7 @@ def rds_instance(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced("the instance class is not known at plan time")
     copies = 2 if inputs.get("multiAz") else 1
     label = "Multi-AZ: primary + standby" if copies == 2 else "single-AZ"
-    storage_type = inputs.get(
-        "storageType", "gp3" if num(inputs.get("allocatedStorage"), 20) >= 20 else "gp2"
-    )
+    storage_type = inputs.get("storageType", "gp3" if num(inputs.get("allocatedStorage"), 20) >= 20 else "gp2")
     gb = num(inputs.get("allocatedStorage"), 20)
     charges = [
         Charge(
@@ -214,9 +206,7 @@ def s3_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced(f"storage usage is counted on bucket {owner}; this bucket's use is not modelled")
     u = ctx.usage
     return [
-        Charge(
-            sku="s3.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"
-        ),
+        Charge(sku="s3.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"),
         Charge(
             sku="s3.put_requests",
             quantity=u["object_writes_per_month"] / 1000,
@@ -232,13 +222,7 @@ def s3_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
 
 def log_group(res: dict[str, Any], ctx: Context) -> Outcome:
     component = res.get("component")
-    key = (
-        "flow_log_gb"
-        if component == "network"
-        else "app_log_gb"
-        if component in APP_KINDS
-        else "service_log_gb"
-    )
+    key = "flow_log_gb" if component == "network" else "app_log_gb" if component in APP_KINDS else "service_log_gb"
     groups = len([r for r in ctx.of_type(res["type"]) if r.get("component") == component]) or 1
     gb = ctx.usage[key] / groups
     retention = num(res["inputs"].get("retentionInDays"), 3653) or 3653
@@ -269,11 +253,7 @@ def secret(res: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def kms_key(res: dict[str, Any], ctx: Context) -> Outcome:
-    return [
-        Charge(
-            sku="kms.key", quantity=1, detail="1 customer managed key (requests within the free 20k/month)"
-        )
-    ]
+    return [Charge(sku="kms.key", quantity=1, detail="1 customer managed key (requests within the free 20k/month)")]
 
 
 def cloudfront(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -296,9 +276,7 @@ def user_pool(res: dict[str, Any], ctx: Context) -> Outcome:
 
 def platform_application(res: dict[str, Any], ctx: Context) -> Outcome:
     sent = ctx.usage["push_notifications_per_month"]
-    return [
-        Charge(sku="sns.mobile_push", quantity=sent / 1e6, detail=f"push_notifications_per_month {fmt(sent)}")
-    ]
+    return [Charge(sku="sns.mobile_push", quantity=sent / 1e6, detail=f"push_notifications_per_month {fmt(sent)}")]
 
 
 def _volume_charges(mappings: Any, instances: float, ctx: Context, default_gb: float = 8) -> list[Charge]:

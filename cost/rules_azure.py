@@ -125,26 +125,16 @@ def container_app(res: dict[str, Any], ctx: Context) -> Outcome:
 def managed_environment(res: dict[str, Any], ctx: Context) -> Outcome:
     profiles = res["inputs"].get("workloadProfiles") or []
     dedicated = [
-        p
-        for p in profiles
-        if isinstance(p, dict) and p.get("workloadProfileType") not in (None, "Consumption")
+        p for p in profiles if isinstance(p, dict) and p.get("workloadProfileType") not in (None, "Consumption")
     ]
     if dedicated:
-        return Unpriced(
-            "dedicated workload profiles (plan management fee + per-profile compute) are not modelled"
-        )
+        return Unpriced("dedicated workload profiles (plan management fee + per-profile compute) are not modelled")
     return Free("consumption-only environments have no standing charge; apps are billed per use")
 
 
 def log_workspace(res: dict[str, Any], ctx: Context) -> Outcome:
     component = res.get("component")
-    key = (
-        "flow_log_gb"
-        if component == "network"
-        else "app_log_gb"
-        if component in APP_KINDS
-        else "service_log_gb"
-    )
+    key = "flow_log_gb" if component == "network" else "app_log_gb" if component in APP_KINDS else "service_log_gb"
     workspaces = len([r for r in ctx.of_type(res["type"]) if r.get("component") == component]) or 1
     gb = ctx.usage[key] / workspaces
     retention = num(res["inputs"].get("retentionInDays"), 30)
@@ -180,9 +170,7 @@ def postgres_server(res: dict[str, Any], ctx: Context) -> Outcome:
     ]
     backup = ctx.usage["database_backup_gb"]
     if backup:
-        charges.append(
-            Charge(sku="postgres.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}")
-        )
+        charges.append(Charge(sku="postgres.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}"))
     return charges
 
 
@@ -190,14 +178,9 @@ def cosmos_account(res: dict[str, Any], ctx: Context) -> Outcome:
     inputs = res["inputs"]
     capabilities = {c.get("name") for c in inputs.get("capabilities") or [] if isinstance(c, dict)}
     if "EnableServerless" not in capabilities:
-        return Unpriced(
-            "provisioned throughput is set on databases/containers; only serverless accounts are modelled"
-        )
+        return Unpriced("provisioned throughput is set on databases/containers; only serverless accounts are modelled")
     u = ctx.usage
-    ru = (
-        u["docdb_reads_per_month"] * u["cosmos_ru_per_read"]
-        + u["docdb_writes_per_month"] * u["cosmos_ru_per_write"]
-    )
+    ru = u["docdb_reads_per_month"] * u["cosmos_ru_per_read"] + u["docdb_writes_per_month"] * u["cosmos_ru_per_write"]
     charges = [
         Charge(
             sku="cosmos.serverless.ru",
@@ -294,9 +277,7 @@ def scale_set(res: dict[str, Any], ctx: Context) -> Outcome:
     size = _sku(res)
     if not known(size) or not size:
         return Unpriced("the VM size is not known at plan time")
-    instances = ctx.replicas(
-        num(dig(inputs, "sku", "capacity", default=ctx.app_replicas()), ctx.app_replicas())
-    )
+    instances = ctx.replicas(num(dig(inputs, "sku", "capacity", default=ctx.app_replicas()), ctx.app_replicas()))
     charges = [
         Charge(
             sku=f"vm.{size}",
@@ -321,9 +302,7 @@ def scale_set(res: dict[str, Any], ctx: Context) -> Outcome:
         size_gb = num(data_disk.get("diskSizeGB"), 32)
         if sku := _disk(kind, size_gb):
             charges.append(
-                Charge(
-                    sku=sku, quantity=instances, detail=f"{fmt(instances)} data disk(s) of {fmt(size_gb)} GB"
-                )
+                Charge(sku=sku, quantity=instances, detail=f"{fmt(instances)} data disk(s) of {fmt(size_gb)} GB")
             )
     return charges
 

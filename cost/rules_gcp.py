@@ -40,9 +40,7 @@ def machine_shape(machine_type: str) -> tuple[str, float, float] | None:
 def _vm_charges(machine_type: str, instances: float, ctx: Context, what: str) -> list[Charge] | Unpriced:
     shape = machine_shape(machine_type)
     if shape is None:
-        return Unpriced(
-            f"machine type '{machine_type}' is not in the catalog (E2, N2, N2D, T2D predefined types)"
-        )
+        return Unpriced(f"machine type '{machine_type}' is not in the catalog (E2, N2, N2D, T2D predefined types)")
     family, vcpus, gib = shape
     hours = instances * ctx.hours
     base = f"{fmt(instances)} {what} x {fmt(ctx.hours)} h, {machine_type}"
@@ -137,15 +135,11 @@ def _sql_tier(tier: str) -> tuple[float, float] | str | None:
 def sql_instance(res: dict[str, Any], ctx: Context) -> Outcome:
     settings = res["inputs"].get("settings") or {}
     if settings.get("edition", "ENTERPRISE") != "ENTERPRISE":
-        return Unpriced(
-            f"Cloud SQL edition {settings.get('edition')} is not in the catalog (Enterprise only)"
-        )
+        return Unpriced(f"Cloud SQL edition {settings.get('edition')} is not in the catalog (Enterprise only)")
     tier = str(settings.get("tier", ""))
     shape = _sql_tier(tier)
     if shape is None:
-        return Unpriced(
-            f"Cloud SQL tier '{tier}' is not in the catalog (db-custom-N-M, db-f1-micro, db-g1-small)"
-        )
+        return Unpriced(f"Cloud SQL tier '{tier}' is not in the catalog (db-custom-N-M, db-f1-micro, db-g1-small)")
     ha = "regional" if settings.get("availabilityType") == "REGIONAL" else "zonal"
     label = "REGIONAL (HA: primary + standby)" if ha == "regional" else "ZONAL"
     if isinstance(shape, str):
@@ -166,9 +160,7 @@ def sql_instance(res: dict[str, Any], ctx: Context) -> Outcome:
         ]
     disk = "ssd" if settings.get("diskType", "PD_SSD") == "PD_SSD" else "hdd"
     gb = num(settings.get("diskSize"), 10)
-    charges.append(
-        Charge(sku=f"sql.{ha}.{disk}", quantity=gb, detail=f"{fmt(gb)} GiB {disk.upper()} ({label})")
-    )
+    charges.append(Charge(sku=f"sql.{ha}.{disk}", quantity=gb, detail=f"{fmt(gb)} GiB {disk.upper()} ({label})"))
     backup = ctx.usage["database_backup_gb"]
     if backup:
         charges.append(Charge(sku="sql.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}"))
@@ -206,9 +198,7 @@ def bucket(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced(f"storage class {storage_class} is not in the catalog (STANDARD only)")
     u = ctx.usage
     return [
-        Charge(
-            sku="gcs.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"
-        ),
+        Charge(sku="gcs.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"),
         Charge(
             sku="gcs.class_a",
             quantity=u["object_writes_per_month"] / 1000,
@@ -262,9 +252,7 @@ def forwarding_rule(res: dict[str, Any], ctx: Context) -> Outcome:
         return Free(f"covered by the first-5-forwarding-rules charge on {owner}")
     gb = ctx.usage["lb_processed_gb"]
     return [
-        Charge(
-            sku="lb.rule_hour", quantity=ctx.hours, detail=f"first 5 forwarding rules x {fmt(ctx.hours)} h"
-        ),
+        Charge(sku="lb.rule_hour", quantity=ctx.hours, detail=f"first 5 forwarding rules x {fmt(ctx.hours)} h"),
         Charge(sku="lb.gb", quantity=gb, detail=f"lb_processed_gb {fmt(gb)}"),
     ]
 
@@ -275,16 +263,12 @@ def backend_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
     gb, requests = ctx.usage["cdn_egress_gb"], ctx.usage["cdn_requests_per_month"]
     return [
         Charge(sku="cdn.egress_gb", quantity=gb, detail=f"cdn_egress_gb {fmt(gb)}"),
-        Charge(
-            sku="cdn.lookups", quantity=requests / 10_000, detail=f"cdn_requests_per_month {fmt(requests)}"
-        ),
+        Charge(sku="cdn.lookups", quantity=requests / 10_000, detail=f"cdn_requests_per_month {fmt(requests)}"),
     ]
 
 
 def router_nat(res: dict[str, Any], ctx: Context) -> Outcome:
-    vms = min(
-        max(ctx.app_replicas(), 1.0) if ctx.usage["replicas"] < 0 else max(ctx.usage["replicas"], 1.0), 32.0
-    )
+    vms = min(max(ctx.app_replicas(), 1.0) if ctx.usage["replicas"] < 0 else max(ctx.usage["replicas"], 1.0), 32.0)
     gb = ctx.usage["nat_processed_gb"]
     return [
         Charge(
@@ -313,9 +297,7 @@ def log_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced(f"app_log_gb is counted on log bucket {owner}; this bucket's volume is not modelled")
     gb = ctx.usage["app_log_gb"]
     retention = num(res["inputs"].get("retentionDays"), 30)
-    charges = [
-        Charge(sku="logging.ingest_gb", quantity=gb, detail=f"app_log_gb {fmt(gb)} routed to this bucket")
-    ]
+    charges = [Charge(sku="logging.ingest_gb", quantity=gb, detail=f"app_log_gb {fmt(gb)} routed to this bucket")]
     if retention > 30:
         months = min((retention - 30) / 30, 12)
         charges.append(
@@ -373,9 +355,7 @@ def instance_group(res: dict[str, Any], ctx: Context) -> Outcome:
     planned = num(
         res["inputs"].get("targetSize"),
         num(
-            dig(autoscalers[0]["inputs"], "autoscalingPolicy", "minReplicas", default=None)
-            if autoscalers
-            else None,
+            dig(autoscalers[0]["inputs"], "autoscalingPolicy", "minReplicas", default=None) if autoscalers else None,
             ctx.app_replicas(),
         ),
     )
@@ -420,11 +400,7 @@ def vpc_connector(res: dict[str, Any], ctx: Context) -> Outcome:
 def static_address(res: dict[str, Any], ctx: Context) -> Outcome:
     if res["inputs"].get("addressType", "EXTERNAL") != "EXTERNAL":
         return Free("internal addresses are free")
-    return [
-        Charge(
-            sku="ip.external.hour", quantity=ctx.hours, detail=f"1 external IPv4 address x {fmt(ctx.hours)} h"
-        )
-    ]
+    return [Charge(sku="ip.external.hour", quantity=ctx.hours, detail=f"1 external IPv4 address x {fmt(ctx.hours)} h")]
 
 
 def global_address(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -442,9 +418,7 @@ def security_policy(res: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def artifact_repository(res: dict[str, Any], ctx: Context) -> Outcome:
-    return Unpriced(
-        "image storage ($/GB-month beyond 0.5 GB) depends on image sizes, which a plan does not know"
-    )
+    return Unpriced("image storage ($/GB-month beyond 0.5 GB) depends on image sizes, which a plan does not know")
 
 
 RULES: dict[str, Rule] = {

@@ -62,9 +62,7 @@ TABLE: dict[str, dict[str, Capability]] = {
             scale_to_zero="yes: pay per request",
             notes="point-in-time recovery",
         ),
-        "storage": C(
-            service="S3", ha="multi-AZ by design (11 nines durability)", scale_to_zero="yes: pay per GB"
-        ),
+        "storage": C(service="S3", ha="multi-AZ by design (11 nines durability)", scale_to_zero="yes: pay per GB"),
         "cache": C(
             service="ElastiCache for Redis OSS",
             ha="replica + automatic failover (Multi-AZ) in prod",
@@ -123,21 +121,15 @@ TABLE: dict[str, dict[str, Capability]] = {
             scale_to_zero="yes: pay per operation",
             notes="daily free quota",
         ),
-        "storage": C(
-            service="Cloud Storage (regional)", ha="multi-zone within the region", scale_to_zero="yes"
-        ),
+        "storage": C(service="Cloud Storage (regional)", ha="multi-zone within the region", scale_to_zero="yes"),
         "cache": C(
             service="Memorystore for Redis",
             ha="STANDARD_HA tier: replica with automatic failover",
             scale_to_zero="no",
         ),
-        "auth": C(
-            service="Identity Platform", ha="global service", scale_to_zero="yes: pay per MAU (50k free)"
-        ),
+        "auth": C(service="Identity Platform", ha="global service", scale_to_zero="yes: pay per MAU (50k free)"),
         "push": C(service="Firebase Cloud Messaging", ha="global service", scale_to_zero="yes: free"),
-        "secrets": C(
-            service="Secret Manager", ha="replicated per policy", scale_to_zero="mostly: $/version-month"
-        ),
+        "secrets": C(service="Secret Manager", ha="replicated per policy", scale_to_zero="mostly: $/version-month"),
         "cdn": C(
             service="Cloud CDN on a backend bucket + global external LB",
             ha="global edge network",
@@ -188,13 +180,9 @@ TABLE: dict[str, dict[str, Capability]] = {
             ha="LRS in dev (3 copies, 1 datacenter); ZRS in prod",
             scale_to_zero="yes",
         ),
-        "cache": C(
-            service="Azure Managed Redis", ha="high availability (2 nodes) in prod", scale_to_zero="no"
-        ),
+        "cache": C(service="Azure Managed Redis", ha="high availability (2 nodes) in prod", scale_to_zero="no"),
         "auth": C(service="(Entra External ID: not in the provider)", ha="-", scale_to_zero="-"),
-        "push": C(
-            service="Notification Hubs", ha="regional", scale_to_zero="Free tier in dev; Basic is $/month"
-        ),
+        "push": C(service="Notification Hubs", ha="regional", scale_to_zero="Free tier in dev; Basic is $/month"),
         "secrets": C(
             service="Key Vault (RBAC)",
             ha="zone-redundant in most regions",
@@ -245,13 +233,9 @@ def facts(graph: dict[str, Any], kind: str) -> list[str]:
         ("gcp", "database"): lambda r: (
             f"availability: {_get(r['inputs'], 'settings', 'availabilityType', default='ZONAL')}"
         ),
-        ("azure", "database"): lambda r: (
-            f"HA: {_get(r['inputs'], 'highAvailability', 'mode', default='Disabled')}"
-        ),
+        ("azure", "database"): lambda r: f"HA: {_get(r['inputs'], 'highAvailability', 'mode', default='Disabled')}",
         ("aws", "cache"): lambda r: (
-            "automatic failover: on"
-            if r["inputs"].get("automaticFailoverEnabled")
-            else "automatic failover: off"
+            "automatic failover: on" if r["inputs"].get("automaticFailoverEnabled") else "automatic failover: off"
         ),
         ("gcp", "cache"): lambda r: f"tier: {r['inputs'].get('tier', 'BASIC')}",
         ("azure", "cache"): lambda r: f"high availability: {r['inputs'].get('highAvailability', 'Enabled')}",
@@ -268,9 +252,7 @@ def facts(graph: dict[str, Any], kind: str) -> list[str]:
         ("azure", "serverless"): lambda r: (
             f"min replicas: {_get(r['inputs'], 'template', 'scale', 'minReplicas', default=0)}"
         ),
-        ("aws", "servers"): lambda r: (
-            f"instances: {r['inputs'].get('minSize', '?')}-{r['inputs'].get('maxSize', '?')}"
-        ),
+        ("aws", "servers"): lambda r: f"instances: {r['inputs'].get('minSize', '?')}-{r['inputs'].get('maxSize', '?')}",
         ("azure", "servers"): lambda r: f"instances: {_get(r['inputs'], 'sku', 'capacity', default='?')}",
     }
     types = {

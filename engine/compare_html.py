@@ -49,10 +49,7 @@ def _e(value: Any) -> str:
 
 
 def _table(head: str, rows: list[str]) -> str:
-    return (
-        f"<table><thead><tr><th class='kind'>component</th>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+    return f"<table><thead><tr><th class='kind'>component</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _policy(policy: dict[str, int]) -> str:
@@ -79,10 +76,14 @@ def _cards(c: Comparison, ok: list[str]) -> str:
         best = '<span class="best">lowest estimate</span>' if cloud == cheapest else ""
         gaps = "".join(f'<li class="gap">not available: {_e(u["kind"])}</li>' for u in column["unavailable"])
         unpriced = len(column["unpriced"])
+        costs = {k: v["monthly"] for k, v in column["kinds"].items() if v["monthly"] > 0}
+        top = sorted(costs, key=costs.__getitem__, reverse=True)[:2]
+        drivers = ", ".join(f"{_e(k)} {money(costs[k])}" for k in top)
         out.append(
             f'<div class="card" data-cloud="{_e(cloud)}"><h2>{_e(cloud)}</h2>'
             f'<div><span class="total">{money(column["monthly_total"])}</span> / month{best}</div>'
             f"<ul><li>region {_e(column['region'])}</li><li>{column['resource_count']} resources</li>"
+            f"<li>largest: {drivers or 'none'}</li>"
             f"<li>policy: {_policy(column['policy'])}</li>"
             f"<li>{unpriced} resource(s) not priced</li>{gaps}</ul></div>"
         )
@@ -92,16 +93,13 @@ def _cards(c: Comparison, ok: list[str]) -> str:
 
 def _summary_table(c: Comparison, ok: list[str]) -> str:
     head = "".join(
-        f'<th data-cloud="{_e(x)}">{_e(x)} <span class="muted">{_e(c.columns[x]["region"])}</span></th>'
-        for x in ok
+        f'<th data-cloud="{_e(x)}">{_e(x)} <span class="muted">{_e(c.columns[x]["region"])}</span></th>' for x in ok
     )
     rows = []
     for kind in c.kinds:
         cells = {x: c.cell(x, kind) for x in ok}
         priced = {
-            x: cell["monthly"]
-            for x, cell in cells.items()
-            if cell["resource_count"] and not cell.get("unavailable")
+            x: cell["monthly"] for x, cell in cells.items() if cell["resource_count"] and not cell.get("unavailable")
         }
         low = min(priced.values()) if len(priced) > 1 and len(set(priced.values())) > 1 else None
         tds = []
@@ -115,9 +113,7 @@ def _summary_table(c: Comparison, ok: list[str]) -> str:
                 continue
             cap = cell.get("capability") or {}
             unpriced = f' <span class="muted">+{cell["unpriced"]} unpriced</span>' if cell["unpriced"] else ""
-            facts = (
-                f'<br><span class="muted">{_e("; ".join(cell["facts"]))}</span>' if cell.get("facts") else ""
-            )
+            facts = f'<br><span class="muted">{_e("; ".join(cell["facts"]))}</span>' if cell.get("facts") else ""
             cls = ' class="cheapest"' if low is not None and priced.get(cloud) == low else ""
             tds.append(
                 f"<td{cls}>{_e(cap.get('service', ''))}<br>"
@@ -180,9 +176,7 @@ def _details(c: Comparison, ok: list[str]) -> str:
         items = []
         for kind in c.kinds:
             cell = c.cell(cloud, kind)
-            types = (
-                ", ".join(f"{n}&times; <code>{_e(t)}</code>" for t, n in cell["resources"].items()) or "none"
-            )
+            types = ", ".join(f"{n}&times; <code>{_e(t)}</code>" for t, n in cell["resources"].items()) or "none"
             items.append(f"<li><b>{_e(kind)}</b>: {types}</li>")
         findings = (
             "".join(
@@ -250,9 +244,12 @@ def html(comparison: Comparison) -> str:
     """The whole report page."""
     c = comparison
     ok = [x for x in c.clouds if c.columns[x].get("ok")]
-    failed = "".join(
-        f'<p class="fail">{_e(x["cloud"])}: plan failed — {_e(x["error"])}</p>' for x in c.failed
-    )
+    failed = "".join(f'<p class="fail">{_e(x["cloud"])}: plan failed — {_e(x["error"])}</p>' for x in c.failed)
+    if any(c.columns[x]["unavailable"] for x in ok):
+        failed += (
+            "<p class='gap'>A component marked “not available” is not in that cloud's total: "
+            "compare the totals with that gap in mind.</p>"
+        )
     timing = ", ".join(f"{x} {c.columns[x].get('seconds', 0):.1f} s" for x in c.clouds)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

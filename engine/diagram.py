@@ -178,6 +178,4 @@ def inline_svg(graph: dict[str, Any]) -> str | None:
         return None
     svg = render(graph, "svg").decode()
     svg = re.sub(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", "", svg, flags=re.S).strip()
-    return re.sub(
-        r'<svg width="[^"]*" height="[^"]*"', '<svg style="max-width:100%;height:auto"', svg, count=1
-    )
+    return re.sub(r'<svg width="[^"]*" height="[^"]*"', '<svg style="max-width:100%;height:auto"', svg, count=1)

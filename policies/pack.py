@@ -73,8 +73,7 @@ def _raw(value: Any) -> Any:
 
 
 def plain(value: Any) -> Any:
-    """Policy-SDK property values as plain JSON-like values: unknowns -> ``[computed]``, secrets ->
-    ``[secret]``."""
+    """Policy-SDK values as planned-graph values: unknowns become ``[computed]``, secrets ``[secret]``."""
     if isinstance(value, Secret):
         return SECRET
     if isinstance(value, str):
@@ -93,8 +92,7 @@ def _custom(type_token: str) -> bool:
 
 
 def resource_from_args(args: ResourceValidationArgs) -> Resource:
-    """A planned-graph resource dict from a ResourceValidationArgs (no dependencies: resource policies see
-    none)."""
+    """A planned-graph resource dict from a ResourceValidationArgs (resource policies see no dependencies)."""
     parent = getattr(args.opts, "parent", None) if args.opts is not None else None
     return {
         "urn": args.urn, "type": args.resource_type, "name": args.name, "parent": parent,

@@ -222,8 +222,8 @@ def denies_insecure_transport(policy: object) -> bool:
     for statement in statements if isinstance(statements, list) else [statements]:
         if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
             continue
-        condition = statement.get("Condition") or {}
-        secure = (condition.get("Bool") or {}).get("aws:SecureTransport")
+        test = get(statement, "Condition.Bool")
+        secure = test.get("aws:SecureTransport") if isinstance(test, dict) else None
         if str(secure).lower() == "false":
             return True
     return False

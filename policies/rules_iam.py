@@ -27,8 +27,7 @@ def _inputs(res: Resource) -> dict:
 
 # --- iam-no-wildcard-actions --------------------------------------------------------------------------------
 def wildcard_statements(policy: Any) -> Iterator[str]:
-    """Messages for each Allow statement of an IAM policy document that grants ``*`` / ``service:*``
-    actions."""
+    """A message for each Allow statement of an IAM policy granting ``*`` / ``service:*`` actions."""
     statements = policy.get("Statement") if isinstance(policy, dict) else None
     for index, statement in enumerate(as_list(statements)):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":

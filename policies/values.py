@@ -76,8 +76,7 @@ def items(value: Any) -> list[Any]:
 
 
 def document(value: Any) -> Any:
-    """A JSON document given as a string (IAM policies, container definitions) or already parsed; None if
-    unknown."""
+    """A JSON document given as a string (IAM policies, container definitions) or parsed; None if unknown."""
     if isinstance(value, Mapping | list):
         return value
     if not isinstance(value, str) or not known(value) or value == SECRET:
@@ -96,8 +95,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def key_values(value: Any) -> dict[str, Any] | None:
-    """Tags/labels as a dict: a mapping, or a list of ``{key, value}`` (auto scaling groups). None if
-    unknown."""
+    """Tags/labels as a dict from a mapping or a list of ``{key, value}`` (auto scaling groups); None if unknown."""
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, list):

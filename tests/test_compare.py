@@ -25,9 +25,7 @@ PROFILES = ("saas", "managed", "custom")
 PRICED = {"network", "containers", "serverless", "servers", "database", "docdb", "storage", "cache", "cdn"}
 
 
-def from_plans(
-    planned: Any, profile: str, env: str = "dev", with_svg: bool = False, **usage: float
-) -> Comparison:
+def from_plans(planned: Any, profile: str, env: str = "dev", with_svg: bool = False, **usage: float) -> Comparison:
     """The comparison assembled from the session's cached plans (what each worker computes)."""
     columns = {}
     for cloud in CLOUDS:
@@ -36,9 +34,7 @@ def from_plans(
             stack = resolve(profile=profile, cloud=cloud, environment=env).model_copy(update={"usage": usage})
             graph = {**graph, "cost": estimate(graph, stack)}
         columns[cloud] = {**summarize(graph, with_svg=with_svg), "seconds": 0.0}
-    return Comparison(
-        profile=profile, environment=env, clouds=CLOUDS, columns=columns, seconds=0.0, workers=0
-    )
+    return Comparison(profile=profile, environment=env, clouds=CLOUDS, columns=columns, seconds=0.0, workers=0)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -51,9 +47,7 @@ def test_each_profile_has_all_clouds_the_same_kinds_and_costs(planned, profile):
         assert column["ok"], column.get("error")
         assert list(column["kinds"]) == report["kinds"], f"{cloud} has different component rows"
         assert column["monthly_total"] > 0 and column["resource_count"] > 0
-        assert column["monthly_total"] == pytest.approx(
-            sum(k["monthly"] for k in column["kinds"].values()), abs=0.05
-        )
+        assert column["monthly_total"] == pytest.approx(sum(k["monthly"] for k in column["kinds"].values()), abs=0.05)
         for kind, cell in column["kinds"].items():
             if cell["unavailable"]:
                 assert kind in {u["kind"] for u in column["unavailable"]} and cell["unavailable"]["reason"]
@@ -146,9 +140,7 @@ def test_stack_file_region_applies_to_its_cloud_only(tmp_path):
     assert result.exit_code == 0, result.output
     columns = json.loads(result.output)["columns"]
     assert columns["aws"]["region"] == "eu-west-1" and columns["gcp"]["region"] == "europe-west1"
-    assert columns["aws"]["assumptions"]["storage_gb"] == 1000 and columns["aws"]["overridden"] == [
-        "storage_gb"
-    ]
+    assert columns["aws"]["assumptions"]["storage_gb"] == 1000 and columns["aws"]["overridden"] == ["storage_gb"]
     assert "region_fallback" not in columns["gcp"]["catalog"]
 
 
@@ -168,9 +160,7 @@ def test_html_is_one_self_contained_file(report_html):
     assert not re.search(r"<(script|link|img|iframe)\b", text), "nothing may be fetched"
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     for cloud in CLOUDS:
-        assert (
-            f'class="card" data-cloud="{cloud}"' in text and f'class="diagram" data-cloud="{cloud}"' in text
-        )
+        assert f'class="card" data-cloud="{cloud}"' in text and f'class="diagram" data-cloud="{cloud}"' in text
     if shutil.which("dot"):
         assert text.count("<svg") == 3
     else:
@@ -225,3 +215,37 @@ def test_cli_compare_html_to_file(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert 'data-cloud="gcp"' in text and "Assumptions" in text and "catalog as of" in text
+
+
+def test_a_failed_cloud_is_reported_and_the_others_still_shown(monkeypatch, tmp_path):
+    import mbops.engine.plan
+
+    real = mbops.engine.plan.plan
+
+    def flaky(stack: Any, **kwargs: Any) -> Any:
+        if stack.cloud == "gcp":
+            raise KeyError("boom")
+        return real(stack, **kwargs)
+
+    monkeypatch.setattr(mbops.engine.plan, "plan", flaky)
+    out = tmp_path / "r.md"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            "--profile",
+            "custom",
+            "--clouds",
+            "aws,gcp",
+            "--workers",
+            "1",
+            "--format",
+            "markdown",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "the plan failed on gcp (internal error: KeyError: 'boom')" in result.output
+    text = out.read_text()
+    assert "> **gcp: plan failed** — internal error: KeyError: 'boom'" in text and "| aws (us-east-1) |" in text

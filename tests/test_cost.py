@@ -60,10 +60,7 @@ def test_managed_dev_on_aws_matches_the_hand_computed_figure(planned):
     assert one(graph, "aws:rds/instance:Instance")["inputs"]["instanceClass"] == "db.t4g.micro"
     assert one(graph, "aws:rds/instance:Instance")["inputs"]["allocatedStorage"] == 20
     assert not one(graph, "aws:rds/instance:Instance")["inputs"].get("multiAz")
-    assert (
-        one(graph, "aws:elasticache/replicationGroup:ReplicationGroup")["inputs"]["nodeType"]
-        == "cache.t4g.micro"
-    )
+    assert one(graph, "aws:elasticache/replicationGroup:ReplicationGroup")["inputs"]["nodeType"] == "cache.t4g.micro"
     task = one(graph, "aws:ecs/taskDefinition:TaskDefinition")["inputs"]
     assert (task["cpu"], task["memory"]) == ("512", "1024")
     assert len([r for r in graph["resources"] if r["type"] == "aws:ec2/natGateway:NatGateway"]) == 1
@@ -102,8 +99,7 @@ def test_managed_dev_on_aws_matches_the_hand_computed_figure(planned):
         + 20 * p["rds.storage.gp3"]  # single-AZ, 20 GB gp3
         + 1 * p["secretsmanager.secret"]
         + 100_000 / 10_000 * p["secretsmanager.api_calls"]  # DATABASE_URL
-        + 2
-        * (0.5 * p["logs.ingest_gb"] + 0.5 * (30 / 30) * p["logs.storage_gb"])  # service_log_gb 1 / 2 groups
+        + 2 * (0.5 * p["logs.ingest_gb"] + 0.5 * (30 / 30) * p["logs.storage_gb"])  # service_log_gb 1 / 2 groups
     )
     cache = h * 1 * p["elasticache.cache.t4g.micro"] + 1 * p["secretsmanager.secret"]  # 1 node; REDIS_URL
     storage = 50 * p["s3.standard.gb_month"] + 100 * p["s3.put_requests"] + 1000 * p["s3.get_requests"]
@@ -274,9 +270,7 @@ def test_scale_to_zero_compute_follows_requests(planned):
     extra_seconds = 10_000_000 * 0.2  # avg_request_ms = 200
     delta = extra_seconds * (cpu * p["run.request.vcpu_second"] + gib * p["run.request.gib_second"])
     delta += 10 * p["run.requests"]  # 10M more requests at $/1M
-    assert high["by_component"]["serverless"] - low["by_component"]["serverless"] == pytest.approx(
-        delta, abs=0.01
-    )
+    assert high["by_component"]["serverless"] - low["by_component"]["serverless"] == pytest.approx(delta, abs=0.01)
 
 
 def test_unknown_usage_keys_and_bad_values_are_config_errors():
@@ -305,11 +299,7 @@ def test_cost_cli_reports_items_free_unpriced_and_assumptions(tmp_path):
     result = CliRunner().invoke(cli, ["cost", "-f", str(stack_file), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert (
-        data["cloud"] == "aws"
-        and data["assumptions"]["storage_gb"] == 500
-        and data["overridden"] == ["storage_gb"]
-    )
+    assert data["cloud"] == "aws" and data["assumptions"]["storage_gb"] == 500 and data["overridden"] == ["storage_gb"]
     text = CliRunner().invoke(cli, ["cost", "-f", str(stack_file)], terminal_width=200)
     assert text.exit_code == 0, text.output
     assert "Total: $" in text.output and "storage_gb=500*" in text.output and "Free (" in text.output
@@ -434,16 +424,10 @@ def test_azure_retail_parser_follows_pages_and_skips_reservations():
         assert found.price == pytest.approx(expected) and found.as_of == "2024-08-01"
     redis = _sample("azure", "redis-cache-eastus.json")["Items"]
     standard_c1 = catalog.skus["redis.standard.c1"]
-    assert (
-        find_azure(redis, standard_c1["match"], "eastus").price == 0.138
-    )  # not the Reservation/DevTest rows
+    assert find_azure(redis, standard_c1["match"], "eastus").price == 0.138  # not the Reservation/DevTest rows
     bandwidth = _sample("azure", "bandwidth-eastus.json")["Items"]
     assert find_azure(bandwidth, catalog.skus["egress.internet_gb"]["match"], "eastus").price == 0.087
-    assert (
-        azure_unit_count("10K") == 10_000
-        and azure_unit_count("1M") == 1e6
-        and azure_unit_count("1 Hour") == 1
-    )
+    assert azure_unit_count("10K") == 10_000 and azure_unit_count("1M") == 1e6 and azure_unit_count("1 Hour") == 1
 
 
 def test_gcp_billing_catalog_parser_matches_region_usage_type_and_tier():
@@ -468,9 +452,7 @@ def test_refresh_from_samples_updates_changed_prices_and_keeps_the_rest(tmp_path
     data["skus"]["fargate.x86.vcpu_hour"]["prices"]["us-east-1"] = 0.05  # stale
     (catalog_dir / "aws.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     out = tmp_path / "out"
-    report = refresh_catalog(
-        "aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out, today="2025-02-01"
-    )
+    report = refresh_catalog("aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out, today="2025-02-01")
     assert report.updated == [
         {
             "sku": "fargate.x86.vcpu_hour",
@@ -484,27 +466,19 @@ def test_refresh_from_samples_updates_changed_prices_and_keeps_the_rest(tmp_path
     refreshed = yaml.safe_load((out / "aws.yaml").read_text())
     entry = refreshed["skus"]["fargate.x86.vcpu_hour"]
     assert entry["prices"]["us-east-1"] == 0.04048 and entry["stale_regions"] == ["eu-west-1"]
-    assert (
-        entry["as_of"] == data["skus"]["fargate.x86.vcpu_hour"]["as_of"]
-    )  # eu-west-1 not refreshed: keep date
+    assert entry["as_of"] == data["skus"]["fargate.x86.vcpu_hour"]["as_of"]  # eu-west-1 not refreshed: keep date
     assert refreshed["skus"]["nat.hour"]["prices"] == data["skus"]["nat.hour"]["prices"]
     assert refreshed["refreshed"]["on"] == "2025-02-01" and refreshed["as_of"] == data["as_of"]
     assert load_catalog("aws", out).price("fargate.x86.vcpu_hour", "us-east-1").unit_price == 0.04048
     # A catalog whose every entry is found takes the price lists' dates.
     only = {
         **data,
-        "skus": {
-            "fargate.x86.gb_hour": {**data["skus"]["fargate.x86.gb_hour"], "prices": {"us-east-1": 0.004445}}
-        },
+        "skus": {"fargate.x86.gb_hour": {**data["skus"]["fargate.x86.gb_hour"], "prices": {"us-east-1": 0.004445}}},
     }
     (catalog_dir / "aws.yaml").write_text(yaml.safe_dump(only, sort_keys=False))
-    report = refresh_catalog(
-        "aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out, today="2025-02-01"
-    )
+    report = refresh_catalog("aws", SampleSource(SAMPLES), catalog_dir=catalog_dir, output_dir=out, today="2025-02-01")
     assert report.not_found == [] and yaml.safe_load((out / "aws.yaml").read_text())["as_of"] == "2025-02-01"
-    assert (
-        yaml.safe_load((out / "aws.yaml").read_text())["skus"]["fargate.x86.gb_hour"]["as_of"] == "2025-01-01"
-    )
+    assert yaml.safe_load((out / "aws.yaml").read_text())["skus"]["fargate.x86.gb_hour"]["as_of"] == "2025-01-01"
 
 
 def test_prices_refresh_cli_offline_sample(tmp_path):
@@ -539,3 +513,10 @@ def test_catalog_override_directory(monkeypatch, tmp_path):
     monkeypatch.setenv("MBOPS_PRICE_CATALOG", str(tmp_path))
     cost = estimate(_graph("aws", [("aws:ec2/natGateway:NatGateway", {})], component="network"), None)
     assert next(i for i in cost["items"] if i["sku"] == "nat.hour")["monthly"] == 730
+
+
+def test_cost_cli_lists_the_usage_keys():
+    result = CliRunner().invoke(cli, ["cost", "--list-usage"])
+    assert result.exit_code == 0
+    for key, spec in USAGE.items():
+        assert key in result.output and spec.help in result.output

@@ -332,6 +332,14 @@ CLEAN = [
         "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true"}}],
         "metadataOptions": {"httpTokens": "required"}}),
     res("pulumi-python:dynamic/mbops:RedisServer", {"run_dir": "/x", "host": "127.0.0.1"}),
+    res(S3, {}, "guarded"),
+    res("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", dict.fromkeys(
+        ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True), "pab",
+        deps=(f"urn:pulumi:test::mbops::{S3}::guarded",)),
+    res("aws:s3/bucketPolicy:BucketPolicy", {"policy": json.dumps({"Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})}, "tls-only",
+        deps=(f"urn:pulumi:test::mbops::{S3}::guarded",)),
 ]  # fmt: skip
 
 

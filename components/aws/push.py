@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from mbops.components.aws.secret_values import PLACEHOLDER
 from mbops.components.base import MbopsComponent
+from mbops.components.secret_values import PLACEHOLDER
 from mbops.components.spec import PushSpec
 from mbops.errors import ConfigError
 

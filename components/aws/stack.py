@@ -20,8 +20,8 @@ APP_KINDS = ("servers", "containers", "serverless")
 def build(stack: Stack) -> dict[str, Any]:
     """Create the stack's AWS components, wire them together, and return the stack outputs."""
     from mbops.components.aws.app import AppWiring
-    from mbops.components.aws.secret_values import secret_env_value
     from mbops.components.aws.secrets import Secrets, SecretsArgs, secret_prefix
+    from mbops.components.secret_values import secret_env_value
 
     name, tags, app = stack.name, stack.tags, stack.app
     outputs: dict[str, Any] = {}

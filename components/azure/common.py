@@ -10,7 +10,6 @@ ordering (``AzureComponent.opts`` always adds the resource group).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -21,7 +20,6 @@ import pulumi
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
-from mbops.errors import ConfigError
 
 # Built-in Azure RBAC role definition ids (same in every tenant).
 ROLES: dict[str, str] = {
@@ -208,22 +206,3 @@ class AppWiring:
 def secret_name_for(env_name: str) -> str:
     """Key Vault / Container Apps secret name for an env var: ``API_KEY`` -> ``app-api-key``."""
     return "app-" + env_name.lower().replace("_", "-")
-
-
-def secret_from_env(source: str, owner: str) -> pulumi.Output[str]:
-    """The value of an ``env:VAR`` source as a Pulumi secret.
-
-    Unset in a preview: a placeholder (still a secret) and a warning; unset in a deployment: ConfigError.
-    """
-    variable = source.removeprefix("env:")
-    value = os.environ.get(variable)
-    if value is None:
-        if not pulumi.runtime.is_dry_run():
-            raise ConfigError(
-                f"{owner}: environment variable {variable} is not set; export it before deploying"
-            )
-        pulumi.log.warn(
-            f"{owner}: environment variable {variable} is not set; planning with a placeholder secret"
-        )
-        value = PLAN_SECRET_PLACEHOLDER
-    return pulumi.Output.secret(value)

@@ -13,9 +13,9 @@ from mbops.components.azure.common import (
     AzureContext,
     Identity,
     KeyVaultRef,
-    secret_from_env,
     secret_name_for,
 )
+from mbops.components.secret_values import secret_env_value
 from mbops.components.spec import SecretsSpec
 
 
@@ -76,13 +76,13 @@ class Secrets(AzureComponent):
         )
         self.ref = KeyVaultRef(name=vault_name, resource=self.vault)
         self.secret_names: dict[str, str] = {}
-        for env_name, source in sorted(args.secret_env.items()):
+        for env_name in sorted(args.secret_env):
             secret = secret_name_for(env_name)
             self.store_secret(
                 f"secret_{env_name}",
                 vault=self.ref,
                 secret_name=secret,
-                value=secret_from_env(source, f"app.secret_env.{env_name}"),
+                value=secret_env_value(args.secret_env, env_name),
             )
             self.secret_names[env_name] = secret
         self.app_reader = self.grant(

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef
+from mbops.components.secret_values import secret_env_value
 from mbops.components.spec import SecretsSpec
-from mbops.errors import ConfigError
-
-PLACEHOLDER = "[unset]"
-
-
-def secret_value(secret_env: Mapping[str, str], name: str) -> pulumi.Output[str]:
-    """The value of app secret ``name`` (``env:VAR``) as a Pulumi secret, read from the environment.
-
-    A missing variable never fails a plan: it gets a secret placeholder and a warning. A deployment stops
-    with a ConfigError naming the variable.
-    """
-    variable = secret_env[name].removeprefix("env:")
-    value = os.environ.get(variable)
-    if value:
-        return pulumi.Output.secret(value)
-    problem = f"app.secret_env.{name}: environment variable {variable} is not set (or empty)"
-    if pulumi.runtime.is_dry_run():
-        pulumi.log.warn(f"{problem}; the plan uses a placeholder")
-        return pulumi.Output.secret(PLACEHOLDER)
-    raise ConfigError(problem)
 
 
 @dataclass(kw_only=True)
@@ -65,7 +45,7 @@ class Secrets(GcpComponent):
                 "secret",
                 env_name,
                 args.stack,
-                secret_value(args.secret_env, env_name),
+                secret_env_value(args.secret_env, env_name),
                 destroy_ttl_days=args.spec.recovery_days,
             )
         self.store = f"projects/{self.project}/secrets/{args.stack}-"
