@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from mbops.cli.options import load_stack, stack_options
-from mbops.cli.render import console, echo_json
+from mbops.cli.render import console, echo_json, finding_line
 from mbops.errors import ConfigError, DeployError, PolicyViolationError
 
 VERBS = {
@@ -153,8 +153,7 @@ def enforce_policies(stack: Any, quiet: bool = False) -> dict[str, Any]:
             )
     if not quiet:
         for finding in findings:
-            where = finding.get("name") or finding.get("resource")
-            click.echo(f"advisory {finding.get('rule')}: {where}: {finding.get('message')}", err=True)
+            console(stderr=True).print(finding_line(finding), highlight=False)
     return graph
 
 

@@ -14,13 +14,13 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-def console() -> Any:
+def console(stderr: bool = False) -> Any:
     import shutil
 
     from rich.console import Console
 
     # Wide enough for Pulumi type tokens when output goes to a pipe or a CI log.
-    return Console(highlight=False, width=max(shutil.get_terminal_size((160, 24)).columns, 120))
+    return Console(highlight=False, stderr=stderr, width=max(shutil.get_terminal_size((160, 24)).columns, 120))
 
 
 def summary_line(graph: dict[str, Any]) -> str:
@@ -38,6 +38,17 @@ def summary_line(graph: dict[str, Any]) -> str:
     if monthly is not None:
         text += f" Cost: ~${monthly:,.2f}/month."
     return text
+
+
+def finding_line(finding: dict[str, Any]) -> str:
+    """One policy finding as a rich-markup line; a lowered rule shows its written reason."""
+    enforcement = finding.get("enforcement", "mandatory")
+    colour = "red" if enforcement == "mandatory" else "yellow"
+    where = finding.get("name") or finding.get("resource")
+    line = f"[{colour}]{enforcement}[/] {finding['rule']} ({finding['severity']}): {where}: {finding['message']}"
+    if finding.get("reason"):
+        line += f" [dim](lowered to advisory: {finding['reason']})[/]"
+    return line
 
 
 def tree_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,5 +90,5 @@ def print_plan(graph: dict[str, Any]) -> None:
         cloud, kind = graph["cloud"], gap["kind"]
         out.print(f"[yellow]not available on {cloud}: {kind}[/] — {gap['reason']} Use: {gap['alternative']}")
     for finding in graph.get("policy", []):
-        out.print(f"[red]{finding['severity']}[/] {finding['rule']}: {finding['resource']}: {finding['message']}")
+        out.print(finding_line(finding))
     out.print(summary_line(graph))

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
-from mbops.cost.catalog import load_catalog
+from mbops.cost.catalog import Catalog, load_catalog
 from mbops.cost.rules import COMMON_FREE, Charge, Context, Free, Unpriced, fmt, free_reason
 from mbops.cost.usage import USAGE, resolve_usage
 
@@ -70,11 +71,10 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
     rules = importlib.import_module(f"mbops.cost.rules_{cloud}")
     free_types = {**COMMON_FREE, **rules.FREE}
     ctx = Context(graph=graph, stack=stack, usage=usage)
-    allowances: dict[str, float] = {}
-    pricer = _Pricer(catalog=catalog, region=region, usage=usage, allowances=allowances, result=result)
+    pricer = _Pricer(catalog=catalog, region=region, usage=usage, result=result)
 
     for res in graph["resources"]:
-        if not res.get("custom"):
+        if not res.get("custom") or res.get("op") == "delete":
             continue
         base = {"resource": res["name"], "type": res["type"], "component": res.get("component")}
         rule = rules.RULES.get(res["type"])
@@ -85,7 +85,10 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
             else:
                 result["unpriced"].append({**base, "why": f"no price rule for {res['type']} in the {cloud} catalog"})
             continue
-        outcome = rule(res, ctx)
+        try:
+            outcome = rule(res, ctx)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            outcome = Unpriced(f"the price rule could not read this resource's inputs ({type(exc).__name__}: {exc})")
         if isinstance(outcome, Free):
             result["free"].append({**base, "reason": outcome.reason})
         elif isinstance(outcome, Unpriced):
@@ -105,25 +108,15 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
     return result
 
 
+@dataclass(kw_only=True)
 class _Pricer:
     """Turns charges into priced items, applying each SKU's free allowance once per stack."""
 
-    def __init__(
-        self,
-        *,
-        catalog: Any,
-        region: str,
-        usage: dict[str, float],
-        allowances: dict[str, float],
-        result: dict[str, Any],
-    ) -> None:
-        self.catalog, self.region, self.usage, self.allowances, self.result = (
-            catalog,
-            region,
-            usage,
-            allowances,
-            result,
-        )
+    catalog: Catalog
+    region: str
+    usage: dict[str, float]
+    result: dict[str, Any]
+    allowances: dict[str, float] = field(default_factory=dict)
 
     def add(self, base: dict[str, Any], charge: Charge) -> None:
         try:

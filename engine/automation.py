@@ -268,9 +268,12 @@ def policy_pack_paths() -> list[str]:
     return [str(Path(loc).resolve()) for loc in locations if (Path(loc) / "PulumiPolicy.yaml").is_file()]
 
 
-def policy_pack_config(stack: Stack) -> dict[str, dict[str, str]]:
-    """CrossGuard config lowering the rules the stack file lists under ``policy.advisory`` to advisory."""
-    return {rule: {"enforcementLevel": "advisory"} for rule in sorted(stack.policy.advisory)}
+def policy_pack_config(stack: Stack) -> dict[str, dict[str, Any]]:
+    """CrossGuard config: the stack's environment for every rule; rules the stack file lowers under
+    ``policy.advisory`` become advisory with their written reason (the same config the offline checks use)."""
+    from mbops.policies.pack import pack_config
+
+    return pack_config(stack)
 
 
 # --- the CLI -----------------------------------------------------------------------------------------------

@@ -453,10 +453,14 @@ def test_the_repo_policy_pack_is_found_when_present() -> None:
 
 def test_policy_pack_config_lowers_advisory_rules(tmp_path: Path) -> None:
     path = tmp_path / "stack.yaml"
-    path.write_text("cloud: aws\npolicy:\n  advisory:\n    db-multi-az: dev stack, single AZ is fine here\n")
+    path.write_text("cloud: aws\npolicy:\n  advisory:\n    database-ha: dev stack, single AZ is fine here\n")
     stack = resolve(read_stack_file(path), source=str(path))
-    assert automation.policy_pack_config(stack) == {"db-multi-az": {"enforcementLevel": "advisory"}}
-    assert automation.policy_pack_config(stack_of()) == {}
+    config = automation.policy_pack_config(stack)
+    assert config["database-ha"] == {
+        "environment": "dev", "enforcementLevel": "advisory", "reason": "dev stack, single AZ is fine here"
+    }
+    assert config["database-backup-retention"] == {"environment": "dev"}
+    assert all("enforcementLevel" not in rule for rule in automation.policy_pack_config(stack_of()).values())
 
 
 # --- the CLI binary ----------------------------------------------------------------------------------------
@@ -575,13 +579,15 @@ def test_policy_pack_and_advisory_config_are_attached(fake_pulumi: Path, tmp_pat
     (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
     monkeypatch.setattr(automation, "policy_pack_paths", lambda: [str(pack)])
     path = tmp_path / "stack.yaml"
-    path.write_text("cloud: aws\npolicy:\n  advisory:\n    db-multi-az: dev stack, single AZ is fine here\n")
+    path.write_text("cloud: aws\npolicy:\n  advisory:\n    database-ha: dev stack, single AZ is fine here\n")
     stack = resolve(read_stack_file(path), source=str(path))
     automation.run("up", stack, yes=True, echo=lambda line: None)
     args = the_call(fake_pulumi, "up")["args"]
     assert flag_values(args, "--policy-pack") == [str(pack)]
     (config_file,) = flag_values(args, "--policy-pack-config")
-    assert json.loads(Path(config_file).read_text()) == {"db-multi-az": {"enforcementLevel": "advisory"}}
+    config = json.loads(Path(config_file).read_text())
+    assert config["database-ha"]["enforcementLevel"] == "advisory"
+    assert config["database-ha"]["reason"] == "dev stack, single AZ is fine here"
 
 
 def test_preview_returns_the_change_summary(fake_pulumi: Path) -> None:

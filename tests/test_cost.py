@@ -520,3 +520,18 @@ def test_cost_cli_lists_the_usage_keys():
     assert result.exit_code == 0
     for key, spec in USAGE.items():
         assert key in result.output and spec.help in result.output
+
+
+def test_a_rule_that_cannot_read_odd_inputs_leaves_the_resource_unpriced_and_deletes_cost_nothing():
+    graph = _graph(
+        "azure",
+        [("azure-native:app:ContainerApp", {"template": {"containers": ["not-a-mapping"]}})],
+        component="containers",
+    )
+    cost = estimate(graph, None)
+    assert [u["why"] for u in cost["unpriced"] if u["resource"] == "r0"] == [
+        "the price rule could not read this resource's inputs (AttributeError: 'str' object has no attribute 'get')"
+    ]
+    gone = _graph("aws", [("aws:ec2/natGateway:NatGateway", {})], component="network")
+    gone["resources"][0]["op"] = "delete"
+    assert estimate(gone, None)["items"] == []
