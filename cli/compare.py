@@ -130,13 +130,13 @@ def compare(
 
 
 def _cell(cell: dict[str, Any]) -> str:
-    from mbops.engine.compare import money
+    from mbops.engine.compare import count, money
 
     if cell.get("unavailable"):
         return f"[yellow]not available[/]\n{cell['unavailable']['reason']}"
     cap = cell.get("capability") or {}
     policy = cell["policy"]
-    lines = [cap.get("service", ""), f"[bold]{money(cell['monthly'])}[/]/mo · {cell['resource_count']} res"]
+    lines = [cap.get("service", ""), f"[bold]{money(cell['monthly'])}[/]/mo · {count(cell['resource_count'])}"]
     if cell["unpriced"]:
         lines[-1] += f" · [yellow]{cell['unpriced']} unpriced[/]"
     if policy["mandatory"] or policy["advisory"]:
@@ -152,7 +152,7 @@ def print_table(comparison: Any, output: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mbops.engine.compare import money
+    from mbops.engine.compare import count, money
 
     c = comparison
     ok = [x for x in c.clouds if c.columns[x].get("ok")]
@@ -166,7 +166,7 @@ def print_table(comparison: Any, output: Path | None) -> None:
         "total",
         *[
             f"[bold]{money(c.columns[x]['monthly_total'])}[/]/mo · "
-            f"{c.columns[x]['resource_count']} resources\n"
+            f"{count(c.columns[x]['resource_count'])}\n"
             f"policy: {c.columns[x]['policy']['mandatory']} mandatory, "
             f"{c.columns[x]['policy']['advisory']} advisory"
             for x in ok

@@ -280,6 +280,11 @@ def run_tasks(tasks: list[Task], workers: int) -> list[dict[str, Any]]:
         gc.unfreeze()
 
 
+def count(n: int, noun: str = "resource") -> str:
+    """``1 resource``, ``2 resources``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def money(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
@@ -316,12 +321,12 @@ def markdown(comparison: Comparison) -> str:
                 continue
             service = (cell.get("capability") or {}).get("service", "")
             unpriced = f" (+{cell['unpriced']} unpriced)" if cell["unpriced"] else ""
-            cells.append(f"{service}<br>{cell['resource_count']} resources · {money(cell['monthly'])}/mo{unpriced}")
+            cells.append(f"{service}<br>{count(cell['resource_count'])} · {money(cell['monthly'])}/mo{unpriced}")
         lines.append(f"| **{kind}** | " + " | ".join(cells) + " |")
     lines.append(
         "| **total** | "
         + " | ".join(
-            f"**{money(c.columns[x]['monthly_total'])}/mo** · {c.columns[x]['resource_count']} resources · "
+            f"**{money(c.columns[x]['monthly_total'])}/mo** · {count(c.columns[x]['resource_count'])} · "
             f"policy: {_policy_text(c.columns[x]['policy'])}"
             for x in ok
         )

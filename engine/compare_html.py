@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from mbops.engine.compare import SHARED, Comparison, money
+from mbops.engine.compare import SHARED, Comparison, count, money
 
 CSS = """
 :root { --ink:#1d2733; --muted:#5b6778; --line:#d9dee6; --bg:#f6f8fb; --ok:#2f7d4a; --warn:#a35b00;
@@ -82,7 +82,7 @@ def _cards(c: Comparison, ok: list[str]) -> str:
         out.append(
             f'<div class="card" data-cloud="{_e(cloud)}"><h2>{_e(cloud)}</h2>'
             f'<div><span class="total">{money(column["monthly_total"])}</span> / month{best}</div>'
-            f"<ul><li>region {_e(column['region'])}</li><li>{column['resource_count']} resources</li>"
+            f"<ul><li>region {_e(column['region'])}</li><li>{count(column['resource_count'])}</li>"
             f"<li>largest: {drivers or 'none'}</li>"
             f"<li>policy: {_policy(column['policy'])}</li>"
             f"<li>{unpriced} resource(s) not priced</li>{gaps}</ul></div>"
@@ -118,12 +118,12 @@ def _summary_table(c: Comparison, ok: list[str]) -> str:
             tds.append(
                 f"<td{cls}>{_e(cap.get('service', ''))}<br>"
                 f"<span class='money'>{money(cell['monthly'])}</span>/mo · "
-                f"{cell['resource_count']} resources{unpriced}<br>{_policy(cell['policy'])}{facts}</td>"
+                f"{count(cell['resource_count'])}{unpriced}<br>{_policy(cell['policy'])}{facts}</td>"
             )
         rows.append(f'<tr><td class="kind">{_e(kind)}</td>{"".join(tds)}</tr>')
     total = "".join(
         f"<td><span class='money'>{money(c.columns[x]['monthly_total'])}</span>/mo · "
-        f"{c.columns[x]['resource_count']} resources<br>{_policy(c.columns[x]['policy'])}</td>"
+        f"{count(c.columns[x]['resource_count'])}<br>{_policy(c.columns[x]['policy'])}</td>"
         for x in ok
     )
     rows.append(f'<tr><td class="kind">total</td>{total}</tr>')
