@@ -9,9 +9,11 @@ secrets still marked), its parent and dependencies, and the stack's exports are 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -176,6 +178,23 @@ class ProgramError(Exception):
         self.cause = cause
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a run and the work on its results.
+
+    A run imports provider modules (millions of objects) and allocates many short-lived ones: collector
+    passes in between cost 20-35% of a plan's CPU and find little. Memory is freed by reference counting as
+    usual; cycles wait until the collector resumes.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 _RUN_LOCK = threading.Lock()  # the SDK's settings are process-global: one run at a time per process
 
 
@@ -190,7 +209,7 @@ def run_program(
     parallel: int = 8,
 ) -> RunRecord:
     """Run ``program`` to completion in-process and return what it registered and exported."""
-    with _RUN_LOCK:
+    with _RUN_LOCK, paused_gc():
         monitor = RecordingMonitor(handler)
         engine = _RecordingEngine(monitor.record)
         run_settings = settings.Settings(

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from mbops.engine import fakes
-from mbops.engine.embedded import ProgramError, Registration, RunRecord, plain, run_program
+from mbops.engine.embedded import ProgramError, Registration, RunRecord, paused_gc, plain, run_program
 from mbops.errors import MbopsError
 from mbops.stacks.config import Stack
 
@@ -100,13 +100,14 @@ def graph_of(stack: Stack, record: RunRecord, ops: dict[str, str] | None = None)
 
 def plan(stack: Stack, *, with_policy: bool = True, with_cost: bool = True) -> dict[str, Any]:
     """The full planned graph of ``stack``: resources, outputs, policy results and cost."""
-    graph = graph_of(stack, run_plan(stack))
-    if with_policy:
-        from mbops.policies.check import evaluate
+    with paused_gc():
+        graph = graph_of(stack, run_plan(stack))
+        if with_policy:
+            from mbops.policies.check import evaluate
 
-        graph["policy"] = evaluate(graph, stack)
-    if with_cost:
-        from mbops.cost.estimate import estimate
+            graph["policy"] = evaluate(graph, stack)
+        if with_cost:
+            from mbops.cost.estimate import estimate
 
-        graph["cost"] = estimate(graph, stack)
+            graph["cost"] = estimate(graph, stack)
     return graph
