@@ -233,6 +233,7 @@ def run_program(
                 raise
 
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_unretrieved_is_reported)
         executor = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="mbops-engine")
         loop.set_default_executor(executor)
         previous = _current_loop()
@@ -253,6 +254,13 @@ def run_program(
                     thread_loop.close()
             asyncio.set_event_loop(previous)
         return monitor.record
+
+
+def _unretrieved_is_reported(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A failed run leaves the SDK's futures of the failed resource and its dependents holding the same
+    error; run_program already raised it as ProgramError, so their "never retrieved" notices are dropped."""
+    if "exception was never retrieved" not in context.get("message", ""):
+        loop.default_exception_handler(context)
 
 
 def _current_loop() -> asyncio.AbstractEventLoop | None:
