@@ -355,6 +355,46 @@ class Applier:
         return kept
 
 
+class Previewer:
+    """Handler for ``mbops preview`` of a deployed local stack: what ``up`` would do, without doing it.
+
+    A resource the state lacks is a create; one the state has is diffed by its own provider: unchanged ones
+    answer with their recorded outputs (so dependents plan with real values, as in a Pulumi preview), changed
+    ones are an update or a replace with unknown outputs. Recorded resources the program no longer has are
+    deletes. Nothing is started, stopped or written.
+    """
+
+    def __init__(self, state: StackState) -> None:
+        self.state = state
+        self.ops: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def new_resource(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        old = self.state.find(reg.urn) if reg.custom else None
+        op, answer = "create", ("", {})
+        if old is not None and old.type == reg.type and old.custom:
+            provider = load_provider(reg.inputs.get(PROVIDER_KEY))
+            olds = unwrap(old.outputs)
+            news = provider.check(unwrap(old.inputs), unwrap(reg.inputs)).inputs
+            diff = provider.diff(old.id, olds, news)
+            changes = diff.changes if diff.changes is not None else bool(_inputs_changed(provider, olds, news))
+            if not changes:
+                op, answer = "same", (old.id, old.outputs)
+            else:
+                op = "replace" if diff.replaces else "update"
+        if reg.custom:
+            with self.lock:
+                self.ops[reg.urn] = op
+        return answer
+
+    def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        raise DeployError(f"the local target calls no provider functions (asked for {token})")
+
+    def deleted(self, seen: set[str]) -> list[ResourceState]:
+        """Recorded resources the program no longer registers."""
+        return [r for r in self.state.resources if r.custom and r.urn not in seen]
+
+
 def _same_entry(a: ResourceState, b: ResourceState) -> bool:
     return (a.id, a.inputs, a.outputs, a.dependencies, a.parent, a.component) == (
         b.id, b.inputs, b.outputs, b.dependencies, b.parent, b.component,

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from mbops.engine import fakes
-from mbops.engine.embedded import ProgramError, Registration, RunRecord, paused_gc, plain, run_program
+from mbops.engine.embedded import Handler, ProgramError, Registration, RunRecord, paused_gc, plain, run_program
 from mbops.errors import MbopsError
 from mbops.stacks.config import Stack
 
@@ -38,14 +38,15 @@ class Planner:
         return fakes.answer(token, args, self.region)
 
 
-def run_plan(stack: Stack) -> RunRecord:
-    """Run the stack's program in preview mode and return the raw record."""
+def run_plan(stack: Stack, handler: Handler | None = None, config: dict[str, str] | None = None) -> RunRecord:
+    """Run the stack's program in preview mode (a Planner answers by default) and return the raw record."""
     from mbops.stacks.program import make_program
 
     try:
         return run_program(
-            make_program(stack), Planner(stack.region), project=PROJECT, stack=stack.name, dry_run=True
-        )
+            make_program(stack), handler or Planner(stack.region), project=PROJECT, stack=stack.name,
+            dry_run=True, config=config,
+        )  # fmt: skip
     except ProgramError as exc:
         if isinstance(exc.cause, MbopsError):
             raise exc.cause from None
@@ -62,8 +63,11 @@ def component_of(record: RunRecord, reg: Registration) -> str | None:
     return None
 
 
-def graph_of(stack: Stack, record: RunRecord, ops: dict[str, str] | None = None) -> dict[str, Any]:
-    """The planned-graph JSON object (without policy and cost) for a run."""
+def graph_of(
+    stack: Stack, record: RunRecord, ops: dict[str, str] | None = None, deleted: list[Any] = ()
+) -> dict[str, Any]:
+    """The planned-graph JSON object (without policy and cost) for a run; ``ops`` and ``deleted`` (recorded
+    resources the program no longer has) come from a recorded state, else every resource is a create."""
     resources = []
     for urn in record.order:
         reg = record.resources[urn]
@@ -78,6 +82,12 @@ def graph_of(stack: Stack, record: RunRecord, ops: dict[str, str] | None = None)
             "dependencies": reg.dependencies,
             "protect": reg.protect,
             "op": (ops or {}).get(urn, "create"),
+        })  # fmt: skip
+    for gone in deleted:
+        resources.append({
+            "urn": gone.urn, "type": gone.type, "name": gone.name, "parent": gone.parent, "custom": True,
+            "component": gone.component, "inputs": plain(gone.inputs), "dependencies": gone.dependencies,
+            "protect": False, "op": "delete",
         })  # fmt: skip
     outputs = plain(record.outputs)
     unavailable = outputs.pop("unavailable", {}) or {}
@@ -101,7 +111,7 @@ def graph_of(stack: Stack, record: RunRecord, ops: dict[str, str] | None = None)
 def plan(stack: Stack, *, with_policy: bool = True, with_cost: bool = True) -> dict[str, Any]:
     """The full planned graph of ``stack``: resources, outputs, policy results and cost."""
     with paused_gc():
-        graph = graph_of(stack, run_plan(stack))
+        graph = _local_preview(stack) if stack.cloud == "local" else graph_of(stack, run_plan(stack))
         if with_policy:
             from mbops.policies.check import evaluate
 
@@ -111,3 +121,17 @@ def plan(stack: Stack, *, with_policy: bool = True, with_cost: bool = True) -> d
 
             graph["cost"] = estimate(graph, stack)
     return graph
+
+
+def _local_preview(stack: Stack) -> dict[str, Any]:
+    """A local stack's plan: against its recorded state when it was deployed (see apply.Previewer)."""
+    from mbops.engine.apply import Previewer
+    from mbops.engine.state import StateStore
+
+    store = StateStore(None)
+    state = store.load(stack.name)
+    if state is None:
+        return graph_of(stack, run_plan(stack))
+    previewer = Previewer(state)
+    record = run_plan(stack, previewer, config={"mbops:stateDir": str(store.root)})
+    return graph_of(stack, record, previewer.ops, previewer.deleted(set(record.resources)))
