@@ -84,11 +84,8 @@ def plan_column(task: Task) -> dict[str, Any]:
 
     stack = task.stack
     started, cpu = time.perf_counter(), time.process_time()
-    # A worker plans once and exits: the cyclic GC only costs time here (about a quarter of a plan's CPU,
-    # most of it scanning the freshly imported provider modules); memory grows by a few MB at most.
-    gc.disable()
     try:
-        graph = plan(stack)
+        graph = plan(stack)  # pauses the cyclic GC while it runs (engine.embedded.paused_gc)
     except Exception as exc:  # a worker reports, the parent decides: one cloud's failure must not hide the others
         error = str(exc) if isinstance(exc, MbopsError) else f"internal error: {type(exc).__name__}: {exc}"
         return {
@@ -101,8 +98,6 @@ def plan_column(task: Task) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - started, 3),
             "note": task.note,
         }
-    finally:
-        gc.enable()
     column = summarize(graph, with_svg=task.with_svg)
     column["seconds"] = round(time.perf_counter() - started, 3)
     column["cpu_seconds"] = round(time.process_time() - cpu, 3)
