@@ -444,6 +444,9 @@ def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None
         if state.outputs != record.outputs:
             state.outputs = record.outputs
             applier.dirty = True
+        if state.kept_data:  # the data a destroy kept is in use again
+            state.kept_data = []
+            applier.dirty = True
         result.counts = applier.counts
         result.outputs = state.outputs
         result.messages = record.messages
@@ -463,14 +466,23 @@ def destroy(name: str, store: StateStore, *, delete_data: bool = False, on_event
             raise DeployError(f"stack {name} has no state in {store.root}: nothing to destroy")
         applier = Applier(state, store, on_event)
         try:
-            result.kept_data = applier.delete_all(list(state.resources), delete_data=delete_data)
+            kept = applier.delete_all(list(state.resources), delete_data=delete_data)
         except DeployError:
             _finish(store, state, applier, "destroy", "failed")
             raise
         result.counts = applier.counts
-        store.delete(name)
         if delete_data:
+            for path in state.kept_data:  # what an earlier destroy kept
+                remove_tree(path)
+            store.delete(name)
             remove_tree(store.stack_dir(name))
+        else:
+            # The stack stays listed with no resources and the data it kept, so that a later
+            # `destroy --delete-data` can still remove that data; `up` reuses it.
+            result.kept_data = sorted({*state.kept_data, *kept})
+            state.resources, state.outputs, state.kept_data = [], {}, result.kept_data
+            applier.dirty = True
+            _finish(store, state, applier, "destroy", "succeeded", result.summary())
     result.elapsed = time.monotonic() - started
     return result
 

@@ -83,6 +83,7 @@ class StackState:
     resources: list[ResourceState] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     last: dict[str, Any] = field(default_factory=dict)  # {"command", "result", "at", "summary"}
+    kept_data: list[str] = field(default_factory=list)  # data a destroy kept: reused by up, removed by --delete-data
 
     def find(self, urn: str) -> ResourceState | None:
         return next((r for r in self.resources if r.urn == urn), None)

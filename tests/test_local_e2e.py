@@ -143,7 +143,8 @@ def test_up_use_change_destroy_keeps_data(
         assert not process.alive(pid, started), f"pid {pid} still runs"
     for resource, port in ports.items():
         assert not port_listening(port), f"{resource}'s port {port} still answers"
-    assert not (local_env / f"{name}.json").exists()
+    recorded = state_of(local_env, name)  # the stack stays listed: no resources, the data it kept
+    assert recorded["resources"] == [] and str(data_path) in recorded["kept_data"]
     assert data_path.exists() and (Path(outputs["bucket"]) / "photo.bin").is_file()
 
     # 5. up again over the kept data: the note and the file are back
@@ -208,3 +209,18 @@ def test_app_environment_secrets_stacks_and_outputs(
     assert listed[0]["last_update"] and listed[0]["locked_by"] is None
     human = mbops("stacks")
     assert "outs-one" in human.output and "custom" in human.output
+
+
+def test_data_kept_by_destroy_is_removed_by_a_later_delete_data(
+    local_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MBOPS_LOCAL_DATABASE", "sqlite")
+    stack_file = write_stack(tmp_path / "stack.yaml", name="kept")
+    outputs = _up_json(stack_file)["outputs"]
+    assert mbops("destroy", "-f", str(stack_file)).exit_code == 0
+    bucket = Path(outputs["bucket"])
+    assert bucket.is_dir(), "a plain destroy keeps the data"
+    result = mbops("destroy", "-f", str(stack_file), "--delete-data")
+    assert result.exit_code == 0, result.output
+    assert not bucket.exists()
+    assert not (local_env / "kept.json").exists()
