@@ -186,3 +186,16 @@ COMMON_FREE: dict[str, str] = {
     "pulumi:providers:": "provider configuration; not a cloud resource",
     "pulumi-python:dynamic:Resource": "a Pulumi dynamic resource managed by mbops; not billed by the cloud",
 }
+
+
+def log_charges(
+    ingest_sku: str, retention_sku: str, gb: float, detail: str, retention_days: float, included_days: float,
+    unit: str = "GB",
+) -> list[Charge]:
+    """Log ingestion, plus storage for the days kept beyond what ingestion includes (at most 12 months)."""
+    charges = [Charge(sku=ingest_sku, quantity=gb, detail=detail)]
+    if retention_days > included_days:
+        months = min((retention_days - included_days) / 30, 12)
+        kept = f"{fmt(gb)} {unit}/month kept {fmt(retention_days)} days ({fmt(included_days)} days included)"
+        charges.append(Charge(sku=retention_sku, quantity=gb * months, detail=kept))
+    return charges

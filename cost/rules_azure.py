@@ -15,6 +15,7 @@ from mbops.cost.rules import (
     dig,
     fmt,
     known,
+    log_charges,
     memory_gib,
     num,
 )
@@ -138,17 +139,8 @@ def log_workspace(res: dict[str, Any], ctx: Context) -> Outcome:
     workspaces = len([r for r in ctx.of_type(res["type"]) if r.get("component") == component]) or 1
     gb = ctx.usage[key] / workspaces
     retention = num(res["inputs"].get("retentionInDays"), 30)
-    charges = [Charge(sku="loganalytics.ingest_gb", quantity=gb, detail=f"{key} {fmt(ctx.usage[key])}")]
-    if retention > 31:
-        months = min((retention - 31) / 30, 12)
-        charges.append(
-            Charge(
-                sku="loganalytics.retention_gb",
-                quantity=gb * months,
-                detail=f"{fmt(gb)} GB/month kept {fmt(retention)} days (31 days included)",
-            )
-        )
-    return charges
+    detail = f"{key} {fmt(ctx.usage[key])}"
+    return log_charges("loganalytics.ingest_gb", "loganalytics.retention_gb", gb, detail, retention, 31)
 
 
 def postgres_server(res: dict[str, Any], ctx: Context) -> Outcome:

@@ -15,6 +15,7 @@ from mbops.cost.rules import (
     cpu_cores,
     dig,
     fmt,
+    log_charges,
     memory_gib,
     num,
 )
@@ -297,17 +298,8 @@ def log_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced(f"app_log_gb is counted on log bucket {owner}; this bucket's volume is not modelled")
     gb = ctx.usage["app_log_gb"]
     retention = num(res["inputs"].get("retentionDays"), 30)
-    charges = [Charge(sku="logging.ingest_gb", quantity=gb, detail=f"app_log_gb {fmt(gb)} routed to this bucket")]
-    if retention > 30:
-        months = min((retention - 30) / 30, 12)
-        charges.append(
-            Charge(
-                sku="logging.retention_gb",
-                quantity=gb * months,
-                detail=f"{fmt(gb)} GiB/month kept {fmt(retention)} days (30 days included)",
-            )
-        )
-    return charges
+    detail = f"app_log_gb {fmt(gb)} routed to this bucket"
+    return log_charges("logging.ingest_gb", "logging.retention_gb", gb, detail, retention, 30, unit="GiB")
 
 
 def secret(res: dict[str, Any], ctx: Context) -> Outcome:
