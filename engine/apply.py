@@ -24,13 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from mbops import PULUMI_PROJECT as PROJECT
 from mbops.components.local.provider import remove_tree
 from mbops.engine.embedded import SECRET_SIG, SIG_KEY, ProgramError, Registration, run_program, unwrap
 from mbops.engine.state import ResourceState, StackState, StateStore, now
 from mbops.errors import DeployError, MbopsError
 from mbops.stacks.config import Stack
 
-PROJECT = "mbops"
 PROVIDER_KEY = "__provider"
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 OPS = ("create", "update", "replace", "delete", "same")

@@ -29,13 +29,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mbops import PULUMI_PROJECT as PROJECT
 from mbops.errors import ConfigError, DeployError, MbopsError, MissingToolError, PolicyViolationError
 from mbops.stacks.config import Stack
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
 
-PROJECT = "mbops"
 ACTIONS = ("up", "preview", "destroy", "refresh", "outputs")
 CLOUDS = ("aws", "gcp", "azure")
 # 3.181 is the first CLI that runs inline programs for refresh and destroy (``--client``).

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from mbops import PULUMI_PROJECT as PROJECT
 from mbops.engine import fakes
 from mbops.engine.embedded import Handler, ProgramError, Registration, RunRecord, paused_gc, plain, run_program
 from mbops.errors import MbopsError
 from mbops.stacks.config import Stack
 
 GRAPH_VERSION = 1
-PROJECT = "mbops"
-
 
 COMPUTED = "[computed]"
 

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import stored_secret
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import CacheSpec
@@ -56,26 +57,10 @@ class Cache(MbopsComponent):
             ),
             opts=self.opts(),
         )
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            **self.args(
-                "security_group",
-                vpc_id=args.vpc_id,
-                description="Redis: 6379 from the app tier only",
-                ingress=[
-                    {
-                        "protocol": "tcp",
-                        "from_port": PORT,
-                        "to_port": PORT,
-                        "security_groups": [args.app_security_group_id],
-                        "description": "app to Redis",
-                    }
-                ],
-                egress=[],
-                tags={**tags, "Name": f"{name}-redis"},
-            ),
-            opts=self.opts(),
-        )
+        self.security_group = data_tier_security_group(
+            self, name, vpc_id=args.vpc_id, port=PORT, app_security_group_id=args.app_security_group_id,
+            service="Redis",
+        )  # fmt: skip
         token = random.RandomPassword(
             f"{name}-auth-token", **self.args("auth_token", length=64, special=False), opts=self.opts()
         )

@@ -17,6 +17,7 @@ import pulumi_random as random
 
 from mbops.components.aws.cloud_init import postgres_host
 from mbops.components.aws.iam import allow, service_role
+from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import new_secret, set_secret_value
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import DatabaseSpec
@@ -81,26 +82,10 @@ class Database(MbopsComponent):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            **self.args(
-                "security_group",
-                vpc_id=args.vpc_id,
-                description="PostgreSQL: 5432 from the app tier only",
-                ingress=[
-                    {
-                        "protocol": "tcp",
-                        "from_port": PORT,
-                        "to_port": PORT,
-                        "security_groups": [args.app_security_group_id],
-                        "description": "app to PostgreSQL",
-                    }
-                ],
-                egress=self._egress(args),
-                tags={**self.tags, "Name": f"{name}-postgres"},
-            ),
-            opts=self.opts(),
-        )
+        self.security_group = data_tier_security_group(
+            self, name, vpc_id=args.vpc_id, port=PORT, app_security_group_id=args.app_security_group_id,
+            service="PostgreSQL", egress=self._egress(args),
+        )  # fmt: skip
         self.password = random.RandomPassword(
             f"{name}-password", **self.args("password", length=40, special=False), opts=self.opts()
         )

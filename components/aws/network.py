@@ -268,3 +268,23 @@ class Network(MbopsComponent):
             ),
             opts=self.opts(),
         )
+
+
+def data_tier_security_group(
+    owner: MbopsComponent, name: str, *, vpc_id: pulumi.Input[str], port: int, app_security_group_id: pulumi.Input[str],
+    service: str, egress: list[dict] | None = None,
+) -> aws.ec2.SecurityGroup:
+    """The ``security_group`` child of a data component: ``port`` from the app tier's group only."""
+    return aws.ec2.SecurityGroup(
+        f"{name}-sg",
+        **owner.args(
+            "security_group",
+            vpc_id=vpc_id,
+            description=f"{service}: {port} from the app tier only",
+            ingress=[{"protocol": "tcp", "from_port": port, "to_port": port,
+                      "security_groups": [app_security_group_id], "description": f"app to {service}"}],
+            egress=egress or [],
+            tags={**owner.tags, "Name": f"{name}-{service.lower()}"},
+        ),
+        opts=owner.opts(),
+    )  # fmt: skip
