@@ -199,3 +199,20 @@ def log_charges(
         kept = f"{fmt(gb)} {unit}/month kept {fmt(retention_days)} days ({fmt(included_days)} days included)"
         charges.append(Charge(sku=retention_sku, quantity=gb * months, detail=kept))
     return charges
+
+
+def unmodelled_storage(res: dict[str, Any], ctx: Context, noun: str) -> Unpriced | None:
+    """Why a bucket / storage account is unpriced, or None for the one the storage usage keys describe.
+
+    ``storage_gb`` and ``object_*`` describe the app's storage: the storage component's first bucket (or
+    account). Buckets of other components, or a second one, are listed as unpriced, never as zero.
+    """
+    if res.get("component") != "storage":
+        return Unpriced(
+            f"usage of this {res.get('component') or 'stack'} {noun} is not modelled "
+            "(the usage keys storage_gb, object_* describe the app's storage)"
+        )
+    owner = ctx.claim("storage_gb", res)
+    if owner:
+        return Unpriced(f"storage usage is counted on {noun} {owner}; this {noun}'s use is not modelled")
+    return None

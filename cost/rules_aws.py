@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbops.cost.rules import Charge, Context, Free, Outcome, Rule, Unpriced, dig, fmt, known, num
+from mbops.cost.rules import Charge, Context, Free, Outcome, Rule, Unpriced, dig, fmt, known, num, unmodelled_storage
 
 APP_KINDS = ("containers", "serverless", "servers")
 
@@ -196,14 +196,9 @@ def dynamodb_table(res: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def s3_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
-    if res.get("component") != "storage":
-        return Unpriced(
-            f"usage of this {res.get('component') or 'stack'} bucket is not modelled "
-            "(the usage keys storage_gb, object_* describe the app's storage bucket)"
-        )
-    owner = ctx.claim("storage_gb", res)
-    if owner:
-        return Unpriced(f"storage usage is counted on bucket {owner}; this bucket's use is not modelled")
+    unpriced = unmodelled_storage(res, ctx, "bucket")
+    if unpriced:
+        return unpriced
     u = ctx.usage
     return [
         Charge(sku="s3.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"),

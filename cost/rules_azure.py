@@ -18,6 +18,7 @@ from mbops.cost.rules import (
     log_charges,
     memory_gib,
     num,
+    unmodelled_storage,
 )
 
 APP_KINDS = ("containers", "serverless", "servers")
@@ -223,14 +224,9 @@ def cdn_profile(res: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def storage_account(res: dict[str, Any], ctx: Context) -> Outcome:
-    if res.get("component") != "storage":
-        return Unpriced(
-            f"usage of this {res.get('component') or 'stack'} storage account is not modelled "
-            "(storage_gb and object_* describe the app's storage)"
-        )
-    owner = ctx.claim("storage_gb", res)
-    if owner:
-        return Unpriced(f"storage usage is counted on account {owner}; this account's use is not modelled")
+    unpriced = unmodelled_storage(res, ctx, "storage account")
+    if unpriced:
+        return unpriced
     redundancy = _sku(res).split("_", 1)[-1].lower() or "lrs"
     tier = str(res["inputs"].get("accessTier", "Hot")).lower()
     if tier != "hot":

@@ -18,6 +18,7 @@ from mbops.cost.rules import (
     log_charges,
     memory_gib,
     num,
+    unmodelled_storage,
 )
 
 SECONDS_PER_HOUR = 3600
@@ -186,14 +187,9 @@ def redis_instance(res: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def bucket(res: dict[str, Any], ctx: Context) -> Outcome:
-    if res.get("component") != "storage":
-        return Unpriced(
-            f"usage of this {res.get('component') or 'stack'} bucket is not modelled "
-            "(storage_gb and object_* describe the app's storage bucket)"
-        )
-    owner = ctx.claim("storage_gb", res)
-    if owner:
-        return Unpriced(f"storage usage is counted on bucket {owner}; this bucket's use is not modelled")
+    unpriced = unmodelled_storage(res, ctx, "bucket")
+    if unpriced:
+        return unpriced
     storage_class = res["inputs"].get("storageClass", "STANDARD")
     if storage_class != "STANDARD":
         return Unpriced(f"storage class {storage_class} is not in the catalog (STANDARD only)")
