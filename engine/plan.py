@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from mbops import PULUMI_PROJECT as PROJECT
+from mbops.components.spec import KINDS
 from mbops.engine import fakes
 from mbops.engine.embedded import Handler, ProgramError, Registration, RunRecord, paused_gc, plain, run_program
 from mbops.errors import MbopsError
@@ -62,6 +63,16 @@ def component_of(record: RunRecord, reg: Registration) -> str | None:
     return None
 
 
+def stable_order(resource: dict[str, Any]) -> tuple[int, str]:
+    """Resources in a stable order: by component kind as listed in the spec (network first), then URN.
+
+    Registration order depends on thread scheduling; the graph must not (plans are diffed, and whatever is
+    counted once per stack, like secret API calls, must land on the same resource every time).
+    """
+    kind = resource["component"]
+    return (KINDS.index(kind) if kind in KINDS else -1, resource["urn"])
+
+
 def graph_of(
     stack: Stack, record: RunRecord, ops: dict[str, str] | None = None, deleted: list[Any] = ()
 ) -> dict[str, Any]:
@@ -88,6 +99,7 @@ def graph_of(
             "component": gone.component, "inputs": plain(gone.inputs), "dependencies": gone.dependencies,
             "protect": False, "op": "delete",
         })  # fmt: skip
+    resources.sort(key=stable_order)
     outputs = plain(record.outputs)
     unavailable = outputs.pop("unavailable", {}) or {}
     return {

@@ -99,3 +99,11 @@ def test_mbops_console_script_runs_as_a_subprocess() -> None:
     assert proc.returncode == 0, proc.stderr
     graph = json.loads(proc.stdout)
     assert graph["profile"] == "saas" and graph["resources"]
+
+
+def test_resources_come_in_a_stable_order(planned) -> None:
+    from mbops.engine.plan import stable_order
+
+    resources = planned("managed", "aws", "prod")["resources"]
+    assert resources == sorted(resources, key=stable_order), "plans are diffed: their order must not vary"
+    assert resources[0]["component"] in (None, "network")
