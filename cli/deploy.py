@@ -134,12 +134,12 @@ class ProgressView:
 # -- shared steps --------------------------------------------------------------------------------------------
 
 
-def enforce_policies(stack: Any, quiet: bool = False) -> dict[str, Any]:
+def enforce_policies(stack: Any, quiet: bool = False, state_dir: Path | None = None) -> dict[str, Any]:
     """Plan the stack and stop with exit 3 when a mandatory policy rule fails; print advisory findings."""
     from mbops.engine.plan import plan
     from mbops.policies import check
 
-    graph = plan(stack, with_cost=False)
+    graph = plan(stack, with_cost=False, state_dir=str(state_dir) if state_dir else None)
     findings = graph.get("policy") or []
     enforce = getattr(check, "enforce", None)
     if enforce is not None:
@@ -267,7 +267,7 @@ def up(
         from mbops.engine.automation import pulumi_command
 
         pulumi_command(f"mbops up --cloud {stack.cloud}")  # a missing CLI fails at once, before the plan
-    enforce_policies(stack, quiet=as_json)
+    enforce_policies(stack, quiet=as_json, state_dir=state_dir)
     if stack.cloud != "local":
         run_cloud("up", stack, backend, yes, as_json)
         return

@@ -119,10 +119,12 @@ def graph_of(
     }
 
 
-def plan(stack: Stack, *, with_policy: bool = True, with_cost: bool = True) -> dict[str, Any]:
+def plan(
+    stack: Stack, *, with_policy: bool = True, with_cost: bool = True, state_dir: str | None = None
+) -> dict[str, Any]:
     """The full planned graph of ``stack``: resources, outputs, policy results and cost."""
     with paused_gc():
-        graph = _local_preview(stack) if stack.cloud == "local" else graph_of(stack, run_plan(stack))
+        graph = _local_preview(stack, state_dir) if stack.cloud == "local" else graph_of(stack, run_plan(stack))
         if with_policy:
             from mbops.policies.check import evaluate
 
@@ -134,15 +136,16 @@ def plan(stack: Stack, *, with_policy: bool = True, with_cost: bool = True) -> d
     return graph
 
 
-def _local_preview(stack: Stack) -> dict[str, Any]:
+def _local_preview(stack: Stack, state_dir: str | None) -> dict[str, Any]:
     """A local stack's plan: against its recorded state when it was deployed (see apply.Previewer)."""
     from mbops.engine.apply import Previewer
     from mbops.engine.state import StateStore
 
-    store = StateStore(None)
+    store = StateStore(state_dir)
+    config = {"mbops:stateDir": str(store.root)}  # the paths `up` with this state folder would use
     state = store.load(stack.name)
     if state is None:
-        return graph_of(stack, run_plan(stack))
+        return graph_of(stack, run_plan(stack, config=config))
     previewer = Previewer(state)
-    record = run_plan(stack, previewer, config={"mbops:stateDir": str(store.root)})
+    record = run_plan(stack, previewer, config=config)
     return graph_of(stack, record, previewer.ops, previewer.deleted(set(record.resources)))

@@ -49,3 +49,21 @@ def test_a_dropped_component_previews_as_a_delete(deployed: Path, tmp_path: Path
     ops = ops_of(changed)
     assert ops["cache"] == "delete"
     assert ops["database"] == ops["storage"] == "same"
+
+
+def test_the_plan_before_up_reads_the_state_folder_up_uses(local_env: Path, tmp_path: Path, monkeypatch) -> None:
+    from mbops.engine.plan import plan
+    from mbops.stacks.config import read_stack_file, resolve
+
+    monkeypatch.setenv("MBOPS_LOCAL_DATABASE", "sqlite")
+    other = tmp_path / "other-state"
+    stack_file = write_stack(tmp_path / "stack.yaml", name="elsewhere")
+    result = mbops("up", "-f", str(stack_file), "--state-dir", str(other), "--json")
+    try:
+        assert result.exit_code == 0, result.output
+        stack = resolve(read_stack_file(stack_file), source=str(stack_file))
+        ops = {r["op"] for r in plan(stack, state_dir=str(other))["resources"] if r["custom"]}
+        assert ops == {"same"}
+        assert {r["op"] for r in plan(stack)["resources"] if r["custom"]} == {"create"}  # MBOPS_STATE_DIR has none
+    finally:
+        mbops("destroy", "-f", str(stack_file), "--state-dir", str(other), "--delete-data")
