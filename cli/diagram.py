@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mbops.cli.options import load_stack, stack_options
+from mbops.cli.options import StackRef, stack_options
 
 
 @click.command()
@@ -23,16 +23,7 @@ from mbops.cli.options import load_stack, stack_options
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE instead of stdout."
 )
-def diagram(
-    stack_file: Path | None,
-    profile: str | None,
-    cloud: str | None,
-    environment: str | None,
-    region: str | None,
-    name: str | None,
-    fmt: str,
-    output: Path | None,
-) -> None:
+def diagram(ref: StackRef, fmt: str, output: Path | None) -> None:
     """Draw a stack's components, how they connect, and where users come in.
 
     \b
@@ -46,7 +37,7 @@ def diagram(
 
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise ConfigError("--format png writes binary data: give --output FILE (or redirect stdout)")
-    stack = load_stack(stack_file, profile, cloud, environment, region, name)
+    stack = ref.stack
     data = render(plan(stack, with_policy=False, with_cost=False), fmt)
     if output is not None:
         output.write_bytes(data)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import click
 
-from mbops.cli.options import CLOUDS, load_stack, stack_options
+from mbops.cli.options import CLOUDS, StackRef, stack_options
 from mbops.cli.render import console, echo_json
 
 ENFORCEMENT_STYLE = {"mandatory": "bold red", "advisory": "yellow"}
@@ -27,10 +26,7 @@ def policy() -> None:
 @policy.command("check")
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-def check(
-    stack_file: Path | None, profile: str | None, cloud: str | None, environment: str | None,
-    region: str | None, name: str | None, as_json: bool,
-) -> None:  # fmt: skip
+def check(ref: StackRef, as_json: bool) -> None:
     """Plan a stack on the embedded engine and check it against every rule.
 
     Exit code 3 when a mandatory rule is violated, 0 otherwise. A stack file may lower a rule to advisory
@@ -44,8 +40,7 @@ def check(
     from mbops.engine.plan import plan
     from mbops.errors import PolicyViolationError
     from mbops.policies.check import advisory_of, mandatory
-
-    stack = load_stack(stack_file, profile, cloud, environment, region, name)
+    stack = ref.stack
     reasons = advisory_of(stack)  # an unknown rule id fails before planning
     graph = plan(stack, with_cost=False)
     findings = graph["policy"]

@@ -7,9 +7,10 @@ component's defaults (keys are the Python argument names of the underlying Pulum
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Size = Literal["small", "medium", "large"]
 
@@ -27,6 +28,61 @@ KINDS: tuple[str, ...] = (
     "secrets",
     "cdn",
 )
+
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Set by mbops from the stack's components; an app may not set them itself.
+WIRED_ENV = frozenset(
+    {"PORT", "DATABASE_URL", "DATABASE_HOST", "STORAGE_BUCKET", "STORAGE_URL", "REDIS_URL", "DOCUMENT_TABLE",
+     "DOCUMENT_DB_URL", "CDN_URL", "AUTH_USER_POOL_ID", "AUTH_CLIENT_ID", "PUSH_PLATFORM_APP", "SECRETS_PREFIX"}
+)  # fmt: skip
+
+
+class AppSpec(BaseModel):
+    """The app contract: a container image (clouds) or a command (local) listening on $PORT."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field("ghcr.io/mbops/notes-app:0.1.0", min_length=1, description="Container image for clouds.")
+    command: str = Field("python -m examples.notes_app", min_length=1, description="Local target command.")
+    port: int = Field(8080, ge=1, le=65535)
+    health_path: str = Field("/healthz", pattern=r"^/[\w\-./]*$")
+    env: dict[str, str] = Field(default_factory=dict)
+    secret_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="NAME -> source: 'env:VAR' reads the variable at deploy time; stored as a secret.",
+    )
+    cpu: float = Field(0.25, ge=0.125, le=16)
+    memory_mb: int = Field(512, ge=128, le=65536)
+    min_replicas: int = Field(1, ge=0, le=1000)
+    max_replicas: int = Field(3, ge=1, le=1000)
+
+    @field_validator("env", "secret_env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"'{name}' is not an environment variable name (A-Z, 0-9, _; not a digit first)")
+            if name in WIRED_ENV:
+                raise ValueError(f"'{name}' is set by mbops from the stack's components; choose another name")
+        return value
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secret_sources(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, source in value.items():
+            if not source.startswith("env:") or not ENV_NAME.match(source[4:]):
+                raise ValueError(f"{name}: source must be 'env:VARIABLE' (got '{source}'); never a plaintext value")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppSpec:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) is below min_replicas ({self.min_replicas})")
+        both = sorted(set(self.env) & set(self.secret_env))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both in env and in secret_env; keep one")
+        return self
 
 
 class ComponentSpec(BaseModel):

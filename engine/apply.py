@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mbops import PULUMI_PROJECT as PROJECT
-from mbops.components.local.provider import remove_tree
 from mbops.engine.embedded import SECRET_SIG, SIG_KEY, ProgramError, Registration, run_program, unwrap
 from mbops.engine.state import ResourceState, StackState, StateStore, now
 from mbops.errors import DeployError, MbopsError
+from mbops.host import remove_tree
 from mbops.stacks.config import Stack
 
 PROVIDER_KEY = "__provider"
@@ -65,6 +65,7 @@ class ApplyResult:
     kept_data: list[str] = field(default_factory=list)
     drift: list[dict[str, str]] = field(default_factory=list)
     messages: list[tuple[str, str]] = field(default_factory=list)
+    unavailable: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> reason, alternative
 
     @property
     def changes(self) -> int:
@@ -119,10 +120,9 @@ def mark_secrets(outs: dict[str, Any], inputs: dict[str, Any], provider: Any) ->
 
 
 def _inputs_changed(provider: Any, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
-    from mbops.components.local.provider import changed_inputs
-
-    ignore = (*getattr(provider, "computed", ()), *getattr(provider, "quiet_keys", ()))
-    return changed_inputs(olds, news, ignore=ignore)
+    """The inputs that differ, for the progress view (the provider's computed and quiet keys aside)."""
+    ignore = {PROVIDER_KEY, "status", *getattr(provider, "computed", ()), *getattr(provider, "quiet_keys", ())}
+    return sorted(k for k in (set(olds) | set(news)) - ignore if olds.get(k) != news.get(k))
 
 
 # -- the handler ---------------------------------------------------------------------------------------------
@@ -421,9 +421,10 @@ def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None
             raise DeployError(f"stack {stack.name} is recorded as a {state.cloud} stack, not a local one")
         state.profile, state.environment = stack.profile, stack.environment
         applier = Applier(state, store, on_event)
+        program = make_program(stack)
         try:
             record = run_program(
-                make_program(stack), applier, project=PROJECT, stack=stack.name, dry_run=False,
+                program, applier, project=PROJECT, stack=stack.name, dry_run=False,
                 config={"mbops:stateDir": str(store.root)}, parallel=parallel,
             )  # fmt: skip
         except ProgramError as exc:
@@ -447,6 +448,11 @@ def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None
         if state.kept_data:  # the data a destroy kept is in use again
             state.kept_data = []
             applier.dirty = True
+        unavailable = {kind: gap.as_dict() for kind, gap in sorted(program.result.gaps.items())}
+        if state.unavailable != unavailable:
+            state.unavailable = unavailable
+            applier.dirty = True
+        result.unavailable = unavailable
         result.counts = applier.counts
         result.outputs = state.outputs
         result.messages = record.messages

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from mbops import PULUMI_PROJECT as PROJECT
 from mbops.components.spec import KINDS
+from mbops.components.wiring import Gap
 from mbops.engine import fakes
 from mbops.engine.embedded import Handler, ProgramError, Registration, RunRecord, paused_gc, plain, run_program
 from mbops.errors import MbopsError
 from mbops.stacks.config import Stack
+from mbops.stacks.program import StackProgram, make_program
 
 GRAPH_VERSION = 1
 
@@ -27,6 +31,7 @@ class Planner:
 
     def __init__(self, region: str) -> None:
         self.region = region
+        self.invented: dict[str, str] = {}  # value the planner made up -> what it stands for
 
     def new_resource(self, reg: Registration) -> tuple[str, dict[str, Any]]:
         if not reg.custom:
@@ -35,16 +40,20 @@ class Planner:
         return COMPUTED, outputs
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
-        return fakes.answer(token, args, self.region)
+        result = fakes.answer(token, args, self.region)
+        for made_up in fakes.invented(token, result):
+            self.invented.setdefault(made_up.value, made_up.stands_for)
+        return result
 
 
-def run_plan(stack: Stack, handler: Handler | None = None, config: dict[str, str] | None = None) -> RunRecord:
+def run_plan(
+    stack: Stack, handler: Handler | None = None, config: dict[str, str] | None = None,
+    program: StackProgram | None = None,
+) -> RunRecord:  # fmt: skip
     """Run the stack's program in preview mode (a Planner answers by default) and return the raw record."""
-    from mbops.stacks.program import make_program
-
     try:
         return run_program(
-            make_program(stack), handler or Planner(stack.region), project=PROJECT, stack=stack.name,
+            program or make_program(stack), handler or Planner(stack.region), project=PROJECT, stack=stack.name,
             dry_run=True, config=config,
         )  # fmt: skip
     except ProgramError as exc:
@@ -74,10 +83,13 @@ def stable_order(resource: dict[str, Any]) -> tuple[int, str]:
 
 
 def graph_of(
-    stack: Stack, record: RunRecord, ops: dict[str, str] | None = None, deleted: list[Any] = ()
-) -> dict[str, Any]:
+    stack: Stack, record: RunRecord, ops: dict[str, str] | None = None, deleted: list[Any] = (),
+    gaps: Mapping[str, Gap] | None = None, invented: Mapping[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The planned-graph JSON object (without policy and cost) for a run; ``ops`` and ``deleted`` (recorded
-    resources the program no longer has) come from a recorded state, else every resource is a create."""
+    resources the program no longer has) come from a recorded state, else every resource is a create;
+    ``gaps``: the kinds the cloud cannot provide (from the program's build result); ``invented``: values the
+    planner made up (listed under ``placeholders`` where the graph contains them)."""
     resources = []
     for urn in record.order:
         reg = record.resources[urn]
@@ -101,7 +113,10 @@ def graph_of(
         })  # fmt: skip
     resources.sort(key=stable_order)
     outputs = plain(record.outputs)
-    unavailable = outputs.pop("unavailable", {}) or {}
+    text = json.dumps([resources, outputs])
+    placeholders = [
+        {"value": value, "stands_for": what} for value, what in sorted((invented or {}).items()) if value in text
+    ]
     return {
         "version": GRAPH_VERSION,
         "stack": stack.name,
@@ -111,7 +126,10 @@ def graph_of(
         "region": stack.region,
         "resources": resources,
         "outputs": outputs,
-        "unavailable": [{"kind": k, **v} for k, v in sorted(unavailable.items())],
+        "unavailable": [
+            {"kind": kind, **gap.as_dict()} for kind, gap in sorted((gaps or {}).items())
+        ],
+        "placeholders": placeholders,
         "warnings": sorted({text for severity, text in record.messages if severity in ("warning", "error")}),
         "summary": dict(Counter(r["op"] for r in resources if r["custom"])),
         "policy": [],
@@ -124,7 +142,12 @@ def plan(
 ) -> dict[str, Any]:
     """The full planned graph of ``stack``: resources, outputs, policy results and cost."""
     with paused_gc():
-        graph = _local_preview(stack, state_dir) if stack.cloud == "local" else graph_of(stack, run_plan(stack))
+        if stack.cloud == "local":
+            graph = _local_preview(stack, state_dir)
+        else:
+            program, planner = make_program(stack), Planner(stack.region)
+            record = run_plan(stack, planner, program=program)
+            graph = graph_of(stack, record, gaps=program.result.gaps, invented=planner.invented)
         if with_policy:
             from mbops.policies.check import evaluate
 
@@ -144,8 +167,10 @@ def _local_preview(stack: Stack, state_dir: str | None) -> dict[str, Any]:
     store = StateStore(state_dir)
     config = {"mbops:stateDir": str(store.root)}  # the paths `up` with this state folder would use
     state = store.load(stack.name)
+    program = make_program(stack)
     if state is None:
-        return graph_of(stack, run_plan(stack, config=config))
+        return graph_of(stack, run_plan(stack, config=config, program=program), gaps=program.result.gaps)
     previewer = Previewer(state)
-    record = run_plan(stack, previewer, config=config)
-    return graph_of(stack, record, previewer.ops, previewer.deleted(set(record.resources)))
+    record = run_plan(stack, previewer, config=config, program=program)
+    deleted = previewer.deleted(set(record.resources))
+    return graph_of(stack, record, previewer.ops, deleted, gaps=program.result.gaps)

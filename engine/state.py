@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from mbops.errors import ConfigError, DeployError
+from mbops.host import pid_alive, state_dir, write_private
 
 STATE_VERSION = 1
-DEFAULT_STATE_DIR = "~/.mbops/state"
 STACK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -44,12 +43,6 @@ class LockedError(DeployError):
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def state_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The state folder: ``explicit``, else ``$MBOPS_STATE_DIR``, else ``~/.mbops/state`` (absolute)."""
-    raw = explicit or os.environ.get("MBOPS_STATE_DIR") or DEFAULT_STATE_DIR
-    return Path(raw).expanduser().resolve()
 
 
 @dataclass(kw_only=True)
@@ -84,6 +77,7 @@ class StackState:
     outputs: dict[str, Any] = field(default_factory=dict)
     last: dict[str, Any] = field(default_factory=dict)  # {"command", "result", "at", "summary"}
     kept_data: list[str] = field(default_factory=list)  # data a destroy kept: reused by up, removed by --delete-data
+    unavailable: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> reason, alternative
 
     def find(self, urn: str) -> ResourceState | None:
         return next((r for r in self.resources if r.urn == urn), None)
@@ -291,46 +285,6 @@ def _read_info(path: Path, retries: int = 0) -> LockInfo | None:
         if attempt < retries:
             time.sleep(0.02)  # the holder may be between ftruncate and write
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True when ``pid`` is a running (non-zombie) process."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600 (temp file in the same folder, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _checked(stack: str) -> str:

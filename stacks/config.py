@@ -8,6 +8,7 @@ with its environment's changes, the user's stack file, then CLI flags. Every val
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,10 +20,9 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-from mbops.components.spec import KINDS, SPECS, ComponentSpec
+from mbops.components.spec import KINDS, SPECS, AppSpec, ComponentSpec
 from mbops.errors import ConfigError
 from mbops.stacks.regions import DEFAULT_REGION, region_problem
 
@@ -33,58 +33,8 @@ PROFILES: tuple[str, ...] = ("saas", "managed", "custom")
 CLOUDS: tuple[str, ...] = ("local", "aws", "gcp", "azure")
 ENVIRONMENTS: tuple[str, ...] = ("dev", "prod")
 
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-# Set by mbops from the stack's components; an app may not set them itself.
-WIRED_ENV = frozenset(
-    {"PORT", "DATABASE_URL", "DATABASE_HOST", "STORAGE_BUCKET", "STORAGE_URL", "REDIS_URL", "DOCUMENT_TABLE",
-     "DOCUMENT_DB_URL", "CDN_URL", "AUTH_USER_POOL_ID", "AUTH_CLIENT_ID", "PUSH_PLATFORM_APP", "SECRETS_PREFIX"}
-)  # fmt: skip
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class AppSpec(_Strict):
-    """The app contract: a container image (clouds) or a command (local) listening on $PORT."""
-
-    image: str = Field("ghcr.io/mbops/notes-app:0.1.0", min_length=1, description="Container image for clouds.")
-    command: str = Field("python -m examples.notes_app", min_length=1, description="Local target command.")
-    port: int = Field(8080, ge=1, le=65535)
-    health_path: str = Field("/healthz", pattern=r"^/[\w\-./]*$")
-    env: dict[str, str] = Field(default_factory=dict)
-    secret_env: dict[str, str] = Field(
-        default_factory=dict,
-        description="NAME -> source: 'env:VAR' reads the variable at deploy time; stored as a secret.",
-    )
-    cpu: float = Field(0.25, ge=0.125, le=16)
-    memory_mb: int = Field(512, ge=128, le=65536)
-    min_replicas: int = Field(1, ge=0, le=1000)
-    max_replicas: int = Field(3, ge=1, le=1000)
-
-    @field_validator("env", "secret_env")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"'{name}' is not an environment variable name (A-Z, 0-9, _; not a digit first)")
-            if name in WIRED_ENV:
-                raise ValueError(f"'{name}' is set by mbops from the stack's components; choose another name")
-        return value
-
-    @field_validator("secret_env")
-    @classmethod
-    def _secret_sources(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, source in value.items():
-            if not source.startswith("env:") or not ENV_NAME.match(source[4:]):
-                raise ValueError(f"{name}: source must be 'env:VARIABLE' (got '{source}'); never a plaintext value")
-        return value
-
-    @model_validator(mode="after")
-    def _replicas(self) -> AppSpec:
-        if self.max_replicas < self.min_replicas:
-            raise ValueError(f"max_replicas ({self.max_replicas}) is below min_replicas ({self.min_replicas})")
-        return self
 
 
 class PolicySettings(_Strict):
@@ -95,9 +45,17 @@ class PolicySettings(_Strict):
     @field_validator("advisory")
     @classmethod
     def _reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        """A lowering reason needs 10 visible characters (letters, digits, punctuation, symbols): spaces,
+        zero-width, format, control and combining characters, and the fillers that render blank, do not count."""
+        import unicodedata
+
+        blank = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}  # Hangul fillers, braille blank
         for rule, reason in value.items():
-            if len(reason.strip()) < 10:
-                raise ValueError(f"{rule}: give a written reason (at least 10 characters) for lowering the rule")
+            visible = sum(1 for ch in reason if ch not in blank and unicodedata.category(ch)[0] in "LNPS")
+            if visible < 10:
+                raise ValueError(
+                    f"{rule}: give a written reason (at least 10 visible characters) for lowering the rule"
+                )
         return value
 
 
@@ -231,16 +189,24 @@ def read_stack_file(path: Path) -> StackFile:
         raise ConfigError(describe_errors(str(path), exc)) from None
 
 
-def resolve(stack_file: StackFile | None = None, source: str = "flags", **flags: Any) -> Stack:
-    """Resolve profile defaults + environment + stack file + flags (non-None flags win) into a Stack."""
+def resolve(
+    stack_file: StackFile | None = None, source: str = "flags", labels: Mapping[str, str] | None = None,
+    **flags: Any,
+) -> Stack:  # fmt: skip
+    """Resolve profile defaults + environment + stack file + flags (non-None flags win) into a Stack.
+
+    ``labels`` say how each flag was given (``--region``, or ``MBOPS_REGION`` when it came from the
+    environment), for error messages.
+    """
     from mbops.stacks.profiles import load_profile
 
+    labels = labels or {}
     base = stack_file or StackFile()
+    given = {k: v for k, v in flags.items() if v is not None}
     try:
-        top = base.model_copy(update={k: v for k, v in flags.items() if v is not None})
-        top = StackFile.model_validate(top.model_dump())
+        top = StackFile.model_validate({**base.model_dump(), **given})
     except ValidationError as exc:
-        raise ConfigError(describe_errors("flags", exc).replace("flags: ", "--", 1)) from None
+        raise ConfigError(_flag_errors(exc, labels)) from None
     profile_name = top.profile or "managed"
     cloud = top.cloud or "local"
     environment = top.environment or "dev"
@@ -248,7 +214,7 @@ def resolve(stack_file: StackFile | None = None, source: str = "flags", **flags:
     region = top.region or DEFAULT_REGION[cloud]
     problem = region_problem(cloud, region)
     if problem:
-        where = "--region" if flags.get("region") else f"{source}: region"
+        where = labels.get("region", "--region") if flags.get("region") else f"{source}: region"
         raise ConfigError(f"{where}: {problem}")
 
     profile = load_profile(profile_name)
@@ -266,6 +232,19 @@ def resolve(stack_file: StackFile | None = None, source: str = "flags", **flags:
         gcp_project=top.gcp_project, app=app_spec, tags=tags, components=components, policy=top.policy,
         usage=top.usage, source=source,
     )  # fmt: skip
+
+
+def _flag_errors(error: ValidationError, labels: Mapping[str, str]) -> str:
+    """One line per bad flag, named as the user gave it (``--name`` or ``MBOPS_STACK``)."""
+    lines = []
+    for err in error.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        label = labels.get(field) or ("--env" if field == "environment" else f"--{field.replace('_', '-')}")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "literal_error":
+            msg = f"{msg} (got {err['input']!r})"
+        lines.append(f"{label}: {msg}")
+    return "\n".join(lines)
 
 
 def _resolve_components(profile: Any, environment: str, user: dict[str, Any], source: str) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import pytest
 from mbops.components.azure import cloudinit
 from mbops.components.azure.common import COSMOS_DATA_CONTRIBUTOR, ROLES
 from mbops.components.azure.container_apps import container_resources
-from mbops.components.azure.invokes import PLAN_TENANT_ID
-from mbops.components.azure.stack import resource_group_name
+from mbops.components.azure.foundation import resource_group_name
+from mbops.engine.fakes.azure import PLAN_TENANT_ID
 from mbops.engine.plan import plan
 from mbops.errors import ConfigError
 from mbops.stacks.config import StackFile, resolve
@@ -79,9 +79,10 @@ def test_every_pair_plans_with_the_contract_outputs(case: tuple) -> None:
     profile, env, graph = case
     assert graph["cloud"] == "azure" and len(azure(graph)) >= 20
     assert OUTPUTS[profile] <= set(graph["outputs"]), sorted(OUTPUTS[profile] - set(graph["outputs"]))
-    assert graph["outputs"]["resource_group"] == resource_group_name(stack_of(profile, env))
+    stack = stack_of(profile, env)
+    assert graph["outputs"]["resource_group"] == resource_group_name(stack.name, stack.environment)
     kinds = {r["component"] for r in graph["resources"] if r["custom"] and r["component"]}
-    assert kinds == set(stack_of(profile, env).components) - {"auth"}
+    assert kinds == set(stack.components) - {"auth"}
 
 
 def test_every_resource_is_in_the_stack_region_and_group_with_the_stack_tags(case: tuple) -> None:
@@ -95,7 +96,7 @@ def test_every_resource_is_in_the_stack_region_and_group_with_the_stack_tags(cas
         if "tags" in accepted:
             assert inputs.get("tags") == stack.tags, f"{res['name']} lacks the stack tags"
         if "resource_group_name" in accepted:
-            assert inputs["resourceGroupName"] == resource_group_name(stack), res["name"]
+            assert inputs["resourceGroupName"] == resource_group_name(stack.name, stack.environment), res["name"]
 
 
 def test_global_names_follow_azure_rules(case: tuple) -> None:
@@ -413,6 +414,7 @@ def test_auth_gap_is_declared_not_dropped(planned: Any, env: str) -> None:
     assert set(gaps) == {"auth"}
     assert "Entra External ID" in gaps["auth"]["alternative"] and len(gaps["auth"]["reason"]) > 40
     assert "auth_user_pool_id" not in graph["outputs"]
+    assert f"not available on azure: auth — {gaps['auth']['reason']}" in graph["warnings"]
     app = one(graph, "azure-native:app:ContainerApp")
     assert not [n for n in env_of(app) if n.startswith("AUTH_")]
 
@@ -520,6 +522,8 @@ def test_container_sizes_are_valid_consumption_pairs(cpu: float, memory: int, ex
         ("managed", {"components": {"database": {"engine_version": "10"}}}, "engine_version"),
         ("managed", {"components": {"database": {"ha": True}}}, "Burstable"),
         ("custom", {"components": {"servers": {"os_image": "ubuntu"}}}, "os_image"),
+        ("managed", {"app": {"env": {"AZURE_CLIENT_ID": "x"}}}, "AZURE_CLIENT_ID is set by mbops on azure"),
+        ("saas", {"app": {"secret_env": {"PUSH_CONNECTION_STRING": "env:X"}}}, "PUSH_CONNECTION_STRING is set"),
     ],
 )
 def test_bad_input_is_a_config_error_naming_the_field(profile: str, stack_file: dict, needle: str) -> None:
@@ -538,3 +542,30 @@ def test_app_secret_env_becomes_a_key_vault_secret_and_reference(monkeypatch: py
     assert secret["inputs"]["properties"]["value"] == "[secret]"
     app = one(graph, "azure-native:app:ContainerApp")
     assert env_of(app)["API_KEY"] == {"name": "API_KEY", "secretRef": "app-api-key"}
+
+
+@pytest.mark.parametrize(
+    "profile,dropped,kind,needed",
+    [
+        ("managed", ("secrets",), "database", "secrets"),
+        ("saas", ("secrets",), "push", "secrets"),
+        ("saas", ("secrets", "push"), "serverless", "secrets"),
+        ("custom", ("network", "database"), "servers", "network"),
+    ],
+)
+def test_a_kind_without_what_it_needs_on_azure_is_a_config_error(
+    profile: str, dropped: tuple[str, ...], kind: str, needed: str
+) -> None:
+    stack = stack_of(profile, "dev")
+    kept = {k: v for k, v in stack.components.items() if k not in dropped}
+    with pytest.raises(ConfigError, match=rf"components\.{kind}: needs components\.{needed} \(.+ on azure\)"):
+        plan(stack.model_copy(update={"components": kept}), with_policy=False, with_cost=False)
+
+
+def test_the_app_env_keeps_its_order() -> None:
+    """Container Apps keep the env as a list: another order would roll out a new revision for nothing."""
+    graph = plan_variant("saas", "dev", app={"env": {"FEATURE_FLAGS": "beta"}})
+    assert list(env_of(one(graph, "azure-native:app:ContainerApp"))) == [
+        "FEATURE_FLAGS", "PORT", "STORAGE_BUCKET", "STORAGE_URL", "CDN_URL", "DOCUMENT_TABLE", "DOCUMENT_DB_URL",
+        "PUSH_PLATFORM_APP", "AZURE_CLIENT_ID", "PUSH_CONNECTION_STRING",
+    ]  # fmt: skip

@@ -20,14 +20,15 @@ import yaml
 
 from mbops.components.gcp.cache import redis_version
 from mbops.components.gcp.common import gcp_labels, gcp_name
-from mbops.components.gcp.invokes import ANSWERS
+from mbops.engine.fakes.gcp import ANSWERS
 from mbops.components.gcp.network import GOOGLE_LB_RANGES, IAP_TCP_RANGE, plan_ranges
 from mbops.components.gcp.run import cloud_run_limits, split_image
 from mbops.components.gcp.servers import cloud_init
 from mbops.components.spec import KINDS
-from mbops.engine.plan import plan
+from mbops.engine.plan import plan, run_plan
 from mbops.errors import ConfigError, MbopsError
 from mbops.stacks.config import AppSpec, StackFile, resolve
+from mbops.stacks.program import make_program
 from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
@@ -323,6 +324,16 @@ def test_service_accounts_hold_no_primitive_or_broad_roles(planned, profile: str
         assert grant["inputs"]["role"] in ("roles/storage.objectAdmin", "roles/storage.objectViewer")
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_app_gets_the_push_sender_role_once_the_role_exists(planned, env: str) -> None:
+    graph, stack = planned("saas", "gcp", env), _stack("saas", env)
+    role = one(graph, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    sender = f"projects/{stack.project}/roles/mbops_{stack.name.replace('-', '_')}_fcm_sender"
+    members = [r for r in resources(graph, "gcp:projects/iAMMember:IAMMember") if r["component"] == "serverless"]
+    granted = next(m for m in members if m["inputs"]["role"] == sender)
+    assert role["urn"] in granted["dependencies"]
+
+
 @pytest.mark.parametrize("profile,env", PAIRS)
 def test_secrets_are_never_plaintext(planned, profile: str, env: str) -> None:
     graph = planned(profile, "gcp", env)
@@ -551,6 +562,23 @@ def test_auth_push_cdn_and_declared_gaps(planned, env: str) -> None:
     )
 
 
+def test_gaps_are_typed_and_partial() -> None:
+    stack = _stack("saas", "dev")
+    program = make_program(stack)
+    run_plan(stack, program=program)
+    gap = program.result.gaps["auth"]
+    assert set(program.result.gaps) == {"auth"} and gap.partial
+    assert "passwordPolicyConfig" in gap.reason and "identitytoolkit.googleapis.com" in gap.alternative
+
+
+@pytest.mark.parametrize("profile,kind", [("custom", "servers"), ("managed", "containers")])
+def test_apps_in_the_vpc_need_the_network(profile: str, kind: str) -> None:
+    stack = _stack(profile, "dev")
+    kept = {k: v for k, v in stack.components.items() if k not in ("network", "database", "cache")}
+    with pytest.raises(ConfigError, match=f"components.{kind}: needs components.network"):
+        plan(stack.model_copy(update={"components": kept}), with_policy=False, with_cost=False)
+
+
 def test_push_registers_apps_and_reports_apns_upload() -> None:
     push = {
         "platform": "apns",
@@ -598,7 +626,7 @@ def test_unset_secret_variable_plans_with_a_placeholder_but_never_deploys(
 
 
 def test_gcp_wired_env_names_are_reserved() -> None:
-    with pytest.raises(MbopsError, match="REDIS_CA_CERT is set by mbops on GCP"):
+    with pytest.raises(MbopsError, match="REDIS_CA_CERT is set by mbops on gcp"):
         _plan("managed", "dev", app={"env": {"REDIS_CA_CERT": "x"}})
 
 

@@ -156,7 +156,7 @@ def test_up_use_change_destroy_keeps_data(
 
     # 6. destroy --delete-data removes the data too
     final = processes_of(state_of(local_env, name))
-    result = mbops("destroy", "-f", str(stack_file), "--delete-data")
+    result = mbops("destroy", "-f", str(stack_file), "--delete-data", "--yes")
     assert result.exit_code == 0, result.output
     assert not data_path.exists() and not Path(outputs["bucket"]).exists()
     assert all(not process.alive(pid, started) for pid, started in final.values())
@@ -220,7 +220,10 @@ def test_data_kept_by_destroy_is_removed_by_a_later_delete_data(
     assert mbops("destroy", "-f", str(stack_file)).exit_code == 0
     bucket = Path(outputs["bucket"])
     assert bucket.is_dir(), "a plain destroy keeps the data"
-    result = mbops("destroy", "-f", str(stack_file), "--delete-data")
+    refused = mbops("destroy", "-f", str(stack_file), "--delete-data")  # no terminal to confirm on
+    assert refused.exit_code == 2 and "pass --yes" in refused.output, refused.output
+    assert bucket.is_dir(), "an unconfirmed --delete-data deletes nothing"
+    result = mbops("destroy", "-f", str(stack_file), "--delete-data", "--yes")
     assert result.exit_code == 0, result.output
     assert not bucket.exists()
     assert not (local_env / "kept.json").exists()

@@ -188,10 +188,24 @@ def test_destroy_refuses_a_prod_stack_without_delete_data_and_yes(local_env: Pat
 
 
 def test_cloud_targets_go_through_pulumi_and_say_when_it_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", "/nonexistent")  # no pulumi CLI
+    monkeypatch.setattr("mbops.engine.automation.find_pulumi", lambda *args, **kwargs: None)  # no pulumi CLI
     result = mbops("up", "--cloud", "aws", "--profile", "saas", "--yes")
     assert result.exit_code == 4, result.output
     assert "pulumi" in result.output.lower() and "mbops preview" in result.output
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure", "local"])
+def test_prod_destroy_without_flags_exits_2_before_anything_else(
+    cloud: str, local_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard holds on every target, before the engine (or the Pulumi CLI) is even looked for."""
+    looked_for: list[str] = []
+    monkeypatch.setattr("mbops.engine.automation.find_pulumi", lambda *a, **k: looked_for.append("cli"))
+    for flags in ([], ["--yes"], ["--delete-data"]):
+        result = mbops("destroy", "--cloud", cloud, "--env", "prod", *flags)
+        assert result.exit_code == 2, result.output
+        assert "prod stack" in result.output and "--delete-data --yes" in result.output
+    assert looked_for == []
 
 
 @pytest.mark.usefixtures("sqlite")

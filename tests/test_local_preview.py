@@ -66,4 +66,4 @@ def test_the_plan_before_up_reads_the_state_folder_up_uses(local_env: Path, tmp_
         assert ops == {"same"}
         assert {r["op"] for r in plan(stack)["resources"] if r["custom"]} == {"create"}  # MBOPS_STATE_DIR has none
     finally:
-        mbops("destroy", "-f", str(stack_file), "--state-dir", str(other), "--delete-data")
+        mbops("destroy", "-f", str(stack_file), "--state-dir", str(other), "--delete-data", "--yes")

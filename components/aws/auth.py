@@ -12,6 +12,7 @@ import pulumi_random as random
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AuthSpec
+from mbops.components.wiring import BuildContext, Built
 
 MFA = {"off": "OFF", "optional": "OPTIONAL", "on": "ON"}
 
@@ -120,3 +121,12 @@ class Auth(MbopsComponent):
         self.finish(
             {"user_pool_id": self.user_pool.id, "client_id": self.client.id, "domain": self.domain.domain}
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """A Cognito user pool and the mobile app's client (``AUTH_USER_POOL_ID``, ``AUTH_CLIENT_ID``)."""
+    auth = Auth(ctx.name, AuthArgs(spec=ctx.spec, prod=ctx.stack.prod, tags=ctx.stack.tags))
+    ids = {"AUTH_USER_POOL_ID": auth.user_pool_id, "AUTH_CLIENT_ID": auth.client_id}
+    return Built(
+        component=auth, env=ids, outputs={"auth_user_pool_id": auth.user_pool_id, "auth_client_id": auth.client_id}
+    )

@@ -10,9 +10,10 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from mbops.components.aws.network import data_tier_security_group
-from mbops.components.aws.secrets import stored_secret
+from mbops.components.aws.secrets import recovery_days, secret_prefix, stored_secret
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import CacheSpec
+from mbops.components.wiring import BuildContext, Built
 
 NODE_TYPES = {"small": "cache.t4g.micro", "medium": "cache.t4g.medium", "large": "cache.r6g.large"}
 PORT = 6379
@@ -105,3 +106,17 @@ class Cache(MbopsComponent):
         )
         self.redis_url_secret_arn = self.url_secret.arn
         self.finish({"host": self.host, "redis_url_secret_arn": self.redis_url_secret_arn})
+
+
+def build(ctx: BuildContext) -> Built:
+    """Redis in the private subnets; the app gets ``REDIS_URL`` from Secrets Manager."""
+    net = ctx.component("network")
+    cache = Cache(
+        ctx.name,
+        CacheArgs(
+            spec=ctx.spec, vpc_id=net.vpc_id, subnet_ids=net.private_subnet_ids,
+            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(ctx.stack.name),
+            secret_recovery_days=recovery_days(ctx.stack), prod=ctx.stack.prod, tags=ctx.stack.tags,
+        ),
+    )  # fmt: skip
+    return Built(component=cache, secrets={"REDIS_URL": cache.redis_url_secret_arn}, outputs={"redis_host": cache.host})

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import CdnSpec
+from mbops.components.wiring import BuildContext, Built
 
 PRICE_CLASSES = {"economy": "PriceClass_100", "standard": "PriceClass_200", "global": "PriceClass_All"}
 # AWS managed response headers policy "SecurityHeadersPolicy" (HSTS, nosniff, frame options, referrer policy).
@@ -105,3 +106,14 @@ class Cdn(MbopsComponent):
         self.arn = self.distribution.arn
         self.url = pulumi.Output.concat("https://", self.distribution.domain_name)
         self.finish({"distribution_arn": self.arn, "url": self.url})
+
+
+def build(ctx: BuildContext) -> Built:
+    """CloudFront in front of the stack's bucket (origin access control); ``CDN_URL``."""
+    storage = ctx.component("storage")
+    cdn = Cdn(
+        ctx.name,
+        CdnArgs(spec=ctx.spec, bucket_regional_domain_name=storage.bucket_regional_domain_name, tags=ctx.stack.tags),
+    )
+    storage.allow_cloudfront_read(cdn.arn)
+    return Built(component=cdn, env={"CDN_URL": cdn.url}, outputs={"cdn_url": cdn.url})

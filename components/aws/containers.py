@@ -10,12 +10,12 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.alb import public_load_balancer
-from mbops.components.aws.app import AppWiring
+from mbops.components.aws.app import app_statements
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.base import MbopsComponent
-from mbops.components.spec import ContainersSpec
+from mbops.components.spec import AppSpec, ContainersSpec
+from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
-from mbops.stacks.config import AppSpec
 
 CONTAINER = "app"
 CPU_TARGET = 60.0
@@ -100,7 +100,7 @@ class Containers(MbopsComponent):
             service="ecs-tasks.amazonaws.com",
             description=f"{name}: ECS pulls the image, writes logs, injects the app's secrets",
             managed=["service-role/AmazonECSTaskExecutionRolePolicy"],
-            statements=[allow("InjectSecrets", ["secretsmanager:GetSecretValue"], wiring.secret_arns)]
+            statements=[allow("InjectSecrets", ["secretsmanager:GetSecretValue"], list(wiring.secrets.values()))]
             if wiring.secrets
             else [],
         )
@@ -110,7 +110,7 @@ class Containers(MbopsComponent):
             "task_role",
             service="ecs-tasks.amazonaws.com",
             description=f"{name}: what the app itself may use",
-            statements=wiring.statements(),
+            statements=app_statements(wiring),
         )
         container = pulumi.Output.json_dumps([self._container(app, wiring, args.region)])
         self.task_definition = aws.ecs.TaskDefinition(
@@ -235,3 +235,23 @@ class Containers(MbopsComponent):
                 },
             },
         }
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app on ECS Fargate behind an ALB; its endpoint is the stack's ``endpoint`` output."""
+    net = ctx.component("network")
+    containers = Containers(
+        ctx.name,
+        ContainersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, tags=ctx.stack.tags,
+                       region=ctx.stack.region, **placement(net)),
+    )  # fmt: skip
+    return Built(component=containers, outputs={"endpoint": containers.endpoint})
+
+
+def placement(net: Any) -> dict[str, Any]:
+    """Where the app and its load balancer go in the stack's network."""
+    return {
+        "vpc_id": net.vpc_id, "public_subnet_ids": net.public_subnet_ids,
+        "private_subnet_ids": net.private_subnet_ids, "lb_security_group_id": net.lb_security_group.id,
+        "app_security_group_id": net.app_security_group.id,
+    }  # fmt: skip

@@ -18,9 +18,10 @@ import pulumi_random as random
 from mbops.components.aws.cloud_init import postgres_host
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.aws.network import data_tier_security_group
-from mbops.components.aws.secrets import new_secret, set_secret_value
+from mbops.components.aws.secrets import new_secret, recovery_days, secret_prefix, set_secret_value
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import DatabaseSpec
+from mbops.components.wiring import BuildContext, Built
 
 INSTANCE_CLASSES = {"small": "db.t4g.micro", "medium": "db.t4g.medium", "large": "db.r6g.large"}
 VM_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "r6i.large"}
@@ -329,3 +330,22 @@ class Database(MbopsComponent):
             ),
             opts=self.opts(),
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """PostgreSQL in the private subnets; the app gets ``DATABASE_URL`` from Secrets Manager."""
+    net = ctx.component("network")
+    database = Database(
+        ctx.name,
+        DatabaseArgs(
+            spec=ctx.spec, vpc_id=net.vpc_id, vpc_cidr=net.vpc.cidr_block, subnet_ids=net.private_subnet_ids,
+            availability_zone=net.private_subnets[0].availability_zone,
+            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(ctx.stack.name),
+            secret_recovery_days=recovery_days(ctx.stack), region=ctx.stack.region,
+            log_retention_days=90 if ctx.stack.prod else 30, prod=ctx.stack.prod, tags=ctx.stack.tags,
+        ),
+    )  # fmt: skip
+    return Built(
+        component=database, secrets={"DATABASE_URL": database.database_url_secret_arn},
+        outputs={"database_host": database.host, "database_name": database.database_name},
+    )  # fmt: skip

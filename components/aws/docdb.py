@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import DocDbSpec
+from mbops.components.wiring import BuildContext, Built, Grant
 
 
 @dataclass(kw_only=True)
@@ -50,3 +51,12 @@ class DocDb(MbopsComponent):
         self.table_name = self.table.name
         self.table_arn = self.table.arn
         self.finish({"table_name": self.table.name, "table_arn": self.table.arn})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The DynamoDB table the app reads and writes (``DOCUMENT_TABLE``)."""
+    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, tags=ctx.stack.tags))
+    return Built(
+        component=docdb, env={"DOCUMENT_TABLE": docdb.table_name},
+        grants=[Grant(what="document_db", target=docdb.table_arn)], outputs={"document_table": docdb.table_name},
+    )  # fmt: skip

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import NetworkSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
@@ -288,3 +289,9 @@ def data_tier_security_group(
         ),
         opts=owner.opts(),
     )  # fmt: skip
+
+
+def build(ctx: BuildContext) -> Built:
+    """The stack's VPC: public and private subnets, NAT, and the load balancer and app security groups."""
+    network = Network(f"{ctx.name}", NetworkArgs(spec=ctx.spec, app_port=ctx.stack.app.port, tags=ctx.stack.tags))
+    return Built(component=network)

@@ -9,8 +9,9 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.base import MbopsComponent
-from mbops.components.secret_values import PLACEHOLDER
+from mbops.components.secret_values import PLACEHOLDER, secret_env_value
 from mbops.components.spec import PushSpec
+from mbops.components.wiring import BuildContext, Built, Grant
 from mbops.errors import ConfigError
 
 PLATFORMS = {"fcm": "GCM", "apns": "APNS", "apns_sandbox": "APNS_SANDBOX"}
@@ -67,3 +68,18 @@ class Push(MbopsComponent):
         self.app_arn = self.platform_application.arn
         self.topic_arn = self.topic.arn
         self.finish({"platform_application_arn": self.app_arn, "topic_arn": self.topic_arn})
+
+
+def build(ctx: BuildContext) -> Built:
+    """An SNS platform application with the credential from ``app.secret_env`` (``PUSH_PLATFORM_APP``)."""
+    spec, secret_env = ctx.spec, ctx.stack.app.secret_env
+    wanted = f"components.push.credential_secret ({spec.credential_secret})"
+    credential = secret_env_value(secret_env, spec.credential_secret, wanted_by=wanted)
+    principal_name = f"{spec.credential_secret}_PRINCIPAL"
+    principal = secret_env_value(secret_env, principal_name) if principal_name in secret_env else None
+    push = Push(ctx.name, PushArgs(spec=spec, credential=credential, principal=principal, tags=ctx.stack.tags))
+    return Built(
+        component=push, env={"PUSH_PLATFORM_APP": push.app_arn},
+        grants=[Grant(what="push_app", target=push.app_arn), Grant(what="push_topic", target=push.topic_arn)],
+        outputs={"push_app": push.app_arn},
+    )  # fmt: skip

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import SecretsSpec
+from mbops.components.wiring import BuildContext, Built, StackInfo
 
 SECRETS_MANAGER_KEY = "alias/aws/secretsmanager"
 STORE_TAG = "mbops-secrets-store"  # on every secret of a stack: its name prefix
@@ -19,6 +20,12 @@ STORE_TAG = "mbops-secrets-store"  # on every secret of a stack: its name prefix
 def secret_prefix(stack_name: str) -> str:
     """The name prefix of every secret a stack stores (``mbops/<stack>/``): its ``secrets_store``."""
     return f"mbops/{stack_name}/"
+
+
+def recovery_days(stack: StackInfo) -> int:
+    """The recovery window of the stack's secrets (its secrets spec; 7 days without one)."""
+    spec = stack.specs.get("secrets")
+    return spec.recovery_days if spec is not None else 7
 
 
 def new_secret(
@@ -142,3 +149,12 @@ class Secrets(MbopsComponent):
             )
         self.arns: dict[str, pulumi.Output[str]] = {k: s.arn for k, s in self.secrets.items()}
         self.finish({"prefix": self.prefix, "arns": self.arns, "group": self.group.name})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The stack's secret store, holding ``app.secret_env`` (the app reads them by ARN)."""
+    secrets = Secrets(
+        ctx.name, SecretsArgs(spec=ctx.spec, prefix=secret_prefix(ctx.stack.name), values=ctx.app_secrets,
+                              tags=ctx.stack.tags),
+    )  # fmt: skip
+    return Built(component=secrets, secrets=dict(secrets.arns), outputs={"secrets_store": secrets.prefix})

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from mbops.components.aws.app import AppWiring, ecr_image
+from mbops.components.aws.app import app_statements, ecr_image
 from mbops.components.aws.iam import service_role
 from mbops.components.base import MbopsComponent
-from mbops.components.spec import ServerlessSpec
+from mbops.components.spec import AppSpec, ServerlessSpec
+from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
-from mbops.stacks.config import AppSpec
 
 API_TIMEOUT_S = 30  # the most an HTTP API waits for an integration
 ACCESS_LOG_FORMAT = json.dumps(
@@ -107,7 +107,7 @@ class Serverless(MbopsComponent):
             service="lambda.amazonaws.com",
             description=f"{name}: the app function",
             managed=["service-role/AWSLambdaBasicExecutionRole"],
-            statements=wiring.statements(),
+            statements=app_statements(wiring),
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -202,3 +202,11 @@ class Serverless(MbopsComponent):
         )
         self.endpoint = self.api.api_endpoint
         self.finish({"endpoint": self.endpoint, "function": self.function.name})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app as a Lambda function behind an HTTP API; its endpoint is the stack's ``endpoint`` output."""
+    serverless = Serverless(
+        ctx.name, ServerlessArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, tags=ctx.stack.tags)
+    )
+    return Built(component=serverless, outputs={"endpoint": serverless.endpoint})

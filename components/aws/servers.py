@@ -9,13 +9,14 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.alb import public_load_balancer
-from mbops.components.aws.app import AppWiring, ecr_image
+from mbops.components.aws.app import app_statements, ecr_image
 from mbops.components.aws.cloud_init import app_host, base64_text
+from mbops.components.aws.containers import placement
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.base import MbopsComponent
-from mbops.components.spec import ServersSpec
+from mbops.components.spec import AppSpec, ServersSpec
+from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
-from mbops.stacks.config import AppSpec
 
 INSTANCE_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "m6i.large"}
 DEFAULT_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -72,7 +73,7 @@ class Servers(MbopsComponent):
             opts=self.opts(),
         )
         statements = [
-            *wiring.statements(),
+            *app_statements(wiring),
             allow(
                 "AppLogs",
                 ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
@@ -207,3 +208,14 @@ class Servers(MbopsComponent):
         )
         self.endpoint = self.load_balancer.url
         self.finish({"endpoint": self.endpoint, "auto_scaling_group": self.auto_scaling_group.name})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app on an auto scaling group behind an ALB; its endpoint is the stack's ``endpoint`` output."""
+    servers = Servers(
+        ctx.name,
+        ServersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, region=ctx.stack.region,
+                    log_retention_days=90 if ctx.stack.prod else 30, tags=ctx.stack.tags,
+                    **placement(ctx.component("network"))),
+    )  # fmt: skip
+    return Built(component=servers, outputs={"endpoint": servers.endpoint})

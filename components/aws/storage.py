@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from mbops.components.base import MbopsComponent, merge_args
 from mbops.components.spec import StorageSpec
+from mbops.components.wiring import BuildContext, Built, Grant
 
 
 @dataclass(kw_only=True)
@@ -183,3 +184,12 @@ class Storage(MbopsComponent):
             opts=self.opts(depends_on=[self.public_access_block]),
         )
         return self.policy
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app's bucket (read/write for the app; a CDN origin when the stack has a CDN)."""
+    storage = Storage(ctx.name, StorageArgs(spec=ctx.spec, cdn_origin=ctx.stack.has("cdn"), tags=ctx.stack.tags))
+    return Built(
+        component=storage, env={"STORAGE_BUCKET": storage.bucket_name},
+        grants=[Grant(what="bucket", target=storage.bucket_arn)], outputs={"bucket": storage.bucket_name},
+    )  # fmt: skip

@@ -9,34 +9,29 @@ What exists and why it is not enough:
   directory, not a resource: creating one per stack and deleting it on ``destroy`` is not a safe default.
 - Container Apps' built-in authentication (EasyAuth) signs users in with external providers for the web;
   it keeps no users of its own.
-So mbops creates nothing for auth on Azure and says so in ``unavailable`` (and a warning), never silently.
+So mbops creates nothing for auth on Azure and returns the gap to the stack wiring, which reports it in
+the plan's ``unavailable`` list and warns, never silently.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from mbops.components.wiring import BuildContext, Built, Gap
 
-import pulumi
-
-GAP = {
-    "reason": (
+GAP = Gap(
+    reason=(
         "azure-native cannot create a user pool for a mobile app: Azure AD B2C is closed to new customers, "
-        "and "
-        "for Microsoft Entra External ID it can create only the tenant (CiamTenant, preview API), not the "
-        "app "
-        "registration and user flows, which live in Microsoft Graph"
+        "and for Microsoft Entra External ID it can create only the tenant (CiamTenant, preview API), not the "
+        "app registration and user flows, which live in Microsoft Graph"
     ),
-    "alternative": (
+    alternative=(
         "Microsoft Entra External ID: create the external tenant in the Entra admin center (or with "
         "azure-native CiamTenant), register the mobile app and its user flow there (portal or the "
-        "pulumi-azuread "
-        "provider signed in to that tenant), then give the app its tenant and client ids as app.env entries "
-        "(e.g. ENTRA_TENANT_ID, ENTRA_CLIENT_ID)"
+        "pulumi-azuread provider signed in to that tenant), then give the app its tenant and client ids as "
+        "app.env entries (e.g. ENTRA_TENANT_ID, ENTRA_CLIENT_ID)"
     ),
-}
+)
 
 
-def declare_gap(unavailable: dict[str, Any]) -> None:
-    """Record auth as unavailable on Azure and warn, so the gap shows in the plan and the CLI."""
-    unavailable["auth"] = dict(GAP)
-    pulumi.log.warn(f"not available on azure: auth — {GAP['reason']}")
+def build(ctx: BuildContext) -> Built:
+    """Nothing is created: auth is a gap on Azure (see the module docstring)."""
+    return Built(gap=GAP)

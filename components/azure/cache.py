@@ -9,6 +9,7 @@ from pulumi_azure_native import network, privatedns, redisenterprise
 
 from mbops.components.azure.common import AzureComponent, AzureContext, Identity, KeyVaultRef
 from mbops.components.spec import CacheSpec
+from mbops.components.wiring import BuildContext, Built
 
 PORT = 10000
 SKUS = {"small": "Balanced_B0", "medium": "Balanced_B1", "large": "Balanced_B5"}
@@ -162,3 +163,22 @@ class Cache(AzureComponent):
             ),
             opts=self.opts(depends_on=[endpoint]),
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """Managed Redis behind a private endpoint; the app gets ``REDIS_URL`` from Key Vault (``redis-url``)."""
+    found, net = ctx.foundation, ctx.component("network")
+    cache = Cache(
+        ctx.name,
+        CacheArgs(
+            ctx=found.azure,
+            spec=ctx.spec,
+            vault=ctx.component("secrets").ref,
+            subnet_id=net.subnet_ids["data"],
+            vnet_id=net.vnet_id,
+            app_identity=found.identity,
+        ),
+    )
+    return Built(
+        component=cache, secrets={"REDIS_URL": "redis-url"}, depends_on=[cache], outputs={"redis_host": cache.host}
+    )

@@ -9,6 +9,7 @@ from pulumi_azure_native import cdn
 
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import CdnSpec
+from mbops.components.wiring import BuildContext, Built
 
 STORAGE_API_VERSION = "2024-11-04"  # Entra-authorised blob requests must name a service version
 
@@ -199,3 +200,19 @@ class Cdn(AzureComponent):
         )
         self.url = self.endpoint.host_name.apply(lambda h: f"https://{h}" if h else None)
         self.finish({"url": self.url, "profile": profile_name, "endpoint": endpoint_name})
+
+
+def build(ctx: BuildContext) -> Built:
+    """Front Door in front of the stack's storage container (``CDN_URL``)."""
+    storage = ctx.component("storage")
+    front_door = Cdn(
+        ctx.name,
+        CdnArgs(
+            ctx=ctx.foundation.azure,
+            spec=ctx.spec,
+            blob_host=storage.blob_host,
+            container=storage.container_name,
+            storage_account_id=storage.account.id,
+        ),
+    )
+    return Built(component=front_door, env={"CDN_URL": front_door.url}, outputs={"cdn_url": front_door.url})

@@ -188,21 +188,6 @@ class Identity:
     client_id: pulumi.Input[str]
 
 
-@dataclass(kw_only=True)
-class AppWiring:
-    """What the app-running component (containers, serverless, servers) gives the app.
-
-    ``env``: plain environment; ``secrets``: env var -> Key Vault secret name (never a value);
-    ``depends_on``: what must exist first (role assignments, the secrets themselves).
-    """
-
-    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict)
-    vault: KeyVaultRef | None = None
-    identity: Identity | None = None
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
-
-
 def secret_name_for(env_name: str) -> str:
     """Key Vault / Container Apps secret name for an env var: ``API_KEY`` -> ``app-api-key``."""
     return "app-" + env_name.lower().replace("_", "-")

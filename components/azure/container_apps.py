@@ -15,9 +15,10 @@ import pulumi
 from pulumi_azure_native import app as containerapps
 from pulumi_azure_native import monitor, operationalinsights
 
-from mbops.components.azure.common import AppWiring, AzureComponent
+from mbops.components.azure.app import AppArgs, plain_env
+from mbops.components.azure.common import AzureComponent
+from mbops.components.spec import AppSpec
 from mbops.errors import ConfigError
-from mbops.stacks.config import AppSpec
 
 MAX_CONSUMPTION_CPU = 4.0
 
@@ -69,13 +70,10 @@ def probes(app: AppSpec) -> list[dict[str, Any]]:
     ]
 
 
-def env_vars(app: AppSpec, wiring: AppWiring) -> list[dict[str, Any]]:
+def env_vars(args: AppArgs) -> list[dict[str, Any]]:
     """The app's environment: plain values, then secret references by name (never values)."""
-    plain: dict[str, pulumi.Input[str]] = {**app.env, "PORT": str(app.port), **wiring.env}
-    if wiring.identity is not None:
-        plain["AZURE_CLIENT_ID"] = wiring.identity.client_id  # DefaultAzureCredential picks the app identity
-    env = [{"name": k, "value": v} for k, v in plain.items()]
-    env += [{"name": k, "secret_ref": secret} for k, secret in wiring.secrets.items()]
+    env = [{"name": k, "value": v} for k, v in plain_env(args.app, args.wiring, args.identity.client_id).items()]
+    env += [{"name": k, "secret_ref": secret} for k, secret in args.wiring.secrets.items()]
     return env
 
 
@@ -87,9 +85,8 @@ class ContainerAppsComponent(AzureComponent):
 
     def build_apps(
         self,
+        args: AppArgs,
         *,
-        app: AppSpec,
-        wiring: AppWiring,
         log_retention_days: int,
         infrastructure_subnet_id: pulumi.Input[str] | None = None,
         zone_redundant: bool = False,
@@ -140,18 +137,12 @@ class ContainerAppsComponent(AzureComponent):
             ),
             opts=self.opts(),
         )
+        app, identity = args.app, args.identity
         cpu, memory = container_resources(app.cpu, app.memory_mb)
-        identity = wiring.identity
-        secrets = []
-        if wiring.secrets:
-            if wiring.vault is None or identity is None:
-                raise ConfigError(
-                    "azure: the app has secrets but the stack has no Key Vault (components.secrets)"
-                )
-            secrets = [
-                {"name": s, "key_vault_url": wiring.vault.secret_url(s), "identity": identity.id}
-                for s in sorted(set(wiring.secrets.values()))
-            ]
+        secrets = [
+            {"name": s, "key_vault_url": args.vault.secret_url(s), "identity": identity.id}
+            for s in sorted(set(args.wiring.secrets.values()))
+        ]
         self.app = containerapps.ContainerApp(
             f"{name}-app",
             **self.args(
@@ -160,11 +151,7 @@ class ContainerAppsComponent(AzureComponent):
                     container_app_name=ctx.name("ca", 32, unique=False),
                     managed_environment_id=self.environment.id,
                     workload_profile_name="Consumption",
-                    identity=(
-                        {"type": "UserAssigned", "user_assigned_identities": [identity.id]}
-                        if identity
-                        else None
-                    ),
+                    identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
                     configuration={
                         "active_revisions_mode": "Single",
                         "ingress": {
@@ -182,7 +169,7 @@ class ContainerAppsComponent(AzureComponent):
                                 "name": "app",
                                 "image": app.image,
                                 "resources": {"cpu": cpu, "memory": memory},
-                                "env": env_vars(app, wiring),
+                                "env": env_vars(args),
                                 "probes": probes(app),
                             }
                         ],
@@ -199,7 +186,7 @@ class ContainerAppsComponent(AzureComponent):
                     },
                 ),
             ),
-            opts=self.opts(depends_on=list(wiring.depends_on)),
+            opts=self.opts(depends_on=list(args.wiring.depends_on)),
         )
         self.url = self.app.configuration.apply(
             lambda c: f"https://{c.ingress.fqdn}" if c and c.ingress and c.ingress.fqdn else None

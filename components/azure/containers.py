@@ -6,17 +6,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mbops.components.azure.common import AppWiring, AzureContext
+from mbops.components.azure.app import AppArgs, app_args
 from mbops.components.azure.container_apps import ContainerAppsComponent
 from mbops.components.spec import ContainersSpec
-from mbops.stacks.config import AppSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
-class ContainersArgs:
-    ctx: AzureContext
-    app: AppSpec
-    wiring: AppWiring
+class ContainersArgs(AppArgs):
     infrastructure_subnet_id: pulumi.Input[str] | None = None
     spec: ContainersSpec = field(default_factory=ContainersSpec)
 
@@ -35,10 +32,16 @@ class Containers(ContainerAppsComponent):
     def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
         self.build_apps(
-            app=args.app,
-            wiring=args.wiring,
+            args,
             log_retention_days=args.spec.log_retention_days,
             infrastructure_subnet_id=args.infrastructure_subnet_id,
             zone_redundant=args.ctx.prod,
         )
         self.finish({"url": self.url, "app_id": self.app.id, "environment_id": self.environment.id})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app on Container Apps (in the VNet when the stack has one); its URL is the ``endpoint`` output."""
+    subnet = ctx.component("network").subnet_ids["containerapps"] if ctx.stack.has("network") else None
+    containers = Containers(ctx.name, ContainersArgs(**app_args(ctx), infrastructure_subnet_id=subnet))
+    return Built(component=containers, outputs={"endpoint": containers.url})

@@ -11,6 +11,7 @@ from pulumi_azure_native import authorization, dbforpostgresql
 
 from mbops.components.azure.common import AzureComponent, AzureContext, KeyVaultRef
 from mbops.components.spec import DatabaseSpec
+from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError
 
 ADMIN = "mbopsadmin"
@@ -194,3 +195,21 @@ class Database(AzureComponent):
 def static_ip(cidr: str, offset: int = 10) -> str:
     """A fixed private address in ``cidr`` (Azure reserves the first four)."""
     return str(ipaddress.ip_network(cidr)[offset])
+
+
+def build(ctx: BuildContext) -> Built:
+    """PostgreSQL inside the VNet; the app gets ``DATABASE_URL`` from Key Vault (``database-url``)."""
+    net, spec = ctx.component("network"), ctx.spec
+    args = DatabaseArgs(ctx=ctx.foundation.azure, spec=spec, vault=ctx.component("secrets").ref)
+    if spec.self_hosted:
+        args.data_subnet_id, args.data_cidr = net.subnet_ids["data"], net.cidrs["data"]
+        args.app_cidrs = list(net.app_cidrs)
+    else:
+        args.delegated_subnet_id = net.subnet_ids["postgres"]
+        args.private_dns_zone_id = net.postgres_dns_zone_id
+        args.network_ready = [net]
+    database = Database(ctx.name, args, opts=pulumi.ResourceOptions(depends_on=[net]))
+    return Built(
+        component=database, secrets={"DATABASE_URL": "database-url"}, depends_on=[database],
+        outputs={"database_host": database.host, "database_name": database.database_name},
+    )  # fmt: skip

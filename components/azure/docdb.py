@@ -10,6 +10,7 @@ from pulumi_azure_native import authorization, cosmosdb
 
 from mbops.components.azure.common import COSMOS_DATA_CONTRIBUTOR, AzureComponent, AzureContext, Identity
 from mbops.components.spec import DocDbSpec
+from mbops.components.wiring import BuildContext, Built
 
 DATABASE = "app"
 CONTAINER = "items"
@@ -127,3 +128,13 @@ class DocDb(AzureComponent):
         self.endpoint = f"https://{self.account_name}.documents.azure.com:443/"
         self.table = f"{DATABASE}/{CONTAINER}"
         self.finish({"endpoint": self.endpoint, "database": DATABASE, "container": CONTAINER})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The Cosmos DB container the app reads and writes with its identity (``DOCUMENT_TABLE``, ``DOCUMENT_DB_URL``)."""
+    found = ctx.foundation
+    docdb = DocDb(ctx.name, DocDbArgs(ctx=found.azure, spec=ctx.spec, app_identity=found.identity))
+    return Built(
+        component=docdb, env={"DOCUMENT_TABLE": docdb.table, "DOCUMENT_DB_URL": docdb.endpoint},
+        depends_on=[docdb], outputs={"document_table": docdb.table},
+    )  # fmt: skip

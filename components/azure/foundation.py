@@ -1,15 +1,33 @@
 """Azure foundation of a stack: its resource group and the app's user-assigned managed identity.
 
 Both are stack-level resources, not a component: they belong to no component kind, every component uses
-the group, and the identity is what the app runs as wherever it runs.
+the group, and the identity is what the app runs as wherever it runs. The stack wiring builds them first
+(``FOUNDATION`` in the registry); every kind's factory reaches them as ``ctx.foundation``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
-from pulumi_azure_native import managedidentity, resources
+from pulumi_azure_native import authorization, managedidentity, resources
 
 from mbops.components.azure.common import AzureContext, Identity
+from mbops.components.wiring import BuildContext, Built
+
+
+@dataclass(frozen=True, kw_only=True)
+class Foundation:
+    """What every Azure kind's factory shares: where resources go (``azure``) and the app's identity."""
+
+    azure: AzureContext
+    identity: Identity
+
+
+def resource_group_name(stack: str, environment: str) -> str:
+    """``rg-<stack>``, with the environment appended unless the stack name already ends with it."""
+    name = stack if stack.endswith(f"-{environment}") else f"{stack}-{environment}"
+    return f"rg-{name}"
 
 
 def create_foundation(ctx: AzureContext) -> Identity:
@@ -35,3 +53,22 @@ def create_foundation(ctx: AzureContext) -> Identity:
         opts=pulumi.ResourceOptions(depends_on=[group]),
     )
     return Identity(id=identity.id, principal_id=identity.principal_id, client_id=identity.client_id)
+
+
+def build(ctx: BuildContext) -> Built:
+    """The subscription's context, the resource group and the app identity (output ``resource_group``)."""
+    stack = ctx.stack
+    client = authorization.get_client_config()
+    azure = AzureContext(
+        stack=stack.name,
+        environment=stack.environment,
+        location=stack.region,
+        subscription_id=client.subscription_id,
+        tenant_id=client.tenant_id,
+        resource_group_name=resource_group_name(stack.name, stack.environment),
+        tags=stack.tags,
+    )
+    identity = create_foundation(azure)
+    return Built(
+        component=Foundation(azure=azure, identity=identity), outputs={"resource_group": azure.resource_group_name}
+    )

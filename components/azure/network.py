@@ -11,9 +11,11 @@ from pulumi_azure_native import network, privatedns
 
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import NetworkSpec
+from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError
 
 ADMIN_PORTS = ("22", "3389")
+APP_SUBNETS = ("app", "containerapps")  # where the app runs: the VM scale set, the Container Apps environment
 
 
 @dataclass(kw_only=True)
@@ -148,6 +150,8 @@ class Network(AzureComponent):
         self.vnet_id = self.vnet.id
         self.subnet_ids = {k: s.id for k, s in self.subnets.items()}
         self.cidrs = cidrs
+        self.app_subnet_ids = [self.subnet_ids[s] for s in APP_SUBNETS if s in self.subnet_ids]
+        self.app_cidrs = [cidrs[s] for s in APP_SUBNETS if s in cidrs]
         self.finish({"vnet_id": self.vnet.id, "subnet_ids": self.subnet_ids})
 
     def _nat(self, name: str) -> network.NatGateway:
@@ -305,3 +309,26 @@ class Network(AzureComponent):
             opts=self.opts(depends_on=[self.postgres_dns_zone]),
         )
         self.postgres_dns_zone_id = self.postgres_dns_zone.id
+
+
+def app_subnet_ids(ctx: BuildContext) -> list[pulumi.Output[str]]:
+    """The subnets the app runs in (Key Vault's and Storage's firewalls admit them); none without a VNet."""
+    return ctx.component("network").app_subnet_ids if ctx.stack.has("network") else []
+
+
+def build(ctx: BuildContext) -> Built:
+    """The stack's VNet, with the subnets its app runtime and managed database need."""
+    stack = ctx.stack
+    database = stack.specs.get("database")
+    vnet = Network(
+        ctx.name,
+        NetworkArgs(
+            ctx=ctx.foundation.azure,
+            spec=ctx.spec,
+            app_port=stack.app.port,
+            servers=stack.has("servers"),
+            containers=stack.has("containers"),
+            managed_database=database is not None and not database.self_hosted,
+        ),
+    )
+    return Built(component=vnet)

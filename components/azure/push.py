@@ -13,6 +13,7 @@ from pulumi_azure_native import notificationhubs
 
 from mbops.components.azure.common import PLAN_SECRET_PLACEHOLDER, AzureComponent, AzureContext, KeyVaultRef
 from mbops.components.spec import PushSpec
+from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError
 
 FIELDS = {
@@ -152,3 +153,20 @@ class Push(AzureComponent):
         )
         self.app = f"{namespace_name}/{hub_name}"
         self.finish({"namespace": namespace_name, "hub": hub_name})
+
+
+def build(ctx: BuildContext) -> Built:
+    """A Notification Hub (``PUSH_PLATFORM_APP``); the app sends with ``PUSH_CONNECTION_STRING`` from Key Vault."""
+    push = Push(
+        ctx.name,
+        PushArgs(
+            ctx=ctx.foundation.azure,
+            spec=ctx.spec,
+            vault=ctx.component("secrets").ref,
+            secret_env=ctx.stack.app.secret_env,
+        ),
+    )
+    return Built(
+        component=push, env={"PUSH_PLATFORM_APP": push.app},
+        secrets={"PUSH_CONNECTION_STRING": "push-connection-string"}, depends_on=[push], outputs={"push_app": push.app},
+    )  # fmt: skip

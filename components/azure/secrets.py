@@ -15,8 +15,9 @@ from mbops.components.azure.common import (
     KeyVaultRef,
     secret_name_for,
 )
-from mbops.components.secret_values import secret_env_value
+from mbops.components.azure.network import app_subnet_ids
 from mbops.components.spec import SecretsSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
@@ -24,7 +25,7 @@ class SecretsArgs:
     ctx: AzureContext
     spec: SecretsSpec = field(default_factory=SecretsSpec)
     app_identity: Identity
-    secret_env: Mapping[str, str] = field(default_factory=dict)  # NAME -> "env:VAR"
+    values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # app secret NAME -> its value
     allowed_subnet_ids: Sequence[pulumi.Input[str]] = ()  # subnets (with the Key Vault service endpoint)
 
 
@@ -36,8 +37,8 @@ class Secrets(AzureComponent):
     trusted Azure services; without one (saas: Container Apps outside a VNet) the public endpoint stays
     open but every request needs an Entra ID token with a data-plane role. The deployer needs no firewall
     exception and no data-plane role: mbops writes secrets through ARM (Contributor on the resource group).
-    Each ``app.secret_env`` entry becomes a secret ``app-<name>``; the app identity gets "Key Vault Secrets
-    User" on the vault.
+    Each app secret (``values``: ``app.secret_env``, read by the stack wiring) becomes a secret
+    ``app-<name>``; the app identity gets "Key Vault Secrets User" on the vault.
     Children: ``vault``, ``secret_<NAME>``, ``app_reader``.
     """
 
@@ -76,14 +77,9 @@ class Secrets(AzureComponent):
         )
         self.ref = KeyVaultRef(name=vault_name, resource=self.vault)
         self.secret_names: dict[str, str] = {}
-        for env_name in sorted(args.secret_env):
+        for env_name in sorted(args.values):
             secret = secret_name_for(env_name)
-            self.store_secret(
-                f"secret_{env_name}",
-                vault=self.ref,
-                secret_name=secret,
-                value=secret_env_value(args.secret_env, env_name),
-            )
+            self.store_secret(f"secret_{env_name}", vault=self.ref, secret_name=secret, value=args.values[env_name])
             self.secret_names[env_name] = secret
         self.app_reader = self.grant(
             "app_reader",
@@ -94,3 +90,22 @@ class Secrets(AzureComponent):
         )
         self.uri = self.ref.uri
         self.finish({"vault_name": vault_name, "vault_uri": self.ref.uri})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The stack's Key Vault, holding ``app.secret_env`` (the app references them by secret name)."""
+    found = ctx.foundation
+    secrets = Secrets(
+        ctx.name,
+        SecretsArgs(
+            ctx=found.azure,
+            spec=ctx.spec,
+            app_identity=found.identity,
+            values=ctx.app_secrets,
+            allowed_subnet_ids=app_subnet_ids(ctx),
+        ),
+    )
+    return Built(
+        component=secrets, secrets=dict(secrets.secret_names), depends_on=[secrets],
+        outputs={"secrets_store": secrets.uri},
+    )  # fmt: skip

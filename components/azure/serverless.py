@@ -6,17 +6,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mbops.components.azure.common import AppWiring, AzureContext
+from mbops.components.azure.app import AppArgs, app_args
 from mbops.components.azure.container_apps import ContainerAppsComponent
 from mbops.components.spec import ServerlessSpec
-from mbops.stacks.config import AppSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
-class ServerlessArgs:
-    ctx: AzureContext
-    app: AppSpec
-    wiring: AppWiring
+class ServerlessArgs(AppArgs):
     spec: ServerlessSpec = field(default_factory=ServerlessSpec)
 
 
@@ -33,5 +30,11 @@ class Serverless(ContainerAppsComponent):
 
     def __init__(self, name: str, args: ServerlessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
-        self.build_apps(app=args.app, wiring=args.wiring, log_retention_days=args.spec.log_retention_days)
+        self.build_apps(args, log_retention_days=args.spec.log_retention_days)
         self.finish({"url": self.url, "app_id": self.app.id, "environment_id": self.environment.id})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app as a scale-to-zero container app; its URL is the ``endpoint`` output."""
+    serverless = Serverless(ctx.name, ServerlessArgs(**app_args(ctx)))
+    return Built(component=serverless, outputs={"endpoint": serverless.url})

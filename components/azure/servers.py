@@ -9,17 +9,14 @@ import pulumi_tls as tls
 from pulumi_azure_native import compute, monitor, network
 
 from mbops.components.azure import cloudinit, vm
-from mbops.components.azure.common import AppWiring, AzureComponent, AzureContext
+from mbops.components.azure.app import AppArgs, app_args, plain_env
+from mbops.components.azure.common import AzureComponent
 from mbops.components.spec import ServersSpec
-from mbops.errors import ConfigError
-from mbops.stacks.config import AppSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
-class ServersArgs:
-    ctx: AzureContext
-    app: AppSpec
-    wiring: AppWiring
+class ServersArgs(AppArgs):
     subnet_id: pulumi.Input[str]
     zones: int = 2
     spec: ServersSpec = field(default_factory=ServersSpec)
@@ -68,11 +65,7 @@ class Servers(AzureComponent):
 
     def __init__(self, name: str, args: ServersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
-        ctx, spec, app, wiring = args.ctx, args.spec, args.app, args.wiring
-        if wiring.vault is None or wiring.identity is None:
-            raise ConfigError(
-                "azure: servers need components.secrets (the VMs read their secrets from Key Vault)"
-            )
+        ctx, spec, app, identity = args.ctx, args.spec, args.app, args.identity
         zones = [str(z + 1) for z in range(min(args.zones, 3))]
         key = tls.PrivateKey(
             f"{name}-ssh-key", **self.args("ssh_key", algorithm="RSA", rsa_bits=4096), opts=self.opts()
@@ -139,17 +132,12 @@ class Servers(AzureComponent):
             ),
             opts=self.opts(),
         )
-        env = {**app.env, "PORT": str(app.port), **wiring.env}
-        vault_name = wiring.vault.name
-        custom_data = pulumi.Output.all(wiring.identity.client_id, pulumi.Output.all(**env)).apply(
+        env = plain_env(app, args.wiring, identity.client_id)
+        vault_name, secrets = args.vault.name, args.wiring.secrets
+        custom_data = pulumi.Output.all(identity.client_id, pulumi.Output.all(**env)).apply(
             lambda v: cloudinit.encode(
                 cloudinit.app_server(
-                    image=app.image,
-                    port=app.port,
-                    vault=vault_name,
-                    client_id=v[0],
-                    env={**v[1], "AZURE_CLIENT_ID": v[0]},
-                    secrets=wiring.secrets,
+                    image=app.image, port=app.port, vault=vault_name, client_id=v[0], env=v[1], secrets=secrets
                 )
             )
         )
@@ -164,7 +152,7 @@ class Servers(AzureComponent):
                     orchestration_mode="Uniform",
                     overprovision=False,
                     sku={"name": vm.VM_SIZES[spec.size], "tier": "Standard", "capacity": capacity},
-                    identity={"type": "UserAssigned", "user_assigned_identities": [wiring.identity.id]},
+                    identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
                     upgrade_policy={
                         "mode": "Rolling",
                         "rolling_upgrade_policy": {
@@ -219,7 +207,7 @@ class Servers(AzureComponent):
                     },
                 ),
             ),
-            opts=self.opts(depends_on=[self.load_balancer, *wiring.depends_on]),
+            opts=self.opts(depends_on=[self.load_balancer, *args.wiring.depends_on]),
         )
         self.autoscale = monitor.AutoscaleSetting(
             f"{name}-autoscale",
@@ -251,3 +239,19 @@ class Servers(AzureComponent):
         self.finish(
             {"url": self.url, "scale_set_id": self.scale_set.id, "public_ip": self.public_ip.ip_address}
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app on a VM scale set in the VNet's app subnet; its URL is the ``endpoint`` output.
+
+    Named ``<stack>-servers`` (not the app kinds' usual ``<stack>-app``): the name is part of every URN.
+    """
+    servers = Servers(
+        f"{ctx.stack.name}-servers",
+        ServersArgs(
+            **app_args(ctx),
+            subnet_id=ctx.component("network").subnet_ids["app"],
+            zones=ctx.stack.specs["network"].zones,
+        ),
+    )
+    return Built(component=servers, outputs={"endpoint": servers.url})

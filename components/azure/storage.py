@@ -10,7 +10,9 @@ import pulumi
 from pulumi_azure_native import storage
 
 from mbops.components.azure.common import AzureComponent, AzureContext, Identity
+from mbops.components.azure.network import app_subnet_ids
 from mbops.components.spec import StorageSpec
+from mbops.components.wiring import BuildContext, Built
 
 CONTAINER = "app-files"
 
@@ -146,3 +148,22 @@ class Storage(AzureComponent):
         self.finish(
             {"account_name": self.account_name, "container": CONTAINER, "container_url": self.container_url}
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app's container (``STORAGE_BUCKET``, ``STORAGE_URL``), writable by the app identity."""
+    found = ctx.foundation
+    storage = Storage(
+        ctx.name,
+        StorageArgs(
+            ctx=found.azure,
+            spec=ctx.spec,
+            app_identity=found.identity,
+            allowed_subnet_ids=app_subnet_ids(ctx),
+            public_origin=ctx.stack.has("cdn"),
+        ),
+    )
+    return Built(
+        component=storage, env={"STORAGE_BUCKET": storage.container_name, "STORAGE_URL": storage.container_url},
+        depends_on=[storage], outputs={"bucket": storage.container_url},
+    )  # fmt: skip

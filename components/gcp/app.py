@@ -1,34 +1,25 @@
-"""The app's wiring on GCP and its least-privilege identity, shared by servers, containers and serverless."""
+"""The app's least-privilege identity on GCP, shared by servers, containers and serverless.
+
+The app's wiring (``components.wiring.AppWiring``) holds its plain env, its secrets as
+``NAME -> SecretRef`` (Secret Manager, never a value) and grants: ``bucket`` (objectAdmin on that bucket),
+``document_db`` (datastore.user conditioned on that Firestore database) and ``role`` (a project-level role
+such as the FCM sender role, granted after the resources in ``Grant.after``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpComponent, SecretRef, gcp_name
+from mbops.components.gcp.common import GcpComponent, gcp_name
+from mbops.components.wiring import AppWiring
 
 # Project-level roles every app identity gets: write its own logs and metrics. Nothing broader.
 BASE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
-
-
-@dataclass(kw_only=True)
-class AppWiring:
-    """What the stack's other components hand the app: env vars, secrets and the resources it may use.
-
-    ``env`` are plain variables; ``secrets`` reach the app only through Secret Manager (never as plaintext
-    inputs). ``bucket`` gets objectAdmin on that bucket only, ``firestore_database`` datastore.user
-    conditioned on that database only, ``project_roles`` (e.g. a custom FCM sender role) project-level,
-    granted after ``grant_after`` (the resources that define those roles).
-    """
-
-    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
-    secrets: dict[str, SecretRef] = field(default_factory=dict)
-    bucket: pulumi.Input[str] | None = None
-    firestore_database: str | None = None
-    project_roles: list[str] = field(default_factory=list)
-    grant_after: list[pulumi.Resource] = field(default_factory=list)
+# The grants (``Grant.what``) the app identity turns into IAM on GCP.
+GRANTS = frozenset({"bucket", "document_db", "role"})
 
 
 @dataclass
@@ -44,10 +35,13 @@ class AppIdentity:
 def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -> AppIdentity:
     """A dedicated service account with only what ``wiring`` needs, granted at the narrowest level.
 
-    Children: ``service_account``, ``project_role`` (logWriter, metricWriter and ``wiring.project_roles``),
+    Children: ``service_account``, ``project_role`` (logWriter, metricWriter and each ``role`` grant),
     ``secret_access`` (secretAccessor on each secret), ``bucket_access``, ``datastore_access``.
     Never a primitive role (owner/editor/viewer).
     """
+    unknown = sorted({grant.what for grant in wiring.grants} - GRANTS)
+    if unknown:
+        raise NotImplementedError(f"the GCP app identity has no IAM for the grant(s) {', '.join(unknown)}")
     name = c.resource_name
     account_id = gcp_name(stack, purpose, limit=30)
     account = gcp.serviceaccount.Account(
@@ -65,13 +59,15 @@ def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -
     member = f"serviceAccount:{email}"
     after_account = c.opts(depends_on=[account])
     grants: list[pulumi.Resource] = []
-    for role in [*BASE_ROLES, *wiring.project_roles]:
+    roles = wiring.granted("role")
+    role_after = [r for grant in roles for r in grant.after]
+    for role in [*BASE_ROLES, *(grant.target for grant in roles)]:
         suffix = role.rsplit("/", 1)[-1].rsplit(".", 1)[-1].lower().replace("_", "-")
         grants.append(
             gcp.projects.IAMMember(
                 f"{name}-{suffix}",
                 **c.args("project_role", project=c.project, role=role, member=member),
-                opts=c.opts(depends_on=[account, *wiring.grant_after]),
+                opts=c.opts(depends_on=[account, *role_after]),
             )
         )
     for env_name, ref in sorted(wiring.secrets.items()):
@@ -88,25 +84,25 @@ def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -
                 opts=after_account,
             )
         )
-    if wiring.bucket is not None:
+    for i, grant in enumerate(wiring.granted("bucket")):
         grants.append(
             gcp.storage.BucketIAMMember(
-                f"{name}-bucket-access",
+                f"{name}-bucket-access{_nth(i)}",
                 **c.args(
-                    "bucket_access", bucket=wiring.bucket, role="roles/storage.objectAdmin", member=member
+                    "bucket_access", bucket=grant.target, role="roles/storage.objectAdmin", member=member
                 ),
                 opts=after_account,
             )
         )
-    if wiring.firestore_database is not None:
+    for i, grant in enumerate(wiring.granted("document_db")):
         condition = {
             "title": "only-app-database",
             "description": "Firestore access limited to the stack's database",
-            "expression": f'resource.name == "projects/{c.project}/databases/{wiring.firestore_database}"',
+            "expression": f'resource.name == "projects/{c.project}/databases/{grant.target}"',
         }
         grants.append(
             gcp.projects.IAMMember(
-                f"{name}-datastore-user",
+                f"{name}-datastore-user{_nth(i)}",
                 **c.args(
                     "datastore_access",
                     project=c.project,
@@ -118,3 +114,8 @@ def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -
             )
         )
     return AppIdentity(account=account, email=email, member=member, grants=grants)
+
+
+def _nth(i: int) -> str:
+    """The resource-name suffix of the i-th grant of one sort: none for the first (a stack has one)."""
+    return f"-{i + 1}" if i else ""

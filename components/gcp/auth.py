@@ -8,8 +8,9 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent
+from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
 from mbops.components.spec import AuthSpec
+from mbops.components.wiring import BuildContext, Built
 
 MFA_STATES = {"off": "DISABLED", "optional": "ENABLED", "on": "MANDATORY"}
 # The APIs a Firebase Auth / Identity Platform client SDK calls: sign-in and token refresh.
@@ -99,3 +100,12 @@ class Auth(GcpComponent):
         self.user_pool_id = self.project
         self.client_id = pulumi.Output.unsecret(self.client_key.key_string)
         self.finish({"user_pool_id": self.user_pool_id, "client_id": self.client_id})
+
+
+def build(ctx: BuildContext) -> Built:
+    """Identity Platform and the mobile client key (``AUTH_USER_POOL_ID``, ``AUTH_CLIENT_ID``)."""
+    auth = Auth(ctx.name, AuthArgs(spec=ctx.spec, stack=ctx.stack.name, prod=ctx.stack.prod, **stack_args(ctx.stack)))
+    return built(
+        auth, env={"AUTH_USER_POOL_ID": auth.user_pool_id, "AUTH_CLIENT_ID": auth.client_id},
+        outputs={"auth_user_pool_id": auth.user_pool_id, "auth_client_id": auth.client_id},
+    )  # fmt: skip

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, gcp_name
+from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, gcp_name, stack_args
 from mbops.components.gcp.network import Network
 from mbops.components.spec import CacheSpec
+from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError
 
 MEMORY_GB = {"small": 1, "medium": 5, "large": 16}
@@ -98,3 +99,16 @@ class Cache(GcpComponent):
         self.finish(
             {"host": self.instance.host, "port": self.instance.port, "url_secret": self.url.secret_id}
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """Memorystore in the stack's VPC: ``REDIS_URL`` from Secret Manager, ``REDIS_CA_CERT`` as plain env."""
+    cache = Cache(
+        ctx.name,
+        CacheArgs(spec=ctx.spec, stack=ctx.stack.name, network=ctx.component("network"),
+                  deletion_protection=ctx.stack.prod, **stack_args(ctx.stack)),
+    )  # fmt: skip
+    return built(
+        cache, env={"REDIS_CA_CERT": cache.ca_certificate}, secrets={"REDIS_URL": cache.url},
+        outputs={"redis_host": cache.host},
+    )  # fmt: skip

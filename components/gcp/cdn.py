@@ -8,9 +8,10 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, gcp_name
+from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, gcp_name, stack_args
 from mbops.components.gcp.lb import global_frontend
 from mbops.components.spec import CdnSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
@@ -114,3 +115,16 @@ class Cdn(GcpComponent):
                 "signing_key_secret": self.signing_key.secret_id,
             }
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """Cloud CDN on the stack's bucket: ``CDN_URL``, the signing key's name and the key (Secret Manager)."""
+    cdn = Cdn(
+        ctx.name,
+        CdnArgs(spec=ctx.spec, stack=ctx.stack.name, bucket_name=ctx.component("storage").bucket_name,
+                **stack_args(ctx.stack)),
+    )  # fmt: skip
+    return built(
+        cdn, env={"CDN_URL": cdn.url, "CDN_SIGNING_KEY_NAME": cdn.signing_key_name},
+        secrets={"CDN_SIGNING_KEY": cdn.signing_key}, outputs={"cdn_url": cdn.url},
+    )  # fmt: skip

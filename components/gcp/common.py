@@ -18,6 +18,7 @@ import pulumi_gcp as gcp
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
+from mbops.components.wiring import Built, Gap, StackInfo
 
 # Compute Engine machine types per spec size (shielded-VM capable, general purpose).
 MACHINE_TYPES = {"small": "e2-medium", "medium": "e2-standard-2", "large": "e2-standard-4"}
@@ -56,6 +57,16 @@ def secret_id(stack: str, env_name: str) -> str:
     return f"{stack}-{env_name}"
 
 
+def stack_args(stack: StackInfo) -> dict[str, Any]:
+    """The ``GcpArgs`` fields every component of ``stack`` gets: its project, region and tags."""
+    return {"project": stack.project, "region": stack.region, "tags": stack.tags}
+
+
+def built(component: GcpComponent, **fields: Any) -> Built:
+    """A factory's result for ``component``, carrying the gap it declared (if any)."""
+    return Built(component=component, gap=component.gap, **fields)
+
+
 @dataclass(kw_only=True)
 class GcpArgs:
     """Fields every GCP component's args share."""
@@ -81,7 +92,7 @@ class GcpComponent(MbopsComponent):
 
     Subclasses list the Google APIs they call in ``apis``; each becomes a ``gcp.projects.Service`` child
     (override key ``api``) that every later child depends on. A component that cannot honour part of its
-    spec sets ``self.gap = {"reason": ..., "alternative": ...}``; the stack reports it under ``unavailable``.
+    spec calls ``declare_gap``; its kind's factory returns ``self.gap`` in its ``Built``.
     """
 
     apis: tuple[str, ...] = ()
@@ -92,7 +103,7 @@ class GcpComponent(MbopsComponent):
         self.project = args.project
         self.region = args.region
         self.labels = gcp_labels(self.tags)
-        self.gap: dict[str, str] | None = None
+        self.gap: Gap | None = None
         self._api_services: list[pulumi.Resource] = [
             gcp.projects.Service(
                 f"{name}-api-{api.split('.')[0]}",
@@ -114,8 +125,8 @@ class GcpComponent(MbopsComponent):
         return super().opts(depends_on=depends_on, **kwargs)
 
     def declare_gap(self, reason: str, alternative: str) -> None:
-        """Record what this component cannot provide on GCP (reported by the stack under ``unavailable``)."""
-        self.gap = {"reason": reason, "alternative": alternative}
+        """Record the part of its spec this component cannot provide on GCP (partial: the rest is deployed)."""
+        self.gap = Gap(reason=reason, alternative=alternative, partial=True)
 
     def secret(
         self,

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mbops.components.gcp.app import AppWiring, app_identity
-from mbops.components.gcp.common import GcpArgs, GcpComponent
+from mbops.components.gcp.app import app_identity
+from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
 from mbops.components.gcp.network import Network
 from mbops.components.gcp.run import RunSettings, cloud_run_service
-from mbops.components.spec import ContainersSpec
-from mbops.stacks.config import AppSpec
+from mbops.components.spec import AppSpec, ContainersSpec
+from mbops.components.wiring import AppWiring, BuildContext, Built
 
 
 @dataclass(kw_only=True)
@@ -63,3 +63,13 @@ class Containers(GcpComponent):
         self.finish(
             {"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email}
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app on Cloud Run in the stack's network; its URL is the stack's ``endpoint`` output."""
+    containers = Containers(
+        ctx.name,
+        ContainersArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, network=ctx.component("network"),
+                       wiring=ctx.wiring, deletion_protection=ctx.stack.prod, **stack_args(ctx.stack)),
+    )  # fmt: skip
+    return built(containers, outputs={"endpoint": containers.endpoint})

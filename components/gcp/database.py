@@ -9,9 +9,10 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from mbops.components.gcp.app import BASE_ROLES
-from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, SecretRef, gcp_name
+from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, SecretRef, built, gcp_name, stack_args
 from mbops.components.gcp.network import Network
 from mbops.components.spec import DatabaseSpec
+from mbops.components.wiring import BuildContext, Built
 
 # Cloud SQL Enterprise edition shapes per size (vCPU-memory MiB); Enterprise Plus has no db-custom tiers.
 SQL_TIERS = {"small": "db-custom-1-3840", "medium": "db-custom-2-7680", "large": "db-custom-4-15360"}
@@ -371,3 +372,15 @@ SELECT format('CREATE DATABASE %I OWNER app', :'db')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\\gexec
 SQL
 """
+
+
+def build(ctx: BuildContext) -> Built:
+    """PostgreSQL in the stack's VPC; the app gets ``DATABASE_URL`` from Secret Manager."""
+    database = Database(
+        ctx.name,
+        DatabaseArgs(spec=ctx.spec, stack=ctx.stack.name, network=ctx.component("network"), **stack_args(ctx.stack)),
+    )
+    return built(
+        database, secrets={"DATABASE_URL": database.url},
+        outputs={"database_host": database.host, "database_name": database.database_name},
+    )  # fmt: skip

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, gcp_name
+from mbops.components.gcp.common import GcpArgs, GcpComponent, built, gcp_name, stack_args
 from mbops.components.spec import DocDbSpec
+from mbops.components.wiring import BuildContext, Built, Grant
 
 
 @dataclass(kw_only=True)
@@ -57,3 +58,12 @@ class DocDb(GcpComponent):
         self.database_id = database_id
         self.document_table = self.database.name
         self.finish({"database": self.database.name})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The Firestore database (``DOCUMENT_TABLE``); the app's identity may use that database only."""
+    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, stack=ctx.stack.name, **stack_args(ctx.stack)))
+    return built(
+        docdb, env={"DOCUMENT_TABLE": docdb.database_id},
+        grants=[Grant(what="document_db", target=docdb.database_id)], outputs={"document_table": docdb.database_id},
+    )  # fmt: skip

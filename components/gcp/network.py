@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, gcp_name
+from mbops.components.gcp.common import GcpArgs, GcpComponent, built, gcp_name, stack_args
 from mbops.components.spec import NetworkSpec
+from mbops.components.wiring import BuildContext, Built
 
 # Where Google's external Application Load Balancers and health checks connect from.
 GOOGLE_LB_RANGES = ("130.211.0.0/22", "35.191.0.0/16")
@@ -214,3 +215,12 @@ class Network(GcpComponent):
             ),
             opts=self.opts(),
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """The stack's VPC: subnet, Cloud NAT, firewall and private service access for Cloud SQL and Memorystore."""
+    network = Network(
+        ctx.name,
+        NetworkArgs(spec=ctx.spec, app_port=ctx.stack.app.port, stack=ctx.stack.name, **stack_args(ctx.stack)),
+    )
+    return built(network)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef
+from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, stack_args
 from mbops.components.spec import PushSpec
+from mbops.components.wiring import BuildContext, Built, Grant
 from mbops.errors import ConfigError
 
 
@@ -135,3 +136,17 @@ class Push(GcpComponent):
             )
         self.push_app = self.project  # FCM HTTP v1 addresses the Firebase project by its (GCP) project id
         self.finish({"push_app": self.push_app, "sender_role": self.sender_role_name})
+
+
+def build(ctx: BuildContext) -> Built:
+    """FCM on the project: ``PUSH_PLATFORM_APP``, and the sender role for the app's identity."""
+    key = ctx.spec.credential_secret
+    credential = next((b.secrets[key] for b in ctx.built.values() if key in b.secrets), None)
+    push = Push(
+        ctx.name, PushArgs(spec=ctx.spec, stack=ctx.stack.name, credential=credential, **stack_args(ctx.stack))
+    )
+    return built(
+        push, env={"PUSH_PLATFORM_APP": push.push_app},
+        grants=[Grant(what="role", target=push.sender_role_name, after=(push.sender_role,))],
+        outputs={"push_app": push.push_app},
+    )  # fmt: skip

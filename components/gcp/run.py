@@ -1,6 +1,6 @@
 """A Cloud Run v2 service for the app, shared by the containers (managed) and serverless (saas) components.
 
-The service runs as the app's own service account, gets ``app.env`` and the stack's wiring as plain env,
+The service runs as the app's own service account, gets the wiring's plain env (``app.env`` included),
 every secret through ``value_source.secret_key_ref`` (a pinned Secret Manager version), and is reachable at
 its default ``https://*.run.app`` URL (Google-managed TLS). Who may call it is the explicit ``invoker``
 child: ``allUsers`` by default, because a mobile backend is a public API that authenticates its users
@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.app import AppIdentity, AppWiring
+from mbops.components.gcp.app import AppIdentity
 from mbops.components.gcp.common import GcpComponent, gcp_name
+from mbops.components.spec import AppSpec
+from mbops.components.wiring import AppWiring
 from mbops.errors import ConfigError
-from mbops.stacks.config import AppSpec
 
 # Cloud Run's CPU sizes and the most memory (MiB) each allows; 4 CPU need >= 2 GiB, 6-8 CPU >= 4 GiB.
 CPU_MAX_MEMORY = {1: 4096, 2: 8192, 4: 16384, 6: 24576, 8: 32768}
@@ -107,9 +108,7 @@ def cloud_run_service(
     ``log_sink``, ``service``, ``invoker``. ``PORT`` is set by Cloud Run from the container port.
     """
     name = c.resource_name
-    envs: list[dict[str, object]] = [
-        {"name": k, "value": v} for k, v in sorted({**app.env, **wiring.env}.items())
-    ]
+    envs: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted(wiring.env.items())]
     envs += [
         {
             "name": env_name,
@@ -185,7 +184,9 @@ def cloud_run_service(
     )
     logs = _log_bucket(c, stack, service_args["name"], settings.log_retention_days)
     service = gcp.cloudrunv2.Service(
-        f"{name}-service", **service_args, opts=c.opts(depends_on=[*identity.grants, *logs, *image_deps])
+        f"{name}-service",
+        **service_args,
+        opts=c.opts(depends_on=[*identity.grants, *wiring.depends_on, *logs, *image_deps]),
     )
     invoker = gcp.cloudrunv2.ServiceIamMember(
         f"{name}-invoker",

@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef
-from mbops.components.secret_values import secret_env_value
+from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, stack_args
 from mbops.components.spec import SecretsSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
 class SecretsArgs(GcpArgs):
     spec: SecretsSpec = field(default_factory=SecretsSpec)
     stack: str = "mbops"
-    secret_env: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # env name -> value (a secret)
 
 
 class Secrets(GcpComponent):
@@ -36,17 +36,19 @@ class Secrets(GcpComponent):
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
         self.refs: dict[str, SecretRef] = {}
-        if (
-            not args.secret_env
-        ):  # nothing to store: still accept (empty) overrides for the children it would have
+        if not args.values:  # nothing to store: still accept (empty) overrides for the children it would have
             self.args("secret"), self.args("secret_version")
-        for env_name in sorted(args.secret_env):
+        for env_name in sorted(args.values):
             self.refs[env_name] = self.secret(
-                "secret",
-                env_name,
-                args.stack,
-                secret_env_value(args.secret_env, env_name),
-                destroy_ttl_days=args.spec.recovery_days,
+                "secret", env_name, args.stack, args.values[env_name], destroy_ttl_days=args.spec.recovery_days
             )
         self.store = f"projects/{self.project}/secrets/{args.stack}-"
         self.finish({"store": self.store, "secret_ids": {k: r.secret_id for k, r in self.refs.items()}})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The stack's Secret Manager secrets, holding ``app.secret_env`` (the app reads them by reference)."""
+    secrets = Secrets(
+        ctx.name, SecretsArgs(spec=ctx.spec, stack=ctx.stack.name, values=ctx.app_secrets, **stack_args(ctx.stack))
+    )
+    return built(secrets, secrets=dict(secrets.refs), outputs={"secrets_store": secrets.store})

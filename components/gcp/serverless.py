@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mbops.components.gcp.app import AppWiring, app_identity
-from mbops.components.gcp.common import GcpArgs, GcpComponent
+from mbops.components.gcp.app import app_identity
+from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
 from mbops.components.gcp.run import RunSettings, cloud_run_service
-from mbops.components.spec import ServerlessSpec
-from mbops.stacks.config import AppSpec
+from mbops.components.spec import AppSpec, ServerlessSpec
+from mbops.components.wiring import AppWiring, BuildContext, Built
 
 
 @dataclass(kw_only=True)
@@ -54,3 +54,13 @@ class Serverless(GcpComponent):
         self.finish(
             {"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email}
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app on Cloud Run, scaling to zero outside any VPC; its URL is the stack's ``endpoint`` output."""
+    serverless = Serverless(
+        ctx.name,
+        ServerlessArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, wiring=ctx.wiring,
+                       deletion_protection=ctx.stack.prod, **stack_args(ctx.stack)),
+    )  # fmt: skip
+    return built(serverless, outputs={"endpoint": serverless.endpoint})

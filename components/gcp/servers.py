@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.app import AppWiring, app_identity
-from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, gcp_name
+from mbops.components.gcp.app import app_identity
+from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, built, gcp_name, stack_args
 from mbops.components.gcp.lb import global_frontend
 from mbops.components.gcp.network import Network
-from mbops.components.spec import ServersSpec
-from mbops.stacks.config import AppSpec
+from mbops.components.spec import AppSpec, ServersSpec
+from mbops.components.wiring import AppWiring, BuildContext, Built
 
 COS_IMAGE = "projects/cos-cloud/global/images/family/cos-stable"
 
@@ -121,9 +121,8 @@ class Servers(GcpComponent):
         spec, app, network, wiring = args.spec, args.app, args.network, args.wiring
         identity = app_identity(self, args.stack, "vm", wiring)
         self.service_account = identity.account
-        env = {**app.env, **wiring.env}
         secrets = {k: ref.version.name for k, ref in wiring.secrets.items()}
-        user_data = pulumi.Output.all(env=env, secrets=secrets).apply(
+        user_data = pulumi.Output.all(env=wiring.env, secrets=secrets).apply(
             lambda v: cloud_init(app, v["env"], v["secrets"], self.region)
         )
         self.template = gcp.compute.InstanceTemplate(
@@ -162,7 +161,7 @@ class Servers(GcpComponent):
                 },
                 scheduling={"automatic_restart": True, "on_host_maintenance": "MIGRATE"},
             ),
-            opts=self.opts(depends_on=identity.grants),
+            opts=self.opts(depends_on=[*identity.grants, *wiring.depends_on]),
         )
         self.health_check = gcp.compute.HealthCheck(
             f"{name}-health",
@@ -252,3 +251,13 @@ class Servers(GcpComponent):
         self.finish(
             {"endpoint": self.endpoint, "group": self.group.instance_group, "service_account": identity.email}
         )
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app on a regional group of VMs behind a global LB; its URL is the stack's ``endpoint`` output."""
+    servers = Servers(
+        ctx.name,
+        ServersArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, network=ctx.component("network"),
+                    wiring=ctx.wiring, **stack_args(ctx.stack)),
+    )  # fmt: skip
+    return built(servers, outputs={"endpoint": servers.endpoint})

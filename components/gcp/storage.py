@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent
+from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
 from mbops.components.spec import StorageSpec
+from mbops.components.wiring import BuildContext, Built, Grant
 
 
 @dataclass(kw_only=True)
@@ -75,3 +76,12 @@ class Storage(GcpComponent):
         self.bucket_name = self.bucket.name
         self.bucket_url = self.bucket.url
         self.finish({"bucket_name": self.bucket.name, "bucket_url": self.bucket.url})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app's bucket (objectAdmin for the app's service account; the CDN's origin when the stack has one)."""
+    storage = Storage(ctx.name, StorageArgs(spec=ctx.spec, **stack_args(ctx.stack)))
+    return built(
+        storage, env={"STORAGE_BUCKET": storage.bucket_name},
+        grants=[Grant(what="bucket", target=storage.bucket_name)], outputs={"bucket": storage.bucket_name},
+    )  # fmt: skip

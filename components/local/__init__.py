@@ -1,0 +1,22 @@
+"""The local target: one factory per component kind (each module's ``build(ctx) -> Built``).
+
+Kinds with no local equivalent (auth, push, cdn) are gaps; the secrets file is built last (``LATE``) because
+it holds the secrets the other kinds make.
+"""
+
+FOUNDATION = "mbops.components.local.foundation"
+FACTORIES: dict[str, str] = {
+    "network": "mbops.components.local.network",
+    "secrets": "mbops.components.local.secrets",
+    "storage": "mbops.components.local.storage",
+    "database": "mbops.components.local.database",
+    "cache": "mbops.components.local.cache",
+    "docdb": "mbops.components.local.docdb",
+    "auth": "mbops.components.local.unavailable",
+    "push": "mbops.components.local.unavailable",
+    "cdn": "mbops.components.local.unavailable",
+    "containers": "mbops.components.local.app",
+    "servers": "mbops.components.local.app",
+    "serverless": "mbops.components.local.app",
+}
+LATE = ("secrets",)

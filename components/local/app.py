@@ -39,13 +39,13 @@ from mbops.components.local.provider import (
     free_port,
     port_answers,
     port_free,
-    private_dir,
-    remove_tree,
     tail,
 )
 from mbops.components.local.secrets import read_secrets
 from mbops.components.spec import ComponentSpec
+from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError, DeployError
+from mbops.host import private_dir, remove_tree
 
 HEALTH_TIMEOUT_ENV = "MBOPS_HEALTH_TIMEOUT"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
@@ -226,3 +226,21 @@ class AppService(MbopsComponent):
         self.url = self.process.url
         self.log = self.process.log_file
         self.finish({"url": self.url, "log": self.log})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The app's command as a supervised process with the stack's env, reading its secrets from the secrets
+    file (or, in a stack without one, from its own secret input)."""
+    app, wiring, store = ctx.stack.app, ctx.wiring, ctx.built.get("secrets")
+    files: dict[str, Any] = {}
+    if store is not None:
+        files = {"secrets_file": store.component.path, "secrets_version": store.component.version}
+    service = AppService(
+        ctx.name,
+        AppServiceArgs(
+            kind=ctx.kind, spec=ctx.spec, command=app.command, cwd=ctx.foundation.app_cwd,
+            stack_dir=ctx.foundation.folder, health_path=app.health_path, port=app.port, env=wiring.env,
+            secret_env=None if store is not None else dict(wiring.secrets), tags=dict(ctx.stack.tags), **files,
+        ),
+    )  # fmt: skip
+    return Built(component=service, outputs={"endpoint": service.url, "app_log": service.log})

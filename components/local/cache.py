@@ -25,13 +25,13 @@ from mbops.components.local.provider import (
     LocalProvider,
     free_port,
     port_free,
-    private_dir,
     private_file,
-    remove_tree,
     tail,
 )
 from mbops.components.spec import CacheSpec
+from mbops.components.wiring import BuildContext, Built, Gap
 from mbops.errors import DeployError
+from mbops.host import private_dir, remove_tree
 
 MAXMEMORY_MB = {"small": 64, "medium": 256, "large": 1024}
 
@@ -167,3 +167,23 @@ class Cache(MbopsComponent):
         self.host = self.server.host
         self.port = self.server.port
         self.finish({"url": self.url, "host": self.host, "port": self.port})
+
+
+NO_REDIS = Gap(
+    reason="redis-server is not installed",
+    alternative="install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) "
+    "and run mbops up again",
+)
+
+
+def build(ctx: BuildContext) -> Built:
+    """redis-server on loopback with a password (``REDIS_URL``); a gap when redis-server is not installed."""
+    binary = redis_server()
+    if not binary:
+        return Built(gap=NO_REDIS)
+    cache = Cache(
+        ctx.name,
+        CacheArgs(spec=ctx.spec, stack_dir=ctx.foundation.folder, binary=binary, tags=dict(ctx.stack.tags)),
+    )
+    return Built(component=cache, secrets={"REDIS_URL": cache.url},
+                 outputs={"redis_host": cache.host, "redis_port": cache.port})  # fmt: skip

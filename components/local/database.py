@@ -44,12 +44,12 @@ from mbops.components.local.provider import (
     free_port,
     port_answers,
     port_free,
-    private_dir,
-    remove_tree,
     tail,
 )
 from mbops.components.spec import DatabaseSpec
+from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError, DeployError
+from mbops.host import private_dir, remove_tree
 
 APP_ROLE = "app"
 PG_USER_AS_ROOT = "mbops"
@@ -435,3 +435,18 @@ class Database(MbopsComponent):
             "url": self.url, "host": self.host, "port": self.port, "name": args.spec.database_name,
             "engine": self.engine, "data_dir": self.data_dir,
         })  # fmt: skip
+
+
+def build(ctx: BuildContext) -> Built:
+    """A PostgreSQL cluster (or a SQLite file); the app gets ``DATABASE_URL`` from the secrets file."""
+    db = Database(
+        ctx.name, DatabaseArgs(spec=ctx.spec, stack=ctx.stack.name, stack_dir=ctx.foundation.folder,
+                               tags=dict(ctx.stack.tags)),
+    )  # fmt: skip
+    outputs = {
+        "database_host": db.host, "database_name": ctx.spec.database_name, "database_engine": db.engine,
+        "database_url": db.url, "database_data_dir": db.data_dir,
+    }  # fmt: skip
+    if db.port is not None:
+        outputs["database_port"] = db.port
+    return Built(component=db, secrets={"DATABASE_URL": db.url}, outputs=outputs)

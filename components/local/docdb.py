@@ -10,6 +10,7 @@ import pulumi
 from mbops.components.base import MbopsComponent
 from mbops.components.local.database import SqliteFile
 from mbops.components.spec import DocDbSpec
+from mbops.components.wiring import BuildContext, Built
 
 TABLE = "documents"
 
@@ -42,3 +43,17 @@ class DocDb(MbopsComponent):
         self.path = self.file.path
         self.table = TABLE
         self.finish({"url": self.url, "path": self.path, "table": TABLE})
+
+
+def build(ctx: BuildContext) -> Built:
+    """A SQLite document store (``DOCUMENT_DB_URL``, ``DOCUMENT_TABLE``); also the app's ``DATABASE_URL``
+    when the stack has no database, so the same app runs on every profile."""
+    doc = DocDb(
+        f"{ctx.stack.name}-docdb",
+        DocDbArgs(spec=ctx.spec, stack_dir=ctx.foundation.folder, tags=dict(ctx.stack.tags)),
+    )
+    return Built(
+        component=doc, env={"DOCUMENT_DB_URL": doc.url, "DOCUMENT_TABLE": doc.table},
+        secrets={} if "database" in ctx.built else {"DATABASE_URL": doc.url},
+        outputs={"document_table": doc.table, "document_db_path": doc.path},
+    )  # fmt: skip

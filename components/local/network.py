@@ -9,6 +9,7 @@ import pulumi
 from mbops.components.base import MbopsComponent
 from mbops.components.local.provider import LOOPBACK
 from mbops.components.spec import NetworkSpec
+from mbops.components.wiring import BuildContext, Built
 
 
 @dataclass(kw_only=True)
@@ -26,3 +27,8 @@ class Network(MbopsComponent):
         super().__init__("local", name, args.spec, args.tags, opts)
         self.host = LOOPBACK
         self.finish({"host": LOOPBACK})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The loopback network: everything listens on 127.0.0.1."""
+    return Built(component=Network(ctx.name, NetworkArgs(spec=ctx.spec, tags=dict(ctx.stack.tags))))

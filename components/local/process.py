@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mbops.components.local.provider import private_file
-from mbops.engine.state import pid_alive
 from mbops.errors import DeployError
+from mbops.host import pid_alive
 
 # Variables of the deployer's environment a local process may see; everything else (cloud credentials,
 # tokens, ...) stays out of it.

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
-import shutil
 import socket
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, ResourceProvider
 
-from mbops.engine.state import write_private
+from mbops.host import write_private
 
 PROVIDER_KEY = "__provider"
 LOOPBACK = "127.0.0.1"
@@ -118,32 +116,9 @@ def port_answers(port: int | None, timeout: float = 0.5) -> bool:
     return False
 
 
-def private_dir(path: str | Path, owner: str | None = None) -> Path:
-    """Create ``path`` (and parents) with mode 0700, owned by ``owner`` when given (root only)."""
-    folder = Path(path)
-    for parent in reversed(folder.parents):  # missing parents are ours too: private as well
-        if not parent.exists():
-            parent.mkdir(mode=0o700, exist_ok=True)
-    folder.mkdir(exist_ok=True, mode=0o700)
-    os.chmod(folder, 0o700)
-    if owner and os.geteuid() == 0:
-        entry = pwd.getpwnam(owner)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-    return folder
-
-
 def private_file(path: str | Path, data: bytes) -> None:
     """Write a file only its owner can read (0600), atomically."""
     write_private(Path(path), data)
-
-
-def remove_tree(path: str | Path) -> None:
-    target = Path(path)
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
 
 
 def tail(path: str | Path, lines: int = 20) -> str:

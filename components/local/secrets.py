@@ -18,8 +18,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from mbops.components.base import MbopsComponent
-from mbops.components.local.provider import LocalProvider, private_file, remove_tree
+from mbops.components.local.provider import LocalProvider, private_file
 from mbops.components.spec import SecretsSpec
+from mbops.components.wiring import BuildContext, Built
+from mbops.host import remove_tree
 
 
 def read_secrets(path: str | Path) -> dict[str, str]:
@@ -106,3 +108,14 @@ class Secrets(MbopsComponent):
         self.path = self.file.path
         self.version = self.file.version
         self.finish({"path": self.path, "version": self.version})
+
+
+def build(ctx: BuildContext) -> Built:
+    """The 0600 secrets file with every secret the app gets (built last, after the kinds that make them)."""
+    values = {name: value for built in ctx.built.values() for name, value in built.secrets.items()}
+    values.update(ctx.app_secrets)
+    store = Secrets(
+        ctx.name, SecretsArgs(spec=ctx.spec, stack_dir=ctx.foundation.folder, values=values,
+                              tags=dict(ctx.stack.tags)),
+    )  # fmt: skip
+    return Built(component=store, outputs={"secrets_store": store.path})

@@ -15,8 +15,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from mbops.components.base import MbopsComponent
-from mbops.components.local.provider import LocalProvider, private_dir, remove_tree
+from mbops.components.local.provider import LocalProvider
 from mbops.components.spec import StorageSpec
+from mbops.components.wiring import BuildContext, Built
+from mbops.host import private_dir, remove_tree
 
 
 class DirectoryProvider(LocalProvider):
@@ -91,3 +93,9 @@ class Storage(MbopsComponent):
         self.path = self.directory.path
         self.url = self.directory.url
         self.finish({"path": self.path, "url": self.url})
+
+
+def build(ctx: BuildContext) -> Built:
+    """A private folder as the bucket (``STORAGE_URL=file://...``)."""
+    files = Storage(ctx.name, StorageArgs(spec=ctx.spec, stack_dir=ctx.foundation.folder, tags=dict(ctx.stack.tags)))
+    return Built(component=files, env={"STORAGE_URL": files.url}, outputs={"bucket": files.path})

@@ -1,4 +1,4 @@
-"""Planned answers to the azure-native provider functions the Azure components call (see engine/fakes.py).
+"""Planned answers to the azure-native provider functions the Azure components call (see ``engine/fakes``).
 
 Key-listing functions are called only once their resource exists (their arguments are outputs, unknown in a
 preview), so a plan normally never asks them; they are answered anyway, with obvious placeholders.
@@ -43,4 +43,12 @@ ANSWERS: dict[str, Answer] = {
     "azure-native:authorization:getClientConfig": _client_config,
     "azure-native:redisenterprise:listDatabaseKeys": _redis_keys,
     "azure-native:notificationhubs:listNotificationHubKeys": _hub_keys,
+}
+
+INVENTED: dict[str, dict[str, str]] = {
+    "azure-native:authorization:getClientConfig": {
+        "subscriptionId": "the deploying subscription id",
+        "tenantId": "the Microsoft Entra tenant id",
+        "objectId": "the deployer's object id",
+    },
 }

@@ -1,4 +1,4 @@
-"""Planned answers to the GCP provider functions the GCP components call (see engine/fakes.py).
+"""Planned answers to the GCP provider functions the GCP components call (see ``engine/fakes``).
 
 Only two are called, both where a value cannot be computed: a project's number (the Cloud CDN fill
 service agent is named after it) and the zones of a region (not every region has an ``-a`` zone).
@@ -55,4 +55,9 @@ def _zones(args: dict[str, Any], region: str) -> dict[str, Any]:
 ANSWERS: dict[str, Answer] = {
     "gcp:organizations/getProject:getProject": _project,
     "gcp:compute/getZones:getZones": _zones,
+}
+
+INVENTED: dict[str, dict[str, str]] = {
+    "gcp:organizations/getProject:getProject": {"number": "the project's number"},
+    "gcp:compute/getZones:getZones": {"names": "a zone of the region"},
 }

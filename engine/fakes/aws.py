@@ -1,4 +1,4 @@
-"""Planned answers to the AWS provider functions the AWS components call (see engine/fakes.py)."""
+"""Planned answers to the AWS provider functions the AWS components call (see ``engine/fakes``)."""
 
 from __future__ import annotations
 
@@ -55,4 +55,10 @@ ANSWERS: dict[str, Answer] = {
         "reverseDnsPrefix": "com.amazonaws",
     },
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+}
+
+INVENTED: dict[str, dict[str, str]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": "an availability zone of the region"},
+    "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "the deploying AWS account id"},
+    "aws:ssm/getParameter:getParameter": {"value": "the current Amazon Linux AMI id, resolved at deploy"},
 }
