@@ -72,7 +72,7 @@ def summary_line(outcome: Any) -> str:
 
 def _print_messages(outcome: Any) -> None:
     for severity, text in outcome.messages:
-        if text.startswith("not available on "):
+        if text.startswith(("not available on ", "partly available on ")):
             continue  # listed with the outputs, with the alternative
         colour = {"warning": "yellow", "error": "red"}.get(severity, "cyan")
         console().print(f"[{colour}]{severity}:[/] {text}", highlight=False)

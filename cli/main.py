@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "refresh": ("mbops.cli.deploy", "refresh", "Compare a stack's state with what really runs; report drift."),
     "outputs": ("mbops.cli.deploy", "outputs", "Print a deployed stack's outputs (endpoint, database, bucket, ...)."),
     "stacks": ("mbops.cli.deploy", "stacks", "List deployed stacks with cloud, profile, resources, last update."),
+    "status": ("mbops.cli.observe", "status", "Show each component's health: process, port, health path, disk."),
+    "logs": ("mbops.cli.observe", "logs", "Print a stack's logs with timestamps, or where its cloud keeps them."),
     "profiles": ("mbops.cli.profiles", "profiles", "List the stack profiles, or show what one makes on a cloud."),
     "policy": ("mbops.cli.policy", "policy", "Check a stack against the policy rules (offline)."),
     "cost": ("mbops.cli.cost", "cost", "Estimate a stack's monthly cost from the shipped price catalog."),
@@ -26,6 +28,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compare": ("mbops.cli.compare", "compare", "Compare one profile across clouds: resources, cost, policy, gaps."),
     "diagram": ("mbops.cli.diagram", "diagram", "Draw a stack's components and connections (Mermaid, SVG, PNG)."),
     "doctor": ("mbops.cli.doctor", "doctor", "Report which tools and credentials are present and what they enable."),
+    "diff": ("mbops.cli.diff", "diff", "Compare two planned graphs: resources, cost delta, policy findings."),
+    "ci": ("mbops.cli.ci", "ci", "Write a CI pipeline: plan diffs on pull requests, deploy on merge."),
+    "permissions": ("mbops.cli.permissions", "permissions", "Print the least-privilege deployer policy a stack needs."),
 }
 
 
@@ -37,22 +42,11 @@ class LazyGroup(MbopsGroup):
         if cmd_name not in COMMANDS:
             return None
         module, attr, _ = COMMANDS[cmd_name]
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except (ModuleNotFoundError, AttributeError):
-            if not module.startswith("mbops.cli."):
-                raise
-            return None
+        return getattr(importlib.import_module(module), attr)  # a broken import fails loudly, never "no such command"
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
-            formatter.write_dl([(name, help_) for name, (_, _, help_) in COMMANDS.items() if self._exists(name)])
-
-    @staticmethod
-    def _exists(name: str) -> bool:
-        import importlib.util
-
-        return importlib.util.find_spec(COMMANDS[name][0]) is not None
+            formatter.write_dl([(name, help_) for name, (_, _, help_) in COMMANDS.items()])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -62,24 +62,39 @@ class StackRef:
 
     @property
     def stack(self) -> Any:
-        """The resolved stack (a ConfigError names the file, the field or the flag/variable)."""
+        """The resolved stack (a ConfigError names the file, the field or the flag/variable).
+
+        Without an environment (flag, variable or stack file), a deployed stack keeps the environment it was
+        deployed with: a prod stack never turns into a dev one by omission.
+        """
         if self._stack is None:
-            from mbops.stacks.config import read_stack_file, resolve
+            from mbops.stacks.config import read_stack_file
 
             parsed = read_stack_file(self.stack_file) if self.stack_file else None
-            self._stack = resolve(
-                parsed, source=str(self.stack_file) if self.stack_file else "flags", labels=self.labels,
-                profile=self.profile, cloud=self.cloud, environment=self.environment, region=self.region,
-                name=self.name,
-            )  # fmt: skip
+            stack = self._resolve(parsed, self.environment)
+            if self.environment is None and not (parsed and parsed.environment):
+                recorded = self._target_for(stack.cloud).recorded(stack)
+                if recorded is not None and recorded.environment != stack.environment:
+                    stack = self._resolve(parsed, recorded.environment)
+            self._stack = stack
         return self._stack
+
+    def _resolve(self, parsed: Any, environment: str | None) -> Any:
+        from mbops.stacks.config import resolve
+
+        return resolve(
+            parsed, source=str(self.stack_file) if self.stack_file else "flags", labels=self.labels,
+            profile=self.profile, cloud=self.cloud, environment=environment, region=self.region, name=self.name,
+        )  # fmt: skip
+
+    def _target_for(self, cloud: str, engine: str | None = None) -> Any:
+        from mbops.engine.targets import target_for
+
+        return target_for(cloud, engine=engine or self.engine, state_dir=self.state_dir, backend=self.backend)
 
     def target(self, engine: str | None = None) -> Any:
         """Where the stack's commands run (``engine`` overrides ``--engine`` and the default for its cloud)."""
-        from mbops.engine.targets import target_for
-
-        return target_for(self.stack.cloud, engine=engine or self.engine, state_dir=self.state_dir,
-                          backend=self.backend)  # fmt: skip
+        return self._target_for(self.stack.cloud, engine)
 
 
 def _stack_options() -> list[Callable[[Any], Any]]:

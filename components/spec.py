@@ -27,6 +27,9 @@ KINDS: tuple[str, ...] = (
     "push",
     "secrets",
     "cdn",
+    "registry",
+    "edge",
+    "monitoring",
 )
 
 
@@ -38,12 +41,29 @@ WIRED_ENV = frozenset(
 )  # fmt: skip
 
 
-class AppSpec(BaseModel):
-    """The app contract: a container image (clouds) or a command (local) listening on $PORT."""
+class BuildSpec(BaseModel):
+    """How to build the app's image with Docker: ``docker build --file DOCKERFILE --target T CONTEXT``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    image: str = Field("ghcr.io/mbops/notes-app:0.1.0", min_length=1, description="Container image for clouds.")
+    context: str = Field(".", min_length=1, description="Build context folder (relative: to the stack file's folder).")
+    dockerfile: str = Field("Dockerfile", min_length=1, description="Dockerfile, relative to the context.")
+    target: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Build stage to build.")
+    args: dict[str, str] = Field(default_factory=dict, description="Build arguments (--build-arg); not secrets.")
+    platform: str = Field("linux/amd64", pattern=r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+
+
+class AppSpec(BaseModel):
+    """The app contract: a container image (clouds) or a command (local) listening on $PORT.
+
+    The image is built from ``build`` (pushed to the stack's registry and deployed by digest) or is a prebuilt
+    ``image`` (pin it by digest, ``repo@sha256:...``, for prod).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str | None = Field(None, min_length=1, description="A prebuilt container image (clouds).")
+    build: BuildSpec | None = Field(None, description="Build the image from a Dockerfile (clouds; local with Docker).")
     command: str = Field("python -m examples.notes_app", min_length=1, description="Local target command.")
     port: int = Field(8080, ge=1, le=65535)
     health_path: str = Field("/healthz", pattern=r"^/[\w\-./]*$")
@@ -82,6 +102,8 @@ class AppSpec(BaseModel):
         both = sorted(set(self.env) & set(self.secret_env))
         if both:
             raise ValueError(f"{', '.join(both)} is both in env and in secret_env; keep one")
+        if self.image is not None and self.build is not None:
+            raise ValueError("give either image (a prebuilt image) or build (a Dockerfile to build), not both")
         return self
 
 
@@ -141,6 +163,10 @@ class DocDbSpec(ComponentSpec):
 
 
 class StorageSpec(ComponentSpec):
+    public_prefix: str = Field(
+        "public/", pattern=r"^[a-z0-9][a-z0-9._-]*/$",
+        description="The only prefix the CDN serves; every other object (user uploads) stays private.",
+    )  # fmt: skip
     versioning: bool = True
     noncurrent_version_days: int = Field(30, ge=1, le=3650)
     cors_origins: list[str] = Field(default_factory=list)
@@ -177,6 +203,61 @@ class CdnSpec(ComponentSpec):
     price_class: Literal["economy", "standard", "global"] = "economy"
 
 
+class RegistrySpec(ComponentSpec):
+    """The stack's container registry: the app's images, pushed by digest, pulled by the app only."""
+
+    keep_images: int = Field(30, ge=1, le=1000, description="Images kept; older ones are cleaned up.")
+    scan_on_push: bool = True
+
+
+class EdgeSpec(ComponentSpec):
+    """The public entry in front of the app: the stack's ``domain`` with a cloud-managed certificate, HTTPS
+    only (HTTP redirects), TLS 1.2+, and a web application firewall."""
+
+    waf: bool = True
+    rate_limit: int = Field(1000, ge=100, le=2_000_000_000, description="Requests per IP per 5 minutes.")
+    managed_rules: bool = Field(True, description="The cloud's managed rule sets (OWASP core, known bad inputs).")
+    min_tls: Literal["1.2", "1.3"] = "1.2"
+
+
+class Thresholds(BaseModel):
+    """Alert thresholds (each alert's description says what to do when it fires)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate_pct: float = Field(5, gt=0, le=100, description="5xx share of requests at the entry.")
+    latency_p95_ms: float = Field(1500, gt=0, description="p95 latency at the entry.")
+    cpu_pct: float = Field(80, gt=0, le=100, description="App CPU.")
+    memory_pct: float = Field(85, gt=0, le=100, description="App memory.")
+    db_cpu_pct: float = Field(80, gt=0, le=100)
+    db_free_storage_pct: float = Field(10, gt=0, lt=100, description="Free database storage below this share.")
+    db_connections_pct: float = Field(80, gt=0, le=100, description="Of the server's connection limit.")
+    cache_memory_pct: float = Field(80, gt=0, le=100)
+    period_s: int = Field(300, ge=60, le=3600, description="Evaluation window.")
+
+
+NOTIFY = re.compile(r"^(email:[^@\s]+@[^@\s]+\.[^@\s]+|webhook:https://\S+)$")
+
+
+class MonitoringSpec(ComponentSpec):
+    """Alerts, an uptime check of the health path, a dashboard and a budget, sent to ``notify``."""
+
+    notify: list[str] = Field(default_factory=list, description="email:ops@example.com or webhook:https://...")
+    budget_usd: float | None = Field(None, gt=0, description="Monthly budget; alerts at 80% and 100% (forecast).")
+    billing_account: str | None = Field(
+        None, pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", description="GCP: the billing account a budget watches."
+    )
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        for target in value:
+            if not NOTIFY.match(target):
+                raise ValueError(f"'{target}': use email:<address> or webhook:https://<url>")
+        return value
+
+
 SPECS: dict[str, type[ComponentSpec]] = {
     "network": NetworkSpec,
     "servers": ServersSpec,
@@ -190,5 +271,8 @@ SPECS: dict[str, type[ComponentSpec]] = {
     "push": PushSpec,
     "secrets": SecretsSpec,
     "cdn": CdnSpec,
+    "registry": RegistrySpec,
+    "edge": EdgeSpec,
+    "monitoring": MonitoringSpec,
 }
 assert set(SPECS) == set(KINDS)

@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 
 from mbops.components.spec import AppSpec, ComponentSpec
+from mbops.errors import ConfigError
 
 # The kinds that run the app: a stack has exactly one of them, built after every other kind it uses.
 APP_KINDS: tuple[str, ...] = ("servers", "containers", "serverless")
@@ -65,6 +66,7 @@ class Built:
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # the app starts after these
     outputs: dict[str, Any] = field(default_factory=dict)
     gap: Gap | None = None
+    image: pulumi.Input[str] | None = None  # the registry kind: the image the app runs (repo@sha256:...)
 
 
 @dataclass(kw_only=True)
@@ -76,6 +78,7 @@ class AppWiring:
     secrets: dict[str, Any] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    image: pulumi.Input[str] | None = None  # built and pushed by the registry kind; else app.image
 
     def granted(self, what: str) -> list[Grant]:
         """The grants of one sort, in the order they were made."""
@@ -96,6 +99,8 @@ class StackInfo:
     app: AppSpec
     specs: Mapping[str, ComponentSpec]
     source: str = "flags"  # the stack file, or "flags"
+    domain: str | None = None  # the app's public name (api.example.com)
+    dns_zone: Any = None  # stacks.config.DnsZone: name, managed_zone (GCP), resource_group (Azure)
     release_data: bool = False  # make data resources deletable (the step before `destroy --delete-data`)
 
     @property
@@ -104,6 +109,16 @@ class StackInfo:
 
     def has(self, kind: str) -> bool:
         return kind in self.specs
+
+    def image(self, wiring: AppWiring) -> pulumi.Input[str]:
+        """The image the app runs: the one the registry kind built and pushed, else ``app.image``."""
+        image = wiring.image or self.app.image
+        if image is None:
+            raise ConfigError(
+                f"{self.source}: app: give app.image (a prebuilt image) or app.build (a Dockerfile to build) "
+                f"for the {self.cloud} stack {self.name}"
+            )
+        return image
 
     @property
     def source_dir(self) -> Path | None:

@@ -2,13 +2,25 @@
 
 Each SKU entry has a description, a unit, the public price list it comes from (``source`` names an entry of
 the file's ``sources``; ``match`` says how ``mbops prices refresh`` finds it there), an ``as_of`` date and
-a price per region. Regions without their own price use the default region's price times the documented
+a price per region, and says where its numbers were read:
+
+- ``evidence``: the public page that publishes the price and, where one was made, an independent check of
+  the number (a price list SKU or file, with what it shows);
+- ``copied``: regions whose price was not read but copied from another region, each with ``from`` and
+  ``multiplier`` (every item priced that way says so); ``estimated``: why a price that was not read at all
+  is what it is (said on every item priced with it);
+- ``free_quantity``: a free tier (deducted only with ``--free-tiers``); ``included_quantity``: a $0 first
+  tier every account gets (always deducted). Both apply once per stack.
+
+Regions without their own price use the default region's price times the documented
 ``regional_multipliers`` (longest matching prefix), and say so on every item priced that way.
 ``MBOPS_PRICE_CATALOG=<dir>`` reads catalogs from another directory (e.g. one ``prices refresh`` wrote).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -38,6 +50,7 @@ class Price:
     region: str  # the region whose price was used ("global" for global services)
     note: str = ""
     free_quantity: float = 0.0
+    included_quantity: float = 0.0
 
 
 @dataclass(kw_only=True)
@@ -83,6 +96,12 @@ class Catalog:
         note = ""
         if region in prices:
             used, value = region, float(prices[region])
+            copied = (entry.get("copied") or {}).get(region)
+            if copied:
+                note = (
+                    f"the {region} price was not read: copied from {copied['from']} x "
+                    f"{float(copied.get('multiplier', 1)):g}"
+                )
         elif GLOBAL in prices:
             used, value = GLOBAL, float(prices[GLOBAL])
         elif self.default_region in prices:
@@ -94,6 +113,8 @@ class Catalog:
             )
         else:
             raise KeyError(sku)
+        if entry.get("estimated"):
+            note = "; ".join(filter(None, [note, f"estimated price, {entry['estimated']}"]))
         source = str(entry.get("source", ""))
         return Price(
             sku=sku,
@@ -105,7 +126,13 @@ class Catalog:
             region=used,
             note=note,
             free_quantity=float(entry.get("free_quantity", 0) or 0),
+            included_quantity=float(entry.get("included_quantity", 0) or 0),
         )
+
+    def evidence(self, sku: str) -> list[str]:
+        """Where the SKU's numbers were read (public page first, then any independent check)."""
+        value = self.skus[sku].get("evidence") or []
+        return [value] if isinstance(value, str) else [str(v) for v in value]
 
     def summary(self, region: str) -> dict[str, Any]:
         """What the estimate reports about the catalog it used."""
@@ -136,16 +163,36 @@ def catalog_path(cloud: str, directory: Path | None = None) -> Path:
     return (directory or catalog_dir()) / f"{cloud}.yaml"
 
 
+def _cache_dir() -> Path:
+    """Where parsed catalogs are kept as JSON (parsing the YAML costs ~25 ms a catalog; JSON ~1 ms)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mbops" / "catalogs"
+
+
 @cache
 def _load(path: Path, mtime: float) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(), Loader=_LOADER)  # noqa: S506 (a safe loader)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no price catalog for this cloud") from None
+    cached = _cache_dir() / f"{hashlib.sha256(raw).hexdigest()[:40]}.json"  # keyed by content: never stale
+    try:
+        return json.loads(cached.read_text())
+    except (OSError, ValueError):
+        pass
+    try:
+        data = yaml.load(raw, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: malformed price catalog: {exc}") from None
     if not isinstance(data, dict) or "skus" not in data or "default_region" not in data:
         raise ConfigError(f"{path}: a price catalog needs 'default_region' and 'skus'")
+    try:  # best effort: a read-only or missing cache directory only costs the YAML parse next time
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(cached)
+    except (OSError, TypeError, ValueError):
+        pass
     return data
 
 

@@ -6,8 +6,11 @@
 - ``items``: one line per charge (resource, SKU, unit price, quantity, monthly, the price list it comes from),
 - ``free``: resources that cost nothing, each with the reason,
 - ``unpriced``: resources (or charges) the catalog cannot price, each with why — never counted as zero,
-- ``assumptions``: the usage values used (defaults overridden by the stack file's ``usage:``),
+- ``assumptions``: the usage values used (the preset's, overridden by the stack file's ``usage:``),
 - ``catalog``: cloud, region, as-of date and sources of the prices.
+
+A usage-driven item whose usage is 0 costs $0 and carries ``per_unit`` ("$0.045 per GB"): what it costs
+once there is usage.
 """
 
 from __future__ import annotations
@@ -18,23 +21,37 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mbops.cost.catalog import Catalog, load_catalog
-from mbops.cost.rules import COMMON_FREE, Charge, Context, Free, Unpriced, fmt, free_reason
-from mbops.cost.usage import USAGE, resolve_usage
+from mbops.cost.rules import COMMON_FREE, Charge, Context, Free, Unpriced, fmt, free_reason, per_unit
+from mbops.cost.usage import PRESETS, USAGE, check_preset, resolve_usage
 
 CURRENCY = "USD"
 APP_KINDS = ("containers", "serverless", "servers")
 MODEL_NOTES = [
     "List prices, on-demand, no commitments, discounts, taxes or support plans.",
     "Always-on resources run hours_per_month; app replicas run at the planned minimum unless usage.replicas is set.",
-    "Scale-to-zero compute is billed for requests_per_month x avg_request_ms of active time.",
-    "free_tiers=1 deducts permanent monthly free allowances once per stack (they are per account in reality).",
+    "App compute is active for requests_per_month x avg_request_ms; always-on replicas of serverless containers "
+    "bill the rest of the month at the idle rate.",
+    "Free tiers are not deducted unless asked (--free-tiers or usage.free_tiers: 1), as the clouds' calculators "
+    "do; allowances every account gets with the product (backup storage up to the database size, included log "
+    "retention, the first load balancer rules) always apply.",
 ]
 
 
-def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
-    """The monthly cost estimate of ``graph`` (see the module docstring for the shape)."""
+def estimate(
+    graph: dict[str, Any], stack: Any, *, preset: str | None = None, free_tiers: bool | None = None
+) -> dict[str, Any]:
+    """The monthly cost estimate of ``graph`` (see the module docstring for the shape).
+
+    ``preset`` picks the usage preset (default: the stack's ``usage_preset``, else ``small``); the stack
+    file's ``usage:`` overrides single values. ``free_tiers`` True deducts free tiers, False ignores them,
+    None leaves it to ``usage.free_tiers``.
+    """
     overrides = dict(getattr(stack, "usage", None) or {})
-    usage = resolve_usage(overrides, source=getattr(stack, "source", "stack"))
+    source = getattr(stack, "source", "stack")
+    chosen = check_preset(preset or getattr(stack, "usage_preset", None))
+    if free_tiers is not None:
+        overrides["free_tiers"] = 1.0 if free_tiers else 0.0
+    usage = resolve_usage(overrides, source=source, preset=chosen)
     cloud, region = graph["cloud"], graph["region"]
     result: dict[str, Any] = {
         "currency": CURRENCY,
@@ -43,6 +60,8 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
         "items": [],
         "free": [],
         "unpriced": [],
+        "preset": chosen,
+        "free_tiers": bool(usage["free_tiers"]),
         "assumptions": usage,
         "overridden": sorted(overrides),
         "notes": list(MODEL_NOTES),
@@ -94,8 +113,11 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
         elif isinstance(outcome, Unpriced):
             result["unpriced"].append({**base, "why": outcome.why})
         else:
-            for charge in outcome:
-                pricer.add(base, charge)
+            for part in outcome:
+                if isinstance(part, Unpriced):  # one charge of a priced resource that the catalog cannot price
+                    result["unpriced"].append({**base, "why": part.why, "partial": True})
+                else:
+                    pricer.add(base, part)
 
     _egress(graph, usage, pricer)
     totals: dict[str, float] = defaultdict(float)
@@ -110,7 +132,11 @@ def estimate(graph: dict[str, Any], stack: Any) -> dict[str, Any]:
 
 @dataclass(kw_only=True)
 class _Pricer:
-    """Turns charges into priced items, applying each SKU's free allowance once per stack."""
+    """Turns charges into priced items, applying each SKU's allowances once per stack.
+
+    ``included_quantity`` (a $0 first tier every account gets) always applies; ``free_quantity`` (a free
+    tier) only when usage.free_tiers is 1.
+    """
 
     catalog: Catalog
     region: str
@@ -131,13 +157,15 @@ class _Pricer:
             )
             return
         quantity, detail = charge.quantity, charge.detail
-        if price.free_quantity and self.usage["free_tiers"] >= 1:
-            left = self.allowances.setdefault(charge.sku, price.free_quantity)
+        for kind, allowance in (("included", price.included_quantity), ("free tier", price.free_quantity)):
+            if not allowance or (kind == "free tier" and self.usage["free_tiers"] < 1):
+                continue
+            left = self.allowances.setdefault(f"{kind}:{charge.sku}", allowance)
             used = min(left, quantity)
-            self.allowances[charge.sku] = left - used
+            self.allowances[f"{kind}:{charge.sku}"] = left - used
             if used:
                 quantity -= used
-                detail = f"{detail}; less free allowance of {fmt(used)} ({price.unit})".lstrip("; ")
+                detail = f"{detail}; less {kind} allowance of {fmt(used)} ({price.unit})".lstrip("; ")
         item = {
             **base,
             "sku": charge.sku,
@@ -152,6 +180,9 @@ class _Pricer:
         }
         if price.note:
             item["note"] = price.note
+        if charge.usage and not charge.quantity and not any(self.usage.get(k) for k in charge.usage):
+            item["per_unit"] = per_unit(price.unit_price, price.unit)
+            item["detail"] = f"{detail}; no usage assumed ({', '.join(charge.usage)} = 0)".lstrip("; ")
         self.result["items"].append(item)
 
 
@@ -159,7 +190,7 @@ def _egress(graph: dict[str, Any], usage: dict[str, float], pricer: _Pricer) -> 
     """Internet egress of the app: not a resource, so charged to the app's component as its own line."""
     kinds = {r.get("component") for r in graph["resources"]}
     app = next((k for k in APP_KINDS if k in kinds), None)
-    if app is None or not usage["egress_gb"]:
+    if app is None:
         return
     base = {"resource": "(internet egress)", "type": "data-transfer", "component": app}
     pricer.add(
@@ -168,10 +199,21 @@ def _egress(graph: dict[str, Any], usage: dict[str, float], pricer: _Pricer) -> 
             sku="egress.internet_gb",
             quantity=usage["egress_gb"],
             detail=f"egress_gb {fmt(usage['egress_gb'])}",
+            usage=("egress_gb",),
         ),
     )
 
 
 def usage_help() -> list[dict[str, Any]]:
-    """The usage keys a stack file may set, with defaults and meaning (for docs and ``mbops cost``)."""
-    return [{"key": k, "default": v.default, "unit": v.unit, "help": v.help} for k, v in USAGE.items()]
+    """The usage keys a stack file may set, with each preset's value and meaning (for docs and ``mbops cost``)."""
+    return [
+        {
+            "key": k,
+            "default": v.default,
+            "presets": {name: v.preset(name) for name in PRESETS},
+            "unit": v.unit,
+            "help": v.help,
+            "derived": v.derived,
+        }
+        for k, v in USAGE.items()
+    ]

@@ -388,10 +388,13 @@ def refresh_catalog(
     for key, entry in data["skus"].items():
         prices: dict[str, float] = entry.setdefault("prices", {})
         wanted = list(prices) + [r for r in extra if GLOBAL not in prices and r not in prices]
-        dates, stale = [], []
+        dates, stale, read = [], [], []
+        copied: dict[str, Any] = entry.get("copied") or {}
         for region in wanted:
             result = _lookup(lists, cloud, entry, region)
             if isinstance(result, Found):
+                read.append(f"price list {result.ref} ({region}, effective {result.as_of or today}, read {today})")
+                copied.pop(region, None)  # read now, no longer a copy
                 new = round(result.price, 10)
                 if prices.get(region) != new:
                     report.updated.append(
@@ -410,9 +413,15 @@ def refresh_catalog(
             else:
                 stale.append(region)
                 report.not_found.append({"sku": key, "region": region, "why": result})
+        if read:  # the price list replaces earlier price list evidence; the public page stays
+            kept = [e for e in _evidence(entry) if not e.startswith("price list ")]
+            entry["evidence"] = kept + read
+        if not copied:
+            entry.pop("copied", None)
         if dates and not stale:
             entry["as_of"] = max(dates)
             entry.pop("stale_regions", None)
+            entry.pop("estimated", None)
         elif stale:
             entry["stale_regions"] = [r for r in stale if r in prices]
             if not entry["stale_regions"]:
@@ -428,6 +437,11 @@ def refresh_catalog(
     if write:
         write_catalog(data, report.path)
     return report
+
+
+def _evidence(entry: dict[str, Any]) -> list[str]:
+    value = entry.get("evidence") or []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _lookup(lists: _Lists, cloud: str, entry: dict[str, Any], region: str) -> Found | str:

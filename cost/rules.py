@@ -2,7 +2,9 @@
 
 Each cloud has a module ``mbops.cost.rules_<cloud>`` with ``RULES: {type token: rule}`` and ``FREE``
 (type token or prefix -> why it costs nothing). A rule returns a list of ``Charge`` (catalog SKU x quantity),
-``Free(reason)`` or ``Unpriced(why)``. Types no rule knows are listed as unpriced, never counted as zero.
+``Free(reason)`` or ``Unpriced(why)``; the list may also hold ``Unpriced`` parts (a charge of the resource
+that cannot be priced, listed next to the charges that can). Types no rule knows are listed as unpriced,
+never counted as zero.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ COMPUTED = "[computed]"
 
 @dataclass(frozen=True, kw_only=True)
 class Charge:
-    """``quantity`` units of catalog SKU ``sku``; ``detail`` says how the quantity was worked out."""
+    """``quantity`` units of catalog SKU ``sku``; ``detail`` says how the quantity was worked out.
+
+    ``usage`` names the usage keys the quantity is proportional to: when they are all 0 the report says
+    "$X per <unit>" instead of $0, since the charge depends on usage nobody assumed.
+    """
 
     sku: str
     quantity: float
     detail: str = ""
+    usage: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class Unpriced:
     why: str
 
 
-Outcome = list[Charge] | Free | Unpriced
+Outcome = list[Charge | Unpriced] | Free | Unpriced
 
 
 @dataclass(kw_only=True)
@@ -84,6 +91,14 @@ class Context:
 
     def app_replicas(self) -> float:
         return float(self.stack.app.min_replicas) if self.stack is not None else 1.0
+
+    def dependents(self, resource: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
+        """The resources of a type that depend on ``resource`` directly."""
+        return [r for r in self.of_type(type_token) if resource["urn"] in (r.get("dependencies") or [])]
+
+    def running_replicas(self) -> float:
+        """The app's average running replicas: usage.replicas, else the planned minimum (at least 1)."""
+        return max(self.replicas(self.app_replicas()), 1.0)
 
 
 Rule = Callable[[dict[str, Any], Context], Outcome]
@@ -163,6 +178,12 @@ def ceil_to(value: float, step: float) -> float:
     return math.ceil(value / step) * step
 
 
+def per_unit(price: float, unit: str) -> str:
+    """'$0.045 per GB': what a usage-driven charge costs per unit when no usage is assumed."""
+    text = f"${price:,.4f}" if price >= 0.01 else f"${price:.10f}".rstrip("0")
+    return f"{text} per {unit}"
+
+
 def fmt(value: float) -> str:
     """A compact number for details: 730, 0.5, 1.5M, 20k."""
     if value >= 1_000_000 and value % 100_000 == 0:
@@ -190,14 +211,14 @@ COMMON_FREE: dict[str, str] = {
 
 def log_charges(
     ingest_sku: str, retention_sku: str, gb: float, detail: str, retention_days: float, included_days: float,
-    unit: str = "GB",
+    unit: str = "GB", usage: tuple[str, ...] = (),
 ) -> list[Charge]:
     """Log ingestion, plus storage for the days kept beyond what ingestion includes (at most 12 months)."""
-    charges = [Charge(sku=ingest_sku, quantity=gb, detail=detail)]
+    charges = [Charge(sku=ingest_sku, quantity=gb, detail=detail, usage=usage)]
     if retention_days > included_days:
         months = min((retention_days - included_days) / 30, 12)
         kept = f"{fmt(gb)} {unit}/month kept {fmt(retention_days)} days ({fmt(included_days)} days included)"
-        charges.append(Charge(sku=retention_sku, quantity=gb * months, detail=kept))
+        charges.append(Charge(sku=retention_sku, quantity=gb * months, detail=kept, usage=usage))
     return charges
 
 
@@ -216,3 +237,106 @@ def unmodelled_storage(res: dict[str, Any], ctx: Context, noun: str) -> Unpriced
     if owner:
         return Unpriced(f"storage usage is counted on {noun} {owner}; this {noun}'s use is not modelled")
     return None
+
+
+def busy_seconds(ctx: Context, per_instance: float) -> tuple[float, str]:
+    """Instance-seconds a month that request-billed containers (Cloud Run, Container Apps) are busy.
+
+    With C requests in flight on average (requests/s x duration), instances are busy ``1 - e^-C`` of the time
+    while C is small (requests rarely overlap) and ``C / per_instance`` when the autoscaler packs
+    ``per_instance`` concurrent requests on each; the estimate takes the larger.
+    """
+    u = ctx.usage
+    month = ctx.hours * 3600
+    concurrency = u["requests_per_month"] * u["avg_request_ms"] / 1000 / (month or 1)
+    share = max(1 - math.exp(-concurrency), concurrency / max(per_instance, 1.0))
+    how = (
+        f"{fmt(u['requests_per_month'])} requests x {fmt(u['avg_request_ms'])} ms = {concurrency:.3g} in flight "
+        f"on average, {fmt(per_instance)} per instance: {share:.3g} instance(s) busy"
+    )
+    return share * month, how
+
+
+def backup_storage(
+    ctx: Context, provisioned_gb: float, retention_days: float, included_gb: float, copies: str = ""
+) -> tuple[float, str]:
+    """Database backup storage billed beyond ``included_gb``, and how it was worked out.
+
+    Kept: ``database_backup_gb``, or the estimate ``data x (1 + daily change x retention days)`` (a full
+    copy plus incremental backups / transaction logs for the retention window), data being
+    ``database_data_gb`` or half the provisioned storage.
+    """
+    u = ctx.usage
+    if u["database_backup_gb"] >= 0:
+        kept, how = u["database_backup_gb"], f"database_backup_gb {fmt(u['database_backup_gb'])}"
+    else:
+        data = u["database_data_gb"] if u["database_data_gb"] >= 0 else provisioned_gb / 2
+        source = "database_data_gb" if u["database_data_gb"] >= 0 else f"half of {fmt(provisioned_gb)} GB provisioned"
+        change = u["database_daily_change"]
+        kept = data * (1 + change * retention_days)
+        how = (
+            f"{fmt(data)} GB of data ({source}) x (1 + {change:g} changed a day x {fmt(retention_days)} days kept)"
+            f" = {fmt(kept)} GB{copies}"
+        )
+    billed = max(kept - included_gb, 0.0)
+    if included_gb:
+        how += f"; {fmt(included_gb)} GB included" + (f", {fmt(billed)} GB billed" if billed else ", nothing billed")
+    return billed, how
+
+
+def nat_processed(ctx: Context, *, pulls_via_nat: bool, logs_via_nat: bool) -> tuple[float, str]:
+    """Data through a stack's NAT a month, and how it was worked out (``nat_processed_gb`` or derived)."""
+    u = ctx.usage
+    if u["nat_processed_gb"] >= 0:
+        return u["nat_processed_gb"], f"nat_processed_gb {fmt(u['nat_processed_gb'])}"
+    parts = [(u["outbound_gb"], f"outbound_gb {fmt(u['outbound_gb'])}")]
+    if pulls_via_nat:
+        replicas = ctx.running_replicas()
+        pulls = u["image_gb"] * replicas * u["deploys_per_month"]
+        parts.append(
+            (pulls, f"image pulls {fmt(u['image_gb'])} GB x {fmt(replicas)} replica(s) x {fmt(u['deploys_per_month'])}"
+             " deploys")
+        )
+    if logs_via_nat:
+        parts.append((u["app_log_gb"], f"app logs to the log API {fmt(u['app_log_gb'])}"))
+    total = sum(gb for gb, _ in parts)
+    return total, " + ".join(text for _, text in parts) + f" = {fmt(total)} GB"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacityUnit:
+    """What one load balancer capacity unit covers, per dimension (AWS LCU/NLCU, Azure App Gateway CU)."""
+
+    new_per_second: float  # new connections (flows) per second
+    active: float  # concurrently open connections
+    gb_per_hour: float  # processed bytes
+    rule_evals_per_second: float = 0.0  # 0 = not a dimension
+    free_rules: int = 0
+
+
+def capacity_units(ctx: Context, unit: CapacityUnit, rules: int = 0) -> tuple[float, str]:
+    """Average capacity units a month: ``lb_capacity_units``, or the largest dimension of the traffic.
+
+    Capacity units are billed per hour on the dimension that uses most; with every dimension proportional
+    to traffic, the monthly unit-hours are the month's traffic on that dimension (no peak factor needed).
+    """
+    u = ctx.usage
+    if u["lb_capacity_units"] >= 0:
+        return u["lb_capacity_units"], f"lb_capacity_units {fmt(u['lb_capacity_units'])}"
+    seconds = ctx.hours * 3600 or 1.0
+    rps = u["requests_per_month"] / seconds
+    new = rps / max(u["requests_per_connection"], 1.0)
+    dims = {
+        f"{new:.3g} new connections/s / {unit.new_per_second:g}": new / unit.new_per_second,
+        f"{new * u['connection_seconds']:.3g} active connections / {unit.active:g}": new
+        * u["connection_seconds"]
+        / unit.active,
+        f"{u['lb_processed_gb'] / (ctx.hours or 1):.3g} GB/h / {unit.gb_per_hour:g}": u["lb_processed_gb"]
+        / (ctx.hours or 1)
+        / unit.gb_per_hour,
+    }
+    if unit.rule_evals_per_second and rules > unit.free_rules:
+        evals = rps * (rules - unit.free_rules)
+        dims[f"{evals:.3g} rule evaluations/s / {unit.rule_evals_per_second:g}"] = evals / unit.rule_evals_per_second
+    label, value = max(dims.items(), key=lambda kv: kv[1])
+    return value, f"{value:.3g} units on average: {label} (largest of {len(dims)} dimensions)"

@@ -5,24 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from mbops.cost.rules import (
+    CapacityUnit,
     Charge,
     Context,
     Free,
     Outcome,
     Rule,
     Unpriced,
+    backup_storage,
+    busy_seconds,
+    capacity_units,
     cpu_cores,
     dig,
     fmt,
     known,
     log_charges,
     memory_gib,
+    nat_processed,
     num,
     unmodelled_storage,
 )
 
 APP_KINDS = ("containers", "serverless", "servers")
 SECONDS_PER_HOUR = 3600
+# Application Gateway v2 capacity unit: 2,500 persistent connections, 2.22 Mbps (~1 GB/h), one compute unit
+# (~50 new TLS connections/s with RSA 2048 keys); an instance is 10 capacity units.
+APPGW_CU = CapacityUnit(new_per_second=50, active=2500, gb_per_hour=2.22e6 / 8 * 3600 / 1e9)
+ACR_INCLUDED_GB = {"Basic": 10, "Standard": 100, "Premium": 500}
 
 
 def _sku(res: dict[str, Any]) -> str:
@@ -41,12 +50,16 @@ def public_ip(res: dict[str, Any], ctx: Context) -> Outcome:
 
 def nat_gateway(res: dict[str, Any], ctx: Context) -> Outcome:
     count = len(ctx.of_type(res["type"])) or 1
+    app = ctx.of_type(("azure-native:app:ContainerApp", "azure-native:compute:VirtualMachineScaleSet"))
+    gb, how = nat_processed(ctx, pulls_via_nat=bool(app), logs_via_nat=False)
+    explicit = ctx.usage["nat_processed_gb"] >= 0
     return [
-        Charge(sku="nat.hour", quantity=ctx.hours, detail=f"{fmt(ctx.hours)} h"),
+        Charge(sku="nat.hour", quantity=ctx.hours, detail=f"{fmt(ctx.hours)} h (its public IP is charged on the IP)"),
         Charge(
             sku="nat.gb",
-            quantity=ctx.usage["nat_processed_gb"] / count,
-            detail=f"nat_processed_gb {fmt(ctx.usage['nat_processed_gb'])} / {count} gateway(s)",
+            quantity=gb / count,
+            detail=f"{how}, / {count} gateway(s)",
+            usage=("nat_processed_gb",) if explicit else ("outbound_gb", "image_gb"),
         ),
     ]
 
@@ -107,21 +120,43 @@ def _containers(res: dict[str, Any]) -> tuple[float, float]:
 
 
 def container_app(res: dict[str, Any], ctx: Context) -> Outcome:
+    """Consumption plan: active seconds at the active rate; always-on replicas' other seconds at the idle rate."""
     cpu, memory = _containers(res)
     planned = num(dig(res["inputs"], "template", "scale", "minReplicas", default=0), 0)
     replicas = ctx.replicas(planned)
     requests = ctx.usage["requests_per_month"]
-    if replicas > 0:
-        seconds = replicas * ctx.hours * SECONDS_PER_HOUR
-        how = f"{fmt(replicas)} always-on replica(s) x {fmt(ctx.hours)} h (active rate)"
-    else:
-        seconds = requests * ctx.usage["avg_request_ms"] / 1000
-        how = f"scale to zero: {fmt(requests)} requests x {fmt(ctx.usage['avg_request_ms'])} ms"
-    return [
-        Charge(sku="aca.vcpu_active", quantity=seconds * cpu, detail=f"{how} x {cpu:g} vCPU"),
-        Charge(sku="aca.memory_active", quantity=seconds * memory, detail=f"{how} x {memory:g} GiB"),
-        Charge(sku="aca.requests", quantity=requests / 1e6, detail=f"requests_per_month {fmt(requests)}"),
+    rules = dig(res["inputs"], "template", "scale", "rules", default=[]) or []
+    per_replica = next(
+        (
+            num(dig(r, "http", "metadata", "concurrentRequests", default=10), 10)
+            for r in rules
+            if isinstance(r, dict) and r.get("http")
+        ),
+        10.0,  # the default HTTP scale rule: 10 concurrent requests per replica
+    )
+    active, how = busy_seconds(ctx, per_replica)
+    driven = ("requests_per_month", "avg_request_ms")
+    charges = [
+        Charge(sku="aca.vcpu_active", quantity=active * cpu, detail=f"{how} x {cpu:g} vCPU", usage=driven),
+        Charge(sku="aca.memory_active", quantity=active * memory, detail=f"{how} x {memory:g} GiB", usage=driven),
+        Charge(
+            sku="aca.requests",
+            quantity=requests / 1e6,
+            detail=f"requests_per_month {fmt(requests)}",
+            usage=("requests_per_month",),
+        ),
     ]
+    if replicas > 0:  # an always-on replica is billed at the idle rate while it serves no request
+        idle_s = max(replicas * ctx.hours * SECONDS_PER_HOUR - active, 0.0)
+        idle = (
+            f"{fmt(replicas)} always-on replica(s) x {fmt(ctx.hours)} h, "
+            f"less {fmt(active / SECONDS_PER_HOUR)} h active"
+        )
+        charges += [
+            Charge(sku="aca.vcpu_idle", quantity=idle_s * cpu, detail=f"{idle} x {cpu:g} vCPU"),
+            Charge(sku="aca.memory_idle", quantity=idle_s * memory, detail=f"{idle} x {memory:g} GiB"),
+        ]
+    return charges
 
 
 def managed_environment(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -141,7 +176,9 @@ def log_workspace(res: dict[str, Any], ctx: Context) -> Outcome:
     gb = ctx.usage[key] / workspaces
     retention = num(res["inputs"].get("retentionInDays"), 30)
     detail = f"{key} {fmt(ctx.usage[key])}"
-    return log_charges("loganalytics.ingest_gb", "loganalytics.retention_gb", gb, detail, retention, 31)
+    return log_charges(
+        "loganalytics.ingest_gb", "loganalytics.retention_gb", gb, detail, retention, 31, usage=(key,)
+    )
 
 
 def postgres_server(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -161,9 +198,16 @@ def postgres_server(res: dict[str, Any], ctx: Context) -> Outcome:
         ),
         Charge(sku="postgres.storage", quantity=copies * gb, detail=f"{fmt(gb)} GB x {copies} ({label})"),
     ]
-    backup = ctx.usage["database_backup_gb"]
-    if backup:
-        charges.append(Charge(sku="postgres.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}"))
+    retention = num(dig(inputs, "backup", "backupRetentionDays", default=7), 7)
+    geo = dig(inputs, "backup", "geoRedundantBackup", default="Disabled") == "Enabled"
+    billed, how = backup_storage(ctx, gb, retention, included_gb=gb)
+    charges.append(
+        Charge(
+            sku="postgres.backup_grs" if geo else "postgres.backup",
+            quantity=billed,
+            detail=f"{'geo-redundant' if geo else 'locally redundant'} backups: {how} (100% of storage included)",
+        )
+    )
     return charges
 
 
@@ -180,11 +224,13 @@ def cosmos_account(res: dict[str, Any], ctx: Context) -> Outcome:
             quantity=ru / 1e6,
             detail=f"{fmt(u['docdb_reads_per_month'])} reads x {fmt(u['cosmos_ru_per_read'])} RU + "
             f"{fmt(u['docdb_writes_per_month'])} writes x {fmt(u['cosmos_ru_per_write'])} RU",
+            usage=("docdb_reads_per_month", "docdb_writes_per_month"),
         ),
         Charge(
             sku="cosmos.storage",
             quantity=u["docdb_storage_gb"],
             detail=f"docdb_storage_gb {fmt(u['docdb_storage_gb'])}",
+            usage=("docdb_storage_gb",),
         ),
     ]
     tier = dig(inputs, "backupPolicy", "continuousModeProperties", "tier", default="")
@@ -194,6 +240,7 @@ def cosmos_account(res: dict[str, Any], ctx: Context) -> Outcome:
                 sku="cosmos.continuous30",
                 quantity=u["docdb_storage_gb"],
                 detail=f"30-day continuous backup of {fmt(u['docdb_storage_gb'])} GB (7 days is free)",
+                usage=("docdb_storage_gb",),
             )
         )
     return charges
@@ -214,11 +261,12 @@ def cdn_profile(res: dict[str, Any], ctx: Context) -> Outcome:
     gb, requests = ctx.usage["cdn_egress_gb"], ctx.usage["cdn_requests_per_month"]
     return [
         Charge(sku=f"frontdoor.{tiers[name]}.base", quantity=1, detail="base fee, 1 profile"),
-        Charge(sku="frontdoor.egress_gb", quantity=gb, detail=f"cdn_egress_gb {fmt(gb)}"),
+        Charge(sku="frontdoor.egress_gb", quantity=gb, detail=f"cdn_egress_gb {fmt(gb)}", usage=("cdn_egress_gb",)),
         Charge(
             sku="frontdoor.requests",
             quantity=requests / 10_000,
             detail=f"cdn_requests_per_month {fmt(requests)}",
+            usage=("cdn_requests_per_month",),
         ),
     ]
 
@@ -237,16 +285,19 @@ def storage_account(res: dict[str, Any], ctx: Context) -> Outcome:
             sku=f"blob.hot.{redundancy}",
             quantity=u["storage_gb"],
             detail=f"storage_gb {fmt(u['storage_gb'])}",
+            usage=("storage_gb",),
         ),
         Charge(
             sku="blob.writes",
             quantity=u["object_writes_per_month"] / 10_000,
             detail=f"object_writes_per_month {fmt(u['object_writes_per_month'])}",
+            usage=("object_writes_per_month",),
         ),
         Charge(
             sku="blob.reads",
             quantity=u["object_reads_per_month"] / 10_000,
             detail=f"object_reads_per_month {fmt(u['object_reads_per_month'])}",
+            usage=("object_reads_per_month",),
         ),
     ]
 
@@ -324,21 +375,29 @@ def load_balancer(res: dict[str, Any], ctx: Context) -> Outcome:
     gb = ctx.usage["lb_processed_gb"]
     return [
         Charge(sku="lb.standard.hour", quantity=ctx.hours, detail=f"up to 5 rules x {fmt(ctx.hours)} h"),
-        Charge(sku="lb.standard.gb", quantity=gb, detail=f"lb_processed_gb {fmt(gb)}"),
+        Charge(sku="lb.standard.gb", quantity=gb, detail=f"lb_processed_gb {fmt(gb)}", usage=("lb_processed_gb",)),
     ]
 
 
 def application_gateway(res: dict[str, Any], ctx: Context) -> Outcome:
-    tier = str(dig(res["inputs"], "sku", "tier", default="Standard_v2"))
+    inputs = res["inputs"]
+    tier = str(dig(inputs, "sku", "tier", default="Standard_v2"))
     if tier != "Standard_v2":
         return Unpriced(f"Application Gateway tier {tier} is not in the catalog (Standard_v2 only)")
-    cu = ctx.usage["lb_capacity_units"]
+    cu, how = capacity_units(ctx, APPGW_CU)
+    fixed = num(dig(inputs, "sku", "capacity", default=0), 0)
+    minimum = num(dig(inputs, "autoscaleConfiguration", "minCapacity", default=None), fixed)
+    if minimum * 10 > cu:
+        how = f"{fmt(minimum)} reserved instance(s) x 10 capacity units (more than the traffic's {how})"
+        cu = minimum * 10
+    explicit = ctx.usage["lb_capacity_units"] >= 0
     return [
         Charge(sku="appgw.v2.fixed_hour", quantity=ctx.hours, detail=f"{fmt(ctx.hours)} h"),
         Charge(
             sku="appgw.v2.cu_hour",
             quantity=cu * ctx.hours,
-            detail=f"lb_capacity_units {fmt(cu)} x {fmt(ctx.hours)} h",
+            detail=f"{how} x {fmt(ctx.hours)} h",
+            usage=("lb_capacity_units",) if explicit else ("requests_per_month", "lb_processed_gb"),
         ),
     ]
 
@@ -353,16 +412,114 @@ def key_vault(res: dict[str, Any], ctx: Context) -> Outcome:
             sku="keyvault.operations",
             quantity=calls / 10_000,
             detail=f"secret_api_calls_per_month {fmt(calls)} (no standing charge on Standard vaults)",
+            usage=("secret_api_calls_per_month",),
         )
     ]
 
 
 def container_registry(res: dict[str, Any], ctx: Context) -> Outcome:
-    tier = _sku(res)
-    if tier != "Basic":
-        return Unpriced(f"Container Registry tier '{tier}' is not in the catalog (Basic only)")
+    tier = _sku(res) or "Basic"
+    if tier not in ACR_INCLUDED_GB:
+        return Unpriced(f"Container Registry tier '{tier}' is not in the catalog (Basic, Standard, Premium)")
     days = ctx.hours / 24
-    return [Charge(sku="acr.basic", quantity=days, detail=f"{fmt(days)} days")]
+    charges: list[Charge | Unpriced] = [
+        Charge(sku=f"acr.{tier.lower()}", quantity=days, detail=f"{tier} registry x {fmt(days)} days")
+    ]
+    owner = ctx.claim("registry_gb", res)
+    if owner:
+        charges.append(Unpriced(f"image storage (registry_gb) is counted on registry {owner}"))
+        return charges
+    gb, included = ctx.usage["registry_gb"], ACR_INCLUDED_GB[tier]
+    charges.append(
+        Charge(
+            sku="acr.storage",
+            quantity=max(gb - included, 0.0),
+            detail=f"registry_gb {fmt(gb)}, {included} GB included in {tier}",
+            usage=("registry_gb",),
+        )
+    )
+    return charges
+
+
+def waf_policy(res: dict[str, Any], ctx: Context) -> Outcome:
+    """A Front Door WAF policy: included in Premium; Standard and classic pay per policy, rule and request."""
+    inputs = res["inputs"]
+    tier = _sku(res) or "Classic_AzureFrontDoor"
+    if tier == "Premium_AzureFrontDoor":
+        return Free("WAF policies (custom and managed rules) are included in the Front Door Premium base fee")
+    rules = len(dig(inputs, "customRules", "rules", default=[]) or [])
+    managed = len(dig(inputs, "managedRules", "managedRuleSets", default=[]) or [])
+    requests = ctx.usage["requests_per_month"] + ctx.usage["cdn_requests_per_month"]
+    charges = [
+        Charge(sku="frontdoor.waf.policy", quantity=1, detail=f"1 {tier} WAF policy"),
+        Charge(sku="frontdoor.waf.custom_rule", quantity=rules, detail=f"{rules} custom rule(s)"),
+        Charge(
+            sku="frontdoor.waf.requests",
+            quantity=requests / 1e6,
+            detail=f"requests_per_month + cdn_requests_per_month = {fmt(requests)}",
+            usage=("requests_per_month", "cdn_requests_per_month"),
+        ),
+    ]
+    if managed:
+        charges += [
+            Charge(sku="frontdoor.waf.managed_ruleset", quantity=managed, detail=f"{managed} managed rule set(s)"),
+            Charge(
+                sku="frontdoor.waf.managed_requests",
+                quantity=requests / 1e6,
+                detail=f"{fmt(requests)} requests through managed rules",
+                usage=("requests_per_month", "cdn_requests_per_month"),
+            ),
+        ]
+    return charges
+
+
+def app_insights(res: dict[str, Any], ctx: Context) -> Outcome:
+    """Application Insights telemetry, billed as ingestion into its (workspace-based) Log Analytics workspace."""
+    gb = ctx.usage["telemetry_gb"]
+    return [
+        Charge(
+            sku="loganalytics.ingest_gb",
+            quantity=gb,
+            detail=f"telemetry_gb {fmt(gb)} ingested (workspace-based Application Insights)",
+            usage=("telemetry_gb",),
+        )
+    ]
+
+
+def web_test(res: dict[str, Any], ctx: Context) -> Outcome:
+    inputs = res["inputs"]
+    kind = str(inputs.get("webTestKind") or inputs.get("kind") or "ping").lower()  # the API's default kind is ping
+    if kind == "ping":
+        return Free("classic URL ping tests are free (retired in favour of standard tests)")
+    if kind != "standard":
+        return Unpriced(f"availability test kind '{kind}' is not in the catalog (standard tests only)")
+    frequency = num(inputs.get("frequency"), 300) or 300
+    locations = len(inputs.get("locations") or []) or 1
+    runs = locations * ctx.hours * SECONDS_PER_HOUR / frequency
+    return [
+        Charge(
+            sku="appinsights.webtest",
+            quantity=runs,
+            detail=f"every {fmt(frequency)} s from {locations} location(s) x {fmt(ctx.hours)} h",
+        )
+    ]
+
+
+def metric_alert(res: dict[str, Any], ctx: Context) -> Outcome:
+    """Metric alert rules bill per monitored time series (per criterion x resource; dynamic thresholds twice)."""
+    inputs = res["inputs"]
+    criteria = dig(inputs, "criteria", "allOf", default=[]) or [{}]
+    scopes = len(inputs.get("scopes") or []) or 1
+    dynamic = sum(1 for c in criteria if isinstance(c, dict) and c.get("criterionType") == "DynamicThresholdCriterion")
+    series = (len(criteria) + dynamic) * scopes
+    return [
+        Charge(
+            sku="monitor.metric_alert",
+            quantity=series,
+            detail=f"{len(criteria)} criterion(s) x {scopes} resource(s)"
+            + (f", {dynamic} dynamic threshold(s) billed twice" if dynamic else ""),
+        )
+    ]
 
 
 RULES: dict[str, Rule] = {
@@ -387,6 +544,10 @@ RULES: dict[str, Rule] = {
     "azure-native:network:ApplicationGateway": application_gateway,
     "azure-native:keyvault:Vault": key_vault,
     "azure-native:containerregistry:Registry": container_registry,
+    "azure-native:frontdoor:Policy": waf_policy,
+    "azure-native:applicationinsights:Component": app_insights,
+    "azure-native:applicationinsights:WebTest": web_test,
+    "azure-native:monitor:MetricAlert": metric_alert,
 }
 
 FREE: dict[str, str] = {
@@ -420,4 +581,8 @@ FREE: dict[str, str] = {
     "azure-native:monitor:DiagnosticSetting": "logs are charged as ingestion in the destination workspace",
     "azure-native:monitor:AutoscaleSetting": "autoscale settings are free",
     "azure-native:insights:": "Azure Monitor configuration is free",
+    "azure-native:monitor:ActionGroup": "no standing charge (notifications beyond the free monthly allowance, SMS "
+    "and voice are billed per message; not modelled)",
+    "azure-native:monitor:ActivityLogAlert": "activity log alerts are free",
+    "azure-native:containerregistry:ScopeMap": "registry configuration is free",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -12,16 +13,22 @@ from mbops.cost.rules import (
     Outcome,
     Rule,
     Unpriced,
+    backup_storage,
+    busy_seconds,
     cpu_cores,
     dig,
     fmt,
     log_charges,
     memory_gib,
+    nat_processed,
     num,
     unmodelled_storage,
 )
 
 SECONDS_PER_HOUR = 3600
+NAT_PORTS_PER_IP = 64_512  # each Cloud NAT IP address offers 64,512 source ports
+# Uptime check locations: USA is three (Oregon, Iowa, Virginia); an empty selection runs from all of them.
+UPTIME_LOCATIONS = {"USA": 3, "EUROPE": 1, "SOUTH_AMERICA": 1, "ASIA_PACIFIC": 1}
 LOG_BUCKET = "gcp:logging/projectBucketConfig:ProjectBucketConfig"
 SHARED_CORE = {"e2-micro": (0.25, 1.0), "e2-small": (0.5, 2.0), "e2-medium": (1.0, 4.0)}
 MEMORY_PER_VCPU = {"standard": 4.0, "highmem": 8.0, "highcpu": 1.0}
@@ -63,6 +70,7 @@ def _app_logs(res: dict[str, Any], ctx: Context) -> list[Charge]:
             sku="logging.ingest_gb",
             quantity=gb,
             detail=f"app_log_gb {fmt(gb)} (Cloud Logging _Default bucket)",
+            usage=("app_log_gb",),
         )
     ]
 
@@ -102,26 +110,28 @@ def cloud_run(res: dict[str, Any], ctx: Context) -> Outcome:
             ),
         ]
     else:
-        active = requests * ctx.usage["avg_request_ms"] / 1000
-        how = f"{fmt(requests)} requests x {fmt(ctx.usage['avg_request_ms'])} ms active"
+        # the autoscaler keeps instances at ~60% of their maximum concurrency
+        per_instance = 0.6 * num(template.get("maxInstanceRequestConcurrency"), 80)
+        active, how = busy_seconds(ctx, per_instance)
+        driven = ("requests_per_month", "avg_request_ms")
         charges = [
-            Charge(sku="run.request.vcpu_second", quantity=active * cpu, detail=f"{how} x {cpu:g} vCPU"),
-            Charge(sku="run.request.gib_second", quantity=active * gib, detail=f"{how} x {gib:g} GiB"),
-            Charge(sku="run.requests", quantity=requests / 1e6, detail=f"requests_per_month {fmt(requests)}"),
+            Charge(sku="run.request.vcpu_second", quantity=active * cpu, detail=f"{how} x {cpu:g} vCPU", usage=driven),
+            Charge(sku="run.request.gib_second", quantity=active * gib, detail=f"{how} x {gib:g} GiB", usage=driven),
+            Charge(
+                sku="run.requests",
+                quantity=requests / 1e6,
+                detail=f"requests_per_month {fmt(requests)}",
+                usage=("requests_per_month",),
+            ),
         ]
-        if replicas > 0:
-            idle = f"{fmt(replicas)} idle min instance(s) x {fmt(ctx.hours)} h"
+        if replicas > 0:  # min instances are billed at the idle rate while they serve no request
+            idle_s = max(replicas * month_s - active, 0.0)
+            idle = (
+                f"{fmt(replicas)} min instance(s) x {fmt(ctx.hours)} h, less {fmt(active / SECONDS_PER_HOUR)} h active"
+            )
             charges += [
-                Charge(
-                    sku="run.idle.vcpu_second",
-                    quantity=replicas * month_s * cpu,
-                    detail=f"{idle} x {cpu:g} vCPU",
-                ),
-                Charge(
-                    sku="run.idle.gib_second",
-                    quantity=replicas * month_s * gib,
-                    detail=f"{idle} x {gib:g} GiB",
-                ),
+                Charge(sku="run.idle.vcpu_second", quantity=idle_s * cpu, detail=f"{idle} x {cpu:g} vCPU"),
+                Charge(sku="run.idle.gib_second", quantity=idle_s * gib, detail=f"{idle} x {gib:g} GiB"),
             ]
     return charges + _app_logs(res, ctx)
 
@@ -163,9 +173,19 @@ def sql_instance(res: dict[str, Any], ctx: Context) -> Outcome:
     disk = "ssd" if settings.get("diskType", "PD_SSD") == "PD_SSD" else "hdd"
     gb = num(settings.get("diskSize"), 10)
     charges.append(Charge(sku=f"sql.{ha}.{disk}", quantity=gb, detail=f"{fmt(gb)} GiB {disk.upper()} ({label})"))
-    backup = ctx.usage["database_backup_gb"]
-    if backup:
-        charges.append(Charge(sku="sql.backup", quantity=backup, detail=f"database_backup_gb {fmt(backup)}"))
+    backups = settings.get("backupConfiguration") or {}
+    if backups.get("enabled", True):
+        kept = num(dig(backups, "backupRetentionSettings", "retainedBackups", default=7), 7)
+        logs = num(backups.get("transactionLogRetentionDays"), 7) if backups.get("pointInTimeRecoveryEnabled") else 0
+        billed, how = backup_storage(ctx, gb, max(kept, logs), included_gb=0)
+        charges.append(
+            Charge(
+                sku="sql.backup",
+                quantity=billed,
+                detail=f"{fmt(kept)} daily backups" + (f" + {fmt(logs)} days of logs (PITR)" if logs else "")
+                + f": {how} (no backup storage is included)",
+            )
+        )
     return charges
 
 
@@ -173,9 +193,8 @@ def redis_instance(res: dict[str, Any], ctx: Context) -> Outcome:
     inputs = res["inputs"]
     tier = "standard" if inputs.get("tier") == "STANDARD_HA" else "basic"
     gb = num(inputs.get("memorySizeGb"), 1)
-    band = "m1" if gb <= 4 else "m2" if gb <= 10 else None
-    if band is None:
-        return Unpriced(f"Memorystore capacity {fmt(gb)} GB (tier M3 and above) is not in the catalog")
+    bands = ((4, "m1"), (10, "m2"), (35, "m3"), (100, "m4"), (math.inf, "m5"))
+    band = next(name for limit, name in bands if gb <= limit)
     label = "STANDARD_HA (replicated)" if tier == "standard" else "BASIC (no replica)"
     return [
         Charge(
@@ -195,16 +214,23 @@ def bucket(res: dict[str, Any], ctx: Context) -> Outcome:
         return Unpriced(f"storage class {storage_class} is not in the catalog (STANDARD only)")
     u = ctx.usage
     return [
-        Charge(sku="gcs.standard.gb_month", quantity=u["storage_gb"], detail=f"storage_gb {fmt(u['storage_gb'])}"),
+        Charge(
+            sku="gcs.standard.gb_month",
+            quantity=u["storage_gb"],
+            detail=f"storage_gb {fmt(u['storage_gb'])}",
+            usage=("storage_gb",),
+        ),
         Charge(
             sku="gcs.class_a",
             quantity=u["object_writes_per_month"] / 1000,
             detail=f"object_writes_per_month {fmt(u['object_writes_per_month'])}",
+            usage=("object_writes_per_month",),
         ),
         Charge(
             sku="gcs.class_b",
             quantity=u["object_reads_per_month"] / 1000,
             detail=f"object_reads_per_month {fmt(u['object_reads_per_month'])}",
+            usage=("object_reads_per_month",),
         ),
     ]
 
@@ -218,16 +244,19 @@ def firestore(res: dict[str, Any], ctx: Context) -> Outcome:
             sku=f"firestore.{kind}.reads",
             quantity=u["docdb_reads_per_month"] / 100_000,
             detail=f"docdb_reads_per_month {fmt(u['docdb_reads_per_month'])} ({location})",
+            usage=("docdb_reads_per_month",),
         ),
         Charge(
             sku=f"firestore.{kind}.writes",
             quantity=u["docdb_writes_per_month"] / 100_000,
             detail=f"docdb_writes_per_month {fmt(u['docdb_writes_per_month'])}",
+            usage=("docdb_writes_per_month",),
         ),
         Charge(
             sku=f"firestore.{kind}.storage",
             quantity=u["docdb_storage_gb"],
             detail=f"docdb_storage_gb {fmt(u['docdb_storage_gb'])} (PITR versions not modelled)",
+            usage=("docdb_storage_gb",),
         ),
     ]
 
@@ -239,6 +268,7 @@ def identity_platform(res: dict[str, Any], ctx: Context) -> Outcome:
             sku="identityplatform.mau",
             quantity=mau,
             detail=f"monthly_active_users {fmt(mau)} (tier 1 providers)",
+            usage=("monthly_active_users",),
         )
     ]
 
@@ -250,7 +280,7 @@ def forwarding_rule(res: dict[str, Any], ctx: Context) -> Outcome:
     gb = ctx.usage["lb_processed_gb"]
     return [
         Charge(sku="lb.rule_hour", quantity=ctx.hours, detail=f"first 5 forwarding rules x {fmt(ctx.hours)} h"),
-        Charge(sku="lb.gb", quantity=gb, detail=f"lb_processed_gb {fmt(gb)}"),
+        Charge(sku="lb.gb", quantity=gb, detail=f"lb_processed_gb {fmt(gb)}", usage=("lb_processed_gb",)),
     ]
 
 
@@ -259,22 +289,52 @@ def backend_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
         return Free("backend buckets without Cloud CDN have no charge of their own")
     gb, requests = ctx.usage["cdn_egress_gb"], ctx.usage["cdn_requests_per_month"]
     return [
-        Charge(sku="cdn.egress_gb", quantity=gb, detail=f"cdn_egress_gb {fmt(gb)}"),
-        Charge(sku="cdn.lookups", quantity=requests / 10_000, detail=f"cdn_requests_per_month {fmt(requests)}"),
+        Charge(sku="cdn.egress_gb", quantity=gb, detail=f"cdn_egress_gb {fmt(gb)}", usage=("cdn_egress_gb",)),
+        Charge(
+            sku="cdn.lookups",
+            quantity=requests / 10_000,
+            detail=f"cdn_requests_per_month {fmt(requests)}",
+            usage=("cdn_requests_per_month",),
+        ),
     ]
 
 
 def router_nat(res: dict[str, Any], ctx: Context) -> Outcome:
-    vms = min(max(ctx.app_replicas(), 1.0) if ctx.usage["replicas"] < 0 else max(ctx.usage["replicas"], 1.0), 32.0)
-    gb = ctx.usage["nat_processed_gb"]
-    return [
+    inputs = res["inputs"]
+    vms = min(ctx.running_replicas(), 32.0)
+    # VMs pull their image through the NAT unless their subnet reaches Google APIs privately.
+    subnets = ctx.of_type("gcp:compute/subnetwork:Subnetwork")
+    private_access = bool(subnets) and all(r["inputs"].get("privateIpGoogleAccess") for r in subnets)
+    vm_groups = ctx.of_type(
+        ("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", "gcp:compute/instance:Instance")
+    )
+    gb, how = nat_processed(ctx, pulls_via_nat=bool(vm_groups) and not private_access, logs_via_nat=False)
+    explicit = ctx.usage["nat_processed_gb"] >= 0
+    charges = [
         Charge(
             sku="nat.vm_hour",
             quantity=vms * ctx.hours,
             detail=f"{fmt(vms)} instance(s) using NAT x {fmt(ctx.hours)} h",
         ),
-        Charge(sku="nat.gb", quantity=gb, detail=f"nat_processed_gb {fmt(gb)}"),
+        Charge(
+            sku="nat.gb",
+            quantity=gb,
+            detail=how,
+            usage=("nat_processed_gb",) if explicit else ("outbound_gb", "image_gb"),
+        ),
     ]
+    if inputs.get("natIpAllocateOption", "AUTO_ONLY") == "AUTO_ONLY":
+        ports = num(inputs.get("minPortsPerVm"), 64)
+        ips = max(math.ceil(vms * ports / NAT_PORTS_PER_IP), 1)
+        charges.append(
+            Charge(
+                sku="ip.external.hour",
+                quantity=ips * ctx.hours,
+                detail=f"{ips} automatically allocated NAT IP address(es) ({fmt(ports)} ports x {fmt(vms)} VM(s)) "
+                f"x {fmt(ctx.hours)} h",
+            )
+        )
+    return charges  # MANUAL_ONLY: the addresses are compute.Address resources, charged there
 
 
 def subnetwork(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -284,7 +344,14 @@ def subnetwork(res: dict[str, Any], ctx: Context) -> Outcome:
     if owner:
         return Free(f"flow logs are counted on subnet {owner}")
     gb = ctx.usage["flow_log_gb"]
-    return [Charge(sku="logging.ingest_gb", quantity=gb, detail=f"VPC flow logs: flow_log_gb {fmt(gb)}")]
+    return [
+        Charge(
+            sku="logging.ingest_gb",
+            quantity=gb,
+            detail=f"VPC flow logs: flow_log_gb {fmt(gb)}",
+            usage=("flow_log_gb",),
+        )
+    ]
 
 
 def log_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -295,7 +362,9 @@ def log_bucket(res: dict[str, Any], ctx: Context) -> Outcome:
     gb = ctx.usage["app_log_gb"]
     retention = num(res["inputs"].get("retentionDays"), 30)
     detail = f"app_log_gb {fmt(gb)} routed to this bucket"
-    return log_charges("logging.ingest_gb", "logging.retention_gb", gb, detail, retention, 30, unit="GiB")
+    return log_charges(
+        "logging.ingest_gb", "logging.retention_gb", gb, detail, retention, 30, unit="GiB", usage=("app_log_gb",)
+    )
 
 
 def secret(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -315,6 +384,7 @@ def secret(res: dict[str, Any], ctx: Context) -> Outcome:
                 sku="secretmanager.access",
                 quantity=calls / 10_000,
                 detail=f"secret_api_calls_per_month {fmt(calls)} (counted once per stack)",
+                usage=("secret_api_calls_per_month",),
             )
         )
     return charges
@@ -360,7 +430,22 @@ def instance_group(res: dict[str, Any], ctx: Context) -> Outcome:
                 detail=f"{fmt(instances)} instance(s) x {fmt(gb)} GiB {kind}",
             )
         )
+    charges += _external_ips(template.get("networkInterfaces"), instances, ctx)
     return charges + _app_logs(res, ctx)
+
+
+def _external_ips(interfaces: Any, instances: float, ctx: Context) -> list[Charge]:
+    """An external IPv4 per instance for each interface with an access config."""
+    count = sum(1 for n in interfaces or [] if isinstance(n, dict) and n.get("accessConfigs"))
+    if not count:
+        return []
+    return [
+        Charge(
+            sku="ip.external.hour",
+            quantity=count * instances * ctx.hours,
+            detail=f"{count} external IPv4 address(es) x {fmt(instances)} instance(s) x {fmt(ctx.hours)} h",
+        )
+    ]
 
 
 def vm_instance(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -370,7 +455,8 @@ def vm_instance(res: dict[str, Any], ctx: Context) -> Outcome:
         return charges
     params = dig(inputs, "bootDisk", "initializeParams", default={})
     kind, gb = params.get("type", "pd-standard"), num(params.get("size"), 10)
-    return [*charges, Charge(sku=f"disk.{kind}", quantity=gb, detail=f"boot disk {fmt(gb)} GiB {kind}")]
+    charges.append(Charge(sku=f"disk.{kind}", quantity=gb, detail=f"boot disk {fmt(gb)} GiB {kind}"))
+    return charges + _external_ips(inputs.get("networkInterfaces"), 1, ctx)
 
 
 def persistent_disk(res: dict[str, Any], ctx: Context) -> Outcome:
@@ -398,15 +484,66 @@ def global_address(res: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def security_policy(res: dict[str, Any], ctx: Context) -> Outcome:
-    rules = len(res["inputs"].get("rules") or []) or 1
+    rules = len(res["inputs"].get("rules") or []) or 1  # a policy always has its default rule
+    rules += len(ctx.dependents(res, "gcp:compute/securityPolicyRule:SecurityPolicyRule"))
+    requests = ctx.usage["requests_per_month"]
     return [
         Charge(sku="armor.policy", quantity=1, detail="1 Cloud Armor policy"),
         Charge(sku="armor.rule", quantity=rules, detail=f"{rules} rule(s)"),
+        Charge(
+            sku="armor.requests",
+            quantity=requests / 1e6,
+            detail=f"requests_per_month {fmt(requests)} evaluated",
+            usage=("requests_per_month",),
+        ),
     ]
 
 
+def security_policy_rule(res: dict[str, Any], ctx: Context) -> Outcome:
+    policies = ctx.of_type("gcp:compute/securityPolicy:SecurityPolicy")
+    if any(p["urn"] in (res.get("dependencies") or []) for p in policies):
+        return Free("counted as a rule on its Cloud Armor policy")
+    return [Charge(sku="armor.rule", quantity=1, detail="1 rule")]
+
+
 def artifact_repository(res: dict[str, Any], ctx: Context) -> Outcome:
-    return Unpriced("image storage ($/GB-month beyond 0.5 GB) depends on image sizes, which a plan does not know")
+    owner = ctx.claim("registry_gb", res)
+    if owner:
+        return Unpriced(f"image storage (registry_gb) is counted on repository {owner}; this one's is not modelled")
+    gb = ctx.usage["registry_gb"]
+    mode = "pull-through cache" if res["inputs"].get("mode") == "REMOTE_REPOSITORY" else "images"
+    return [
+        Charge(
+            sku="artifactregistry.storage",
+            quantity=gb,
+            detail=f"registry_gb {fmt(gb)} ({mode})",
+            usage=("registry_gb",),
+        )
+    ]
+
+
+def _duration_s(value: Any, default: float) -> float:
+    """'60s' / '300s' (protobuf durations) in seconds."""
+    return num(str(value).removesuffix("s"), default) if value is not None else default
+
+
+def uptime_check(res: dict[str, Any], ctx: Context) -> Outcome:
+    inputs = res["inputs"]
+    period = _duration_s(inputs.get("period"), 60) or 60
+    regions = inputs.get("selectedRegions") or list(UPTIME_LOCATIONS)
+    locations = sum(UPTIME_LOCATIONS.get(str(r), 1) for r in regions)
+    runs = locations * ctx.hours * SECONDS_PER_HOUR / period
+    return [
+        Charge(
+            sku="monitoring.uptime_check",
+            quantity=runs / 1000,
+            detail=f"every {fmt(period)} s from {locations} location(s) x {fmt(ctx.hours)} h = {fmt(round(runs))} runs",
+        )
+    ]
+
+
+def certificate(res: dict[str, Any], ctx: Context) -> Outcome:
+    return [Charge(sku="certificatemanager.certificate", quantity=1, detail="1 certificate")]
 
 
 RULES: dict[str, Rule] = {
@@ -434,6 +571,9 @@ RULES: dict[str, Rule] = {
     "gcp:compute/globalAddress:GlobalAddress": global_address,
     "gcp:compute/securityPolicy:SecurityPolicy": security_policy,
     "gcp:artifactregistry/repository:Repository": artifact_repository,
+    "gcp:compute/securityPolicyRule:SecurityPolicyRule": security_policy_rule,
+    "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": uptime_check,
+    "gcp:certificatemanager/certificate:Certificate": certificate,
 }
 
 _LB = "included in the load balancer's forwarding rule and data processing charges"
@@ -474,4 +614,10 @@ FREE: dict[str, str] = {
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": "IAM is free",
     "gcp:firebase/": "Firebase Cloud Messaging and project setup are free",
     "gcp:identityplatform/": "billed through Identity Platform monthly active users",
+    "gcp:monitoring/notificationChannel:NotificationChannel": "notification channels are free",
+    "gcp:monitoring/dashboard:Dashboard": "Cloud Monitoring dashboards are free",
+    "gcp:certificatemanager/certificateMap:CertificateMap": "configuration; Certificate Manager bills per certificate",
+    "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry": "configuration; Certificate Manager bills per "
+    "certificate",
+    "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": "DNS authorizations are free",
 }

@@ -126,9 +126,8 @@ def graph_of(
         "region": stack.region,
         "resources": resources,
         "outputs": outputs,
-        "unavailable": [
-            {"kind": kind, **gap.as_dict()} for kind, gap in sorted((gaps or {}).items())
-        ],
+        "unavailable": [{"kind": k, **gap.as_dict()} for k, gap in sorted((gaps or {}).items()) if not gap.partial],
+        "limitations": [{"kind": k, **gap.as_dict()} for k, gap in sorted((gaps or {}).items()) if gap.partial],
         "placeholders": placeholders,
         "warnings": sorted({text for severity, text in record.messages if severity in ("warning", "error")}),
         "summary": dict(Counter(r["op"] for r in resources if r["custom"])),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,7 +93,11 @@ class Target(ABC):
     name: str = ""
 
     def up(self, stack: Stack, *, progress: Progress, yes: bool = False, confirm: Confirm | None = None) -> Outcome:
-        """Plan the stack, stop on a mandatory policy violation (exit 3), then deploy it."""
+        """Plan the stack, stop on a mandatory policy violation (exit 3), then deploy it.
+
+        A stack recorded as prod becomes dev only when asked explicitly and confirmed (a prompt, or ``yes``).
+        """
+        guard_environment(stack, self.recorded(stack), yes=yes, confirm=confirm)
         self.check_policies(stack, progress)
         return self._up(stack, progress=progress, yes=yes, confirm=confirm)
 
@@ -140,6 +144,14 @@ class Target(ABC):
     def stacks(self) -> list[dict[str, Any]]: ...
 
     @abstractmethod
+    def status(self, stack: Stack) -> list[dict[str, Any]]:
+        """Each component's health: ``component``, ``resource``, ``state`` (up/down/unknown), ``detail``, ..."""
+
+    @abstractmethod
+    def logs(self, stack: Stack, *, component: str | None, lines: int, follow: bool) -> Iterator[str]:
+        """The stack's log lines (local), or where the cloud keeps them."""
+
+    @abstractmethod
     def recorded(self, stack: Stack) -> Recorded | None: ...
 
 
@@ -162,6 +174,23 @@ def guard_destroy(
             )
         if not confirm(question):
             raise ConfigError(f"destroy of {stack.name} cancelled: nothing was deleted")
+
+
+def guard_environment(stack: Stack, recorded: Recorded | None, *, yes: bool, confirm: Confirm | None) -> None:
+    """Turning a deployed prod stack into a dev one (less HA, no deletion protection) needs a yes."""
+    if recorded is None or recorded.environment != "prod" or stack.prod:
+        return
+    question = (
+        f"Stack {stack.name} is deployed as prod; deploy it as {stack.environment} (HA, deletion protection and "
+        f"backups reduced)?"
+    )
+    if yes or (confirm is not None and confirm(question)):
+        return
+    raise ConfigError(
+        f"stack {stack.name} is deployed as prod and --env {stack.environment} would turn it into a "
+        f"{stack.environment} stack (less HA, no deletion protection); confirm on a terminal or pass --yes, "
+        f"or deploy with --env prod"
+    )
 
 
 # --- the embedded engine -----------------------------------------------------------------------------------
@@ -245,6 +274,29 @@ class EmbeddedTarget(Target):
             })  # fmt: skip
         return rows
 
+    def status(self, stack: Stack) -> list[dict[str, Any]]:
+        from mbops.engine.observe import local_status
+
+        return local_status(self._state(stack, "status"))
+
+    def logs(self, stack: Stack, *, component: str | None, lines: int, follow: bool) -> Iterator[str]:
+        from mbops.engine.observe import follow_logs, log_files, read_logs
+
+        files = log_files(self._state(stack, "logs"), component)
+        if not files:
+            what = f"no {component} log" if component else "no logs"
+            raise DeployError(f"stack {stack.name} has {what} (is it deployed? see mbops status)")
+        yield from read_logs(files, lines)
+        if follow:
+            yield from follow_logs(files)
+
+    def _state(self, stack: Stack, command: str) -> Any:
+        self._local_only(stack, command)
+        state = self.store.load(stack.name)
+        if state is None or not state.resources:
+            raise DeployError(f"stack {stack.name} is not deployed in {self.store.root}: deploy it with mbops up")
+        return state
+
     def recorded(self, stack: Stack) -> Recorded | None:
         from mbops.engine.state import StateError
 
@@ -324,6 +376,32 @@ class PulumiTarget(Target):
         from mbops.engine.automation import list_stacks
 
         return list_stacks(self.backend)
+
+    def status(self, stack: Stack) -> list[dict[str, Any]]:
+        """The stack's outputs, and the public endpoint's health path probed from here."""
+        from mbops.engine.observe import http_probe
+
+        values = self.outputs(stack).outputs
+        endpoint = values.get("endpoint")
+        if not isinstance(endpoint, str) or not endpoint.startswith("http"):
+            return [{"component": "app", "resource": "endpoint", "state": "unknown",
+                     "detail": "the stack has no endpoint output (is it deployed?)"}]  # fmt: skip
+        return [{"component": "app", "resource": endpoint, **http_probe(endpoint + stack.app.health_path)}]
+
+    def logs(self, stack: Stack, *, component: str | None, lines: int, follow: bool) -> Iterator[str]:
+        """Where the cloud keeps the stack's logs: the ``logs`` output (commands and console links)."""
+        hints = self.outputs(stack).outputs.get("logs")
+        if not isinstance(hints, dict) or not hints:
+            raise DeployError(
+                f"stack {stack.name} has no `logs` output: read its logs in the {stack.cloud} console "
+                f"(the stack's resources are tagged app={stack.name})"
+            )
+        for name, hint in sorted(hints.items()):
+            if component is None or name == component:
+                yield f"{name}:"
+                for key in ("command", "follow", "console"):
+                    if isinstance(hint, dict) and hint.get(key):
+                        yield f"  {key}: {hint[key]}"
 
     def recorded(self, stack: Stack) -> Recorded | None:
         """What the stack's workspace config says (``mbops:environment``, ``mbops:profile``), read without the

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -20,12 +20,14 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
-from mbops.components.spec import KINDS, SPECS, AppSpec, ComponentSpec
+from mbops.components.spec import KINDS, SPECS, AppSpec, BuildSpec, ComponentSpec
 from mbops.errors import ConfigError
 from mbops.stacks.regions import DEFAULT_REGION, region_problem
 
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Profile = Literal["saas", "managed", "custom"]
 Cloud = Literal["local", "aws", "gcp", "azure"]
 Environment = Literal["dev", "prod"]
@@ -59,6 +61,29 @@ class PolicySettings(_Strict):
         return value
 
 
+# The example notes app of this checkout: what a stack without app.image or app.build runs.
+EXAMPLE_APP = Path(__file__).resolve().parent.parent / "examples" / "notes_app"
+DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"  # lowercase, one label per dot
+
+
+class DnsZone(_Strict):
+    """The DNS zone that holds ``domain`` (Route 53 / Cloud DNS / Azure DNS). mbops creates the certificate's
+    validation records and the domain's record in it; without a zone the plan outputs them to create elsewhere."""
+
+    name: str = Field(pattern=DOMAIN, description="The zone's DNS name, e.g. example.com.")
+    managed_zone: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9-]{0,62}$", description="GCP: the Cloud DNS managed zone's resource name."
+    )
+    resource_group: str | None = Field(
+        None, pattern=r"^[\w.()-]{1,90}$", description="Azure: the resource group of the DNS zone."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
 class StackFile(_Strict):
     """What a stack file may contain; every field is optional so flags can complete it."""
 
@@ -68,11 +93,18 @@ class StackFile(_Strict):
     environment: Environment | None = None
     region: str | None = None
     gcp_project: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    domain: str | None = Field(
+        None, pattern=DOMAIN, max_length=253, description="The app's public name, e.g. api.example.com."
+    )
+    dns_zone: DnsZone | None = None
     app: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     components: dict[str, dict[str, Any] | bool] = Field(default_factory=dict)
     policy: PolicySettings = Field(default_factory=PolicySettings)
-    usage: dict[str, float] = Field(default_factory=dict, description="Cost model usage assumptions.")
+    usage: dict[str, FiniteFloat] = Field(default_factory=dict, description="Cost model usage assumptions.")
+    usage_preset: Literal["small", "medium", "large"] | None = Field(
+        None, description="Traffic and data volumes the cost model assumes (usage: overrides single values)."
+    )
 
     @field_validator("tags")
     @classmethod
@@ -92,11 +124,14 @@ class Stack(_Strict):
     environment: Environment
     region: str
     gcp_project: str | None = None
+    domain: str | None = None
+    dns_zone: DnsZone | None = None
     app: AppSpec
     tags: dict[str, str]
     components: dict[str, SerializeAsAny[ComponentSpec]]
     policy: PolicySettings = Field(default_factory=PolicySettings)
-    usage: dict[str, float] = Field(default_factory=dict)
+    usage: dict[str, FiniteFloat] = Field(default_factory=dict)
+    usage_preset: Literal["small", "medium", "large"] | None = None
     source: str = "flags"
 
     @property
@@ -159,14 +194,35 @@ def _allowed_fields(model_name: str, loc: tuple) -> list[str]:
     return sorted(model.model_fields)
 
 
+MAX_STACK_FILE_BYTES = 1024 * 1024  # a stack file is a page of settings, not data
+MAX_YAML_NODES = 100_000  # what a stack file may expand to (aliases included): no "billion laughs"
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping, turning every problem into a ConfigError naming the file."""
+    """Read a YAML mapping, turning every problem into a ConfigError naming the file.
+
+    Refused: files over 1 MiB, text that is not UTF-8 (the byte offset is named), and documents whose
+    aliases expand beyond ``MAX_YAML_NODES`` values.
+    """
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_STACK_FILE_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes; a stack file may have at most {MAX_STACK_FILE_BYTES:,}")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such stack file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a stack file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} cannot be decoded"
+        ) from None
+    if not text.strip():
+        raise ConfigError(f"{path}: the stack file is empty; see the README's 'Stack files' for its fields")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -175,10 +231,29 @@ def load_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: {where}malformed YAML: {problem}") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{path}: the stack file has no fields (only comments?)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: (top level): expected a mapping of fields, got {type(data).__name__}")
+    _check_expansion(path, data)
     return data
+
+
+def _check_expansion(path: Path, data: Any) -> None:
+    """Count the values ``data`` expands to, each alias as often as it is used; stop past the bound."""
+    budget = MAX_YAML_NODES
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ConfigError(
+                f"{path}: the YAML expands to more than {MAX_YAML_NODES:,} values (anchors and aliases reused "
+                f"too often); write the settings out"
+            )
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def read_stack_file(path: Path) -> StackFile:
@@ -221,17 +296,40 @@ def resolve(
     app = deep_merge(profile.app, profile.environments.get(environment, {}).get("app", {}))
     app = deep_merge(app, top.app)
     try:
-        app_spec = AppSpec.model_validate(app)
+        app_spec = _with_build_context(AppSpec.model_validate(app), source, cloud)
     except ValidationError as exc:
         raise ConfigError(describe_errors(source, exc, prefix="app")) from None
+    if top.dns_zone is not None:
+        zone = top.dns_zone.name
+        if top.domain is None or not (top.domain == zone or top.domain.endswith(f".{zone}")):
+            raise ConfigError(f"{source}: dns_zone: {zone} must hold the stack's domain ({top.domain or 'not set'})")
 
     components = _resolve_components(profile, environment, top.components, source)
     tags = {"app": name, "env": environment, "owner": "unassigned", "managed-by": "mbops", **top.tags}
     return Stack(
         name=name, profile=profile_name, cloud=cloud, environment=environment, region=region,
-        gcp_project=top.gcp_project, app=app_spec, tags=tags, components=components, policy=top.policy,
-        usage=top.usage, source=source,
+        gcp_project=top.gcp_project, domain=top.domain, dns_zone=top.dns_zone, app=app_spec, tags=tags,
+        components=components, policy=top.policy, usage=top.usage, usage_preset=top.usage_preset, source=source,
     )  # fmt: skip
+
+
+def _with_build_context(app: AppSpec, source: str, cloud: str) -> AppSpec:
+    """``app.build.context`` made absolute (relative to the stack file's folder, or the current directory);
+    on a cloud, without an image or a build, the example app (when this checkout has it) is built. (The local
+    cloud runs ``app.command`` unless the stack file asks for a build.)"""
+    if app.image is not None:
+        return app
+    if app.build is None:
+        if cloud == "local" or not EXAMPLE_APP.is_dir():
+            return app
+        return app.model_copy(update={"build": BuildSpec(context=str(EXAMPLE_APP))})
+    base = Path(source).resolve().parent if source not in ("flags", "") and Path(source).is_file() else Path.cwd()
+    context = (base / app.build.context).resolve()
+    if not context.is_dir():
+        raise ConfigError(f"{source}: app.build.context: {context} is not a folder")
+    if not (context / app.build.dockerfile).is_file():
+        raise ConfigError(f"{source}: app.build.dockerfile: no {app.build.dockerfile} in {context}")
+    return app.model_copy(update={"build": app.build.model_copy(update={"context": str(context)})})
 
 
 def _flag_errors(error: ValidationError, labels: Mapping[str, str]) -> str:
@@ -248,7 +346,14 @@ def _flag_errors(error: ValidationError, labels: Mapping[str, str]) -> str:
 
 
 def _resolve_components(profile: Any, environment: str, user: dict[str, Any], source: str) -> dict[str, Any]:
-    layers = deep_merge(profile.components, profile.environments.get(environment, {}).get("components", {}))
+    """The profile's kinds with their defaults, the environment's changes and the user's settings on top.
+
+    An environment may turn a kind off (``monitoring: false`` in dev); the user turns it back on with ``true``
+    or settings. The user may turn off only the profile's ``optional`` kinds.
+    """
+    env_layer = profile.environments.get(environment, {}).get("components", {})
+    off_here = {kind for kind, value in env_layer.items() if value is False}
+    layers = deep_merge(profile.components, {k: v for k, v in env_layer.items() if v is not False})
     resolved: dict[str, ComponentSpec] = {}
     for kind, value in user.items():
         if kind not in KINDS:
@@ -265,7 +370,7 @@ def _resolve_components(profile: Any, environment: str, user: dict[str, Any], so
             )
     for kind, defaults in layers.items():
         value = user.get(kind, {})
-        if value is False:
+        if value is False or (kind in off_here and kind not in user):
             continue
         merged = deep_merge(defaults or {}, value if isinstance(value, dict) else {})
         try:

@@ -8,7 +8,11 @@ Only the modules of the kinds a stack has are imported, so a one-cloud run impor
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
+import re
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -23,7 +27,8 @@ from mbops.stacks.config import Stack
 
 # Build order: what others use comes first; the app after everything it is wired to.
 ORDER: tuple[str, ...] = (
-    "network", "secrets", "storage", "database", "cache", "docdb", "auth", "push", "cdn", *APP_KINDS,
+    "network", "secrets", "registry", "storage", "database", "cache", "docdb", "auth", "push", "cdn", *APP_KINDS,
+    "edge", "monitoring",
 )  # fmt: skip
 
 # What a kind needs of another kind, on every cloud (a cloud's registry may add its own in ``NEEDS``).
@@ -53,7 +58,10 @@ def registry(cloud: str) -> ModuleType:
 
 def factory(cloud: str, kind: str) -> Factory:
     """The ``build`` function of ``kind`` on ``cloud`` (imports only that kind's module)."""
-    module = registry(cloud).FACTORIES[kind]
+    module = registry(cloud).FACTORIES.get(kind)
+    if module is None:  # TRANSITION: removed once every cloud registers registry, edge and monitoring
+        image = "ghcr.io/mbops/notes-app:0.1.0" if kind == "registry" else None
+        return lambda ctx: Built(gap=Gap(reason=f"mbops does not build {kind} on {cloud} yet"), image=image)
     return importlib.import_module(module).build
 
 
@@ -73,9 +81,6 @@ def check(stack: Stack, reg: ModuleType) -> None:
             f"{where}components: a stack runs its app on exactly one of {', '.join(APP_KINDS)}; "
             f"got {', '.join(app_kinds) or 'none'}"
         )
-    missing = [k for k in stack.components if k not in reg.FACTORIES]
-    if missing:
-        raise ConfigError(f"{where}components.{missing[0]}: mbops has no {missing[0]} for {stack.cloud}")
     needs: dict[str, dict[str, str]] = {k: dict(v) for k, v in NEEDS.items()}
     for kind, more in getattr(reg, "NEEDS", {}).items():
         needs.setdefault(kind, {}).update(more)
@@ -94,10 +99,15 @@ def check(stack: Stack, reg: ModuleType) -> None:
 
 
 def stack_info(stack: Stack, *, release_data: bool = False) -> StackInfo:
+    """What components may know of the stack. ``release_data`` also comes from the Pulumi config
+    ``mbops:releaseData`` (``pulumi config set mbops:releaseData true`` before a ``pulumi destroy`` that
+    should delete the data)."""
+    release_data = release_data or bool(pulumi.Config("mbops").get_bool("releaseData"))
     return StackInfo(
         name=stack.name, cloud=stack.cloud, profile=stack.profile, environment=stack.environment,
         region=stack.region, project=stack.project if stack.cloud == "gcp" else None, tags=dict(stack.tags),
-        app=stack.app, specs=dict(stack.components), source=stack.source, release_data=release_data,
+        app=stack.app, specs=dict(stack.components), source=stack.source, domain=stack.domain,
+        dns_zone=stack.dns_zone, release_data=release_data,
     )  # fmt: skip
 
 
@@ -115,14 +125,42 @@ def build(stack: Stack, *, release_data: bool = False) -> BuildResult:
         ctx = BuildContext(stack=info, kind="foundation", spec=None, built=result.built, app_secrets=app_secrets)
         _collect(result, wiring, "foundation", importlib.import_module(foundation).build(ctx))
     for kind in order(stack, tuple(getattr(reg, "LATE", ()))):
+        if kind in APP_KINDS and isinstance(wiring.image, str) and info.app.image is None:  # TRANSITION
+            info = dataclasses.replace(info, app=info.app.model_copy(update={"image": wiring.image}))
         ctx = BuildContext(
             stack=info, kind=kind, spec=stack.spec(kind), built=result.built, app_secrets=app_secrets,
             wiring=wiring if kind in APP_KINDS else None,
         )  # fmt: skip
-        _collect(result, wiring, kind, factory(stack.cloud, kind)(ctx))
+        try:
+            built = factory(stack.cloud, kind)(ctx)
+        except TypeError as exc:
+            problem = _unknown_override(stack, kind, exc)
+            if problem is None:
+                raise
+            raise problem from None
+        _collect(result, wiring, kind, built)
     for kind, gap in result.gaps.items():
-        pulumi.log.warn(f"not available on {stack.cloud}: {kind} — {gap.reason}")
+        how = "partly available" if gap.partial else "not available"
+        pulumi.log.warn(f"{how} on {stack.cloud}: {kind} — {gap.reason}")
     return result
+
+
+def _unknown_override(stack: Stack, kind: str, exc: TypeError) -> ConfigError | None:
+    """A raw override the child resource does not take, as a ConfigError naming the field and what it takes."""
+    match = re.search(r"(\w+)\._internal_init\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    overrides = stack.spec(kind).overrides if stack.has(kind) else {}
+    child = next((c for c, args in overrides.items() if match and match[2] in args), None)
+    if match is None or child is None:
+        return None
+    resources = [frame.f_locals.get("__self__") for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    resource = next((r for r in reversed(resources) if type(r).__name__ == match[1]), None)
+    allowed = ""
+    if resource is not None:
+        names = [n for n in list(inspect.signature(type(resource)._internal_init).parameters)[3:] if n != "__props__"]
+        allowed = f"; {type(resource).__module__}.{match[1]} takes: {', '.join(names)}"
+    where = f"{stack.source}: " if stack.source not in ("flags", "") else ""
+    field = f"components.{kind}.overrides.{child}.{match[2]}"
+    return ConfigError(f"{where}{field}: not an argument of the {child}{allowed}")
 
 
 def _collect(result: BuildResult, wiring: AppWiring, kind: str, built: Built) -> None:
@@ -136,6 +174,7 @@ def _collect(result: BuildResult, wiring: AppWiring, kind: str, built: Built) ->
     wiring.secrets.update(built.secrets)
     wiring.grants.extend(built.grants)
     wiring.depends_on.extend(built.depends_on)
+    wiring.image = built.image or wiring.image
     result.outputs.update(built.outputs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import urllib.error
 from pathlib import Path
@@ -55,14 +56,19 @@ def one(graph: dict[str, Any], type_token: str) -> dict[str, Any]:
 
 def test_managed_dev_on_aws_matches_the_hand_computed_figure(planned):
     graph = planned("managed", "aws", "dev")
-    stack = with_usage(resolve(profile="managed", cloud="aws", environment="dev"), free_tiers=0)
+    stack = resolve(profile="managed", cloud="aws", environment="dev")  # preset small, free tiers off
     # The plan facts the arithmetic below relies on (if these change, update the arithmetic, not the model).
-    assert one(graph, "aws:rds/instance:Instance")["inputs"]["instanceClass"] == "db.t4g.micro"
-    assert one(graph, "aws:rds/instance:Instance")["inputs"]["allocatedStorage"] == 20
-    assert not one(graph, "aws:rds/instance:Instance")["inputs"].get("multiAz")
-    assert one(graph, "aws:elasticache/replicationGroup:ReplicationGroup")["inputs"]["nodeType"] == "cache.t4g.micro"
+    rds = one(graph, "aws:rds/instance:Instance")["inputs"]
+    assert (rds["instanceClass"], rds["allocatedStorage"], rds["backupRetentionPeriod"]) == ("db.t4g.micro", 20, 7)
+    assert not rds.get("multiAz")
+    cache = one(graph, "aws:elasticache/replicationGroup:ReplicationGroup")["inputs"]
+    assert (cache["nodeType"], cache["snapshotRetentionLimit"]) == ("cache.t4g.micro", 0)
     task = one(graph, "aws:ecs/taskDefinition:TaskDefinition")["inputs"]
     assert (task["cpu"], task["memory"]) == ("512", "1024")
+    insights = one(graph, "aws:ecs/cluster:Cluster")["inputs"]["settings"]
+    assert insights == [{"value": "enabled", "name": "containerInsights"}]
+    alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
+    assert alb["internal"] is False and len(alb["subnets"]) == 2
     assert len([r for r in graph["resources"] if r["type"] == "aws:ec2/natGateway:NatGateway"]) == 1
     logs = {
         r["name"]: r["inputs"]["retentionInDays"]
@@ -78,18 +84,23 @@ def test_managed_dev_on_aws_matches_the_hand_computed_figure(planned):
 
     p = prices("aws", "us-east-1")
     h = 730  # hours_per_month
+    nat_gb = 10 + 0.3 * 1 * 20 + 5  # outbound_gb + image_gb x 1 task x 20 deploys + app_log_gb (awslogs via the NAT)
     network = (
         h * p["nat.hour"]
-        + 20 * p["nat.gb"]  # one NAT gateway, nat_processed_gb = 20
+        + nat_gb * p["nat.gb"]  # one NAT gateway
         + h * p["ipv4.hour"]  # its Elastic IP
         + 5 * p["logs.ingest_gb"]
         + 5 * (90 / 30) * p["logs.storage_gb"]  # flow_log_gb = 5, kept 90 days
     )
+    lcu_hours = 50 / h * h  # lb_processed_gb 50 / 730 h = 0.068 GB/h: the largest LCU dimension (1 GB/h per LCU)
     containers = (
         h * 0.5 * p["fargate.x86.vcpu_hour"]
         + h * 1.0 * p["fargate.x86.gb_hour"]  # 1 task, 0.5 vCPU, 1 GB
         + h * p["alb.hour"]
-        + h * 1 * p["alb.lcu_hour"]  # ALB, lb_capacity_units = 1
+        + lcu_hours * p["alb.lcu_hour"]
+        + 2 * h * p["ipv4.hour"]  # internet-facing ALB: one public IPv4 per zone, 2 zones
+        + (11 + 13 + 8) * p["cloudwatch.metric"]  # Container Insights: cluster + 1 service + 1 task family
+        + 1 * p["logs.ingest_gb"]  # container_insights_log_gb = 1
         + 5 * p["logs.ingest_gb"]
         + 5 * (30 / 30) * p["logs.storage_gb"]  # app_log_gb = 5, kept 30 days
         + 50 * p["egress.internet_gb"]  # egress_gb = 50
@@ -97,34 +108,41 @@ def test_managed_dev_on_aws_matches_the_hand_computed_figure(planned):
     database = (
         h * p["rds.postgres.db.t4g.micro"]
         + 20 * p["rds.storage.gp3"]  # single-AZ, 20 GB gp3
+        + 0 * p["rds.backup"]  # 10 GB x (1 + 0.05 x 7 days) = 13.5 GB kept, within the 20 GB included
         + 1 * p["secretsmanager.secret"]
         + 100_000 / 10_000 * p["secretsmanager.api_calls"]  # DATABASE_URL
         + 2 * (0.5 * p["logs.ingest_gb"] + 0.5 * (30 / 30) * p["logs.storage_gb"])  # service_log_gb 1 / 2 groups
     )
-    cache = h * 1 * p["elasticache.cache.t4g.micro"] + 1 * p["secretsmanager.secret"]  # 1 node; REDIS_URL
+    cache_cost = h * 1 * p["elasticache.cache.t4g.micro"] + 1 * p["secretsmanager.secret"]  # 1 node; REDIS_URL
     storage = 50 * p["s3.standard.gb_month"] + 100 * p["s3.put_requests"] + 1000 * p["s3.get_requests"]
-    expected = network + containers + database + cache + storage
+    expected = network + containers + database + cache_cost + storage
 
     cost = estimate(graph, stack)
+    assert cost["preset"] == "small" and cost["free_tiers"] is False
     assert cost["monthly_total"] == pytest.approx(expected, abs=0.01)
     assert cost["by_component"] == pytest.approx(
         {
             "network": network,
             "containers": containers,
             "database": database,
-            "cache": cache,
+            "cache": cache_cost,
             "storage": storage,
         },
         abs=0.01,
     )
-    # 117.33 = the figure with the January 2025 catalog; a changed price shows up here first.
-    assert expected == pytest.approx(117.33, abs=0.01)
+    # 129.33 = the figure with the catalog as of this change; a changed price shows up here first.
+    assert expected == pytest.approx(129.33, abs=0.01)
 
-    # Free tiers on (the default): the first 5 GB of log ingestion and of log storage, and 100 GB of
+    # Free tiers on: 10 CloudWatch metrics, the first 5 GB of log ingestion and of log storage, and 100 GB of
     # egress (we send 50) are free once per stack.
-    default = estimate(graph, resolve(profile="managed", cloud="aws", environment="dev"))
-    free = 5 * p["logs.ingest_gb"] + 5 * p["logs.storage_gb"] + 50 * p["egress.internet_gb"]
-    assert default["monthly_total"] == pytest.approx(expected - free, abs=0.01)
+    with_free = estimate(graph, stack, free_tiers=True)
+    free = (
+        10 * p["cloudwatch.metric"] + 5 * p["logs.ingest_gb"] + 5 * p["logs.storage_gb"] + 50 * p["egress.internet_gb"]
+    )
+    assert with_free["monthly_total"] == pytest.approx(expected - free, abs=0.01)
+    assert with_free["free_tiers"] is True
+    by_stack_file = estimate(graph, with_usage(stack, free_tiers=1))
+    assert by_stack_file["monthly_total"] == with_free["monthly_total"]
 
 
 def test_every_item_cites_its_price_list_and_date(planned):
@@ -243,7 +261,7 @@ def _graph(
 
 def test_usage_override_changes_the_total_by_the_price_of_the_difference(planned):
     graph = planned("managed", "aws", "dev")
-    base_stack = resolve(profile="managed", cloud="aws", environment="dev")
+    base_stack = with_usage(resolve(profile="managed", cloud="aws", environment="dev"), nat_processed_gb=20)
     base = estimate(graph, base_stack)
     more = estimate(graph, with_usage(base_stack, storage_gb=550, nat_processed_gb=120))
     p = prices("aws", "us-east-1")
@@ -253,24 +271,45 @@ def test_usage_override_changes_the_total_by_the_price_of_the_difference(planned
         "nat_processed_gb",
         "storage_gb",
     ]
-    two = estimate(graph, with_usage(base_stack, replicas=3))
+    three = estimate(graph, with_usage(base_stack, nat_processed_gb=20, replicas=3))
     fargate = sum(i["monthly"] for i in base["items"] if i["sku"].startswith("fargate."))
-    assert two["monthly_total"] == pytest.approx(base["monthly_total"] + 2 * fargate, abs=0.02)
+    assert three["monthly_total"] == pytest.approx(base["monthly_total"] + 2 * fargate, abs=0.02)
 
 
-def test_scale_to_zero_compute_follows_requests(planned):
+def test_request_billed_compute_follows_requests_and_concurrency(planned):
     graph = planned("saas", "gcp", "dev")
     stack = resolve(profile="saas", cloud="gcp", environment="dev")
-    low = estimate(graph, with_usage(stack, requests_per_month=1_000_000, free_tiers=0))
-    high = estimate(graph, with_usage(stack, requests_per_month=11_000_000, free_tiers=0))
-    p = prices("gcp", "us-central1")
     run = next(r for r in graph["resources"] if r["type"] == "gcp:cloudrunv2/service:Service")
-    limits = run["inputs"]["template"]["containers"][0]["resources"]["limits"]
+    template = run["inputs"]["template"]
+    limits = template["containers"][0]["resources"]["limits"]
     cpu, gib = float(limits["cpu"]), int(limits["memory"].removesuffix("Mi")) / 1024
-    extra_seconds = 10_000_000 * 0.2  # avg_request_ms = 200
-    delta = extra_seconds * (cpu * p["run.request.vcpu_second"] + gib * p["run.request.gib_second"])
-    delta += 10 * p["run.requests"]  # 10M more requests at $/1M
-    assert high["by_component"]["serverless"] - low["by_component"]["serverless"] == pytest.approx(delta, abs=0.01)
+    assert template["scaling"]["minInstanceCount"] == 0 and template["maxInstanceRequestConcurrency"] == 80
+    p = prices("gcp", "us-central1")
+    month = 730 * 3600
+
+    def serverless(requests: float) -> float:
+        cost = estimate(graph, with_usage(stack, requests_per_month=requests))
+        return cost["by_component"]["serverless"]
+
+    def busy(requests: float) -> float:
+        # requests x 0.2 s in flight on average; instances busy 1 - e^-C of the time, or C / (0.6 x 80) per
+        # instance once requests overlap, whichever is larger
+        c = requests * 0.2 / month
+        return max(1 - math.exp(-c), c / (0.6 * 80)) * month
+
+    def compute(requests: float) -> float:
+        return busy(requests) * (cpu * p["run.request.vcpu_second"] + gib * p["run.request.gib_second"])
+
+    low, high = 1_000_000, 11_000_000
+    delta = compute(high) - compute(low) + 10 * p["run.requests"]  # 10M more requests at $/1M
+    assert serverless(high) - serverless(low) == pytest.approx(delta, abs=0.01)
+    # At 500M requests 38 are in flight on average: some instance is always busy, and one instance (48 requests
+    # each) suffices, so the month is billed as one busy instance, not 38 as summing request durations would.
+    big = 500_000_000
+    assert busy(big) == pytest.approx(month)
+    assert serverless(big) - serverless(low) == pytest.approx(
+        compute(big) - compute(low) + 499 * p["run.requests"], abs=0.05
+    )
 
 
 def test_unknown_usage_keys_and_bad_values_are_config_errors():
@@ -281,8 +320,12 @@ def test_unknown_usage_keys_and_bad_values_are_config_errors():
     assert all(key in message for key in USAGE)
     with pytest.raises(ConfigError, match="usage.egress_gb: must be a number >= 0"):
         resolve_usage({"egress_gb": -1})
+    with pytest.raises(ConfigError, match=r"usage.nat_processed_gb: must be a number >= -1 \(-1 = outbound_gb"):
+        resolve_usage({"nat_processed_gb": -2})
     with pytest.raises(ConfigError, match="usage.hours_per_month: must be at most 744"):
         resolve_usage({"hours_per_month": 800})
+    with pytest.raises(ConfigError, match="--usage-preset: unknown usage preset 'huge'; allowed: small, medium, large"):
+        resolve_usage({}, preset="huge")
 
 
 def test_cost_cli_rejects_unknown_usage_key_in_stack_file(tmp_path):
@@ -515,11 +558,13 @@ def test_catalog_override_directory(monkeypatch, tmp_path):
     assert next(i for i in cost["items"] if i["sku"] == "nat.hour")["monthly"] == 730
 
 
-def test_cost_cli_lists_the_usage_keys():
-    result = CliRunner().invoke(cli, ["cost", "--list-usage"])
+def test_cost_cli_lists_the_usage_keys_with_each_preset():
+    result = CliRunner().invoke(cli, ["cost", "--list-usage"], terminal_width=250)
     assert result.exit_code == 0
     for key, spec in USAGE.items():
         assert key in result.output and spec.help in result.output
+    line = next(li for li in result.output.splitlines() if li.strip().startswith("requests_per_month"))
+    assert line.split()[1:4] == ["2,000,000", "50,000,000", "500,000,000"]
 
 
 def test_a_rule_that_cannot_read_odd_inputs_leaves_the_resource_unpriced_and_deletes_cost_nothing():

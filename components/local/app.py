@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import sys
 import time
 import urllib.error
@@ -39,6 +40,7 @@ from mbops.components.local.provider import (
     free_port,
     port_answers,
     port_free,
+    port_owners,
     tail,
 )
 from mbops.components.local.secrets import read_secrets
@@ -78,6 +80,22 @@ def command_argv(command: str) -> list[str]:
     return argv
 
 
+def check_command(command: str, cwd: Path, *, source: str = "flags") -> None:
+    """A ConfigError when ``app.command`` cannot be parsed or its program cannot be found (from ``cwd``)."""
+    where = f"{source}: " if source not in ("flags", "") else ""
+    try:
+        argv = command_argv(command)
+    except DeployError as exc:
+        raise ConfigError(f"{where}app.command: {exc}") from None
+    program = argv[0]
+    found = (cwd / program).is_file() if "/" in program else shutil.which(program) is not None
+    if not found:
+        raise ConfigError(
+            f"{where}app.command: {program!r} is not a program on PATH (or a file relative to {cwd}, where the "
+            f"command runs)"
+        )
+
+
 class AppProcessProvider(LocalProvider):
     """The app as a supervised background process (see the module docstring)."""
 
@@ -114,6 +132,30 @@ class AppProcessProvider(LocalProvider):
             return [f"the app (pid {outs.get('pid')}) does not answer on port {outs.get('port')}"]
         return []
 
+    def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
+        """Alive, owning its port (it or a child of it), and the health path's answer and latency."""
+        found = super().probe(outs)
+        if found["state"] == "down":
+            return found
+        owners = port_owners(int(outs["port"]))
+        family = process.family(int(outs["pid"]))
+        if owners and not owners & family:
+            return {"state": "down", "detail": f"port {outs['port']} is held by pid {', '.join(map(str, owners))}, "
+                    f"not by the app (pid {outs['pid']})"}  # fmt: skip
+        url = f"{outs['url']}{outs['health_path']}"
+        started = time.monotonic()
+        try:
+            with _DIRECT.open(url, timeout=5) as response:
+                code = response.status
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        except (urllib.error.URLError, OSError) as exc:
+            return {"state": "down", "detail": f"{url}: {getattr(exc, 'reason', exc)}"}
+        latency = round((time.monotonic() - started) * 1000, 1)
+        healthy = 200 <= code < 400
+        return {"state": "up" if healthy else "down", "detail": f"GET {outs['health_path']} -> {code}",
+                "latency_ms": latency, "pid": outs["pid"], "port": outs["port"]}  # fmt: skip
+
     # steps --------------------------------------------------------------------------------------------------
     def _start(self, props: dict[str, Any], port: int) -> dict[str, Any]:
         run_dir = private_dir(props["run_dir"])
@@ -127,7 +169,7 @@ class AppProcessProvider(LocalProvider):
         env.update(_strings(props.get("secret_env")))
         env["PORT"] = str(port)
         argv = command_argv(props["command"])
-        pid, started = process.spawn(argv, cwd=cwd, env=env, log_file=log, pid_file=pid_file)
+        pid, started = process.spawn(argv, cwd=cwd, env=env, log_file=log, pid_file=pid_file, timestamps=True)
         url = f"http://{LOOPBACK}:{port}"
         self._wait_healthy(
             url + props["health_path"], pid, started, log, float(props.get("health_timeout_s") or 60)

@@ -21,6 +21,7 @@ Deleting the resource stops the server and keeps the data unless the engine pass
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -41,6 +42,7 @@ from mbops.components.local import process
 from mbops.components.local.provider import (
     LOOPBACK,
     LocalProvider,
+    disk_used,
     free_port,
     port_answers,
     port_free,
@@ -204,6 +206,12 @@ class PostgresProvider(LocalProvider):
         data, _, _ = self._paths(outs)
         return not (data / "PG_VERSION").exists()
 
+    def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
+        """Running and accepting connections on its port, and the disk its data uses."""
+        found = super().probe(outs)
+        data, _, _ = self._paths(outs)
+        return {**found, "port": outs.get("port"), "disk_bytes": disk_used(data)}
+
     def data_paths(self, outs: dict[str, Any]) -> list[str]:
         return [str(outs["cluster_dir"])]
 
@@ -346,6 +354,17 @@ class SqliteProvider(LocalProvider):
         if props.get("delete_data"):
             for suffix in ("", "-wal", "-shm", "-journal"):
                 remove_tree(f"{props['path']}{suffix}")
+
+    def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
+        """The file is there and answers a query; its size."""
+        found = super().probe(outs)
+        if found["state"] == "up":
+            try:
+                with contextlib.closing(sqlite3.connect(f"file:{outs['path']}?mode=ro", uri=True)) as db:
+                    db.execute("SELECT 1").fetchone()
+            except sqlite3.Error as exc:
+                found = {"state": "down", "detail": f"{outs['path']}: {exc}"}
+        return {**found, "disk_bytes": disk_used(outs["path"])}
 
     def problems(self, outs: dict[str, Any]) -> list[str]:
         return [] if Path(outs["path"]).is_file() else [f"database file {outs['path']} is missing"]

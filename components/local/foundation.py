@@ -23,5 +23,9 @@ class LocalContext:
 def build(ctx: BuildContext) -> Built:
     """The state folder comes from the Pulumi config ``mbops:stateDir`` that the engine sets, else
     ``MBOPS_STATE_DIR``, else ``~/.mbops/state``."""
+    from mbops.components.local.app import check_command
+
+    app_cwd = ctx.stack.source_dir or Path.cwd()
+    check_command(ctx.stack.app.command, app_cwd, source=ctx.stack.source)  # before anything is created
     folder = state_dir(pulumi.Config("mbops").get("stateDir")) / ctx.stack.name
-    return Built(component=LocalContext(folder=folder, app_cwd=ctx.stack.source_dir or Path.cwd()))
+    return Built(component=LocalContext(folder=folder, app_cwd=app_cwd))

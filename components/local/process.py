@@ -12,6 +12,7 @@ import os
 import pwd
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,6 +54,17 @@ def alive(pid: int | None, started: int | None = None) -> bool:
     return started is None or start_time(int(pid)) == int(started)
 
 
+def family(pid: int) -> set[int]:
+    """``pid`` and its descendants (a server's workers own its sockets too)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        return {pid, *(child.pid for child in parent.children(recursive=True))}
+    except psutil.Error:
+        return {pid}
+
+
 def reap(pid: int) -> None:
     """Collect the exit status of ``pid`` if it is our child (so it does not linger as a zombie)."""
     with contextlib.suppress(ChildProcessError, OSError):
@@ -61,11 +73,12 @@ def reap(pid: int) -> None:
 
 def spawn(
     argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str], log_file: str | Path,
-    pid_file: str | Path | None = None,
+    pid_file: str | Path | None = None, timestamps: bool = False,
 ) -> tuple[int, int]:  # fmt: skip
     """Start ``argv`` detached (its own session, stdin closed, output appended to ``log_file``).
 
-    A log over 10 MiB is moved to ``<log>.1`` first (one previous generation is kept).
+    With ``timestamps``, the output goes through ``mbops.components.local.stamp`` (each line timestamped;
+    it rotates the log); otherwise a log over 10 MiB is moved to ``<log>.1`` first (one previous generation).
 
     Returns ``(pid, start_time)``. The pid file, when given, holds ``{"pid", "start_time", "argv"}``.
     """
@@ -74,11 +87,21 @@ def spawn(
     with contextlib.suppress(FileNotFoundError):
         if log_path.stat().st_size > MAX_LOG_BYTES:  # keep one previous generation
             os.replace(log_path, log_path.with_name(log_path.name + ".1"))
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    banner = f"--- mbops: starting {' '.join(argv)}\n".encode()
+    if timestamps:
+        read_end, fd = os.pipe()
+        stamper = subprocess.Popen(
+            [sys.executable, "-m", "mbops.components.local.stamp", str(log_path)], stdin=read_end,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+            env=base_env(),
+        )  # fmt: skip
+        os.close(read_end)
+        del stamper  # it exits when the app closes the pipe; subprocess reaps it (no zombie)
+    else:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        banner = time.strftime("%Y-%m-%dT%H:%M:%S%z ").encode() + banner
     try:
-        os.write(
-            fd, f"--- mbops: starting {' '.join(argv)} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode()
-        )
+        os.write(fd, banner)
         try:
             proc = subprocess.Popen(
                 list(argv), cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL, stdout=fd,

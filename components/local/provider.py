@@ -67,6 +67,11 @@ class LocalProvider(ResourceProvider):
             delete_before_replace=True,
         )
 
+    def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
+        """Health for ``mbops status``: ``state`` (up / down), ``detail``, and what the resource can measure."""
+        problems = self.problems(outs)
+        return {"state": "down" if problems else "up", "detail": "; ".join(problems) or self.healthy_status}
+
     def gone(self, outs: dict[str, Any]) -> bool:
         """True when the resource no longer exists at all (so it must be created again, not updated)."""
         return False
@@ -119,6 +124,31 @@ def port_answers(port: int | None, timeout: float = 0.5) -> bool:
 def private_file(path: str | Path, data: bytes) -> None:
     """Write a file only its owner can read (0600), atomically."""
     write_private(Path(path), data)
+
+
+def disk_used(path: str | Path) -> int:
+    """Bytes used by the files under ``path`` (0 when it does not exist)."""
+    root = Path(path)
+    if root.is_file():
+        return root.stat().st_size
+    total = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(folder) / name).lstat().st_size
+    return total
+
+
+def port_owners(port: int) -> set[int]:
+    """The pids with a socket listening on ``port`` (those this user may see)."""
+    import psutil
+
+    owners: set[int] = set()
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == int(port) and conn.pid:
+                owners.add(conn.pid)
+    return owners
 
 
 def tail(path: str | Path, lines: int = 20) -> str:

@@ -15,7 +15,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from mbops.components.base import MbopsComponent
-from mbops.components.local.provider import LocalProvider
+from mbops.components.local.provider import LocalProvider, disk_used
 from mbops.components.spec import StorageSpec
 from mbops.components.wiring import BuildContext, Built
 from mbops.host import private_dir, remove_tree
@@ -42,6 +42,9 @@ class DirectoryProvider(LocalProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("delete_data") or props.get("force_destroy"):
             remove_tree(props["path"])
+
+    def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
+        return {**super().probe(outs), "disk_bytes": disk_used(outs["path"])}
 
     def problems(self, outs: dict[str, Any]) -> list[str]:
         return [] if Path(outs["path"]).is_dir() else [f"directory {outs['path']} is missing"]
