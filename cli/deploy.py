@@ -29,6 +29,21 @@ def yes_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def port_value(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str | None:
+    """``--port``: a port number (1-65535) or ``auto``."""
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise click.BadParameter(f"{value!r}: give a port number (1-65535) or 'auto'")
+    return port
+
+
 def confirmer() -> Callable[[str], bool] | None:
     """A prompt when a person can answer one (stdin and stdout are terminals, not CI), else None."""
     from mbops.engine.automation import is_interactive
@@ -84,8 +99,13 @@ def _print_messages(outcome: Any) -> None:
 @click.command()
 @stack_options(state=True)
 @yes_option
+@click.option(
+    "--port", callback=port_value, metavar="N|auto", envvar="MBOPS_PORT",
+    help="The app's port: N overrides app.port; auto (local cloud) moves the app to a free port when app.port is "
+         "busy, and says so. [default: app.port; a busy port is an error] [env: MBOPS_PORT]",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-def up(ref: StackRef, yes: bool, as_json: bool) -> None:
+def up(ref: StackRef, yes: bool, port: int | str | None, as_json: bool) -> None:
     """Deploy a stack: plan it, enforce the policy rules, then create/update what differs.
 
     \b
@@ -93,7 +113,8 @@ def up(ref: StackRef, yes: bool, as_json: bool) -> None:
     a storage folder, a 0600 secrets file and the app itself, then waits until the app is healthy.
     A second `up` with nothing changed touches nothing; changing app settings restarts only the app.
     Local settings: MBOPS_LOCAL_DATABASE=auto|postgres|sqlite (auto: PostgreSQL when installed),
-    MBOPS_HEALTH_TIMEOUT=<seconds> to wait for the app's health path (default 60).
+    MBOPS_HEALTH_TIMEOUT=<seconds> to wait for the app's health path (default 60). A busy app.port is an
+    error unless --port auto. Ctrl-C finishes the steps in flight, records the state and exits 130.
 
     \b
     Examples:
@@ -102,6 +123,12 @@ def up(ref: StackRef, yes: bool, as_json: bool) -> None:
       mbops up --cloud aws --profile saas --yes  # through Pulumi (needs the pulumi CLI)
     """
     stack, target = ref.stack, ref.target()
+    if port == "auto":
+        if not hasattr(target, "port_auto"):
+            raise ConfigError("--port auto: only the local cloud picks a free port; give --port N or app.port")
+        target.port_auto = True
+    elif port is not None:
+        stack = stack.model_copy(update={"app": stack.app.model_copy(update={"port": port})})
     title = f"mbops up {stack.name} ({stack.profile} on {stack.cloud}, {stack.environment})"
     with ProgressView(title, enabled=not as_json) as view:
         outcome = target.up(stack, progress=view, yes=yes, confirm=confirmer())

@@ -14,6 +14,7 @@ from mbops.cli.errors import MbopsGroup
 # name -> (module, attribute, one-line help); modules load lazily so `mbops --help` imports no provider SDK.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("mbops.cli.deploy", "up", "Deploy a stack: locally on the embedded engine, or to a cloud with Pulumi."),
+    "build": ("mbops.cli.build", "build", "Build the app's image from its Dockerfile (app.build), without deploying."),
     "preview": ("mbops.cli.preview", "preview", "Show what a stack would create, with policy results and cost."),
     "destroy": ("mbops.cli.deploy", "destroy", "Delete a stack's resources (data kept unless --delete-data)."),
     "refresh": ("mbops.cli.deploy", "refresh", "Compare a stack's state with what really runs; report drift."),

@@ -21,7 +21,7 @@ CLOUDS = ("local", "aws", "gcp", "azure")
 ENVIRONMENTS = ("dev", "prod")
 ENGINES = ("embedded", "pulumi")
 
-STACK_KEYS = ("stack_file", "profile", "cloud", "environment", "region", "name")
+STACK_KEYS = ("stack_file", "profile", "cloud", "environment", "region", "name", "gcp_project")
 STATE_KEYS = ("engine", "state_dir", "backend")
 
 
@@ -54,6 +54,7 @@ class StackRef:
     environment: str | None = None
     region: str | None = None
     name: str | None = None
+    gcp_project: str | None = None
     engine: str | None = None
     state_dir: Path | None = None
     backend: str | None = None
@@ -85,6 +86,7 @@ class StackRef:
         return resolve(
             parsed, source=str(self.stack_file) if self.stack_file else "flags", labels=self.labels,
             profile=self.profile, cloud=self.cloud, environment=environment, region=self.region, name=self.name,
+            gcp_project=self.gcp_project,
         )  # fmt: skip
 
     def _target_for(self, cloud: str, engine: str | None = None) -> Any:
@@ -112,6 +114,9 @@ def _stack_options() -> list[Callable[[Any], Any]]:
                      help="Cloud region. [default: per cloud] [env: MBOPS_REGION]"),
         click.option("--name", "-n", envvar="MBOPS_STACK",
                      help="Stack name. [default: <profile>-<env>] [env: MBOPS_STACK]"),
+        click.option("--gcp-project", metavar="ID",
+                     help="GCP: the project to deploy to. [default: the stack file's gcp_project, else "
+                          "GOOGLE_CLOUD_PROJECT, else <name>-<env> with a warning]"),
     ]  # fmt: skip
 
 

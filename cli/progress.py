@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -44,9 +45,13 @@ class ProgressView:
                 console=self.out, get_renderable=self._table, refresh_per_second=8, transient=False
             )
             self.live.start()
+        self._build_log = _LineHandler(self)  # image builds stream their output here
+        logging.getLogger("mbops.image").addHandler(self._build_log)
+        logging.getLogger("mbops.image").setLevel(logging.INFO)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        logging.getLogger("mbops.image").removeHandler(self._build_log)
         if self.live is not None:
             self.live.refresh()
             self.live.stop()
@@ -101,3 +106,19 @@ class ProgressView:
                 mark, step, elapsed = "[green]✓[/]", f"[{style}]{done}[/]", event.elapsed
             table.add_row(mark, step, event.component or "", event.name, f"{elapsed:.1f}s")
         return table
+
+
+class _LineHandler(logging.Handler):
+    """Log records (a build's output) as dim lines of the progress view."""
+
+    def __init__(self, view: ProgressView) -> None:
+        super().__init__()
+        self.view = view
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.view.enabled:
+            from rich.text import Text
+
+            self.view.out.print(Text(f"  {record.getMessage()}", style="dim"), highlight=False)
+        else:
+            click.echo(f"  {record.getMessage()}", err=True)

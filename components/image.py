@@ -35,14 +35,11 @@ BUILD_INPUTS = ("context", "dockerfile", "target", "args", "platform", "context_
 
 def context_digest(build: BuildSpec) -> str:
     """sha256 over the context's files that ``.dockerignore`` keeps (path, mode, content), in a stable order."""
-    from docker.utils.build import exclude_paths  # the docker CLI's own .dockerignore rules
+    from mbops.components.dockerignore import context_files
 
     root = Path(build.context)
-    ignore = root / ".dockerignore"
-    patterns = [p.strip() for p in ignore.read_text().splitlines() if p.strip() and not p.startswith("#")] if (
-        ignore.is_file()) else []  # fmt: skip
     digest = hashlib.sha256()
-    for rel in sorted(exclude_paths(str(root), patterns, dockerfile=build.dockerfile)):
+    for rel in context_files(root, build.dockerfile):
         path = root / rel
         info = path.lstat()
         digest.update(f"{rel}\0{stat.S_IMODE(info.st_mode):o}\0".encode())

@@ -65,6 +65,11 @@ class AppSpec(BaseModel):
     image: str | None = Field(None, min_length=1, description="A prebuilt container image (clouds).")
     build: BuildSpec | None = Field(None, description="Build the image from a Dockerfile (clouds; local with Docker).")
     command: str = Field("python -m examples.notes_app", min_length=1, description="Local target command.")
+    workdir: str | None = Field(
+        None, min_length=1,
+        description="Local: the folder app.command runs in (relative: to the stack file's folder). "
+        "Default: the stack file's folder, or the current directory without one.",
+    )  # fmt: skip
     port: int = Field(8080, ge=1, le=65535)
     health_path: str = Field("/healthz", pattern=r"^/[\w\-./]*$")
     env: dict[str, str] = Field(default_factory=dict)

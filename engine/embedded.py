@@ -45,6 +45,7 @@ class Registration:
     protect: bool
     provider: str
     deserialized: dict[str, Any]  # SDK-deserialized inputs (what mocks/providers receive)
+    retain_on_delete: bool = False
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -130,6 +131,7 @@ class RecordingMonitor(mocks.MockMonitor):
             inputs=from_struct(request.object),
             dependencies=list(request.dependencies),
             protect=bool(request.protect) if request.HasField("protect") else False,
+            retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
             provider=request.provider,
             deserialized={},
         )
@@ -271,11 +273,14 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _find_cause(exc: BaseException) -> BaseException | None:
-    seen = exc
-    while seen is not None:
-        if type(seen).__module__.startswith("mbops"):
-            return seen
-        seen = seen.__cause__ or seen.__context__
+    """The first mbops error in ``exc``'s chain of causes (a chain may loop back on itself)."""
+    visited: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in visited:
+        if type(current).__module__.startswith("mbops"):
+            return current
+        visited.add(id(current))
+        current = current.__cause__ or current.__context__
     return None
 
 

@@ -103,13 +103,14 @@ def graph_of(
             "inputs": plain(reg.inputs),
             "dependencies": reg.dependencies,
             "protect": reg.protect,
+            "retainOnDelete": reg.retain_on_delete,
             "op": (ops or {}).get(urn, "create"),
         })  # fmt: skip
     for gone in deleted:
         resources.append({
             "urn": gone.urn, "type": gone.type, "name": gone.name, "parent": gone.parent, "custom": True,
             "component": gone.component, "inputs": plain(gone.inputs), "dependencies": gone.dependencies,
-            "protect": False, "op": "delete",
+            "protect": False, "retainOnDelete": False, "op": "delete",
         })  # fmt: skip
     resources.sort(key=stable_order)
     outputs = plain(record.outputs)

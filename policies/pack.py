@@ -7,13 +7,19 @@ inputs with unknowns as sentinels and secrets already revealed; ``plain`` turns 
 shape the rules read (unknowns become ``[computed]``).
 
 Every policy accepts two config properties (``--policy-pack-config``): ``environment`` (dev/prod, for the
-prod-only rules; without it a resource's ``env`` tag decides) and ``reason`` (shown with each finding when the
-stack lowered the rule to advisory). ``pack_config(stack)`` writes that config for an mbops stack.
+prod-only rules; without it a resource's ``env`` tag decides, and a resource with neither is not prod) and
+``reason`` (shown with each finding when the stack lowered the rule to advisory). ``pack_config(stack)`` writes
+that config for an mbops stack. A rule that is mandatory in prod only (``Rule.enforcement_outside_prod``) is
+registered at its prod level: CrossGuard sets one level per policy, so ``pack_config`` lowers it for a stack that
+is not prod (without a config it blocks everywhere: fail closed).
+
+A security setting that is unknown during a preview is not a violation yet: the policy reports it as pulumi-policy
+reports any unknown it reads (an advisory "can't run during preview" note) and judges the value at update time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +36,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy import proxy as _proxy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 from pulumi_policy.secret import Secret
 
 from mbops.policies.check import advisory_of
-from mbops.policies.model import Context, Graph, Resource, Rule, component_of_urn
+from mbops.policies.model import Context, Graph, Resource, Rule, Unverified, component_of_urn
 from mbops.policies.registry import RULES
 from mbops.policies.values import SECRET, UNKNOWN
 
@@ -125,19 +132,32 @@ def message_for(rule: Rule, type_token: str | None, message: str, config: Mappin
 
 
 # --- adapters -----------------------------------------------------------------------------------------------
+def report(rule: Rule, found: Iterable[tuple[Resource | None, str]], config: Mapping[str, Any] | None,
+           report_violation: ReportViolation, *, with_urn: bool) -> None:  # fmt: skip
+    """Report ``rule``'s findings; settings that are still unknown (a preview) are deferred, the way
+    pulumi-policy defers a policy that reads an unknown: an advisory note now, the real check at update time."""
+    deferred: list[str] = []
+    for res, message in found:
+        if isinstance(message, Unverified):
+            deferred.append(f"{res.get('name', '?')}.{message.label}" if res else message.label)
+            continue
+        type_token = res.get("type") if res else None
+        urn = res.get("urn") if res and with_urn else None
+        report_violation(message_for(rule, type_token, message, config), urn)
+    if deferred:
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, ["; ".join(deferred)])
+
+
 def resource_validation(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
-    """The validate function of a ResourceValidationPolicy running ``rule``'s checks on one resource."""
+    """The validate function of a ResourceValidationPolicy running ``rule``'s checks on one resource (through
+    ``Rule.violations``: the same gating, prod-only rules included, as offline)."""
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        check = rule.check_for(args.resource_type)
-        if check is None:
+        if rule.check_for(args.resource_type) is None:
             return
         config = args.get_config()
-        res, ctx = resource_from_args(args), context_of(config)
-        if not res["custom"] or (rule.prod_only and not ctx.prod(res)):
-            return
-        for message in check(res, ctx):
-            report_violation(message_for(rule, args.resource_type, message, config), None)
+        graph = Graph(resources=[resource_from_args(args)])
+        report(rule, rule.violations(graph, context_of(config)), config, report_violation, with_urn=False)
 
     return validate
 
@@ -150,9 +170,7 @@ def stack_validation(rule: Rule) -> Callable[[StackValidationArgs, ReportViolati
         resources = [resource_from_stack(r) for r in args.resources]
         outputs = next((r["inputs"] for r in resources if r["type"] == STACK_TYPE), {})
         graph = Graph(resources=resources, outputs=outputs)
-        for res, message in rule.violations(graph, context_of(config)):
-            type_token = res.get("type") if res else None
-            report_violation(message_for(rule, type_token, message, config), res.get("urn") if res else None)
+        report(rule, rule.violations(graph, context_of(config)), config, report_violation, with_urn=True)
 
     return validate
 
@@ -203,11 +221,15 @@ def pack_args() -> dict[str, Any]:
 
 def pack_config(stack: Any) -> dict[str, dict[str, Any]]:
     """The ``--policy-pack-config`` object for ``stack``: its environment for every rule, lowered rules with
-    their reason and enforcement level advisory (ConfigError on an unknown rule id)."""
+    their reason and enforcement level advisory, and the level of rules that are mandatory in prod only
+    (``Rule.enforcement_outside_prod``) for a stack that is not prod (ConfigError on an unknown rule id)."""
     reasons = advisory_of(stack)
+    prod = stack.environment == "prod"
     config: dict[str, dict[str, Any]] = {}
     for rule in RULES:
         entry: dict[str, Any] = {"environment": stack.environment}
+        if rule.enforcement_for(prod) != rule.enforcement:
+            entry["enforcementLevel"] = rule.enforcement_for(prod)
         if rule.id in reasons:
             entry.update(enforcementLevel="advisory", reason=reasons[rule.id])
         config[rule.id] = entry

@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mbops.policies.model import Context, Graph, Resource, Rule
-from mbops.policies.values import document, flag, get, items, known
+from mbops.policies.model import Context, Graph, Resource, Rule, unreadable, unverified
+from mbops.policies.s3_policy import enforces_tls, tls_problem
+from mbops.policies.values import document, flag, get, items, known, word
 
 S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 S3_SSE = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
-SSE_ALGORITHMS = ("aws:kms", "aws:kms:dsse", "AES256")
+SSE_ALGORITHMS = ("aws:kms", "aws:kms:dsse", "aes256")  # compared lower-case
 
 
 def _inputs(res: Resource) -> dict:
@@ -21,37 +22,57 @@ def _inputs(res: Resource) -> dict:
 
 
 # --- storage-encrypted-at-rest ------------------------------------------------------------------------------
+def _sse_algorithm(algorithm: object, label: str) -> Iterator[str]:
+    if not known(algorithm):
+        yield unverified(label)
+    elif not isinstance(algorithm, str) or algorithm.strip().lower() not in SSE_ALGORITHMS:
+        yield f"{label} is {algorithm!r}; use aws:kms (or AES256)"
+
+
 def _s3_sse(res: Resource, ctx: Context) -> Iterator[str]:
     rules = get(_inputs(res), "rules")
     if not known(rules):
+        yield unverified("rules")
         return
     if not items(rules):
         yield "no server-side encryption rule"
-    for rule in items(rules):
+    for index, rule in enumerate(items(rules)):
         algorithm = get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm")
-        if known(algorithm) and algorithm not in SSE_ALGORITHMS:
-            yield f"sseAlgorithm is {algorithm!r}; use aws:kms (or AES256)"
+        yield from _sse_algorithm(algorithm, f"rules[{index}].applyServerSideEncryptionByDefault.sseAlgorithm")
 
 
 def _s3_bucket_inline_sse(res: Resource, ctx: Context) -> Iterator[str]:
-    algorithm = get(
-        _inputs(res), "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault.sseAlgorithm"
-    )
-    if algorithm is not None and known(algorithm) and algorithm not in SSE_ALGORITHMS:
-        yield f"serverSideEncryptionConfiguration uses {algorithm!r}; use aws:kms (or AES256)"
+    inputs = _inputs(res)
+    for path in ("serverSideEncryptionConfiguration.rule", "serverSideEncryptionConfigurations"):
+        config = get(inputs, path)
+        if config is None:
+            continue
+        if not known(config):
+            yield unverified(path)
+            continue
+        for rule in [config] if isinstance(config, dict) else items(config):
+            if "rule" in rule:  # BucketV2: a list of configurations, each with one rule (or a list of rules)
+                rule = rule["rule"]
+            for one in [rule] if isinstance(rule, dict) else items(rule):
+                algorithm = get(one, "applyServerSideEncryptionByDefault.sseAlgorithm")
+                yield from _sse_algorithm(algorithm, "serverSideEncryptionConfiguration sseAlgorithm")
 
 
 def _azure_storage_account_encryption(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     infra = get(inputs, "encryption.requireInfrastructureEncryption")
-    if known(infra) and flag(infra) is not True:
+    if not known(infra):
+        yield unverified("encryption.requireInfrastructureEncryption")
+    elif flag(infra) is not True:
         yield (
             "encryption.requireInfrastructureEncryption is not true (no second, infrastructure layer of "
             "encryption)"
         )
     for service in ("blob", "file", "queue", "table"):
         enabled = get(inputs, f"encryption.services.{service}.enabled")
-        if flag(enabled) is False:
+        if not known(enabled):
+            yield unverified(f"encryption.services.{service}.enabled")
+        elif flag(enabled) is False:
             yield f"encryption.services.{service}.enabled is false"
 
 
@@ -84,13 +105,17 @@ STORAGE_ENCRYPTED = Rule(
 # --- database-encrypted-at-rest -----------------------------------------------------------------------------
 def _rds_storage_encrypted(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "storageEncrypted")
-    if known(value) and flag(value) is not True:
+    if not known(value):
+        yield unverified("storageEncrypted")
+    elif flag(value) is not True:
         yield "storageEncrypted is not true: the database's storage, backups and snapshots are unencrypted"
 
 
 def _dynamodb_sse(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "serverSideEncryption.enabled")
-    if known(value) and flag(value) is not True:
+    if not known(value):
+        yield unverified("serverSideEncryption.enabled")
+    elif flag(value) is not True:
         yield (
             "serverSideEncryption.enabled is not true: the table uses an AWS-owned key you cannot audit or "
             "revoke"
@@ -121,33 +146,49 @@ DATABASE_ENCRYPTED = Rule(
 
 
 # --- disk-encrypted-at-rest ---------------------------------------------------------------------------------
+# The root device names of the AMIs in use (Amazon Linux, Bottlerocket: /dev/xvda; Ubuntu, Debian, RHEL, Windows:
+# /dev/sda1). A template that maps none of them leaves the root volume to the AMI, whose snapshot is not
+# encrypted for public AMIs.
+ROOT_DEVICES = frozenset({"/dev/xvda", "/dev/sda1", "/dev/sda", "xvda", "sda1", "/dev/nvme0n1"})
+
+
+def _encrypted(value: object, label: str) -> Iterator[str]:
+    if not known(value):
+        yield unverified(label)
+    elif flag(value) is not True:
+        yield f"{label} is not true: the volume is not encrypted"
+
+
 def _launch_template_disks(res: Resource, ctx: Context) -> Iterator[str]:
     mappings = get(_inputs(res), "blockDeviceMappings")
     if not known(mappings):
+        yield unverified("blockDeviceMappings")
         return
-    ebs = [m for m in items(mappings) if isinstance(m, dict) and isinstance(m.get("ebs"), dict)]
-    if not ebs:
-        yield "no blockDeviceMappings: the root volume inherits the AMI's setting, usually unencrypted"
-    for mapping in ebs:
-        value = get(mapping, "ebs.encrypted")
-        if known(value) and flag(value) is not True:
-            yield f"EBS volume {mapping.get('deviceName', '?')} is not encrypted (ebs.encrypted)"
+    ebs = [m for m in items(mappings) if isinstance(m, dict) and get(m, "ebs") is not None]
+    names = [str(get(m, "deviceName", "")).strip() for m in ebs]
+    if not any(name in ROOT_DEVICES or not known(name) for name in names):
+        mapped = f" (only {', '.join(n or '?' for n in names)})" if names else ""
+        yield (
+            f"no blockDeviceMappings entry for the root device{mapped}: the root volume inherits the AMI's "
+            "setting, unencrypted"
+        )
+    for mapping, name in zip(ebs, names, strict=True):
+        yield from _encrypted(get(mapping, "ebs.encrypted"), f"EBS volume {name or '?'} ebs.encrypted")
 
 
 def _instance_disks(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    root = get(inputs, "rootBlockDevice.encrypted")
-    if known(root) and flag(root) is not True:
-        yield "rootBlockDevice.encrypted is not true"
+    root = get(inputs, "rootBlockDevice")
+    if root is None:
+        yield "no rootBlockDevice: the root volume inherits the AMI's setting, unencrypted"
+    else:
+        yield from _encrypted(get(root, "encrypted"), "rootBlockDevice.encrypted")
     for device in items(get(inputs, "ebsBlockDevices")):
-        if flag(get(device, "encrypted")) is not True:
-            yield f"EBS volume {get(device, 'deviceName', '?')} is not encrypted"
+        yield from _encrypted(get(device, "encrypted"), f"EBS volume {get(device, 'deviceName', '?')} encrypted")
 
 
 def _volume(res: Resource, ctx: Context) -> Iterator[str]:
-    value = get(_inputs(res), "encrypted")
-    if known(value) and flag(value) is not True:
-        yield "the EBS volume is not encrypted"
+    yield from _encrypted(get(_inputs(res), "encrypted"), "encrypted")
 
 
 DISK_ENCRYPTED = Rule(
@@ -155,9 +196,9 @@ DISK_ENCRYPTED = Rule(
     title="VM disks encrypted at rest",
     severity="high",
     enforcement="mandatory",
-    description="Every EBS volume of a launch template or instance is encrypted. GCP persistent disks and "
-                "Azure "
-    "managed disks are always encrypted by the platform.",
+    description="Every EBS volume of a launch template or instance is encrypted, the root volume included: a "
+    "template that maps only data disks leaves the root volume to the AMI, unencrypted. GCP persistent disks and "
+    "Azure managed disks are always encrypted by the platform.",
     remediation="Give the launch template a block_device_mappings entry for the root device with "
     "ebs={'encrypted': 'true', ...} (components.servers.overrides.launch_template).",
     clouds=("aws",),
@@ -173,15 +214,17 @@ DISK_ENCRYPTED = Rule(
 # --- cache-encrypted-at-rest --------------------------------------------------------------------------------
 def _replication_group_at_rest(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "atRestEncryptionEnabled")
-    if known(value) and flag(value) is not True:
+    if not known(value):
+        yield unverified("atRestEncryptionEnabled")
+    elif flag(value) is not True:
         yield "atRestEncryptionEnabled is not true"
 
 
 def _elasticache_cluster(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     if get(inputs, "replicationGroupId") is not None:
-        return  # a member of a replication group: the group's settings apply
-    if str(get(inputs, "engine", "")).lower() in ("redis", "valkey"):
+        return  # a member of a replication group (its id, known or computed): the group's settings apply
+    if word(get(inputs, "engine")) in ("redis", "valkey"):
         yield "a standalone ElastiCache cluster cannot encrypt at rest; use a replication group"
 
 
@@ -204,40 +247,44 @@ CACHE_ENCRYPTED = Rule(
 
 
 # --- storage-https-only -------------------------------------------------------------------------------------
-TLS12 = ("TLS1_2", "TLS1_3")
+TLS12 = ("tls1_2", "tls1_3")  # compared lower-case
 
 
 def _azure_storage_tls(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if flag(get(inputs, "enableHttpsTrafficOnly")) is False:
+    https = get(inputs, "enableHttpsTrafficOnly")
+    if not known(https):
+        yield unverified("enableHttpsTrafficOnly")
+    elif flag(https) is False:
         yield "enableHttpsTrafficOnly is false: clients may use plain HTTP"
     tls = get(inputs, "minimumTlsVersion")
-    if known(tls) and tls not in TLS12:
+    if not known(tls):
+        yield unverified("minimumTlsVersion")
+    elif word(tls) not in TLS12:
         yield f"minimumTlsVersion is {tls or 'not set (TLS 1.0 allowed)'}; require TLS1_2"
 
 
-def denies_insecure_transport(policy: object) -> bool:
-    """True when an S3 bucket policy denies every request made without TLS (aws:SecureTransport false)."""
-    statements = policy.get("Statement") if isinstance(policy, dict) else None
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
-            continue
-        test = get(statement, "Condition.Bool")
-        secure = test.get("aws:SecureTransport") if isinstance(test, dict) else None
-        if str(secure).lower() == "false":
-            return True
-    return False
-
-
 def _s3_https_graph(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    """Every bucket has a policy (attached or inline) that denies every request made without TLS."""
     for bucket in graph.of_type(*S3_BUCKETS):
-        policies = graph.dependents(bucket, "aws:s3/bucketPolicy:BucketPolicy")
-        if not policies:
+        name = get(_inputs(bucket), "bucket")
+        name = name.strip() if isinstance(name, str) and known(name) else None
+        attached = graph.dependents(bucket, "aws:s3/bucketPolicy:BucketPolicy")
+        docs = [(p, get(_inputs(p), "policy")) for p in attached]
+        if get(_inputs(bucket), "policy") is not None:
+            docs.append((bucket, get(_inputs(bucket), "policy")))
+        if not docs:
             yield bucket, "no bucket policy denies requests without TLS (aws:SecureTransport = false)"
-        for policy in policies:
-            doc = document(get(_inputs(policy), "policy"))
-            if doc is not None and not denies_insecure_transport(doc):
-                yield policy, "the bucket policy has no Deny statement for aws:SecureTransport = false"
+            continue
+        parsed = [(where, document(value)) for where, value in docs]
+        if any(doc is not None and enforces_tls(doc, name) for _, doc in parsed):
+            continue
+        unread = [(where, value) for (where, doc), (_, value) in zip(parsed, docs, strict=True) if doc is None]
+        if unread:
+            yield unread[0][0], unreadable(unread[0][1], "the bucket policy")
+            continue
+        for where, doc in parsed:
+            yield where, tls_problem(doc, name) or "the bucket policy does not deny requests without TLS"
 
 
 STORAGE_HTTPS = Rule(
@@ -247,7 +294,8 @@ STORAGE_HTTPS = Rule(
     enforcement="mandatory",
     description="Storage refuses plain HTTP: every S3 bucket has a policy denying aws:SecureTransport=false; "
                 "Azure "
-    "storage accounts accept HTTPS only with TLS 1.2 or later. GCS serves HTTPS only.",
+    "storage accounts accept HTTPS only with TLS 1.2 or later. GCS serves HTTPS only. The S3 Deny counts only "
+    "when it covers every principal (*), every action (s3:*) and the bucket with all its objects.",
     remediation={
         "aws": "Keep the bucket's policy child with the DenyInsecureTransport statement "
         "(components.storage.overrides.policy must keep it).",
@@ -269,32 +317,41 @@ def _major(version: object) -> int | None:
 
 def _rds_parameter_group(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    family = str(get(inputs, "family", ""))
+    family = word(get(inputs, "family"))
     if "postgres" not in family:
         return
-    params = items(get(inputs, "parameters"))
-    if not known(get(inputs, "parameters")):
+    params = get(inputs, "parameters")
+    if not known(params):
+        yield unverified("parameters")
         return
-    values = {str(get(p, "name")): str(get(p, "value")) for p in params if isinstance(p, dict)}
-    forced = values.get("rds.force_ssl")
-    if forced is not None and forced != "1":
-        yield f"rds.force_ssl is {forced}: clients may connect without TLS"
-    elif forced is None and (_major(family.removeprefix("aurora-").removeprefix("postgres")) or 0) < 15:
+    forced = [get(p, "value") for p in items(params) if word(get(p, "name")) == "rds.force_ssl"]
+    for value in forced:
+        if not known(value):
+            yield unverified("rds.force_ssl")
+        elif flag(value) is not True:
+            yield f"rds.force_ssl is {value}: clients may connect without TLS"
+    if not forced and (_major(family.removeprefix("aurora-").removeprefix("postgres")) or 0) < 15:
         yield f"{family} does not force TLS by default; set rds.force_ssl = 1"
 
 
 def _rds_instance_tls(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if "postgres" not in str(get(inputs, "engine", "")) or get(inputs, "parameterGroupName") is not None:
+    if "postgres" not in word(get(inputs, "engine")) or get(inputs, "parameterGroupName") is not None:
+        return  # a parameter group (its name, known or computed) is judged on its own
+    version = get(inputs, "engineVersion")
+    if not known(version):
+        yield unverified("engineVersion (with the default parameter group, it decides whether TLS is forced)")
         return
-    major = _major(get(inputs, "engineVersion"))
+    major = _major(version)
     if major is not None and major < 15:
         yield f"PostgreSQL {major} on the default parameter group accepts connections without TLS"
 
 
 def _cloud_sql_tls(res: Resource, ctx: Context) -> Iterator[str]:
     mode = get(_inputs(res), "settings.ipConfiguration.sslMode")
-    if known(mode) and mode not in ("ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"):
+    if not known(mode):
+        yield unverified("settings.ipConfiguration.sslMode")
+    elif word(mode) not in ("encrypted_only", "trusted_client_certificate_required"):
         yield (
             f"settings.ip_configuration.ssl_mode is {mode or 'not set'}: unencrypted connections are "
             f"accepted"
@@ -302,13 +359,21 @@ def _cloud_sql_tls(res: Resource, ctx: Context) -> Iterator[str]:
 
 
 def _azure_pg_configuration(res: Resource, ctx: Context) -> Iterator[str]:
+    """Server parameters: names are case-insensitive in PostgreSQL (and Azure accepts any case)."""
     inputs = _inputs(res)
-    name = str(get(inputs, "configurationName", ""))
-    value = str(get(inputs, "value", ""))
-    if name == "require_secure_transport" and flag(value) is False:
-        yield "require_secure_transport is off: clients may connect without TLS"
-    if name == "ssl_min_protocol_version" and value.upper() in ("TLSV1", "TLSV1.1"):
-        yield f"ssl_min_protocol_version is {value}; require TLSv1.2"
+    name, value = get(inputs, "configurationName"), get(inputs, "value")
+    if not known(name):
+        yield unverified("configurationName")
+        return
+    name = word(name)
+    if name not in ("require_secure_transport", "ssl_min_protocol_version"):
+        return
+    if not known(value):
+        yield unverified(name)
+    elif name == "require_secure_transport" and flag(value) is not True:
+        yield f"require_secure_transport is {value!r}: clients may connect without TLS"
+    elif name == "ssl_min_protocol_version" and word(value) not in ("tlsv1.2", "tlsv1.3"):
+        yield f"ssl_min_protocol_version is {value!r}; require TLSv1.2"
 
 
 DATABASE_TLS = Rule(
@@ -340,30 +405,45 @@ DATABASE_TLS = Rule(
 def _replication_group_transit(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     value = get(inputs, "transitEncryptionEnabled")
-    if known(value) and flag(value) is not True:
+    if not known(value):
+        yield unverified("transitEncryptionEnabled")
+    elif flag(value) is not True:
         yield "transitEncryptionEnabled is not true: Redis traffic is plaintext"
-    if get(inputs, "transitEncryptionMode") == "preferred":
+    mode = get(inputs, "transitEncryptionMode")
+    if not known(mode):
+        yield unverified("transitEncryptionMode")
+    elif word(mode) == "preferred":
         yield "transitEncryptionMode is 'preferred': clients may still connect without TLS"
 
 
 def _memorystore_transit(res: Resource, ctx: Context) -> Iterator[str]:
     mode = get(_inputs(res), "transitEncryptionMode")
-    if known(mode) and mode not in ("SERVER_AUTHENTICATION", "TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION"):
+    if not known(mode):
+        yield unverified("transitEncryptionMode")
+    elif word(mode).removeprefix("transit_encryption_mode_") != "server_authentication":
         yield f"transitEncryptionMode is {mode or 'not set (DISABLED)'}: Redis traffic is plaintext"
 
 
 def _azure_redis_tls(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if flag(get(inputs, "enableNonSslPort")) is True:
+    non_ssl = get(inputs, "enableNonSslPort")
+    if not known(non_ssl):
+        yield unverified("enableNonSslPort")
+    elif flag(non_ssl) is True:
         yield "enableNonSslPort is true: port 6379 accepts plaintext connections"
     tls = get(inputs, "minimumTlsVersion")
-    if known(tls) and str(tls) not in ("1.2", "1.3"):
+    if not known(tls):
+        yield unverified("minimumTlsVersion")
+    elif str(tls).strip() not in ("1.2", "1.3"):
         yield f"minimumTlsVersion is {tls or 'not set'}; require 1.2"
 
 
 def _azure_redis_enterprise_db(res: Resource, ctx: Context) -> Iterator[str]:
-    if str(get(_inputs(res), "clientProtocol", "Encrypted")) == "Plaintext":
-        yield "clientProtocol is Plaintext"
+    protocol = get(_inputs(res), "clientProtocol", "Encrypted")
+    if not known(protocol):
+        yield unverified("clientProtocol")
+    elif word(protocol) != "encrypted":
+        yield f"clientProtocol is {protocol}: Redis traffic is plaintext"
 
 
 CACHE_TLS = Rule(
@@ -394,44 +474,61 @@ CACHE_TLS = Rule(
 def _cloudfront_https(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     behaviors = [("default", get(inputs, "defaultCacheBehavior"))]
-    behaviors += [(str(get(b, "pathPattern", "?")), b) for b in items(get(inputs, "orderedCacheBehaviors"))]
+    ordered = get(inputs, "orderedCacheBehaviors")
+    if not known(ordered):
+        yield unverified("orderedCacheBehaviors")
+    behaviors += [(str(get(b, "pathPattern", "?")), b) for b in items(ordered)]
     for where, behavior in behaviors:
         policy = get(behavior, "viewerProtocolPolicy")
-        if known(policy) and policy is not None and policy not in ("redirect-to-https", "https-only"):
-            yield (
-                f"the {where} cache "
-                f"behavior's viewerProtocolPolicy is {policy!r}: viewers may use plain HTTP"
-            )
+        if not known(policy):
+            yield unverified(f"the {where} cache behavior's viewerProtocolPolicy")
+        elif word(policy) not in ("redirect-to-https", "https-only"):
+            yield f"the {where} cache behavior's viewerProtocolPolicy is {policy!r}: viewers may use plain HTTP"
 
 
 def _container_app_https(res: Resource, ctx: Context) -> Iterator[str]:
-    if flag(get(_inputs(res), "configuration.ingress.allowInsecure")) is True:
+    insecure = get(_inputs(res), "configuration.ingress.allowInsecure")
+    if not known(insecure):
+        yield unverified("configuration.ingress.allowInsecure")
+    elif flag(insecure) is True:
         yield "configuration.ingress.allowInsecure is true: the app answers plain HTTP"
 
 
 def _front_door_route(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    protocols = get(inputs, "supportedProtocols", ["Http", "Https"])
-    if known(protocols) and "Http" in protocols and get(inputs, "httpsRedirect", "Disabled") != "Enabled":
-        yield "the route accepts HTTP without redirecting to HTTPS (https_redirect is not Enabled)"
+    protocols, redirect = get(inputs, "supportedProtocols", ["Http", "Https"]), get(inputs, "httpsRedirect")
+    if not known(protocols):
+        yield unverified("supportedProtocols")
+    elif "http" in [word(p) for p in items(protocols)]:
+        if not known(redirect):
+            yield unverified("httpsRedirect")
+        elif word(redirect, "disabled") != "enabled":
+            yield "the route accepts HTTP without redirecting to HTTPS (https_redirect is not Enabled)"
 
 
 def _cdn_endpoint(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if flag(get(inputs, "isHttpAllowed", True)) is not True:
+    allowed = get(inputs, "isHttpAllowed", True)
+    if not known(allowed):
+        yield unverified("isHttpAllowed")
+        return
+    if flag(allowed) is not True:
         return
     for rule in items(get(inputs, "deliveryPolicy.rules")):
         for action in items(get(rule, "actions")):
             if (
-                get(action, "name") == "UrlRedirect"
-                and get(action, "parameters.destinationProtocol") == "Https"
+                word(get(action, "name")) == "urlredirect"
+                and word(get(action, "parameters.destinationProtocol")) == "https"
             ):
                 return
     yield "isHttpAllowed is true and no delivery rule redirects HTTP to HTTPS"
 
 
 def _web_app_https(res: Resource, ctx: Context) -> Iterator[str]:
-    if flag(get(_inputs(res), "httpsOnly")) is not True:
+    value = get(_inputs(res), "httpsOnly")
+    if not known(value):
+        yield unverified("httpsOnly")
+    elif flag(value) is not True:
         yield "httpsOnly is not true"
 
 

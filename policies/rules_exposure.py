@@ -3,14 +3,17 @@ caches."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
-from mbops.policies.model import Context, Graph, Resource, Rule
+from mbops.policies.model import Check, Context, Graph, Resource, Rule, unreadable, unverified
+from mbops.policies.netsets import AddressSet, sources
 from mbops.policies.rules_encryption import S3_BUCKETS
-from mbops.policies.values import as_list, document, flag, get, items, known, open_to_internet
+from mbops.policies.s3_policy import public_grants
+from mbops.policies.values import as_list, document, flag, get, items, known, word
 
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
-PUBLIC_S3_ACLS = ("public-read", "public-read-write", "authenticated-read")
+PUBLIC_S3_ACLS = ("public-read", "public-read-write", "authenticated-read")  # compared lower-case
 PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers",
                    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")  # fmt: skip
 S3_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -24,41 +27,49 @@ def _inputs(res: Resource) -> dict:
 # --- storage-no-public-access -------------------------------------------------------------------------------
 def _s3_public_access_block(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
+    unknown = [name for name in PAB_FLAGS if not known(get(inputs, name))]
     off = [name for name in PAB_FLAGS if known(get(inputs, name)) and flag(get(inputs, name)) is not True]
     if off:
         yield f"public access block does not set {', '.join(off)} to true"
+    if unknown:
+        yield unverified(", ".join(unknown))
+
+
+def _s3_acl(inputs: dict) -> Iterator[str]:
+    acl = get(inputs, "acl")
+    if not known(acl):
+        yield unverified("acl")
+    elif word(acl) in PUBLIC_S3_ACLS:
+        yield f"canned ACL {acl!r} makes objects readable by anyone"
+    for grant in items(get(inputs, "accessControlPolicy.grants")) + items(get(inputs, "grants")):
+        uris = [get(grant, "grantee.uri"), get(grant, "uri")]
+        for uri in uris:
+            if uri in PUBLIC_GRANTEES:
+                yield f"ACL grants {get(grant, 'permission', get(grant, 'permissions', '?'))} to {uri}"
+
+
+def _policy_grants(value: object, label: str) -> Iterator[str]:
+    if value is None:
+        return
+    doc = document(value)
+    if doc is None:
+        yield unreadable(value, label)
+        return
+    for message in public_grants(doc):
+        yield f"{label}: {message}" if label != "policy" else message
+
+
+def _s3_bucket(res: Resource, ctx: Context) -> Iterator[str]:
+    yield from _s3_acl(_inputs(res))
+    yield from _policy_grants(get(_inputs(res), "policy"), "inline policy")
 
 
 def _s3_bucket_acl(res: Resource, ctx: Context) -> Iterator[str]:
-    inputs = _inputs(res)
-    acl = get(inputs, "acl")
-    if acl in PUBLIC_S3_ACLS:
-        yield f"canned ACL {acl!r} makes objects readable by anyone"
-    for grant in items(get(inputs, "accessControlPolicy.grants")):
-        if get(grant, "grantee.uri") in PUBLIC_GRANTEES:
-            yield f"ACL grants {get(grant, 'permission', '?')} to {get(grant, 'grantee.uri')}"
-
-
-def _public_principal(principal: object) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        return any(p == "*" for p in as_list(principal.get("AWS")))
-    return False
+    yield from _s3_acl(_inputs(res))
 
 
 def _s3_bucket_policy(res: Resource, ctx: Context) -> Iterator[str]:
-    doc = document(get(_inputs(res), "policy"))
-    statements = doc.get("Statement") if isinstance(doc, dict) else None
-    for statement in as_list(statements):
-        if (
-            isinstance(statement, dict) and statement.get("Effect") == "Allow"
-            and _public_principal(statement.get("Principal")) and not statement.get("Condition")
-        ):  # fmt: skip
-            yield (
-                f"statement {statement.get('Sid', '(no Sid)')} allows {statement.get('Action')} to everyone "
-                f"(Principal *)"
-            )
+    yield from _policy_grants(get(_inputs(res), "policy"), "policy")
 
 
 def _s3_pab_attached(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
@@ -70,10 +81,14 @@ def _s3_pab_attached(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | No
 def _gcs_bucket(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     prevention = get(inputs, "publicAccessPrevention")
-    if known(prevention) and prevention != "enforced":
+    if not known(prevention):
+        yield unverified("publicAccessPrevention")
+    elif word(prevention) != "enforced":
         yield f"publicAccessPrevention is {prevention or 'not set (inherited)'}, not 'enforced'"
     uniform = get(inputs, "uniformBucketLevelAccess")
-    if known(uniform) and flag(uniform) is not True:
+    if not known(uniform):
+        yield unverified("uniformBucketLevelAccess")
+    elif flag(uniform) is not True:
         yield "uniformBucketLevelAccess is not true: per-object ACLs can make objects public"
 
 
@@ -84,8 +99,8 @@ def _gcs_iam(res: Resource, ctx: Context) -> Iterator[str]:
     for binding in as_list(policy.get("bindings") if isinstance(policy, dict) else None):
         members += as_list(binding.get("members") if isinstance(binding, dict) else None)
     for member in members:
-        if member in PUBLIC_MEMBERS:
-            yield f"grants {get(inputs, 'role', 'a role')} on the bucket to {member}"
+        if isinstance(member, str) and member.strip() in PUBLIC_MEMBERS:
+            yield f"grants {get(inputs, 'role', 'a role')} on the bucket to {member.strip()}"
 
 
 def _gcs_acl(res: Resource, ctx: Context) -> Iterator[str]:
@@ -94,22 +109,28 @@ def _gcs_acl(res: Resource, ctx: Context) -> Iterator[str]:
         str(e).split(":", 1)[-1] for e in items(get(inputs, "roleEntities"))
     ]
     for entity in entities:
-        if entity in PUBLIC_MEMBERS:
-            yield f"ACL grants access to {entity}"
+        if isinstance(entity, str) and entity.strip() in PUBLIC_MEMBERS:
+            yield f"ACL grants access to {entity.strip()}"
     acl = get(inputs, "predefinedAcl")
-    if isinstance(acl, str) and acl.lower() in ("publicread", "publicreadwrite", "authenticatedread"):
+    if not known(acl):
+        yield unverified("predefinedAcl")
+    elif word(acl) in ("publicread", "publicreadwrite", "authenticatedread"):
         yield f"predefined ACL {acl} makes the bucket public"
 
 
 def _azure_storage_account_public(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "allowBlobPublicAccess")
-    if known(value) and flag(value) is not False:
+    if not known(value):
+        yield unverified("allowBlobPublicAccess")
+    elif flag(value) is not False:
         yield "allowBlobPublicAccess is not false: containers can be made anonymously readable"
 
 
 def _azure_blob_container(res: Resource, ctx: Context) -> Iterator[str]:
     access = get(_inputs(res), "publicAccess")
-    if known(access) and access not in (None, "None"):
+    if not known(access):
+        yield unverified("publicAccess")
+    elif access is not None and word(access) != "none":
         yield f"publicAccess is {access!r}: blobs are readable anonymously"
 
 
@@ -140,7 +161,7 @@ STORAGE_PRIVATE = Rule(
     controls={"aws": "CIS AWS 2.1.4", "gcp": "CIS GCP 5.1; CIS GCP 5.2", "azure": "CIS Azure 3.7"},
     checks={
         S3_PAB: _s3_public_access_block,
-        **{t: _s3_bucket_acl for t in S3_BUCKETS},
+        **{t: _s3_bucket for t in S3_BUCKETS},
         "aws:s3/bucketAcl:BucketAcl": _s3_bucket_acl,
         "aws:s3/bucketAclV2:BucketAclV2": _s3_bucket_acl,
         "aws:s3/bucketPolicy:BucketPolicy": _s3_bucket_policy,
@@ -157,37 +178,70 @@ STORAGE_PRIVATE = Rule(
 
 # --- database-not-public ------------------------------------------------------------------------------------
 def _rds_public(res: Resource, ctx: Context) -> Iterator[str]:
-    if flag(get(_inputs(res), "publiclyAccessible")) is True:
+    value = get(_inputs(res), "publiclyAccessible")
+    if not known(value):
+        yield unverified("publiclyAccessible")
+    elif flag(value) is True:
         yield "publiclyAccessible is true: the database gets a public IP address"
 
 
 def _cloud_sql_public(res: Resource, ctx: Context) -> Iterator[str]:
     ip = get(_inputs(res), "settings.ipConfiguration")
     if not known(ip):
+        yield unverified("settings.ipConfiguration")
         return
     enabled = get(ip, "ipv4Enabled")
-    if known(enabled) and flag(enabled) is not False:
+    if not known(enabled):
+        yield unverified("settings.ipConfiguration.ipv4Enabled")
+    elif flag(enabled) is not False:
         yield "settings.ip_configuration.ipv4_enabled is not false: the instance gets a public IP address"
-    for network in items(get(ip, "authorizedNetworks")):
-        if open_to_internet(get(network, "value")):
-            yield f"authorized network {get(network, 'value')} lets anyone on the internet connect"
+    networks = [get(n, "value") for n in items(get(ip, "authorizedNetworks"))]
+    found, shown = sources(networks)
+    families = found.internet()
+    if families:
+        yield (
+            f"authorized networks {' + '.join(shown)} cover the whole {' and '.join(families)} internet: anyone "
+            "can connect"
+        )
 
 
 def _azure_pg_public(res: Resource, ctx: Context) -> Iterator[str]:
     network = get(_inputs(res), "network")
     if not known(network):
+        yield unverified("network")
         return
-    if get(network, "publicNetworkAccess") != "Disabled" and not get(network, "delegatedSubnetResourceId"):
+    access, subnet = get(network, "publicNetworkAccess"), get(network, "delegatedSubnetResourceId")
+    if subnet:
+        return  # in a delegated subnet (an id, known or computed): private by construction
+    if not known(access):
+        yield unverified("network.publicNetworkAccess")
+    elif word(access) != "disabled":
         yield "network.public_network_access is not Disabled and the server is not in a delegated subnet"
 
 
-def _azure_pg_firewall(res: Resource, ctx: Context) -> Iterator[str]:
-    inputs = _inputs(res)
-    start, end = get(inputs, "startIpAddress"), get(inputs, "endIpAddress")
-    if start == "0.0.0.0" and end == "255.255.255.255":
-        yield "the firewall rule admits every IPv4 address"
-    elif start == "0.0.0.0" and end == "0.0.0.0":
-        yield "the firewall rule admits every Azure service, including other tenants' (Allow Azure services)"
+def _ip_range(start: object, end: object) -> AddressSet | None:
+    try:
+        low, high = ipaddress.IPv4Address(str(start).strip()), ipaddress.IPv4Address(str(end).strip())
+    except ValueError:
+        return None
+    return AddressSet(v4=((int(min(low, high)), int(max(low, high))),))
+
+
+def _firewall_range(start_key: str, end_key: str) -> Check:
+    def check(res: Resource, ctx: Context) -> Iterator[str]:
+        inputs = _inputs(res)
+        start, end = get(inputs, start_key), get(inputs, end_key)
+        if not known(start) or not known(end):
+            yield unverified(f"{start_key}/{end_key}")
+            return
+        if str(start).strip() == "0.0.0.0" and str(end).strip() == "0.0.0.0":
+            yield "the firewall rule admits every Azure service, including other tenants' (Allow Azure services)"
+            return
+        found = _ip_range(start, end)
+        if found is not None and found.internet():
+            yield f"the firewall rule {start}-{end} admits every IPv4 address on the internet"
+
+    return check
 
 
 DATABASE_PRIVATE = Rule(
@@ -217,7 +271,7 @@ DATABASE_PRIVATE = Rule(
         "aws:rds/clusterInstance:ClusterInstance": _rds_public,
         "gcp:sql/databaseInstance:DatabaseInstance": _cloud_sql_public,
         "azure-native:dbforpostgresql:Server": _azure_pg_public,
-        "azure-native:dbforpostgresql:FirewallRule": _azure_pg_firewall,
+        "azure-native:dbforpostgresql:FirewallRule": _firewall_range("startIpAddress", "endIpAddress"),
     },
 )
 
@@ -228,7 +282,9 @@ def _azure_redis_public(res: Resource, ctx: Context) -> Iterator[str]:
     if get(inputs, "subnetId"):
         return  # VNet-injected (Premium): private by construction
     access = get(inputs, "publicNetworkAccess")
-    if known(access) and access != "Disabled":
+    if not known(access):
+        yield unverified("publicNetworkAccess")
+    elif word(access) != "disabled":
         yield (
             f"publicNetworkAccess is {access or 'not set (Enabled)'}: the cache is reachable from the "
             f"internet"
@@ -262,6 +318,7 @@ CACHE_PRIVATE = Rule(
         "azure-native:redis:Redis": _azure_redis_public,
         "azure-native:redisenterprise:RedisEnterprise": _azure_redis_public,
         "gcp:redis/instance:Instance": _memorystore_network,
+        "azure-native:redis:FirewallRule": _firewall_range("startIP", "endIP"),
     },
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mbops.policies.model import Check, Context, Graph, Resource, Rule, cloud_of
+from mbops.policies.model import Check, Context, Graph, Resource, Rule, cloud_of, unverified
 from mbops.policies.taggable import tag_path
 from mbops.policies.values import get, key_values, known, number
 
@@ -22,6 +22,7 @@ def _retention(field: str, label: str) -> Check:
     def check(res: Resource, ctx: Context) -> Iterator[str]:
         value = get(_inputs(res), field)
         if not known(value):
+            yield unverified(label)
             return
         days = number(value)
         if days is None or days <= 0:

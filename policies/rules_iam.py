@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mbops.policies.model import Context, Resource, Rule
-from mbops.policies.values import as_list, document, get, items
+from mbops.policies.model import Context, Resource, Rule, unreadable, unverified
+from mbops.policies.values import as_list, document, get, items, known, word
 
 AWS_ADMIN_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
 GCP_PRIMITIVE_ROLES = ("roles/owner", "roles/editor")
@@ -30,7 +30,7 @@ def wildcard_statements(policy: Any) -> Iterator[str]:
     """A message for each Allow statement of an IAM policy granting ``*`` / ``service:*`` actions."""
     statements = policy.get("Statement") if isinstance(policy, dict) else None
     for index, statement in enumerate(as_list(statements)):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        if not isinstance(statement, dict) or word(statement.get("Effect")) != "allow":
             continue
         label = statement.get("Sid") or f"#{index + 1}"
         if "NotAction" in statement:
@@ -42,20 +42,35 @@ def wildcard_statements(policy: Any) -> Iterator[str]:
             yield f"statement {label} allows wildcard actions {', '.join(wild)}"
 
 
+def _policy(value: Any, label: str) -> Iterator[str]:
+    """The wildcard statements of a policy document; a document computed at deploy time cannot be verified."""
+    doc = document(value)
+    if doc is None and value is not None:
+        yield unreadable(value, label)
+    else:
+        yield from wildcard_statements(doc)
+
+
 def _aws_policy_document(res: Resource, ctx: Context) -> Iterator[str]:
-    yield from wildcard_statements(document(get(_inputs(res), "policy")))
+    yield from _policy(get(_inputs(res), "policy"), "policy")
 
 
 def _aws_role_inline(res: Resource, ctx: Context) -> Iterator[str]:
-    for inline in items(get(_inputs(res), "inlinePolicies")):
-        for message in wildcard_statements(document(get(inline, "policy"))):
-            yield f"inline policy {get(inline, 'name', '?')}: {message}"
+    inline = get(_inputs(res), "inlinePolicies")
+    if not known(inline):
+        yield unverified("inlinePolicies")
+    for policy in items(inline):
+        for message in _policy(get(policy, "policy"), "policy"):
+            yield f"inline policy {get(policy, 'name', '?')}: {message}"
 
 
 def _azure_role_definition(res: Resource, ctx: Context) -> Iterator[str]:
-    for permission in items(get(_inputs(res), "permissions")):
+    permissions = get(_inputs(res), "permissions")
+    if not known(permissions):
+        yield unverified("permissions")
+    for permission in items(permissions):
         for key in ("actions", "dataActions"):
-            if "*" in items(get(permission, key)):
+            if "*" in [str(a).strip() for a in items(get(permission, key))]:
                 yield f"the custom role allows every action ({key}: '*')"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mbops.policies.model import Context, Resource, Rule
+from mbops.policies.model import Context, Resource, Rule, unverified
 from mbops.policies.values import SECRET, get, known, number
 
 SECRETS_FILE = "pulumi-python:dynamic/mbops:SecretsFile"
@@ -43,13 +43,16 @@ def _nearest_existing(path: Path) -> Path | None:
 def _secrets_file(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     values = get(inputs, "values")
-    if ctx.secrets_visible and values not in (None, SECRET) and known(values):
+    if ctx.secrets_visible and values not in (None, SECRET):  # a secret is "[secret]" even when computed
         yield (
             "values is not a Pulumi secret: the app's secrets would be stored in plaintext in the stack "
             "state"
         )
-    mode = _mode(get(inputs, "mode"))
-    if mode is not None and mode & 0o077:
+    raw_mode = get(inputs, "mode")
+    mode = _mode(raw_mode)
+    if not known(raw_mode):
+        yield unverified("mode")
+    elif mode is not None and mode & 0o077:
         yield f"mode is {mode:04o}; the secrets file must be 0600 (owner only)"
     path = get(inputs, "path")
     if not isinstance(path, str) or not known(path):
@@ -86,7 +89,10 @@ def _loopback(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
     for key in BIND_INPUTS:
         value = get(inputs, key)
-        if value is None or not known(value):
+        if value is None:
+            continue
+        if not known(value):
+            yield unverified(key)
             continue
         hosts = [h.strip() for h in str(value).replace(",", " ").split()]
         exposed = [h for h in hosts if h not in LOOPBACK_HOSTS and not h.startswith("/")]

@@ -6,124 +6,39 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mbops.policies.model import Context, Graph, Resource, Rule
-from mbops.policies.values import as_list, flag, get, items, known, open_to_internet, port_ranges, ports_in
+from mbops.policies.model import Context, Graph, Resource, Rule, unverified
+from mbops.policies.openings import EXTRACTORS, Exposure, exposures, openings
+from mbops.policies.values import flag, get, items, known, word
 
 ADMIN_PORTS = {22: "SSH", 3389: "RDP", 5432: "PostgreSQL", 6379: "Redis", 3306: "MySQL", 1433: "SQL Server"}
-ALL_PROTOCOLS = ("-1", "all", "*")
-TCP = ("tcp", "6")
 
 
 def _inputs(res: Resource) -> dict:
     return res.get("inputs") or {}
 
 
-def _describe(ports: list[int], source: str) -> str:
-    names = ", ".join(f"{p} ({ADMIN_PORTS[p]})" for p in ports)
-    return f"{names} open to {source}"
+# --- network-no-open-admin-ports ----------------------------------------------------------------------------
+def _open_admin_ports(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    """One finding per resource (and set of rules) that lets the whole internet reach an admin port."""
+    merged: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Resource, list[Exposure]]] = {}
+    for exposure in exposures(openings(graph), ADMIN_PORTS):
+        where = exposure.rules[0].resource
+        key = (where.get("urn", ""), tuple((o.resource.get("urn", ""), o.label) for o in exposure.rules))
+        merged.setdefault(key, (where, []))[1].append(exposure)
+    for where, found in merged.values():
+        yield where, _describe(where, found)
 
 
-def _aws_rule_ports(protocol: Any, low: Any, high: Any) -> list[tuple[int, int]]:
-    proto = str(protocol).lower()
-    if proto in ALL_PROTOCOLS:
-        return [(0, 65535)]
-    if proto not in TCP:
-        return []
-    if isinstance(low, int | float) and isinstance(high, int | float):
-        return [(int(low), int(high))]
-    return []
-
-
-def _aws_exposed(entry: Any, protocol: str, cidrs: tuple[str, ...]) -> str | None:
-    """'22 (SSH) open to 0.0.0.0/0' for an AWS rule-like dict admitting watched ports from anywhere."""
-    sources = [c for key in cidrs for c in as_list(get(entry, key)) if open_to_internet(c)]
-    ranges = _aws_rule_ports(get(entry, protocol), get(entry, "fromPort"), get(entry, "toPort"))
-    ports = ports_in(ranges, ADMIN_PORTS)
-    return _describe(ports, " and ".join(sources)) if sources and ports else None
-
-
-def _security_group(res: Resource, ctx: Context) -> Iterator[str]:
-    for rule in items(get(_inputs(res), "ingress")):
-        exposed = _aws_exposed(rule, "protocol", ("cidrBlocks", "ipv6CidrBlocks"))
-        if exposed:
-            yield "ingress " + exposed
-
-
-def _security_group_rule(res: Resource, ctx: Context) -> Iterator[str]:
-    inputs = _inputs(res)
-    exposed = _aws_exposed(inputs, "protocol", ("cidrBlocks", "ipv6CidrBlocks"))
-    if get(inputs, "type") == "ingress" and exposed:
-        yield "ingress " + exposed
-
-
-def _vpc_ingress_rule(res: Resource, ctx: Context) -> Iterator[str]:
-    exposed = _aws_exposed(_inputs(res), "ipProtocol", ("cidrIpv4", "cidrIpv6"))
-    if exposed:
-        yield "ingress " + exposed
-
-
-def _nacl_entries(entries: list[Any]) -> Iterator[str]:
-    for entry in entries:
-        if str(get(entry, "action", get(entry, "ruleAction", ""))).lower() != "allow":
-            continue
-        exposed = _aws_exposed(entry, "protocol", ("cidrBlock", "ipv6CidrBlock"))
-        if exposed:
-            yield "network ACL allows " + exposed
-
-
-def _network_acl(res: Resource, ctx: Context) -> Iterator[str]:
-    yield from _nacl_entries(items(get(_inputs(res), "ingress")))
-
-
-def _network_acl_rule(res: Resource, ctx: Context) -> Iterator[str]:
-    inputs = _inputs(res)
-    if flag(get(inputs, "egress")) is not True:
-        yield from _nacl_entries([inputs])
-
-
-def _gcp_firewall(res: Resource, ctx: Context) -> Iterator[str]:
-    inputs = _inputs(res)
-    if str(get(inputs, "direction", "INGRESS")) != "INGRESS" or flag(get(inputs, "disabled")) is True:
-        return
-    sources = [s for s in items(get(inputs, "sourceRanges")) if open_to_internet(s)]
-    if not sources:
-        return
-    ranges: list[tuple[int, int]] = []
-    for allow in items(get(inputs, "allows")):
-        protocol = str(get(allow, "protocol", "")).lower()
-        if protocol == "all":
-            ranges.append((0, 65535))
-        elif protocol in TCP:
-            ports = get(allow, "ports")
-            ranges.extend(port_ranges(ports) if ports else [(0, 65535)])
-    found = ports_in(ranges, ADMIN_PORTS)
-    if found:
-        yield "firewall allows " + _describe(found, " and ".join(sources))
-
-
-def _azure_rule(rule: Any) -> Iterator[str]:
-    props = get(rule, "properties") if isinstance(get(rule, "properties"), dict) else rule
-    if get(props, "direction") != "Inbound" or get(props, "access") != "Allow":
-        return
-    if str(get(props, "protocol", "*")) not in ("*", "Tcp", "Asterisk"):
-        return
-    prefixes = as_list(get(props, "sourceAddressPrefix")) + items(get(props, "sourceAddressPrefixes"))
-    sources = [p for p in prefixes if open_to_internet(p)]
-    ranges = list(port_ranges(get(props, "destinationPortRange"))) + list(
-        port_ranges(items(get(props, "destinationPortRanges")))
+def _describe(where: Resource, found: list[Exposure]) -> str:
+    ports = ", ".join(f"{e.port} ({ADMIN_PORTS[e.port]})" for e in sorted(found, key=lambda e: e.port))
+    rules = found[0].rules
+    families = sorted({f for e in found for f in e.families})
+    shown = list(dict.fromkeys(s for o in rules for s in o.shown))
+    via = [o.label if o.resource is where else f"{o.label} of {o.resource.get('name', '?')}" for o in rules]
+    return (
+        f"{ports} open to the internet ({' and '.join(families)}: {' + '.join(shown)}) through "
+        f"{', '.join(dict.fromkeys(via))}"
     )
-    found = ports_in(ranges, ADMIN_PORTS)
-    if sources and found:
-        yield f"rule {get(rule, 'name', '?')} allows " + _describe(found, " and ".join(sources))
-
-
-def _azure_nsg(res: Resource, ctx: Context) -> Iterator[str]:
-    for rule in items(get(_inputs(res), "securityRules")):
-        yield from _azure_rule(rule)
-
-
-def _azure_security_rule(res: Resource, ctx: Context) -> Iterator[str]:
-    yield from _azure_rule({"name": get(_inputs(res), "name", res.get("name")), **_inputs(res)})
 
 
 ADMIN_PORTS_CLOSED = Rule(
@@ -131,10 +46,11 @@ ADMIN_PORTS_CLOSED = Rule(
     title="No SSH, RDP or database ports open to the internet",
     severity="high",
     enforcement="mandatory",
-    description="No firewall, security group or network ACL admits 0.0.0.0/0, ::/0, '*' or 'Internet' to SSH "
-                "(22), "
-    "RDP (3389), PostgreSQL (5432), Redis (6379), MySQL (3306) or SQL Server (1433). Administer through SSM "
-    "Session Manager, IAP TCP forwarding or Azure Bastion instead.",
+    description="No firewall, security group, network ACL or firewall policy admits the internet (0.0.0.0/0, "
+    "::/0, '*', 'Internet', or ranges that together cover every public address, such as 0.0.0.0/1 + "
+    "128.0.0.0/1) to SSH (22), RDP (3389), PostgreSQL (5432), Redis (6379), MySQL (3306) or SQL Server (1433). "
+    "Rules guarding the same group, NSG or network are evaluated together in the cloud's order. Administer "
+    "through SSM Session Manager, IAP TCP forwarding or Azure Bastion instead.",
     remediation={
         "aws": "Remove the 0.0.0.0/0 ingress for the port; reach instances with SSM Session Manager.",
         "gcp": "Restrict source_ranges (e.g. the IAP range 35.235.240.0/20 for SSH) instead of 0.0.0.0/0.",
@@ -149,16 +65,8 @@ ADMIN_PORTS_CLOSED = Rule(
         "gcp": "CIS GCP 3.6; CIS GCP 3.7",
         "azure": "CIS Azure 6.1; CIS Azure 6.2",
     },  # fmt: skip
-    checks={
-        "aws:ec2/securityGroup:SecurityGroup": _security_group,
-        "aws:ec2/securityGroupRule:SecurityGroupRule": _security_group_rule,
-        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _vpc_ingress_rule,
-        "aws:ec2/networkAcl:NetworkAcl": _network_acl,
-        "aws:ec2/networkAclRule:NetworkAclRule": _network_acl_rule,
-        "gcp:compute/firewall:Firewall": _gcp_firewall,
-        "azure-native:network:NetworkSecurityGroup": _azure_nsg,
-        "azure-native:network:SecurityRule": _azure_security_rule,
-    },
+    graph_check=_open_admin_ports,
+    graph_types=tuple(EXTRACTORS),
 )
 
 
@@ -166,11 +74,18 @@ ADMIN_PORTS_CLOSED = Rule(
 def _imdsv2(res: Resource, ctx: Context) -> Iterator[str]:
     options = get(_inputs(res), "metadataOptions")
     if not known(options):
+        yield unverified("metadataOptions")
         return
-    if get(options, "httpEndpoint") == "disabled":
+    endpoint = get(options, "httpEndpoint")
+    if not known(endpoint):
+        yield unverified("metadataOptions.httpEndpoint")
+        return
+    if word(endpoint) == "disabled":
         return
     tokens = get(options, "httpTokens")
-    if known(tokens) and tokens != "required":
+    if not known(tokens):
+        yield unverified("metadataOptions.httpTokens")
+    elif word(tokens) != "required":
         yield (
             f"metadataOptions.httpTokens is {tokens or 'not set (optional)'}: IMDSv1 lets SSRF steal role "
             f"credentials"
@@ -194,26 +109,43 @@ IMDSV2 = Rule(
 
 
 # --- servers-no-public-ip -----------------------------------------------------------------------------------
+def _public_ip_flag(value: Any, label: str) -> Iterator[str]:
+    if not known(value):
+        yield unverified(label)
+    elif flag(value) is True:
+        yield f"{label} is true: instances get public IPv4 addresses"
+
+
 def _aws_launch_template_ip(res: Resource, ctx: Context) -> Iterator[str]:
-    for nic in items(get(_inputs(res), "networkInterfaces")):
-        if flag(get(nic, "associatePublicIpAddress")) is True:
-            yield "a network interface sets associatePublicIpAddress: instances get public IPv4 addresses"
+    nics = get(_inputs(res), "networkInterfaces")
+    if not known(nics):
+        yield unverified("networkInterfaces")
+    for index, nic in enumerate(items(nics)):
+        yield from _public_ip_flag(get(nic, "associatePublicIpAddress"),
+                                   f"networkInterfaces[{index}].associatePublicIpAddress")  # fmt: skip
 
 
 def _aws_instance_ip(res: Resource, ctx: Context) -> Iterator[str]:
-    if flag(get(_inputs(res), "associatePublicIpAddress")) is True:
-        yield "associatePublicIpAddress is true"
+    yield from _public_ip_flag(get(_inputs(res), "associatePublicIpAddress"), "associatePublicIpAddress")
 
 
 def _gcp_access_configs(res: Resource, ctx: Context) -> Iterator[str]:
-    for nic in items(get(_inputs(res), "networkInterfaces")):
-        if items(get(nic, "accessConfigs")) or items(get(nic, "ipv6AccessConfigs")):
+    nics = get(_inputs(res), "networkInterfaces")
+    if not known(nics):
+        yield unverified("networkInterfaces")
+    for index, nic in enumerate(items(nics)):
+        configs = [get(nic, "accessConfigs"), get(nic, "ipv6AccessConfigs")]
+        if any(not known(c) for c in configs):
+            yield unverified(f"networkInterfaces[{index}].accessConfigs")
+        elif any(items(c) for c in configs):
             yield "a network interface has an access config: the VM gets an external IP address"
 
 
 def _azure_vmss_ip(res: Resource, ctx: Context) -> Iterator[str]:
-    nics = items(get(_inputs(res), "virtualMachineProfile.networkProfile.networkInterfaceConfigurations"))
-    for nic in nics:
+    nics = get(_inputs(res), "virtualMachineProfile.networkProfile.networkInterfaceConfigurations")
+    if not known(nics):
+        yield unverified("virtualMachineProfile.networkProfile.networkInterfaceConfigurations")
+    for nic in items(nics):
         for ipc in items(get(nic, "ipConfigurations")):
             if get(ipc, "publicIPAddressConfiguration") is not None:
                 yield f"ip configuration {get(ipc, 'name', '?')} gives every VM a public IP address"
@@ -256,10 +188,14 @@ SERVERS_PRIVATE = Rule(
 # --- load-balancer-https (advisory) -------------------------------------------------------------------------
 def _aws_listener(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if str(get(inputs, "protocol", "")).upper() != "HTTP":
+    protocol = get(inputs, "protocol")
+    if not known(protocol):
+        yield unverified("protocol")
+        return
+    if word(protocol) != "http":
         return
     for action in items(get(inputs, "defaultActions")):
-        if get(action, "type") == "redirect" and str(get(action, "redirect.protocol", "")).upper() == "HTTPS":
+        if word(get(action, "type")) == "redirect" and word(get(action, "redirect.protocol")) == "https":
             return
     yield "the listener serves the app over plain HTTP (no certificate, no redirect to HTTPS)"
 

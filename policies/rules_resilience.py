@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mbops.policies.model import Check, Context, Graph, Resource, Rule
-from mbops.policies.values import flag, get, known, number
+from mbops.policies.model import Check, Context, Graph, Resource, Rule, unverified
+from mbops.policies.values import flag, get, known, number, word
 
 MIN_PROD_BACKUP_DAYS = 7
 COSMOS = ("azure-native:cosmosdb:DatabaseAccount",)
@@ -32,46 +32,76 @@ def _retention(days: float | None, default: float, ctx: Context, res: Resource, 
 
 def _rds_backups(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "backupRetentionPeriod")
-    if known(value):
+    if not known(value):
+        yield unverified("backupRetentionPeriod")
+    else:
         yield from _retention(number(value), 1, ctx, res, "backupRetentionPeriod")
 
 
 def _cloud_sql_backups(res: Resource, ctx: Context) -> Iterator[str]:
     backup = get(_inputs(res), "settings.backupConfiguration")
     if not known(backup):
+        yield unverified("settings.backupConfiguration")
         return
-    if flag(get(backup, "enabled")) is not True:
+    enabled = get(backup, "enabled")
+    if not known(enabled):
+        yield unverified("settings.backupConfiguration.enabled")
+        return
+    if flag(enabled) is not True:
         yield "settings.backup_configuration.enabled is not true: no automated backups"
         return
     retained = get(backup, "backupRetentionSettings.retainedBackups")
-    if known(retained):
+    if not known(retained):
+        yield unverified("settings.backupConfiguration.backupRetentionSettings.retainedBackups")
+    else:
         yield from _retention(number(retained), 7, ctx, res, "backup_retention_settings.retained_backups")
-    if ctx.prod(res) and flag(get(backup, "pointInTimeRecoveryEnabled")) is not True:
+    pitr = get(backup, "pointInTimeRecoveryEnabled")
+    if ctx.prod(res) and not known(pitr):
+        yield unverified("settings.backupConfiguration.pointInTimeRecoveryEnabled")
+    elif ctx.prod(res) and flag(pitr) is not True:
         yield "point_in_time_recovery_enabled is not true on a prod database"
 
 
 def _azure_pg_backups(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "backup.backupRetentionDays")
-    if known(value):
+    if not known(value):
+        yield unverified("backup.backupRetentionDays")
+    else:
         yield from _retention(number(value), 7, ctx, res, "backup.backup_retention_days")
 
 
 def _dynamodb_pitr(res: Resource, ctx: Context) -> Iterator[str]:
-    if ctx.prod(res) and flag(get(_inputs(res), "pointInTimeRecovery.enabled")) is not True:
+    if not ctx.prod(res):
+        return
+    value = get(_inputs(res), "pointInTimeRecovery.enabled")
+    if not known(value):
+        yield unverified("pointInTimeRecovery.enabled")
+    elif flag(value) is not True:
         yield "point-in-time recovery is off on a prod table"
 
 
 def _firestore_pitr(res: Resource, ctx: Context) -> Iterator[str]:
+    if not ctx.prod(res):
+        return
     state = get(_inputs(res), "pointInTimeRecoveryEnablement")
-    if ctx.prod(res) and known(state) and state != "POINT_IN_TIME_RECOVERY_ENABLED":
+    if not known(state):
+        yield unverified("pointInTimeRecoveryEnablement")
+    elif word(state) != "point_in_time_recovery_enabled":
         yield "point-in-time recovery is off on a prod database"
 
 
 def _cosmos_backups(res: Resource, ctx: Context) -> Iterator[str]:
-    policy = get(_inputs(res), "backupPolicy")
-    if not ctx.prod(res) or not known(policy):
+    if not ctx.prod(res):
         return
-    if get(policy, "type") == "Continuous":
+    policy = get(_inputs(res), "backupPolicy")
+    if not known(policy):
+        yield unverified("backupPolicy")
+        return
+    kind = get(policy, "type")
+    if not known(kind):
+        yield unverified("backupPolicy.type")
+        return
+    if word(kind) == "continuous":
         return
     hours = number(get(policy, "periodicModeProperties.backupRetentionIntervalInHours")) or 8
     if hours < MIN_PROD_BACKUP_DAYS * 24:
@@ -119,7 +149,9 @@ BACKUPS = Rule(
 def _flag_on(path: str, label: str) -> Check:
     def check(res: Resource, ctx: Context) -> Iterator[str]:
         value = get(_inputs(res), path)
-        if known(value) and flag(value) is not True:
+        if not known(value):
+            yield unverified(label)
+        elif flag(value) is not True:
             yield f"{label} is not true on a prod database"
 
     return check
@@ -127,26 +159,34 @@ def _flag_on(path: str, label: str) -> Check:
 
 def _cloud_sql_deletion(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if flag(get(inputs, "deletionProtection")) is False:
+    pulumi_side = get(inputs, "deletionProtection")
+    if not known(pulumi_side):
+        yield unverified("deletionProtection")
+    elif flag(pulumi_side) is False:
         yield "deletion_protection is false: `pulumi destroy` may delete the prod instance"
     value = get(inputs, "settings.deletionProtectionEnabled")
-    if known(value) and flag(value) is not True:
+    if not known(value):
+        yield unverified("settings.deletionProtectionEnabled")
+    elif flag(value) is not True:
         yield "settings.deletion_protection_enabled is not true: the API lets anyone delete the prod instance"
 
 
 def _firestore_deletion(res: Resource, ctx: Context) -> Iterator[str]:
     state = get(_inputs(res), "deleteProtectionState")
-    if known(state) and state != "DELETE_PROTECTION_ENABLED":
+    if not known(state):
+        yield unverified("deleteProtectionState")
+    elif word(state) != "delete_protection_enabled":
         yield "delete_protection_state is not DELETE_PROTECTION_ENABLED on a prod database"
 
 
 def _azure_locks(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    """Every Azure database has a delete lock (the rule is prod-only: Rule.applies gates the findings)."""
     for res in graph.of_type(*AZURE_PROTECTED):
-        if not ctx.prod(res) or res.get("protect"):
+        if res.get("protect"):
             continue
         locks = [
             lock for lock in graph.dependents(res, *AZURE_LOCKS)
-            if get(_inputs(lock), "level") in ("CanNotDelete", "ReadOnly")
+            if word(get(_inputs(lock), "level")) in ("cannotdelete", "readonly")
         ]  # fmt: skip
         if not locks:
             yield res, "no CanNotDelete management lock (and not protected): the prod database can be deleted"
@@ -187,19 +227,25 @@ DELETION_PROTECTION = Rule(
 # --- database-ha --------------------------------------------------------------------------------------------
 def _rds_multi_az(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "multiAz")
-    if known(value) and flag(value) is not True:
+    if not known(value):
+        yield unverified("multiAz")
+    elif flag(value) is not True:
         yield "multiAz is not true: one zone failure takes the prod database down"
 
 
 def _cloud_sql_regional(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "settings.availabilityType")
-    if known(value) and value != "REGIONAL":
+    if not known(value):
+        yield unverified("settings.availabilityType")
+    elif word(value) != "regional":
         yield f"settings.availability_type is {value or 'not set (ZONAL)'}, not REGIONAL"
 
 
 def _azure_pg_ha(res: Resource, ctx: Context) -> Iterator[str]:
     mode = get(_inputs(res), "highAvailability.mode")
-    if known(mode) and mode != "ZoneRedundant":
+    if not known(mode):
+        yield unverified("highAvailability.mode")
+    elif word(mode) != "zoneredundant":
         yield f"high_availability.mode is {mode or 'not set (Disabled)'}, not ZoneRedundant"
 
 
@@ -226,22 +272,26 @@ DATABASE_HA = Rule(
 # --- cache-ha (advisory) ------------------------------------------------------------------------------------
 def _replication_group_ha(res: Resource, ctx: Context) -> Iterator[str]:
     inputs = _inputs(res)
-    if (
-        flag(get(inputs, "automaticFailoverEnabled")) is not True
-        or flag(get(inputs, "multiAzEnabled")) is not True
-    ):
+    values = [get(inputs, "automaticFailoverEnabled"), get(inputs, "multiAzEnabled")]
+    if not all(known(v) for v in values):
+        yield unverified("automaticFailoverEnabled / multiAzEnabled")
+    elif any(flag(v) is not True for v in values):
         yield "automatic failover across zones is off: a node failure loses the prod cache"
 
 
 def _memorystore_ha(res: Resource, ctx: Context) -> Iterator[str]:
     tier = get(_inputs(res), "tier")
-    if known(tier) and tier != "STANDARD_HA":
+    if not known(tier):
+        yield unverified("tier")
+    elif word(tier) != "standard_ha":
         yield f"tier is {tier or 'not set (BASIC)'}, not STANDARD_HA"
 
 
 def _azure_redis_ha(res: Resource, ctx: Context) -> Iterator[str]:
     sku = get(_inputs(res), "sku.name")
-    if known(sku) and sku == "Basic":
+    if not known(sku):
+        yield unverified("sku.name")
+    elif word(sku) == "basic":
         yield "the Basic tier has a single node and no SLA"
 
 

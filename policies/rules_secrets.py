@@ -9,17 +9,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mbops.policies.model import Check, Context, Graph, Resource, Rule
-from mbops.policies.values import (
-    CREDENTIAL_URL,
-    SECRET,
-    document,
-    get,
-    items,
-    known,
+from mbops.policies.credentials import (
+    credential_shape,
     plaintext_credential,
     secret_like_name,
+    typed_secret,
 )
+from mbops.policies.model import Check, Context, Graph, Resource, Rule
+from mbops.policies.values import SECRET, document, get, items, known
 
 SCRIPT_ASSIGNMENT = re.compile(r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9_]*)=(['\"]?)([^\s'\"$`][^\s'\"]*)\2")
 
@@ -93,9 +90,23 @@ ENV_SOURCES = {
 def _env_check(res: Resource, ctx: Context) -> Iterator[str]:
     source = ENV_SOURCES[res["type"]]
     for name, value in source(_inputs(res)):
+        if value is not None and ctx.app_env.get(name) == value:
+            continue  # the stack file's app.env: reported once, on the stack (see _app_env)
         problem = plaintext_credential(name, value, secrets_visible=ctx.secrets_visible)
         if problem:
             yield f"environment variable {problem}"
+
+
+def _app_env(ctx: Context) -> Iterator[str]:
+    """The stack file's ``app.env``, judged where it is written: container definitions and user data are often
+    known only at deploy time, the stack file never is."""
+    for name, value in sorted(ctx.app_env.items()):
+        why = typed_secret(name, value) if isinstance(value, str) else None
+        if why:
+            yield (
+                f"app.env.{name} {why}: app.env is plaintext (in the plan, the state and the cloud console); "
+                f"move it to app.secret_env ({name}: env:<VARIABLE>) so it is kept in the secret store"
+            )
 
 
 # --- VM user data / startup scripts -------------------------------------------------------------------------
@@ -127,8 +138,9 @@ def script_problems(label: str, value: Any, ctx: Context) -> Iterator[str]:
             )
         return
     text = decode_script(value)
-    if CREDENTIAL_URL.search(text):
-        yield f"{label} contains a URL with an embedded password"
+    shape = credential_shape(text)
+    if shape:
+        yield f"{label} contains {shape}"
     for name, _, _ in SCRIPT_ASSIGNMENT.findall(text):
         if secret_like_name(name):
             yield f"{label} sets {name} to a literal value; fetch it from the secret store at boot instead"
@@ -169,13 +181,13 @@ PLAINTEXT_SECRETS = Rule(
     title="No credentials in plaintext env vars or user data",
     severity="high",
     enforcement="mandatory",
-    description="Credentials reach the app through the cloud secret store, never as plain settings: env vars "
-                "whose "
-    "name holds PASSWORD, SECRET, TOKEN or KEY, DATABASE_URL, or whose value is a URL with a password or a "
-    "Pulumi "
-    "secret, must be secret references (ECS secrets, Cloud Run secret_key_ref, Container Apps secretRef, Key "
-    "Vault "
-    "references). VM user data and startup scripts fetch secrets at boot instead of embedding them.",
+    description="Credentials reach the app through the cloud secret store, never as plain settings. The stack "
+    "file's app.env holds no credential (a name with PASSWORD, SECRET, TOKEN or KEY; a value that is an AWS key, "
+    "a private key, a URL or connection string with a password, a JWT, an API token or a long random string). "
+    "Env vars of the planned resources whose name says credential, DATABASE_URL, or whose value is one or a "
+    "Pulumi secret, must be secret references (ECS secrets, Cloud Run secret_key_ref, Container Apps "
+    "secretRef, Key Vault references). VM user data and startup scripts fetch secrets at boot instead of "
+    "embedding them.",
     remediation={
         "aws": "Use the task definition's `secrets` (valueFrom = Secrets Manager ARN) or read the secret at "
                "start; "
@@ -188,6 +200,7 @@ PLAINTEXT_SECRETS = Rule(
     clouds=("aws", "gcp", "azure", "local"),
     controls={"aws:ecs/taskDefinition:TaskDefinition": "AWS FSBP ECS.8", "azure": "MCSB IM-8"},
     checks={**dict.fromkeys(ENV_SOURCES, _env_check), **USER_DATA_CHECKS},
+    stack_check=_app_env,
 )
 
 
@@ -211,8 +224,10 @@ def _outputs(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]
             continue
         if secret_like_name(key):
             yield None, f"output {key} looks like a credential but is not a Pulumi secret"
-        elif any(CREDENTIAL_URL.search(text) for text in _strings(value)):
-            yield None, f"output {key} holds a URL with an embedded password"
+        else:
+            shape = next(filter(None, map(credential_shape, _strings(value))), None)
+            if shape:
+                yield None, f"output {key} holds {shape}"
 
 
 SECRET_OUTPUTS = Rule(

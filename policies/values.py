@@ -1,15 +1,15 @@
-"""Reading planned inputs: dotted paths, unknowns, booleans-as-strings, tags, JSON documents, CIDRs and ports.
+"""Reading planned inputs: dotted paths, unknowns, booleans-as-strings, enum words, tags, JSON documents.
 
 Inputs are camelCase as the provider sees them. A value the engine cannot know before deploy is
-``"[computed]"`` and a Pulumi secret is ``"[secret]"`` (the planned-graph contract); rules treat an unknown as
-"cannot tell" and never report it as a violation unless the rule says why.
+``"[computed]"`` and a Pulumi secret is ``"[secret]"`` (the planned-graph contract). Whether an unknown is
+acceptable depends on the field: an id or a reference is fine, a security setting is a finding that it cannot be
+verified (``model.unverified``).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 UNKNOWN = "[computed]"
@@ -54,6 +54,12 @@ def flag(value: Any) -> bool | None:
     if isinstance(value, int | float):
         return bool(value)
     return None
+
+
+def word(value: Any, default: str = "") -> str:
+    """An enum value compared the way the provider accepts it, in any case: ``"Inbound"``, ``"INGRESS"``,
+    ``"Tcp"`` -> ``"inbound"``, ``"ingress"``, ``"tcp"``; ``default`` when it is not a string."""
+    return value.strip().lower() if isinstance(value, str) else default
 
 
 def number(value: Any) -> float | None:
@@ -104,82 +110,4 @@ def key_values(value: Any) -> dict[str, Any] | None:
             if isinstance(entry, Mapping) and "key" in entry:
                 out[str(entry["key"])] = entry.get("value")
         return out
-    return None
-
-
-# --- networks -----------------------------------------------------------------------------------------------
-ANYWHERE = frozenset({"0.0.0.0/0", "::/0", "0.0.0.0", "*", "any", "internet"})
-
-
-def open_to_internet(source: Any) -> bool:
-    """True for a source range meaning "anyone": 0.0.0.0/0, ::/0, ``*``, Azure's ``Internet``/``Any``."""
-    return isinstance(source, str) and source.strip().lower() in ANYWHERE
-
-
-def port_ranges(value: Any) -> Iterator[tuple[int, int]]:
-    """Port ranges from ``"22"``, ``"1000-2000"``, ``"*"``, ints or lists of those (``*`` = every port)."""
-    for entry in as_list(value):
-        if isinstance(entry, bool):
-            continue
-        if isinstance(entry, int | float):
-            yield int(entry), int(entry)
-            continue
-        if not isinstance(entry, str) or not known(entry):
-            continue
-        text = entry.strip()
-        if text in ("*", "", "any", "Any"):
-            yield 0, 65535
-            continue
-        match = re.fullmatch(r"(\d+)\s*(?:-\s*(\d+))?", text)
-        if match:
-            low = int(match.group(1))
-            yield low, int(match.group(2) or low)
-
-
-def ports_in(ranges: list[tuple[int, int]], ports: Mapping[int, str]) -> list[int]:
-    """The watched ports that fall in any of ``ranges``, sorted."""
-    return sorted(p for p in ports if any(lo <= p <= hi for lo, hi in ranges))
-
-
-# --- names and values that carry credentials ----------------------------------------------------------------
-SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|CONN(ECTION)?_?STR"
-    r"|(^|_)KEY$|(^|_)DSN$|^DATABASE_URL$",
-    re.IGNORECASE,
-)
-# Names that point at a secret rather than hold one: SECRETS_PREFIX, DB_SECRET_ARN, KEY_VAULT_URI, ...
-REFERENCE_NAME = re.compile(
-    r"_(ARN|NAMES?|IDS?|REF|PATH|FILE|URI|PREFIX|STORE|VERSION|ENDPOINT|REGION|VAULT|LOCATION)$",
-    re.IGNORECASE,
-)
-ALWAYS_SECRET = frozenset({"DATABASE_URL"})
-CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@\"']+:[^/\s@\"']+@", re.IGNORECASE)
-SECRET_REFERENCE = re.compile(
-    r"^(arn:aws[a-z-]*:(secretsmanager|ssm|kms):|projects/[^/]+/secrets/|https://[^/]+\.vault\.azure\.net/"
-    r"|@Microsoft\.KeyVault\(|secretref:|\$\{|\$\()",
-    re.IGNORECASE,
-)
-
-
-def secret_like_name(name: str) -> bool:
-    """True when a variable or output name says it holds a credential (and is not a pointer to one)."""
-    upper = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper().replace("-", "_")
-    if upper in ALWAYS_SECRET:
-        return True
-    return bool(SECRET_NAME.search(upper)) and not REFERENCE_NAME.search(upper)
-
-
-def plaintext_credential(name: str, value: Any, *, secrets_visible: bool) -> str | None:
-    """Why a plain (non-secret-store) env var or output leaks a credential, or None when it does not."""
-    if value is None or value == "":
-        return None
-    if secrets_visible and value == SECRET:
-        return f"{name} is a Pulumi secret written into a plaintext setting (visible to whoever reads it)"
-    if isinstance(value, str) and CREDENTIAL_URL.search(value):
-        return f"{name} holds a URL with an embedded password"
-    if secret_like_name(name):
-        if isinstance(value, str) and SECRET_REFERENCE.search(value):
-            return None
-        shown = "a value computed at deploy time" if value in (UNKNOWN, SECRET) else "a literal value"
-        return f"{name} looks like a credential and is set to {shown} instead of a secret-store reference"
     return None

@@ -7,6 +7,7 @@ with its environment's changes, the user's stack file, then CLI flags. Every val
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,8 @@ from mbops.components.spec import KINDS, SPECS, AppSpec, BuildSpec, ComponentSpe
 from mbops.errors import ConfigError
 from mbops.stacks.regions import DEFAULT_REGION, region_problem
 
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Profile = Literal["saas", "managed", "custom"]
 Cloud = Literal["local", "aws", "gcp", "azure"]
@@ -87,12 +90,12 @@ class DnsZone(_Strict):
 class StackFile(_Strict):
     """What a stack file may contain; every field is optional so flags can complete it."""
 
-    name: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+    name: str | None = None
     profile: Profile | None = None
     cloud: Cloud | None = None
     environment: Environment | None = None
     region: str | None = None
-    gcp_project: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    gcp_project: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")  # GCP_PROJECT
     domain: str | None = Field(
         None, pattern=DOMAIN, max_length=253, description="The app's public name, e.g. api.example.com."
     )
@@ -105,6 +108,16 @@ class StackFile(_Strict):
     usage_preset: Literal["small", "medium", "large"] | None = Field(
         None, description="Traffic and data volumes the cost model assumes (usage: overrides single values)."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not STACK_NAME.match(value):
+            raise ValueError(
+                f"'{value}' is not a stack name: use 3 to 32 lowercase letters, digits and hyphens, starting with "
+                f"a letter and not ending with a hyphen (it names cloud resources, which allow no more)"
+            )
+        return value
 
     @field_validator("tags")
     @classmethod
@@ -147,8 +160,12 @@ class Stack(_Strict):
 
     @property
     def project(self) -> str:
-        """The GCP project id the stack deploys to (GCP only)."""
-        return self.gcp_project or f"{self.name}-{self.environment}"[:30]
+        """The GCP project id the stack deploys to (GCP only): ``gcp_project`` (stack file, ``--gcp-project``,
+        ``GOOGLE_CLOUD_PROJECT``), else ``<name>-<env>`` — a guess the plan warns about."""
+        if self.gcp_project:
+            return self.gcp_project
+        suffix = "" if self.name.endswith(f"-{self.environment}") else f"-{self.environment}"
+        return f"{self.name}{suffix}"[:30].rstrip("-")
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -292,11 +309,15 @@ def resolve(
         where = labels.get("region", "--region") if flags.get("region") else f"{source}: region"
         raise ConfigError(f"{where}: {problem}")
 
+    gcp_project = top.gcp_project or (os.environ.get("GOOGLE_CLOUD_PROJECT") or None if cloud == "gcp" else None)
+    if gcp_project is not None and not GCP_PROJECT.match(gcp_project):
+        raise ConfigError(f"GOOGLE_CLOUD_PROJECT: '{gcp_project}' is not a GCP project id (6-30 lowercase letters, "
+                          f"digits and hyphens, starting with a letter)")  # fmt: skip
     profile = load_profile(profile_name)
     app = deep_merge(profile.app, profile.environments.get(environment, {}).get("app", {}))
     app = deep_merge(app, top.app)
     try:
-        app_spec = _with_build_context(AppSpec.model_validate(app), source, cloud)
+        app_spec = _with_workdir(_with_build_context(AppSpec.model_validate(app), source, cloud), source)
     except ValidationError as exc:
         raise ConfigError(describe_errors(source, exc, prefix="app")) from None
     if top.dns_zone is not None:
@@ -308,9 +329,24 @@ def resolve(
     tags = {"app": name, "env": environment, "owner": "unassigned", "managed-by": "mbops", **top.tags}
     return Stack(
         name=name, profile=profile_name, cloud=cloud, environment=environment, region=region,
-        gcp_project=top.gcp_project, domain=top.domain, dns_zone=top.dns_zone, app=app_spec, tags=tags,
+        gcp_project=gcp_project, domain=top.domain, dns_zone=top.dns_zone, app=app_spec, tags=tags,
         components=components, policy=top.policy, usage=top.usage, usage_preset=top.usage_preset, source=source,
     )  # fmt: skip
+
+
+def _with_workdir(app: AppSpec, source: str) -> AppSpec:
+    """``app.workdir`` made absolute (relative to the stack file's folder); it must exist. The example app's
+    default command runs from this checkout, wherever the stack file is."""
+    if app.workdir is None:
+        default = AppSpec.model_fields["command"].default
+        if app.command == default and EXAMPLE_APP.is_dir():
+            return app.model_copy(update={"workdir": str(EXAMPLE_APP.parent.parent)})
+        return app
+    base = Path(source).resolve().parent if source not in ("flags", "") and Path(source).is_file() else Path.cwd()
+    workdir = (base / app.workdir).resolve()
+    if not workdir.is_dir():
+        raise ConfigError(f"{source}: app.workdir: {workdir} is not a folder")
+    return app.model_copy(update={"workdir": str(workdir)})
 
 
 def _with_build_context(app: AppSpec, source: str, cloud: str) -> AppSpec:

@@ -66,10 +66,13 @@ def factory(cloud: str, kind: str) -> Factory:
 
 
 def order(stack: Stack, late: tuple[str, ...] = ()) -> list[str]:
-    """The stack's kinds in build order; ``late`` kinds (a cloud's choice) come right before the app."""
+    """The stack's kinds in build order; ``late`` kinds (a cloud's choice) come right before the app, and what
+    wraps the app (edge, monitoring) after it."""
     kinds = [k for k in ORDER if stack.has(k)]
-    first = [k for k in kinds if k not in late and k not in APP_KINDS]
-    return first + [k for k in kinds if k in late] + [k for k in kinds if k in APP_KINDS]
+    app_at = ORDER.index(APP_KINDS[0])
+    before = [k for k in kinds if ORDER.index(k) < app_at and k not in late]
+    after = [k for k in kinds if ORDER.index(k) > ORDER.index(APP_KINDS[-1])]
+    return [*before, *(k for k in kinds if k in late), *(k for k in kinds if k in APP_KINDS), *after]
 
 
 def check(stack: Stack, reg: ModuleType) -> None:
@@ -115,6 +118,11 @@ def build(stack: Stack, *, release_data: bool = False) -> BuildResult:
     """Create the stack's components on its cloud, wired together; return outputs and gaps."""
     reg = registry(stack.cloud)
     check(stack, reg)
+    if stack.cloud == "gcp" and not stack.gcp_project:
+        pulumi.log.warn(
+            f"gcp_project is not set: the stack uses the project '{stack.project}' (<name>-<env>); set gcp_project "
+            f"in the stack file, --gcp-project or GOOGLE_CLOUD_PROJECT to the project you deploy to"
+        )
     info = stack_info(stack, release_data=release_data)
     # Read first: a missing variable stops a deploy before anything is created (a preview plans a placeholder).
     app_secrets = {name: secret_env_value(stack.app.secret_env, name) for name in sorted(stack.app.secret_env)}

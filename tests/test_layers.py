@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"mbops", "components", "stacks", "policies", "cost", "engine"},
 }
 # Within components: the clouds never import each other; only the neutral modules are shared.
-NEUTRAL_COMPONENTS = {"base", "spec", "wiring", "secret_values", "image"}
+NEUTRAL_COMPONENTS = {"base", "spec", "wiring", "secret_values", "image", "dockerignore"}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

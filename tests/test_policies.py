@@ -39,7 +39,7 @@ UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 @cache
 def cloud_available(cloud: str) -> bool:
     try:
-        importlib.import_module(f"mbops.components.{cloud}.stack")
+        importlib.import_module(f"mbops.components.{cloud}")
     except ImportError:
         return False
     return True
@@ -47,7 +47,7 @@ def cloud_available(cloud: str) -> bool:
 
 def needs(cloud: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
-        not cloud_available(cloud), reason=f"mbops.components.{cloud}.stack is not there yet"
+        not cloud_available(cloud), reason=f"mbops.components.{cloud} is not there yet"
     )
 
 
@@ -285,7 +285,7 @@ CASES = [
 def findings_of(case: Case) -> list[dict[str, Any]]:
     if case.cloud:
         if not cloud_available(case.cloud):
-            pytest.skip(f"mbops.components.{case.cloud}.stack is not there yet")
+            pytest.skip(f"mbops.components.{case.cloud} is not there yet")
         return planned_with(case.cloud, case.profile, case.env, **case.stack)["policy"]
     return evaluate(crafted(list(case.resources), case.env, case.outputs))
 
@@ -349,16 +349,25 @@ def test_well_configured_resources_pass() -> None:
     assert not findings, [(f["rule"], f["name"], f["message"]) for f in findings]
 
 
-def test_unknown_values_are_not_violations() -> None:
-    """Values known only after deploy cannot be judged offline: they never produce a finding."""
+def test_unknown_ids_pass_but_unknown_security_settings_are_findings() -> None:
+    """A value known only after deploy: an id or reference (subnet group, security groups, tags) is fine; a
+    security setting (encryption, public access, an IAM policy, log retention) is a finding that says the plan
+    cannot verify it. (This test used to assert that every unknown passes.)"""
     graph = crafted([
         res("aws:rds/instance:Instance", {"storageEncrypted": "[computed]",
                                           "publiclyAccessible": "[computed]",
+                                          "dbSubnetGroupName": "[computed]",
+                                          "vpcSecurityGroupIds": ["[computed]"],
                                           "tags": "[computed]"}),
-        res("aws:iam/rolePolicy:RolePolicy", {"policy": "[computed]"}),
+        res("aws:iam/rolePolicy:RolePolicy", {"policy": "[computed]", "role": "[computed]"}),
         res("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": "[computed]", "tags": "[computed]"}),
     ])  # fmt: skip
-    assert evaluate(graph) == []
+    found = {(f["rule"], f["message"].split(" is computed")[0]) for f in evaluate(graph)}
+    assert found == {
+        ("database-encrypted-at-rest", "storageEncrypted"), ("database-not-public", "publiclyAccessible"),
+        ("iam-no-wildcard-actions", "policy"), ("logs-retention", "retentionInDays"),
+    }  # fmt: skip
+    assert all("the plan cannot verify it" in f["message"] for f in evaluate(graph))
 
 
 def test_prod_rules_only_bind_prod() -> None:

@@ -3,6 +3,7 @@
 FACTORIES: dict[str, str] = {
     "network": "mbops.components.aws.network",
     "secrets": "mbops.components.aws.secrets",
+    "registry": "mbops.components.aws.registry",
     "storage": "mbops.components.aws.storage",
     "database": "mbops.components.aws.database",
     "cache": "mbops.components.aws.cache",
@@ -13,6 +14,8 @@ FACTORIES: dict[str, str] = {
     "containers": "mbops.components.aws.containers",
     "servers": "mbops.components.aws.servers",
     "serverless": "mbops.components.aws.serverless",
+    "edge": "mbops.components.aws.edge",
+    "monitoring": "mbops.components.aws.monitoring",
 }
 # Beyond the cross-cloud needs: the app's VMs and tasks run in the VPC.
 NEEDS: dict[str, dict[str, str]] = {

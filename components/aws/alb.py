@@ -3,21 +3,51 @@
 Children (built through the owner's ``args`` so users can override them): ``load_balancer`` (public subnets,
 the network's load balancer group, invalid headers dropped), ``target_group`` (health path), and either
 ``https_listener`` + ``http_listener`` (301 to HTTPS) with a certificate, or ``http_listener`` alone.
+
+The certificate is the stack's ``domain`` (an ACM certificate validated by DNS, see ``certs``; children
+``certificate``, ``validation_record``, ``certificate_validation``) when the stack has an ``edge``, else the
+spec's ``https_certificate`` ARN. With ``access_logs`` the load balancer writes its access logs to a bucket of
+its own (``access_log_bucket`` and its ``access_log_*`` settings), kept ``ACCESS_LOG_DAYS`` days.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.certs import Domain, managed_certificate
+
 if TYPE_CHECKING:
     from mbops.components.base import MbopsComponent
 
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+TLS_POLICIES = {"1.2": "ELBSecurityPolicy-TLS13-1-2-2021-06", "1.3": "ELBSecurityPolicy-TLS13-1-3-2021-06"}
+TLS_POLICY = TLS_POLICIES["1.2"]
+ACCESS_LOG_DAYS = 90
+# Regions opened before August 2022 deliver ALB logs from an ELB account (the provider function knows which);
+# the others from the log delivery service principal.
+ELB_ACCOUNT_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1", "ap-northeast-1",
+    "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ca-central-1",
+    "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1",
+})  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class Https:
+    """How the load balancer serves HTTPS: the stack's domain (ACM) or a given certificate ARN."""
+
+    domain: Domain | None = None
+    certificate_arn: str | None = None
+    min_tls: str = "1.2"
+
+    @property
+    def enabled(self) -> bool:
+        return self.domain is not None or bool(self.certificate_arn)
 
 
 @dataclass
@@ -26,6 +56,7 @@ class LoadBalancer:
     target_group: aws.lb.TargetGroup
     listeners: list[aws.lb.Listener]
     url: pulumi.Output[str]
+    dns_records: list[pulumi.Output] = field(default_factory=list)  # the certificate's, without a zone
 
 
 def public_load_balancer(
@@ -38,11 +69,19 @@ def public_load_balancer(
     port: int,
     health_path: str,
     target_type: str,
-    certificate_arn: str | None,
+    https: Https,
     certificate_hint: str,
+    region: str,
+    access_logs: bool = False,
 ) -> LoadBalancer:
-    """An internet-facing ALB forwarding to the app port; HTTPS when a certificate is given."""
+    """An internet-facing ALB forwarding to the app port; HTTPS (HTTP redirected) when ``https`` is enabled."""
     tags = owner.tags
+    logs: dict[str, Any] = {}
+    after: list[pulumi.Resource] = []
+    if access_logs:
+        bucket, policy = _access_log_bucket(owner, name, region)
+        logs = {"access_logs": aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, enabled=True, prefix="alb")}
+        after = [policy]  # ELB checks it may write before it enables the logs
     lb = aws.lb.LoadBalancer(
         f"{name}-alb",
         **owner.args(
@@ -54,9 +93,10 @@ def public_load_balancer(
             drop_invalid_header_fields=True,
             enable_http2=True,
             idle_timeout=60,
+            **logs,
             tags=tags,
         ),
-        opts=owner.opts(),
+        opts=owner.opts(depends_on=after),
     )
     target_group = aws.lb.TargetGroup(
         f"{name}-tg",
@@ -67,23 +107,24 @@ def public_load_balancer(
             target_type=target_type,
             vpc_id=vpc_id,
             deregistration_delay=30,
-            health_check={
-                "enabled": True,
-                "path": health_path,
-                "protocol": "HTTP",
-                "port": "traffic-port",
-                "matcher": "200-399",
-                "interval": 15,
-                "timeout": 5,
-                "healthy_threshold": 2,
-                "unhealthy_threshold": 3,
-            },
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True, path=health_path, protocol="HTTP", port="traffic-port", matcher="200-399",
+                interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3,
+            ),
             tags=tags,
         ),
         opts=owner.opts(),
-    )
-    forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+    )  # fmt: skip
+    forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
     listeners: list[aws.lb.Listener] = []
+    records: list[pulumi.Output] = []
+    certificate_arn: pulumi.Input[str] | None = https.certificate_arn
+    if https.domain is not None:
+        cert = managed_certificate(owner, name, https.domain)
+        certificate_arn, records = cert.arn, cert.dns_records
+    else:
+        for child in ("certificate", "validation_record", "certificate_validation"):
+            owner.args(child)
     if certificate_arn:
         listeners.append(
             aws.lb.Listener(
@@ -93,7 +134,7 @@ def public_load_balancer(
                     load_balancer_arn=lb.arn,
                     port=443,
                     protocol="HTTPS",
-                    ssl_policy=TLS_POLICY,
+                    ssl_policy=TLS_POLICIES[https.min_tls],
                     certificate_arn=certificate_arn,
                     default_actions=forward,
                     tags=tags,
@@ -102,9 +143,13 @@ def public_load_balancer(
             )
         )
         http_action = [
-            {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+            aws.lb.ListenerDefaultActionArgs(
+                type="redirect",
+                redirect=aws.lb.ListenerDefaultActionRedirectArgs(protocol="HTTPS", port="443", status_code="HTTP_301"),
+            )
         ]
     else:
+        owner.args("https_listener")
         pulumi.log.warn(
             f"{owner.kind}: no HTTPS certificate, so the load balancer serves plain HTTP on port 80; "
             f"{certificate_hint} to serve HTTPS and redirect HTTP to it",
@@ -125,5 +170,76 @@ def public_load_balancer(
             opts=owner.opts(),
         )
     )
-    scheme = "https" if certificate_arn else "http"
-    return LoadBalancer(lb, target_group, listeners, pulumi.Output.concat(f"{scheme}://", lb.dns_name))
+    if https.domain is not None:
+        url = pulumi.Output.from_input(f"https://{https.domain.name}")
+    else:
+        url = pulumi.Output.concat("https://" if certificate_arn else "http://", lb.dns_name)
+    return LoadBalancer(lb, target_group, listeners, url, records)
+
+
+def _access_log_bucket(owner: MbopsComponent, name: str, region: str) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    """A private bucket the load balancer writes its access logs to (SSE-S3: ELB cannot use KMS keys)."""
+    bucket = aws.s3.Bucket(
+        f"{name}-alb-logs",
+        **owner.args("access_log_bucket", force_destroy=True, tags=owner.tags),
+        opts=owner.opts(),
+    )
+    block = aws.s3.BucketPublicAccessBlock(
+        f"{name}-alb-logs-public-access-block",
+        **owner.args("access_log_public_access_block", bucket=bucket.id, block_public_acls=True,
+                     block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True),
+        opts=owner.opts(),
+    )  # fmt: skip
+    aws.s3.BucketOwnershipControls(
+        f"{name}-alb-logs-ownership",
+        **owner.args("access_log_ownership", bucket=bucket.id,
+                     rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced")),
+        opts=owner.opts(),
+    )  # fmt: skip
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-alb-logs-encryption",
+        **owner.args(
+            "access_log_encryption",
+            bucket=bucket.id,
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.
+                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(sse_algorithm="AES256")
+            )],
+        ),
+        opts=owner.opts(),
+    )  # fmt: skip
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-alb-logs-lifecycle",
+        **owner.args(
+            "access_log_lifecycle",
+            bucket=bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-logs", status="Enabled", filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=ACCESS_LOG_DAYS),
+            )],
+        ),
+        opts=owner.opts(),
+    )  # fmt: skip
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=owner)).account_id
+    if region in ELB_ACCOUNT_REGIONS:
+        elb = aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=owner))
+        writer: pulumi.Input[Any] = elb.arn.apply(lambda arn: {"AWS": arn})
+    else:
+        writer = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    policy = pulumi.Output.all(bucket.arn, account, writer).apply(
+        lambda a: json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                 "Resource": [a[0], f"{a[0]}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                {"Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": a[2], "Action": "s3:PutObject",
+                 "Resource": f"{a[0]}/alb/AWSLogs/{a[1]}/*"},
+            ],
+        })
+    )  # fmt: skip
+    bucket_policy = aws.s3.BucketPolicy(
+        f"{name}-alb-logs-policy",
+        **owner.args("access_log_policy", bucket=bucket.id, policy=policy),
+        opts=owner.opts(depends_on=[block]),
+    )
+    return bucket, bucket_policy

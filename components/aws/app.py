@@ -30,6 +30,29 @@ def ecr_image(image: str) -> re.Match[str] | None:
     return ECR_IMAGE.match(image)
 
 
+def pull_statements(wiring: AppWiring, image: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What an identity that pulls the app image needs: ECR login, and pulls from the stack's repository
+    (``Grant(what="registry")``) or from the ECR repository a prebuilt ``app.image`` names; nothing for an
+    image from another registry."""
+    repositories: list[pulumi.Input[str]] = [g.target for g in wiring.granted("registry")]
+    match = ecr_image(image) if isinstance(image, str) and not repositories else None
+    if match:
+        repositories = [f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"]
+    if not repositories:
+        return []
+    return [
+        # GetAuthorizationToken has no resource-level scope; the pulls are scoped to the repository.
+        allow("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
+        allow("PullAppImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+              repositories),
+    ]  # fmt: skip
+
+
+def registry_host(image: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The ECR registry host (``<account>.dkr.ecr.<region>.amazonaws.com``) a VM logs in to, or ``""``."""
+    return pulumi.Output.from_input(image).apply(lambda ref: (m := ecr_image(ref)) and m["registry"] or "")
+
+
 def app_statements(wiring: AppWiring) -> list[dict[str, Any]]:
     """The IAM statements the app needs: its bucket, its table, its secrets, its push application."""
     out: list[dict[str, Any]] = []
@@ -56,9 +79,7 @@ def app_statements(wiring: AppWiring) -> list[dict[str, Any]]:
         )
     for grant in wiring.granted("push_app"):
         app = pulumi.Output.from_input(grant.target)
-        out.append(
-            allow("PushRegister", ["sns:CreatePlatformEndpoint", "sns:ListEndpointsByPlatformApplication"], app)
-        )
+        out.append(allow("PushRegister", ["sns:CreatePlatformEndpoint", "sns:ListEndpointsByPlatformApplication"], app))
         out.append(
             allow(
                 "PushEndpoints",

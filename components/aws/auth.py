@@ -27,6 +27,7 @@ def domain_prefix(name: str) -> str:
 class AuthArgs:
     spec: AuthSpec = field(default_factory=AuthSpec)
     prod: bool = False
+    release_data: bool = False  # prod's deletion protection off: `destroy --delete-data` follows
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -68,7 +69,7 @@ class Auth(MbopsComponent):
                 account_recovery_setting={"recovery_mechanisms": [{"name": "verified_email", "priority": 1}]},
                 admin_create_user_config={"allow_admin_create_user_only": False},
                 verification_message_template={"default_email_option": "CONFIRM_WITH_CODE"},
-                deletion_protection="ACTIVE" if args.prod else "INACTIVE",
+                deletion_protection="ACTIVE" if args.prod and not args.release_data else "INACTIVE",
                 user_pool_tier="PLUS" if args.prod else "ESSENTIALS",
                 user_pool_add_ons={"advanced_security_mode": "ENFORCED"} if args.prod else None,
                 tags=self.tags,
@@ -118,14 +119,14 @@ class Auth(MbopsComponent):
         )
         self.user_pool_id = self.user_pool.id
         self.client_id = self.client.id
-        self.finish(
-            {"user_pool_id": self.user_pool.id, "client_id": self.client.id, "domain": self.domain.domain}
-        )
+        self.finish({"user_pool_id": self.user_pool.id, "client_id": self.client.id, "domain": self.domain.domain})
 
 
 def build(ctx: BuildContext) -> Built:
     """A Cognito user pool and the mobile app's client (``AUTH_USER_POOL_ID``, ``AUTH_CLIENT_ID``)."""
-    auth = Auth(ctx.name, AuthArgs(spec=ctx.spec, prod=ctx.stack.prod, tags=ctx.stack.tags))
+    auth = Auth(
+        ctx.name, AuthArgs(spec=ctx.spec, prod=ctx.stack.prod, release_data=ctx.stack.release_data, tags=ctx.stack.tags)
+    )
     ids = {"AUTH_USER_POOL_ID": auth.user_pool_id, "AUTH_CLIENT_ID": auth.client_id}
     return Built(
         component=auth, env=ids, outputs={"auth_user_pool_id": auth.user_pool_id, "auth_client_id": auth.client_id}

@@ -94,7 +94,7 @@ class Cache(MbopsComponent):
         )
         self.host = self.replication_group.primary_endpoint_address
         url = pulumi.Output.format("rediss://:{0}@{1}:{2}/0", token.result, self.host, PORT)
-        self.url_secret = stored_secret(
+        self.url_secret, self.url_secret_version = stored_secret(
             self,
             f"{name}-url",
             "url_secret",
@@ -119,4 +119,7 @@ def build(ctx: BuildContext) -> Built:
             secret_recovery_days=recovery_days(ctx.stack), prod=ctx.stack.prod, tags=ctx.stack.tags,
         ),
     )  # fmt: skip
-    return Built(component=cache, secrets={"REDIS_URL": cache.redis_url_secret_arn}, outputs={"redis_host": cache.host})
+    return Built(
+        component=cache, secrets={"REDIS_URL": cache.redis_url_secret_arn}, depends_on=[cache.url_secret_version],
+        outputs={"redis_host": cache.host},
+    )  # fmt: skip

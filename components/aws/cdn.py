@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.waf import web_acl
 from mbops.components.base import MbopsComponent
-from mbops.components.spec import CdnSpec
+from mbops.components.spec import CdnSpec, EdgeSpec
 from mbops.components.wiring import BuildContext, Built
 
 PRICE_CLASSES = {"economy": "PriceClass_100", "standard": "PriceClass_200", "global": "PriceClass_All"}
@@ -22,17 +23,25 @@ ORIGIN_ID = "bucket"
 class CdnArgs:
     spec: CdnSpec = field(default_factory=CdnSpec)
     bucket_regional_domain_name: pulumi.Input[str]
+    public_prefix: str = "public/"  # the only part of the bucket the distribution reaches
+    edge: EdgeSpec | None = None  # the stack's edge: a WAF in front of the distribution too (``waf``)
+    log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Cdn(MbopsComponent):
-    """CloudFront distribution with the bucket as its only origin, HTTPS-only for viewers.
+    """CloudFront distribution with the bucket's public prefix as its only origin, HTTPS-only for viewers.
+
+    The origin path is ``public_prefix``: ``<cdn_url>/a.png`` is the object ``public/a.png``, and nothing
+    outside the prefix (user uploads) can be reached or cached; the bucket admits this distribution to that
+    prefix only (``Storage.allow_cloudfront_read(cdn.arn)``). With the stack's edge (``waf``) a CLOUDFRONT
+    web ACL (rate limit per IP, managed rules) is in front of it.
 
     Children: ``origin_access_control`` (SigV4, always signs), ``cache_policy`` (TTL from the spec, gzip and
-    brotli), ``distribution`` (redirect-to-https, TLSv1.2_2021 minimum, security headers, price class from
-    the spec). The bucket must allow this distribution to read: ``Storage.allow_cloudfront_read(cdn.arn)``.
-    The ``*.cloudfront.net`` certificate cannot enforce a TLS minimum; the setting applies once an alias
-    with an ACM certificate is configured (``overrides.distribution.viewer_certificate``).
+    brotli), ``distribution`` (redirect-to-https, security headers, price class from the spec) and the
+    web ACL's (``web_acl``, ``web_acl_log_group``, ``web_acl_logging``). The ``*.cloudfront.net`` certificate
+    takes no TLS minimum (CloudFront serves TLSv1 to old clients and records any other value as drift); a
+    minimum applies with an alias and an ACM certificate (``overrides.distribution.viewer_certificate``).
     """
 
     kind = "cdn"
@@ -40,6 +49,15 @@ class Cdn(MbopsComponent):
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
         spec = args.spec
+        waf = args.edge is not None and args.edge.waf
+        self.web_acl = (
+            web_acl(self, name, args.edge, scope="CLOUDFRONT", log_retention_days=args.log_retention_days)
+            if waf and args.edge is not None
+            else None
+        )
+        if self.web_acl is None:
+            for child in ("web_acl", "web_acl_log_group", "web_acl_logging"):
+                self.args(child)
         self.origin_access_control = aws.cloudfront.OriginAccessControl(
             f"{name}-oac",
             **self.args(
@@ -82,6 +100,7 @@ class Cdn(MbopsComponent):
                     {
                         "origin_id": ORIGIN_ID,
                         "domain_name": args.bucket_regional_domain_name,
+                        "origin_path": "/" + args.public_prefix.rstrip("/"),
                         "origin_access_control_id": self.origin_access_control.id,
                     }
                 ],
@@ -95,10 +114,8 @@ class Cdn(MbopsComponent):
                     "response_headers_policy_id": SECURITY_HEADERS_POLICY_ID,
                 },
                 restrictions={"geo_restriction": {"restriction_type": "none"}},
-                viewer_certificate={
-                    "cloudfront_default_certificate": True,
-                    "minimum_protocol_version": "TLSv1.2_2021",
-                },
+                viewer_certificate={"cloudfront_default_certificate": True},
+                web_acl_id=self.web_acl.arn if self.web_acl is not None else None,
                 tags=self.tags,
             ),
             opts=self.opts(),
@@ -113,7 +130,9 @@ def build(ctx: BuildContext) -> Built:
     storage = ctx.component("storage")
     cdn = Cdn(
         ctx.name,
-        CdnArgs(spec=ctx.spec, bucket_regional_domain_name=storage.bucket_regional_domain_name, tags=ctx.stack.tags),
-    )
+        CdnArgs(spec=ctx.spec, bucket_regional_domain_name=storage.bucket_regional_domain_name,
+                public_prefix=storage.public_prefix, edge=ctx.stack.specs.get("edge"),
+                log_retention_days=90 if ctx.stack.prod else 30, tags=ctx.stack.tags),
+    )  # fmt: skip
     storage.allow_cloudfront_read(cdn.arn)
     return Built(component=cdn, env={"CDN_URL": cdn.url}, outputs={"cdn_url": cdn.url})

@@ -38,6 +38,24 @@ if [ -n "${ECR_REGISTRY:-}" ]; then
 fi
 """
 
+DB_INIT = r"""#!/bin/bash
+# Create the app's database role (see mbops.components.aws.database.BOOTSTRAP_SCRIPT) before the app starts:
+# the admin URL is read here, passed to the PostgreSQL client container only, never written to disk.
+set -euo pipefail
+[ -s /etc/mbops/db-init ] || exit 0
+. /etc/mbops/host.env
+args=()
+while IFS='=' read -r name arn; do
+  [ -n "$name" ] || continue
+  value=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$arn" \
+            --query SecretString --output text)
+  export "$name=$value"
+  args+=(-e "$name")
+done < /etc/mbops/db-init
+docker run --rm --network host --read-only -v /etc/mbops/db-bootstrap.sh:/bootstrap.sh:ro "${args[@]}" \
+  "$DB_CLIENT_IMAGE" sh /bootstrap.sh
+"""
+
 APP_UNIT = """[Unit]
 Description=mbops app container
 After=docker.service network-online.target
@@ -50,6 +68,7 @@ Restart=always
 RestartSec=5
 TimeoutStartSec=600
 ExecStartPre=/usr/local/sbin/mbops-app-env
+ExecStartPre=/usr/local/sbin/mbops-db-init
 ExecStartPre=-/usr/bin/docker rm -f app
 ExecStart=/usr/bin/docker run --rm --name app --network host --read-only --tmpfs /tmp \\
   --env-file /run/mbops/app.env --log-driver awslogs --log-opt awslogs-region=${REGION} \\
@@ -133,9 +152,7 @@ def env_file(values: Mapping[str, Any]) -> str:
 def cloud_config(files: Sequence[tuple[str, str, str]], runcmd: Sequence[Sequence[str]]) -> str:
     """A ``#cloud-config`` document writing ``(path, mode, content)`` files, then running ``runcmd``."""
     doc = {
-        "write_files": [
-            {"path": p, "permissions": mode, "owner": "root:root", "content": c} for p, mode, c in files
-        ],
+        "write_files": [{"path": p, "permissions": mode, "owner": "root:root", "content": c} for p, mode, c in files],
         "runcmd": [list(cmd) for cmd in runcmd],
     }
     return "#cloud-config\n" + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=1000)
@@ -150,11 +167,16 @@ def app_host(
     secrets: Mapping[str, str],
     ecr_registry: str | None = None,
     ecr_region: str | None = None,
+    db_init: Mapping[str, str] | None = None,
+    db_client_image: str = "",
+    db_script: str = "",
 ) -> str:
     """cloud-init for an app VM: Docker, and a systemd unit that runs ``image`` with its env and secrets.
 
     The container shares the host network (the app listens on ``$PORT`` of the VM): with the metadata hop
-    limit of 1, a bridged container could not reach the instance role the app needs for its bucket.
+    limit of 1, a bridged container could not reach the instance role the app needs for its bucket. With
+    ``db_init`` (env name -> secret ARN: the admin and app database URLs) each start first runs ``db_script``
+    in ``db_client_image`` to create the app's database role.
     """
     host = {
         "REGION": region,
@@ -162,6 +184,7 @@ def app_host(
         "IMAGE": image,
         "ECR_REGISTRY": ecr_registry or "",
         "ECR_REGION": ecr_region or region,
+        "DB_CLIENT_IMAGE": db_client_image,
     }
     # App env values may hold anything: docker's env-file format takes them verbatim (no quoting).
     app_env = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
@@ -171,6 +194,9 @@ def app_host(
             ("/etc/mbops/app.env", "0644", app_env),
             ("/etc/mbops/secrets", "0600", "".join(f"{k}={v}\n" for k, v in sorted(secrets.items()))),
             ("/usr/local/sbin/mbops-app-env", "0700", APP_SETUP),
+            ("/etc/mbops/db-init", "0600", "".join(f"{k}={v}\n" for k, v in sorted((db_init or {}).items()))),
+            ("/etc/mbops/db-bootstrap.sh", "0644", db_script),
+            ("/usr/local/sbin/mbops-db-init", "0700", DB_INIT),
             ("/etc/systemd/system/mbops-app.service", "0644", APP_UNIT),
         ],
         [

@@ -9,8 +9,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from mbops.components.aws.alb import public_load_balancer
-from mbops.components.aws.app import app_statements
+from mbops.components.aws.alb import Https, public_load_balancer
+from mbops.components.aws.app import app_statements, pull_statements
+from mbops.components.aws.certs import Domain
+from mbops.components.aws.database import Bootstrap
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AppSpec, ContainersSpec
@@ -18,6 +20,7 @@ from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
 
 CONTAINER = "app"
+INIT_CONTAINER = "db-init"
 CPU_TARGET = 60.0
 # Fargate task sizes: CPU units -> allowed memory (MiB).
 FARGATE_MEMORY: dict[int, range] = {
@@ -51,11 +54,15 @@ class ContainersArgs:
     spec: ContainersSpec = field(default_factory=ContainersSpec)
     app: AppSpec = field(default_factory=AppSpec)
     wiring: AppWiring = field(default_factory=AppWiring)
+    image: pulumi.Input[str]  # what the app runs: the registry's pushed digest, or app.image
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     lb_security_group_id: pulumi.Input[str]
     app_security_group_id: pulumi.Input[str]
+    https: Https = field(default_factory=Https)
+    database_bootstrap: Bootstrap | None = None  # run as an init container before the app
+    access_logs: bool = False
     region: str = "us-east-1"
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -66,10 +73,15 @@ class Containers(MbopsComponent):
     Tasks run in the private subnets without public IPs, in the app security group, with a read-only root
     filesystem (``/tmp`` is a writable task volume) and logs in a CloudWatch group with the spec's retention.
     Plain settings are ``environment``; ``DATABASE_URL``, ``REDIS_URL`` and the app secrets are ``secrets``
-    (``valueFrom`` a Secrets Manager ARN), injected by ECS with the execution role, which may read only those
-    ARNs. The task role may use only the app's bucket, table and secrets. An ALB in the public subnets
-    forwards to the tasks: HTTPS with ``https_certificate`` (HTTP redirected), else HTTP. The service rolls
-    back failed deployments and scales ``min_replicas..max_replicas`` on 60% CPU.
+    (``valueFrom`` a Secrets Manager ARN), injected by ECS with the execution role, which may only pull the
+    app image from its repository, write to the log group and read those ARNs (no AWS managed policy). The
+    task definition waits for the secrets' values and the roles' policies, so no task starts before either
+    exists. With a ``database_bootstrap`` an init container (``db-init``, the PostgreSQL client) creates the
+    app's database role with the admin URL only it receives; the app container starts after it succeeded.
+    The task role may use only the app's bucket, table and secrets. An ALB in the public subnets forwards to
+    the tasks: HTTPS on the stack's domain or ``https_certificate`` (HTTP redirected), else HTTP. The service
+    rolls back failed deployments and ``pulumi up`` waits for a steady state, so a deployment whose tasks
+    fail fails the update; it scales ``min_replicas..max_replicas`` on 60% CPU.
 
     Children: ``cluster``, ``log_group``, ``execution_role``, ``execution_role_policy``, ``task_role``,
     ``task_role_policy``, ``task_definition``, ``service``, ``scaling_target``, ``scaling_policy`` and the
@@ -93,17 +105,23 @@ class Containers(MbopsComponent):
             **self.args("log_group", retention_in_days=spec.log_retention_days, tags=tags),
             opts=self.opts(),
         )
+        bootstrap = args.database_bootstrap
+        injected = [*wiring.secrets.values(), *([bootstrap.admin_secret_arn] if bootstrap else [])]
+        ready: list[pulumi.Resource] = [*wiring.depends_on]
         self.execution_role = service_role(
             self,
             f"{name}-execution-role",
             "execution_role",
             service="ecs-tasks.amazonaws.com",
             description=f"{name}: ECS pulls the image, writes logs, injects the app's secrets",
-            managed=["service-role/AmazonECSTaskExecutionRolePolicy"],
-            statements=[allow("InjectSecrets", ["secretsmanager:GetSecretValue"], list(wiring.secrets.values()))]
-            if wiring.secrets
-            else [],
-        )
+            statements=[
+                *pull_statements(wiring, args.image),
+                allow("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                      self.log_group.arn.apply(lambda a: f"{a}:*")),
+                *([allow("InjectSecrets", ["secretsmanager:GetSecretValue"], injected)] if injected else []),
+            ],
+            ready=ready,
+        )  # fmt: skip
         self.task_role = service_role(
             self,
             f"{name}-task-role",
@@ -111,8 +129,12 @@ class Containers(MbopsComponent):
             service="ecs-tasks.amazonaws.com",
             description=f"{name}: what the app itself may use",
             statements=app_statements(wiring),
+            ready=ready,
         )
-        container = pulumi.Output.json_dumps([self._container(app, wiring, args.region)])
+        definitions = [self._container(app, wiring, args.image, args.region, after_init=bootstrap is not None)]
+        if bootstrap is not None:
+            definitions.append(self._init_container(bootstrap, wiring, args.region))
+        container = pulumi.Output.json_dumps(definitions)
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             **self.args(
@@ -126,10 +148,11 @@ class Containers(MbopsComponent):
                 task_role_arn=self.task_role.arn,
                 container_definitions=container,
                 runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
-                volumes=[{"name": "tmp"}],
+                volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="tmp")],
                 tags=tags,
             ),
-            opts=self.opts(),
+            # Secret values (not only the secrets) and role permissions exist before a task can start.
+            opts=self.opts(depends_on=ready),
         )
         self.load_balancer = public_load_balancer(
             self,
@@ -140,8 +163,11 @@ class Containers(MbopsComponent):
             port=app.port,
             health_path=app.health_path,
             target_type="ip",
-            certificate_arn=spec.https_certificate,
-            certificate_hint="set components.containers.https_certificate to an ACM certificate ARN",
+            https=args.https,
+            certificate_hint="set the stack's domain (with the edge component) or components.containers."
+            "https_certificate",
+            region=args.region,
+            access_logs=args.access_logs,
         )
         self.service = aws.ecs.Service(
             f"{name}-service",
@@ -171,7 +197,8 @@ class Containers(MbopsComponent):
                 enable_ecs_managed_tags=True,
                 propagate_tags="SERVICE",
                 enable_execute_command=False,
-                wait_for_steady_state=False,
+                # `pulumi up` fails when the tasks do (the circuit breaker rolls the deployment back).
+                wait_for_steady_state=True,
                 tags=tags,
             ),
             # The autoscaler owns the task count after the first deployment.
@@ -203,9 +230,7 @@ class Containers(MbopsComponent):
                     "target_value": CPU_TARGET,
                     "scale_in_cooldown": 120,
                     "scale_out_cooldown": 60,
-                    "predefined_metric_specification": {
-                        "predefined_metric_type": "ECSServiceAverageCPUUtilization"
-                    },
+                    "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
                 },
             ),
             opts=self.opts(),
@@ -213,12 +238,41 @@ class Containers(MbopsComponent):
         self.endpoint = self.load_balancer.url
         self.finish({"endpoint": self.endpoint, "cluster": self.cluster.name, "service": self.service.name})
 
-    def _container(self, app: AppSpec, wiring: AppWiring, region: str) -> dict[str, Any]:
+    def _logs(self, region: str, prefix: str) -> dict[str, Any]:
+        return {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": self.log_group.name,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": prefix,
+            },
+        }
+
+    def _init_container(self, bootstrap: Bootstrap, wiring: AppWiring, region: str) -> dict[str, Any]:
+        """Creates the app's database role, then exits; only it receives the admin URL."""
+        return {
+            "name": INIT_CONTAINER,
+            "image": bootstrap.image,
+            "essential": False,
+            "entryPoint": ["sh", "-c"],
+            "command": [bootstrap.script],
+            "secrets": [
+                {"name": "DATABASE_ADMIN_URL", "valueFrom": bootstrap.admin_secret_arn},
+                {"name": "DATABASE_URL", "valueFrom": wiring.secrets["DATABASE_URL"]},
+            ],
+            "readonlyRootFilesystem": True,
+            "logConfiguration": self._logs(region, INIT_CONTAINER),
+        }
+
+    def _container(
+        self, app: AppSpec, wiring: AppWiring, image: pulumi.Input[str], region: str, *, after_init: bool
+    ) -> dict[str, Any]:
         env = {"PORT": str(app.port), **wiring.env}
         return {
             "name": CONTAINER,
-            "image": app.image,
+            "image": image,
             "essential": True,
+            **({"dependsOn": [{"containerName": INIT_CONTAINER, "condition": "SUCCESS"}]} if after_init else {}),
             "portMappings": [{"containerPort": app.port, "protocol": "tcp"}],
             "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
             "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(wiring.secrets.items())],
@@ -226,32 +280,37 @@ class Containers(MbopsComponent):
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
             "linuxParameters": {"initProcessEnabled": True},
             "stopTimeout": 30,
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": region,
-                    "awslogs-stream-prefix": CONTAINER,
-                },
-            },
+            "logConfiguration": self._logs(region, CONTAINER),
         }
 
 
 def build(ctx: BuildContext) -> Built:
     """The app on ECS Fargate behind an ALB; its endpoint is the stack's ``endpoint`` output."""
-    net = ctx.component("network")
+    assert ctx.wiring is not None
     containers = Containers(
         ctx.name,
-        ContainersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, tags=ctx.stack.tags,
-                       region=ctx.stack.region, **placement(net)),
+        ContainersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring),
+                       tags=ctx.stack.tags, region=ctx.stack.region, **placement(ctx, ctx.spec.https_certificate)),
     )  # fmt: skip
     return Built(component=containers, outputs={"endpoint": containers.endpoint})
 
 
-def placement(net: Any) -> dict[str, Any]:
-    """Where the app and its load balancer go in the stack's network."""
+def placement(ctx: BuildContext, certificate_arn: str | None) -> dict[str, Any]:
+    """Where the app and its load balancer go in the stack's network; how the load balancer serves HTTPS (the
+    stack's domain when the stack has an edge); whether it logs (with monitoring); the database bootstrap."""
+    net = ctx.component("network")
+    edge = ctx.stack.specs.get("edge")
+    domain = None
+    if edge is not None and ctx.stack.domain:
+        zone = ctx.stack.dns_zone.name if ctx.stack.dns_zone is not None else None
+        domain = Domain(name=ctx.stack.domain, zone=zone)
+    database = ctx.built.get("database")
     return {
         "vpc_id": net.vpc_id, "public_subnet_ids": net.public_subnet_ids,
         "private_subnet_ids": net.private_subnet_ids, "lb_security_group_id": net.lb_security_group.id,
         "app_security_group_id": net.app_security_group.id,
+        "https": Https(domain=domain, certificate_arn=None if domain else certificate_arn,
+                       min_tls=edge.min_tls if edge is not None else "1.2"),
+        "access_logs": ctx.stack.has("monitoring"),
+        "database_bootstrap": database.component.bootstrap if database is not None else None,
     }  # fmt: skip

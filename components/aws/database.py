@@ -27,7 +27,8 @@ INSTANCE_CLASSES = {"small": "db.t4g.micro", "medium": "db.t4g.medium", "large":
 VM_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "r6i.large"}
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 PORT = 5432
-USERNAME = "app"
+USERNAME = "app"  # the app's role: owns the app database, nothing else
+ADMIN_USERNAME = "dbadmin"  # RDS master user: only the bootstrap below logs in with it
 LOG_EXPORTS = ("postgresql", "upgrade")
 BACKUP_TAG = "mbops-backup"
 
@@ -38,27 +39,58 @@ class DatabaseArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: pulumi.Input[str] = "10.0.0.0/8"
     subnet_ids: Sequence[pulumi.Input[str]]
-    availability_zone: pulumi.Input[str] | None = (
-        None  # of subnet_ids[0]: where a self-hosted VM and its disk live
-    )
+    availability_zone: pulumi.Input[str] | None = None  # of subnet_ids[0]: where a self-hosted VM and its disk live
     app_security_group_id: pulumi.Input[str]
     secret_prefix: str
     secret_recovery_days: int = 7
     region: str = "us-east-1"
     log_retention_days: int = 30
     prod: bool = False
+    release_data: bool = False  # deletion protection off, nothing retained: `destroy --delete-data` follows
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def database_url(password: pulumi.Input[str], host: pulumi.Input[str], database: str) -> pulumi.Output[str]:
-    """``postgresql://app:<password>@<host>:5432/<database>?sslmode=require`` as a Pulumi secret."""
+def database_url(
+    password: pulumi.Input[str], host: pulumi.Input[str], database: str, user: str = USERNAME
+) -> pulumi.Output[str]:
+    """``postgresql://<user>:<password>@<host>:5432/<database>?sslmode=require`` as a Pulumi secret."""
     return pulumi.Output.secret(
         pulumi.Output.all(password, host).apply(
-            lambda a: (
-                f"postgresql://{USERNAME}:{quote(a[0], safe='')}@{a[1]}:{PORT}/{database}?sslmode=require"
-            )
+            lambda a: f"postgresql://{user}:{quote(a[0], safe='')}@{a[1]}:{PORT}/{database}?sslmode=require"
         )
     )
+
+
+# Run before the app starts (an ECS init container, a systemd unit on the VMs) with the admin URL in
+# DATABASE_ADMIN_URL and the app's URL in DATABASE_URL: creates the app role (or resets its password) and makes
+# it the owner of the app database. Idempotent; the passwords are alphanumeric (no URL escapes).
+BOOTSTRAP_SCRIPT = r"""set -eu
+user=$(printf '%s' "$DATABASE_URL" | sed -E 's#^[a-z]+://([^:]+):.*$#\1#')
+pw=$(printf '%s' "$DATABASE_URL" | sed -E 's#^[a-z]+://[^:]+:([^@]*)@.*$#\1#')
+db=$(printf '%s' "$DATABASE_URL" | sed -E 's#^.*/([^/?]+)([?].*)?$#\1#')
+psql "$DATABASE_ADMIN_URL" -v ON_ERROR_STOP=1 -q -v user="$user" -v pw="$pw" -v db="$db" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user')\gexec
+ALTER ROLE :"user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'pw';
+GRANT :"user" TO CURRENT_USER;
+ALTER DATABASE :"db" OWNER TO :"user";
+REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
+SQL
+"""
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """What the app's platform runs before the app: ``script`` in ``image`` (a PostgreSQL client) with the
+    admin URL (``admin_secret_arn``) and the app URL as ``DATABASE_ADMIN_URL`` and ``DATABASE_URL``."""
+
+    image: str
+    admin_secret_arn: pulumi.Output[str]
+    script: str = BOOTSTRAP_SCRIPT
+
+
+def client_image(engine_version: str) -> str:
+    """The PostgreSQL client image (psql), from the Docker official images mirrored on ECR Public."""
+    return f"public.ecr.aws/docker/library/postgres:{engine_version}-alpine"
 
 
 class Database(MbopsComponent):
@@ -66,10 +98,17 @@ class Database(MbopsComponent):
 
     Managed (default): RDS with gp3 storage that grows to ``max_storage_gb``, encrypted, private, TLS forced
     by its parameter group, IAM auth, Performance Insights, logs exported to CloudWatch (retention set),
-    backups for ``backup_retention_days``; ``ha`` is Multi-AZ; in prod it is deletion-protected, protected in
-    Pulumi and leaves a final snapshot. The master password is a ``RandomPassword`` (a Pulumi secret).
-    Children: ``subnet_group``, ``security_group``, ``parameter_group``, ``password``, ``log_group``,
-    ``instance``, ``url_secret``, ``url_secret_version``.
+    backups for ``backup_retention_days``; ``ha`` is Multi-AZ; in prod it leaves a final snapshot. The master
+    user ``dbadmin`` has a ``RandomPassword`` (a Pulumi secret) kept in the ``DATABASE_ADMIN_URL`` secret,
+    which only the bootstrap reads (``bootstrap``: the app's platform runs it before the app, creating the app
+    role ``app`` that owns the app database); the app gets ``DATABASE_URL`` as ``app``.
+    Children: ``subnet_group``, ``security_group``, ``parameter_group``, ``password``, ``app_password``,
+    ``log_group``, ``instance``, ``url_secret``, ``url_secret_version``, ``admin_url_secret``,
+    ``admin_url_secret_version``.
+
+    Data guard: unless ``release_data``, the instance is protected in Pulumi, retained on delete and (with
+    ``deletion_protection``) deletion-protected in AWS; ``release_data`` lifts all three for the
+    ``destroy --delete-data`` that follows (prod still takes its final snapshot).
 
     Self-hosted (``self_hosted``): an EC2 instance (IMDSv2, encrypted root, SSM access, no SSH) in a private
     subnet with an encrypted gp3 data volume for the data directory, snapshotted daily by Data Lifecycle
@@ -90,6 +129,13 @@ class Database(MbopsComponent):
         self.password = random.RandomPassword(
             f"{name}-password", **self.args("password", length=40, special=False), opts=self.opts()
         )
+        self.app_password = (
+            self.password  # self-hosted: the VM creates the app role with this password; there is no admin URL
+            if args.spec.self_hosted
+            else random.RandomPassword(
+                f"{name}-app-password", **self.args("app_password", length=40, special=False), opts=self.opts()
+            )
+        )
         self.database_name = args.spec.database_name
         # The secret exists first (a self-hosted VM reads its password from it); its value needs the host.
         self.url_secret = new_secret(
@@ -102,13 +148,30 @@ class Database(MbopsComponent):
             description="DATABASE_URL of the stack's PostgreSQL (TLS)",
         )
         self.host = self._self_hosted(name, args) if args.spec.self_hosted else self._managed(name, args)
-        set_secret_value(
-            self,
-            f"{name}-url",
-            "url_secret_version",
-            self.url_secret,
-            database_url(self.password.result, self.host, self.database_name),
-        )
+        # The app starts only once the values exist (they need the host): ``versions``.
+        self.versions = [
+            set_secret_value(
+                self, f"{name}-url", "url_secret_version", self.url_secret,
+                database_url(self.app_password.result, self.host, self.database_name),
+            )
+        ]  # fmt: skip
+        self.bootstrap: Bootstrap | None = None
+        if args.spec.self_hosted:
+            for child in ("app_password", "admin_url_secret", "admin_url_secret_version"):
+                self.args(child)
+        else:
+            admin = new_secret(
+                self, f"{name}-admin-url", "admin_url_secret", secret_name="DATABASE_ADMIN_URL",
+                prefix=args.secret_prefix, recovery_days=args.secret_recovery_days,
+                description="PostgreSQL master user URL: for the app role bootstrap only, never for the app",
+            )  # fmt: skip
+            self.versions.append(
+                set_secret_value(
+                    self, f"{name}-admin-url", "admin_url_secret_version", admin,
+                    database_url(self.password.result, self.host, self.database_name, ADMIN_USERNAME),
+                )
+            )  # fmt: skip
+            self.bootstrap = Bootstrap(client_image(args.spec.engine_version), admin.arn)
         self.database_url_secret_arn = self.url_secret.arn
         self.finish(
             {
@@ -173,46 +236,50 @@ class Database(MbopsComponent):
             )
             for log in LOG_EXPORTS
         ]
+        instance_args = self.args(
+            "instance",
+            identifier=identifier,
+            engine="postgres",
+            engine_version=spec.engine_version,
+            instance_class=INSTANCE_CLASSES[spec.size],
+            allocated_storage=spec.storage_gb,
+            max_allocated_storage=max(spec.max_storage_gb, spec.storage_gb),
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=spec.database_name,
+            username=ADMIN_USERNAME,
+            password=self.password.result,
+            port=PORT,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[self.security_group.id],
+            parameter_group_name=parameter_group.name,
+            publicly_accessible=False,
+            multi_az=spec.ha,
+            deletion_protection=spec.deletion_protection and not args.release_data,
+            backup_retention_period=spec.backup_retention_days,
+            backup_window="03:00-03:30",
+            maintenance_window="sun:04:00-sun:04:30",
+            copy_tags_to_snapshot=True,
+            skip_final_snapshot=not args.prod,
+            final_snapshot_identifier=f"{identifier}-final" if args.prod else None,
+            delete_automated_backups=not args.prod,
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            iam_database_authentication_enabled=True,
+            performance_insights_enabled=True,
+            performance_insights_retention_period=7,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            apply_immediately=not args.prod,
+            tags=tags,
+        )
+        self.instance_class: str = instance_args["instance_class"]
         self.instance = aws.rds.Instance(
             f"{name}-postgres",
-            **self.args(
-                "instance",
-                identifier=identifier,
-                engine="postgres",
-                engine_version=spec.engine_version,
-                instance_class=INSTANCE_CLASSES[spec.size],
-                allocated_storage=spec.storage_gb,
-                max_allocated_storage=max(spec.max_storage_gb, spec.storage_gb),
-                storage_type="gp3",
-                storage_encrypted=True,
-                db_name=spec.database_name,
-                username=USERNAME,
-                password=self.password.result,
-                port=PORT,
-                db_subnet_group_name=subnet_group.name,
-                vpc_security_group_ids=[self.security_group.id],
-                parameter_group_name=parameter_group.name,
-                publicly_accessible=False,
-                multi_az=spec.ha,
-                deletion_protection=spec.deletion_protection,
-                backup_retention_period=spec.backup_retention_days,
-                backup_window="03:00-03:30",
-                maintenance_window="sun:04:00-sun:04:30",
-                copy_tags_to_snapshot=True,
-                skip_final_snapshot=not args.prod,
-                final_snapshot_identifier=f"{identifier}-final" if args.prod else None,
-                delete_automated_backups=not args.prod,
-                auto_minor_version_upgrade=True,
-                allow_major_version_upgrade=False,
-                iam_database_authentication_enabled=True,
-                performance_insights_enabled=True,
-                performance_insights_retention_period=7,
-                enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
-                ca_cert_identifier="rds-ca-rsa2048-g1",
-                apply_immediately=not args.prod,
-                tags=tags,
+            **instance_args,
+            opts=self.opts(
+                depends_on=log_groups, protect=not args.release_data, retain_on_delete=not args.release_data
             ),
-            opts=self.opts(depends_on=log_groups, protect=args.prod),
         )
         return self.instance.address
 
@@ -241,7 +308,7 @@ class Database(MbopsComponent):
                 final_snapshot=args.prod,
                 tags={**tags, "Name": f"{name}-data", BACKUP_TAG: name},
             ),
-            opts=self.opts(protect=args.prod),
+            opts=self.opts(protect=not args.release_data, retain_on_delete=not args.release_data),
         )
         ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
         user_data = pulumi.Output.all(volume.id, self.url_secret.arn, args.vpc_cidr).apply(
@@ -277,7 +344,7 @@ class Database(MbopsComponent):
                     "encrypted": True,
                     "delete_on_termination": True,
                 },
-                disable_api_termination=args.prod,
+                disable_api_termination=args.prod and not args.release_data,
                 tags={**tags, "Name": f"{name}-postgres"},
                 volume_tags=tags,
             ),
@@ -342,10 +409,12 @@ def build(ctx: BuildContext) -> Built:
             availability_zone=net.private_subnets[0].availability_zone,
             app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(ctx.stack.name),
             secret_recovery_days=recovery_days(ctx.stack), region=ctx.stack.region,
-            log_retention_days=90 if ctx.stack.prod else 30, prod=ctx.stack.prod, tags=ctx.stack.tags,
+            log_retention_days=90 if ctx.stack.prod else 30, prod=ctx.stack.prod,
+            release_data=ctx.stack.release_data, tags=ctx.stack.tags,
         ),
     )  # fmt: skip
     return Built(
         component=database, secrets={"DATABASE_URL": database.database_url_secret_arn},
+        depends_on=list(database.versions),
         outputs={"database_host": database.host, "database_name": database.database_name},
     )  # fmt: skip

@@ -16,6 +16,7 @@ from mbops.components.wiring import BuildContext, Built, Grant
 @dataclass(kw_only=True)
 class DocDbArgs:
     spec: DocDbSpec = field(default_factory=DocDbSpec)
+    release_data: bool = False  # no deletion protection, not retained: `destroy --delete-data` follows
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -24,7 +25,8 @@ class DocDb(MbopsComponent):
 
     Pay per request (scales to zero), server-side encryption with the AWS managed KMS key, point-in-time
     recovery and TTL on ``expires_at``. With ``deletion_protection`` the table refuses deletion in AWS and
-    Pulumi protects it too. Child: ``table``.
+    Pulumi protects it too. It is retained when the stack is destroyed; ``release_data`` lifts all three for
+    the ``destroy --delete-data`` that follows. Child: ``table``.
     """
 
     kind = "docdb"
@@ -32,6 +34,7 @@ class DocDb(MbopsComponent):
     def __init__(self, name: str, args: DocDbArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
         spec = args.spec
+        protected = spec.deletion_protection and not args.release_data
         self.table = aws.dynamodb.Table(
             f"{name}-table",
             **self.args(
@@ -43,10 +46,10 @@ class DocDb(MbopsComponent):
                 point_in_time_recovery={"enabled": spec.point_in_time_recovery},
                 server_side_encryption={"enabled": True},
                 ttl={"attribute_name": "expires_at", "enabled": True},
-                deletion_protection_enabled=spec.deletion_protection,
+                deletion_protection_enabled=protected,
                 tags=self.tags,
             ),
-            opts=self.opts(protect=spec.deletion_protection),
+            opts=self.opts(protect=protected, retain_on_delete=not args.release_data),
         )
         self.table_name = self.table.name
         self.table_arn = self.table.arn
@@ -55,7 +58,7 @@ class DocDb(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The DynamoDB table the app reads and writes (``DOCUMENT_TABLE``)."""
-    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, tags=ctx.stack.tags))
+    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, release_data=ctx.stack.release_data, tags=ctx.stack.tags))
     return Built(
         component=docdb, env={"DOCUMENT_TABLE": docdb.table_name},
         grants=[Grant(what="document_db", target=docdb.table_arn)], outputs={"document_table": docdb.table_name},

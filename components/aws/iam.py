@@ -61,12 +61,16 @@ def service_role(
     description: str,
     managed: Sequence[str] = (),
     statements: Sequence[Mapping[str, Any]] = (),
+    ready: list[pulumi.Resource] | None = None,
 ) -> aws.iam.Role:
     """A role for ``service`` with AWS managed policies attached and one least-privilege inline policy.
 
     Children of ``owner``: ``<child>`` (the role) and ``<child>_policy`` (the inline policy, only when there
-    are statements); each managed policy is a ``RolePolicyAttachment`` named after the policy.
+    are statements); each managed policy is a ``RolePolicyAttachment`` named after the policy. ``ready``
+    receives the policy resources: what uses the role (a task, an instance, a function) waits for them, or it
+    may start before its permissions exist.
     """
+    ready = ready if ready is not None else []
     role = aws.iam.Role(
         name,
         **owner.args(
@@ -79,16 +83,20 @@ def service_role(
         opts=owner.opts(),
     )
     for policy in managed:
-        aws.iam.RolePolicyAttachment(
+        attached = aws.iam.RolePolicyAttachment(
             f"{name}-{_slug(policy)}",
             role=role.name,
             policy_arn=managed_policy_arn(policy),
             opts=owner.opts(),
         )
+        ready.append(attached)
     if statements:
-        aws.iam.RolePolicy(
+        inline = aws.iam.RolePolicy(
             f"{name}-policy",
             **owner.args(f"{child}_policy", role=role.id, policy=policy_document(statements)),
             opts=owner.opts(),
         )
+        ready.append(inline)
+    else:
+        owner.args(f"{child}_policy")
     return role

@@ -42,9 +42,7 @@ class Network(MbopsComponent):
         super().__init__("aws", name, args.spec, args.tags, opts)
         spec = args.spec
         tags = self.tags
-        zones = aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
-        )
+        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
         public_cidrs, private_cidrs = subnet_cidrs(spec.cidr, spec.zones)
 
         self.vpc = aws.ec2.Vpc(
@@ -272,8 +270,14 @@ class Network(MbopsComponent):
 
 
 def data_tier_security_group(
-    owner: MbopsComponent, name: str, *, vpc_id: pulumi.Input[str], port: int, app_security_group_id: pulumi.Input[str],
-    service: str, egress: list[dict] | None = None,
+    owner: MbopsComponent,
+    name: str,
+    *,
+    vpc_id: pulumi.Input[str],
+    port: int,
+    app_security_group_id: pulumi.Input[str],
+    service: str,
+    egress: list[dict] | None = None,
 ) -> aws.ec2.SecurityGroup:
     """The ``security_group`` child of a data component: ``port`` from the app tier's group only."""
     return aws.ec2.SecurityGroup(

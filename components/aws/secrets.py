@@ -78,8 +78,9 @@ def stored_secret(
     value: pulumi.Input[str],
     recovery_days: int,
     description: str,
-) -> aws.secretsmanager.Secret:
-    """A secret and its value: children ``<child>`` and ``<child>_version`` of ``owner``."""
+) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
+    """A secret and its value: children ``<child>`` and ``<child>_version`` of ``owner``. The app must wait
+    for the version (the value), not only the secret: ECS and the VMs read the value when they start."""
     secret = new_secret(
         owner,
         name,
@@ -89,8 +90,7 @@ def stored_secret(
         recovery_days=recovery_days,
         description=description,
     )
-    set_secret_value(owner, name, f"{child}_version", secret, value)
-    return secret
+    return secret, set_secret_value(owner, name, f"{child}_version", secret, value)
 
 
 @dataclass(kw_only=True)
@@ -134,10 +134,11 @@ class Secrets(MbopsComponent):
             opts=self.opts(),
         )
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
+        self.versions: list[aws.secretsmanager.SecretVersion] = []
         if not args.values:  # nothing to store yet: overrides for these children are still accepted
             self.args("secret"), self.args("secret_version")
         for secret_name, value in sorted(args.values.items()):
-            self.secrets[secret_name] = stored_secret(
+            self.secrets[secret_name], version = stored_secret(
                 self,
                 f"{name}-{secret_name.lower().replace('_', '-')}",
                 "secret",
@@ -147,6 +148,7 @@ class Secrets(MbopsComponent):
                 recovery_days=args.spec.recovery_days,
                 description=f"app secret {secret_name}",
             )
+            self.versions.append(version)
         self.arns: dict[str, pulumi.Output[str]] = {k: s.arn for k, s in self.secrets.items()}
         self.finish({"prefix": self.prefix, "arns": self.arns, "group": self.group.name})
 
@@ -157,4 +159,7 @@ def build(ctx: BuildContext) -> Built:
         ctx.name, SecretsArgs(spec=ctx.spec, prefix=secret_prefix(ctx.stack.name), values=ctx.app_secrets,
                               tags=ctx.stack.tags),
     )  # fmt: skip
-    return Built(component=secrets, secrets=dict(secrets.arns), outputs={"secrets_store": secrets.prefix})
+    return Built(
+        component=secrets, secrets=dict(secrets.arns), depends_on=list(secrets.versions),
+        outputs={"secrets_store": secrets.prefix},
+    )  # fmt: skip

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from mbops.components.aws.alb import public_load_balancer
-from mbops.components.aws.app import app_statements, ecr_image
+from mbops.components.aws.alb import Https, public_load_balancer
+from mbops.components.aws.app import app_statements, ecr_image, pull_statements
 from mbops.components.aws.cloud_init import app_host, base64_text
 from mbops.components.aws.containers import placement
+from mbops.components.aws.database import Bootstrap
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AppSpec, ServersSpec
@@ -19,7 +20,8 @@ from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
 
 INSTANCE_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "m6i.large"}
-DEFAULT_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+DEFAULT_IMAGE = f"resolve:ssm:{AMI_PARAMETER}"  # dev: the current AMI at each launch
 ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
 CPU_TARGET = 60.0
 
@@ -29,11 +31,16 @@ class ServersArgs:
     spec: ServersSpec = field(default_factory=ServersSpec)
     app: AppSpec = field(default_factory=AppSpec)
     wiring: AppWiring = field(default_factory=AppWiring)
+    image: pulumi.Input[str]  # what the app runs: the registry's pushed digest, or app.image
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     lb_security_group_id: pulumi.Input[str]
     app_security_group_id: pulumi.Input[str]
+    https: Https = field(default_factory=Https)
+    database_bootstrap: Bootstrap | None = None  # run on each instance before the app
+    access_logs: bool = False
+    pin_os_image: bool = False  # prod: the AMI is resolved once and kept (see Servers)
     region: str = "us-east-1"
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -48,7 +55,14 @@ class Servers(MbopsComponent):
     installs Docker and a systemd unit that fetches the app's secrets from Secrets Manager with the instance
     role at every start, so user data holds ARNs, never secret values; the container logs to CloudWatch.
     The group keeps ``min_replicas..max_replicas`` instances, replaces those the load balancer finds
-    unhealthy, tracks 60% CPU, and rolls instances when the launch template changes.
+    unhealthy, tracks 60% CPU, and rolls instances when the launch template changes; ``pulumi up`` waits
+    until ``min_replicas`` instances pass the load balancer's health check, so a broken image fails the
+    update. The launch template waits for the secrets' values and the role's policies (no instance boots
+    before either exists). With a ``database_bootstrap`` each start first creates the app's database role.
+
+    OS image: ``os_image`` when set; else in dev the current Amazon Linux 2023 AMI at each launch
+    (``resolve:ssm:``), and with ``pin_os_image`` (prod) the AMI id read once from the same SSM parameter and
+    kept in the state (``ignore_changes``): a new AMI reaches prod only by setting ``os_image``.
 
     Children: ``role``, ``role_policy``, ``instance_profile``, ``log_group``, ``launch_template``,
     ``auto_scaling_group``, ``scaling_policy`` and the load balancer's (``load_balancer``, ``target_group``,
@@ -62,16 +76,13 @@ class Servers(MbopsComponent):
         spec, app, wiring, tags = args.spec, args.app, args.wiring, self.tags
         bad = sorted(k for k, v in app.env.items() if "\n" in v)
         if bad:
-            raise ConfigError(
-                f"app.env: {', '.join(bad)}: values with line breaks cannot be passed to a container"
-            )
-        ecr = ecr_image(app.image)
-
+            raise ConfigError(f"app.env: {', '.join(bad)}: values with line breaks cannot be passed to a container")
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             **self.args("log_group", retention_in_days=args.log_retention_days, tags=tags),
             opts=self.opts(),
         )
+        bootstrap = args.database_bootstrap
         statements = [
             *app_statements(wiring),
             allow(
@@ -79,17 +90,11 @@ class Servers(MbopsComponent):
                 ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                 self.log_group.arn.apply(lambda a: f"{a}:*"),
             ),
+            *pull_statements(wiring, args.image),
         ]
-        if ecr:
-            statements += [
-                # GetAuthorizationToken has no resource-level scope; the pull itself is scoped to the repo.
-                allow("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
-                allow(
-                    "PullAppImage",
-                    ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    f"arn:aws:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repo']}",
-                ),
-            ]
+        if bootstrap is not None:
+            statements.append(allow("DatabaseBootstrap", ["secretsmanager:GetSecretValue"], bootstrap.admin_secret_arn))
+        ready: list[pulumi.Resource] = [*wiring.depends_on]
         self.role = service_role(
             self,
             f"{name}-role",
@@ -98,6 +103,7 @@ class Servers(MbopsComponent):
             description=f"{name}: app instances",
             managed=["AmazonSSMManagedInstanceCore"],
             statements=statements,
+            ready=ready,
         )
         profile = aws.iam.InstanceProfile(
             f"{name}-profile",
@@ -106,27 +112,36 @@ class Servers(MbopsComponent):
         )
 
         env = {"PORT": str(app.port), **wiring.env}
+        db_init = (
+            {"DATABASE_ADMIN_URL": bootstrap.admin_secret_arn, "DATABASE_URL": wiring.secrets["DATABASE_URL"]}
+            if bootstrap is not None
+            else {}
+        )
         user_data = pulumi.Output.all(
-            pulumi.Output.from_input(env), pulumi.Output.from_input(dict(wiring.secrets)), self.log_group.name
+            pulumi.Output.from_input(env), pulumi.Output.from_input(dict(wiring.secrets)), self.log_group.name,
+            args.image, pulumi.Output.from_input(db_init),
         ).apply(
             lambda a: base64_text(
                 app_host(
-                    image=app.image,
-                    region=args.region,
-                    log_group=a[2],
-                    env=a[0],
-                    secrets=a[1],
-                    ecr_registry=ecr["registry"] if ecr else None,
-                    ecr_region=ecr["region"] if ecr else None,
+                    image=a[3], region=args.region, log_group=a[2], env=a[0], secrets=a[1],
+                    ecr_registry=(m := ecr_image(a[3])) and m["registry"] or None,
+                    ecr_region=m["region"] if m else None,
+                    db_init=a[4], db_client_image=bootstrap.image if bootstrap else "",
+                    db_script=bootstrap.script if bootstrap else "",
                 )
             )
-        )
+        )  # fmt: skip
+        image_id: pulumi.Input[str] = spec.os_image or DEFAULT_IMAGE
+        ignore: list[str] = []
+        if args.pin_os_image and not spec.os_image:
+            ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
+            image_id, ignore = ami.value, ["image_id"]
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             **self.args(
                 "launch_template",
-                description=f"{name}: {app.image}",
-                image_id=spec.os_image or DEFAULT_IMAGE,
+                description=pulumi.Output.concat(name, ": ", args.image),
+                image_id=image_id,
                 instance_type=INSTANCE_TYPES[spec.size],
                 vpc_security_group_ids=[args.app_security_group_id],
                 iam_instance_profile={"arn": profile.arn},
@@ -151,12 +166,11 @@ class Servers(MbopsComponent):
                 ],
                 monitoring={"enabled": True},
                 tag_specifications=[
-                    {"resource_type": kind, "tags": {**tags, "Name": f"{name}-app"}}
-                    for kind in ("instance", "volume")
+                    {"resource_type": kind, "tags": {**tags, "Name": f"{name}-app"}} for kind in ("instance", "volume")
                 ],
                 tags=tags,
             ),
-            opts=self.opts(),
+            opts=self.opts(depends_on=ready, ignore_changes=ignore),
         )
 
         self.load_balancer = public_load_balancer(
@@ -168,8 +182,10 @@ class Servers(MbopsComponent):
             port=app.port,
             health_path=app.health_path,
             target_type="instance",
-            certificate_arn=args.spec.https_certificate,
-            certificate_hint="set components.servers.https_certificate to an ACM certificate ARN",
+            https=args.https,
+            certificate_hint="set the stack's domain (with the edge component) or components.servers.https_certificate",
+            region=args.region,
+            access_logs=args.access_logs,
         )
         self.auto_scaling_group = aws.autoscaling.Group(
             f"{name}-asg",
@@ -185,6 +201,9 @@ class Servers(MbopsComponent):
                 target_group_arns=[self.load_balancer.target_group.arn],
                 health_check_type="ELB",
                 health_check_grace_period=300,
+                # `pulumi up` waits until min_replicas instances are healthy in the target group.
+                wait_for_elb_capacity=app.min_replicas,
+                wait_for_capacity_timeout="15m",
                 default_instance_warmup=120,
                 instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 90}},
                 enabled_metrics=["GroupDesiredCapacity", "GroupInServiceInstances", "GroupTotalInstances"],
@@ -212,10 +231,12 @@ class Servers(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The app on an auto scaling group behind an ALB; its endpoint is the stack's ``endpoint`` output."""
+    assert ctx.wiring is not None
     servers = Servers(
         ctx.name,
-        ServersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, region=ctx.stack.region,
-                    log_retention_days=90 if ctx.stack.prod else 30, tags=ctx.stack.tags,
-                    **placement(ctx.component("network"))),
+        ServersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring),
+                    region=ctx.stack.region, log_retention_days=90 if ctx.stack.prod else 30,
+                    pin_os_image=ctx.stack.prod, tags=ctx.stack.tags,
+                    **placement(ctx, ctx.spec.https_certificate)),
     )  # fmt: skip
     return Built(component=servers, outputs={"endpoint": servers.endpoint})

@@ -18,9 +18,8 @@ from mbops.components.wiring import BuildContext, Built, Grant
 @dataclass(kw_only=True)
 class StorageArgs:
     spec: StorageSpec = field(default_factory=StorageSpec)
-    cdn_origin: bool = (
-        False  # a CDN reads the bucket: call allow_cloudfront_read() once the distribution exists
-    )
+    cdn_origin: bool = False  # a CDN reads the bucket: call allow_cloudfront_read() once the distribution exists
+    release_data: bool = False  # force-destroyed, not retained: `destroy --delete-data` follows
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -33,7 +32,11 @@ class Storage(MbopsComponent):
     Objects are encrypted with the AWS managed KMS key, or with SSE-S3 when ``cdn_origin`` is set: CloudFront
     origin access control cannot decrypt objects under the AWS managed ``aws/s3`` key. A CDN origin bucket's
     policy is created by ``allow_cloudfront_read(distribution_arn)`` (the distribution needs the bucket
-    first); it keeps the deny-non-TLS statement and adds read-only access for that one distribution.
+    first); it keeps the deny-non-TLS statement and adds read-only access for that one distribution, to the
+    objects under ``public_prefix`` only: user uploads elsewhere stay private (the app serves or signs them).
+
+    Data guard: the bucket is retained when the stack is destroyed, unless ``release_data`` (then it is
+    force-destroyed with its objects, for the ``destroy --delete-data`` that follows).
     """
 
     kind = "storage"
@@ -42,10 +45,11 @@ class Storage(MbopsComponent):
         super().__init__("aws", name, args.spec, args.tags, opts)
         self._name = name
         spec = args.spec
+        self.public_prefix = spec.public_prefix
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            **self.args("bucket", force_destroy=spec.force_destroy, tags=self.tags),
-            opts=self.opts(),
+            **self.args("bucket", force_destroy=spec.force_destroy or args.release_data, tags=self.tags),
+            opts=self.opts(retain_on_delete=not args.release_data),
         )
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
@@ -138,11 +142,10 @@ class Storage(MbopsComponent):
         self.finish({"bucket_name": self.bucket.bucket, "bucket_arn": self.bucket.arn})
 
     def allow_cloudfront_read(self, distribution_arn: pulumi.Input[str]) -> aws.s3.BucketPolicy:
-        """Create the bucket policy with read-only object access for one CloudFront distribution (OAC)."""
+        """Create the bucket policy with read-only access for one CloudFront distribution (OAC) to the objects
+        under the public prefix."""
         if self.policy is not None:
-            raise RuntimeError(
-                "the bucket policy already exists; allow_cloudfront_read() must be called once"
-            )
+            raise RuntimeError("the bucket policy already exists; allow_cloudfront_read() must be called once")
         statement = pulumi.Output.from_input(distribution_arn).apply(
             lambda dist: [
                 {
@@ -150,6 +153,7 @@ class Storage(MbopsComponent):
                     "Effect": "Allow",
                     "Principal": {"Service": "cloudfront.amazonaws.com"},
                     "Action": "s3:GetObject",
+                    "Resource": self.public_prefix + "*",
                     "Condition": {"StringEquals": {"AWS:SourceArn": dist}},
                 }
             ]
@@ -157,7 +161,8 @@ class Storage(MbopsComponent):
         return self._bucket_policy(statement)
 
     def _bucket_policy(self, extra: pulumi.Input[list[dict[str, Any]]]) -> aws.s3.BucketPolicy:
-        """The bucket's one policy: deny non-TLS access, plus ``extra`` statements scoped to its objects."""
+        """The bucket's one policy: deny non-TLS access, plus ``extra`` statements scoped to its objects (their
+        ``Resource``: a key pattern in the bucket, all objects by default)."""
 
         def document(arn: str, statements: list[dict[str, Any]]) -> str:
             return json.dumps(
@@ -172,7 +177,7 @@ class Storage(MbopsComponent):
                             "Resource": [arn, f"{arn}/*"],
                             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                         },
-                        *({**st, "Resource": f"{arn}/*"} for st in statements),
+                        *({**st, "Resource": f"{arn}/{st.get('Resource', '*')}"} for st in statements),
                     ],
                 }
             )
@@ -188,7 +193,11 @@ class Storage(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The app's bucket (read/write for the app; a CDN origin when the stack has a CDN)."""
-    storage = Storage(ctx.name, StorageArgs(spec=ctx.spec, cdn_origin=ctx.stack.has("cdn"), tags=ctx.stack.tags))
+    storage = Storage(
+        ctx.name,
+        StorageArgs(spec=ctx.spec, cdn_origin=ctx.stack.has("cdn"), release_data=ctx.stack.release_data,
+                    tags=ctx.stack.tags),
+    )  # fmt: skip
     return Built(
         component=storage, env={"STORAGE_BUCKET": storage.bucket_name},
         grants=[Grant(what="bucket", target=storage.bucket_arn)], outputs={"bucket": storage.bucket_name},

@@ -13,10 +13,13 @@ FACTORIES: dict[str, str] = {
     "docdb": "mbops.components.azure.docdb",
     "auth": "mbops.components.azure.auth",
     "push": "mbops.components.azure.push",
+    "registry": "mbops.components.azure.registry",
     "cdn": "mbops.components.azure.cdn",
     "containers": "mbops.components.azure.containers",
     "servers": "mbops.components.azure.servers",
     "serverless": "mbops.components.azure.serverless",
+    "edge": "mbops.components.azure.edge",
+    "monitoring": "mbops.components.azure.monitoring",
 }
 _KEY_VAULT = "it keeps its credentials in Key Vault"
 _APP_SECRETS = "the app resolves its secrets from Key Vault with its managed identity"

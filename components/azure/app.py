@@ -9,7 +9,7 @@ Vault and the app identity, from the secrets component and the foundation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -28,14 +28,22 @@ class AppArgs:
     wiring: AppWiring
     vault: KeyVaultRef  # where the app's secrets are
     identity: Identity  # what the app runs as
+    image: pulumi.Input[str]  # the registry's pushed <server>/app@sha256:..., or the prebuilt app.image
+    registry_server: str | None = None  # the stack's ACR, pulled from with the app identity
+    assignments: list[pulumi.Resource] = field(default_factory=list)  # roles the app needs before it starts
+    private_entry: bool = False  # reached only through Front Door's Private Link (an edge in front)
 
 
 def app_args(ctx: BuildContext) -> dict[str, Any]:
     """``AppArgs`` fields of the stack's app runtime, plus its kind's spec."""
-    found = ctx.foundation
+    found, secrets = ctx.foundation, ctx.component("secrets")
+    registry = ctx.built["registry"].component if "registry" in ctx.built else None
+    assignments = [secrets.app_reader] + ([registry.app_pull] if registry is not None else [])
     return {
-        "ctx": found.azure, "spec": ctx.spec, "app": ctx.stack.app, "wiring": ctx.wiring,
-        "vault": ctx.component("secrets").ref, "identity": found.identity,
+        "ctx": found.azure, "spec": ctx.spec, "app": ctx.stack.app, "wiring": ctx.wiring, "vault": secrets.ref,
+        "identity": found.identity, "image": ctx.stack.image(ctx.wiring),
+        "registry_server": registry.server if registry is not None else None, "assignments": assignments,
+        "private_entry": ctx.stack.has("edge"),
     }  # fmt: skip
 
 

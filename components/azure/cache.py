@@ -35,9 +35,11 @@ class Cache(AzureComponent):
     only (``client_protocol: Encrypted``, port 10000), public network access disabled with a private
     endpoint in the ``data`` subnet and the ``privatelink.redis.azure.net`` zone linked to the VNet.
     REDIS_URL (``rediss://:<key>@<host>:10000/0``) is built from the access key and stored only in Key Vault,
-    because any Redis client understands it. Entra ID auth is also granted to the app identity (access
-    policy "default"), so an app that uses tokens can drop the key: then set
-    ``overrides.database.access_keys_authentication: Disabled``. ``engine_version`` is managed by Azure.
+    because any Redis client understands it - the app contract (REDIS_URL) and the example app rely on it,
+    which is why keys stay on by default. Entra ID auth is also granted to the app identity (access policy
+    "default"), so an app that authenticates with tokens (e.g. redis-entraid with AZURE_CLIENT_ID) turns the
+    keys off with ``overrides.database.access_keys_authentication: Disabled``: then no key is read and
+    REDIS_URL carries no secret. ``engine_version`` is managed by Azure.
     Children: ``cluster``, ``database``, ``app_access``, ``private_endpoint``, ``dns_zone``, ``dns_link``,
     ``dns_group``, ``url_secret``.
     """
@@ -92,17 +94,20 @@ class Cache(AzureComponent):
             )
         self._private_endpoint(name, args, cluster_name)
         self.host = f"{cluster_name}.{ctx.location}.redis.azure.net"
-        # The keys are read only once the database exists (its name is unknown in a preview, so a preview
-        # never calls the API); the result is a secret.
-        keys = redisenterprise.list_database_keys_output(
-            cluster_name=cluster_name,
-            database_name=self.database.name,
-            resource_group_name=ctx.resource_group_name,
-            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.database]),
-        )
-        url = pulumi.Output.secret(keys.primary_key).apply(
-            lambda key: f"rediss://:{key}@{self.host}:{PORT}/0"
-        )
+        database_args = spec.overrides.get("database", {})
+        self.keys_enabled = database_args.get("access_keys_authentication", "Enabled") != "Disabled"
+        if self.keys_enabled:
+            # The keys are read only once the database exists (its name is unknown in a preview, so a preview
+            # never calls the API); the result is a secret.
+            keys = redisenterprise.list_database_keys_output(
+                cluster_name=cluster_name,
+                database_name=self.database.name,
+                resource_group_name=ctx.resource_group_name,
+                opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.database]),
+            )
+            url = pulumi.Output.secret(keys.primary_key).apply(lambda key: f"rediss://:{key}@{self.host}:{PORT}/0")
+        else:  # Entra ID only: the app signs in with its identity (AZURE_CLIENT_ID), the URL holds no secret
+            url = pulumi.Output.from_input(f"rediss://{self.host}:{PORT}/0")
         self.store_secret("url_secret", vault=args.vault, secret_name="redis-url", value=url)
         self.finish({"host": self.host, "port": PORT, "url_secret": "redis-url"})
 

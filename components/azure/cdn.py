@@ -1,4 +1,4 @@
-"""Azure CDN (saas profile): Front Door Standard in front of the private blob container."""
+"""Azure CDN (saas profile): Front Door in front of the private blob container's public prefix."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pulumi_azure_native import cdn
 
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import CdnSpec
-from mbops.components.wiring import BuildContext, Built
+from mbops.components.wiring import BuildContext, Built, Gap, StackInfo
 
 STORAGE_API_VERSION = "2024-11-04"  # Entra-authorised blob requests must name a service version
 
@@ -22,28 +22,51 @@ def cache_duration(seconds: int) -> str:
     return f"{days}.{hours:02}:{minutes:02}:{secs:02}"
 
 
+def private_cdn(stack: StackInfo) -> bool:
+    """Whether the stack's Front Door is Premium and reads storage over Private Link: it is when the stack has
+    an edge (prod), which shares the profile (a WAF with managed rule sets needs Premium anyway)."""
+    return stack.has("edge")
+
+
+PRICE_CLASS_GAP = Gap(
+    reason=(
+        "cdn.price_class: Azure Front Door has no price classes (every edge location serves, priced per zone of "
+        "the client), so economy/standard cannot be had; the stack gets global"
+    ),
+    alternative="price_class: global (the same result, stated)",
+    partial=True,
+)
+ORIGIN_MESSAGE = "mbops: Front Door to the stack's files"
+
+
 @dataclass(kw_only=True)
 class CdnArgs:
     ctx: AzureContext
     blob_host: str
     container: str
     storage_account_id: pulumi.Input[str]
+    public_prefix: str = "public/"
+    private: bool = False  # Premium profile, Private Link origin (shared with the edge)
     spec: CdnSpec = field(default_factory=CdnSpec)
 
 
 class Cdn(AzureComponent):
-    """Front Door Standard profile, endpoint, origin group and route to the storage account's container.
+    """Front Door profile, endpoint, origin group, origin and a route serving only the container's public
+    prefix (``storage.public_prefix``, ``/public/*``): user uploads elsewhere in the container are never served
+    or cached by the CDN (the app serves or signs them), so no cache keeps a deleted private object.
 
     Origin access: the container stays private (no anonymous access, no keys); Front Door authenticates to
-    Blob Storage with its system-assigned managed identity (origin authentication, a preview feature of
-    Front Door), which gets "Storage Blob Data Reader" on the account, and a rule adds the ``x-ms-version``
-    header that Entra-authorised blob reads need. What Front Door Standard cannot do is reach the account
-    privately: Private Link origins need Premium, so the account keeps its public endpoint (requests
-    without an Entra token are refused). HTTP redirects to HTTPS, the origin is called over HTTPS only, and
-    the azurefd.net endpoint accepts TLS 1.2+ only. Objects without Cache-Control are cached for
-    ``default_ttl_s``. ``price_class`` has no Front Door counterpart (every edge, pay per use).
+    Blob Storage with its system-assigned managed identity (origin authentication), which gets "Storage Blob
+    Data Reader" on the account, and the ``blobauth`` rule sets the ``x-ms-version`` header that
+    Entra-authorised blob reads need. In dev the profile is Standard and reads the account's public endpoint
+    (requests without an Entra token are refused). With an edge (prod) the profile is Premium - shared with
+    the edge's app route and WAF - and reaches the account over Private Link (``blob``), whose connection
+    the ``origin_approval`` approves; the account's firewall then admits only the app's subnet.
+    HTTP redirects to HTTPS, the origin is called over HTTPS only, and the azurefd.net endpoint accepts TLS
+    1.2+ only. Objects without Cache-Control are cached for ``default_ttl_s``. ``price_class`` has no Front
+    Door counterpart (a declared partial gap unless ``global``).
     Children: ``profile``, ``endpoint``, ``origin_group``, ``origin``, ``rule_set``, ``rule``, ``route``,
-    ``origin_reader``.
+    ``origin_reader`` (and ``origin_approval`` with Private Link).
     """
 
     kind = "cdn"
@@ -51,18 +74,18 @@ class Cdn(AzureComponent):
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
         ctx = args.ctx
-        profile_name = ctx.name("afd", 260, unique=False)
+        self.profile_name = ctx.name("afd", 260, unique=False)
         endpoint_name = ctx.name("cdn", 46)
-        names = {"resource_group_name": ctx.resource_group_name, "profile_name": profile_name}
-        profile = cdn.Profile(
+        names = {"resource_group_name": ctx.resource_group_name, "profile_name": self.profile_name}
+        self.profile = cdn.Profile(
             f"{name}-profile",
             **self.args(
                 "profile",
                 **self.base(
-                    profile_name=profile_name,
+                    profile_name=self.profile_name,
                     location="global",
-                    sku={"name": "Standard_AzureFrontDoor"},
-                    identity={"type": "SystemAssigned"},
+                    sku=cdn.SkuArgs(name="Premium_AzureFrontDoor" if args.private else "Standard_AzureFrontDoor"),
+                    identity=cdn.ManagedServiceIdentityArgs(type="SystemAssigned"),
                     origin_response_timeout_seconds=60,
                 ),
             ),
@@ -72,7 +95,7 @@ class Cdn(AzureComponent):
             "origin_reader",
             role="Storage Blob Data Reader",
             scope=args.storage_account_id,
-            principal_id=profile.identity.apply(lambda i: i.principal_id if i else None),
+            principal_id=self.profile.identity.apply(lambda i: i.principal_id if i else None),
             key="frontdoor-blob",
         )
         self.endpoint = cdn.AFDEndpoint(
@@ -86,7 +109,7 @@ class Cdn(AzureComponent):
                 auto_generated_domain_name_label_scope="TenantReuse",
                 tags=dict(self.tags),
             ),
-            opts=self.opts(depends_on=[profile]),
+            opts=self.opts(depends_on=[self.profile]),
         )
         group = cdn.AFDOriginGroup(
             f"{name}-origin-group",
@@ -94,19 +117,23 @@ class Cdn(AzureComponent):
                 "origin_group",
                 **names,
                 origin_group_name="storage",
-                load_balancing_settings={
-                    "sample_size": 4,
-                    "successful_samples_required": 3,
-                    "additional_latency_in_milliseconds": 50,
-                },
-                authentication={
-                    "type": "SystemAssignedIdentity",
-                    "scope": "https://storage.azure.com/.default",
-                },
+                load_balancing_settings=cdn.LoadBalancingSettingsParametersArgs(
+                    sample_size=4, successful_samples_required=3, additional_latency_in_milliseconds=50
+                ),
+                authentication=cdn.OriginAuthenticationPropertiesArgs(
+                    type="SystemAssignedIdentity", scope="https://storage.azure.com/.default"
+                ),
                 session_affinity_state="Disabled",
             ),
-            opts=self.opts(depends_on=[profile, reader]),
+            opts=self.opts(depends_on=[self.profile, reader]),
         )
+        private_link = (
+            cdn.SharedPrivateLinkResourcePropertiesArgs(
+                private_link=cdn.ResourceReferenceArgs(id=args.storage_account_id), group_id="blob",
+                private_link_location=ctx.location, request_message=ORIGIN_MESSAGE,
+            )
+            if args.private else None
+        )  # fmt: skip
         origin = cdn.AFDOrigin(
             f"{name}-origin",
             **self.args(
@@ -122,13 +149,23 @@ class Cdn(AzureComponent):
                 weight=1000,
                 enabled_state="Enabled",
                 enforce_certificate_name_check=True,
+                shared_private_link_resource=private_link,
             ),
             opts=self.opts(depends_on=[group]),
         )
+        ready: list[pulumi.Resource] = [origin]
+        if args.private:
+            from mbops.components.azure.arm import PrivateLinkApproval, arm_token
+
+            ready.append(PrivateLinkApproval(
+                f"{name}-origin-approval", target_id=args.storage_account_id,
+                target_type="Microsoft.Storage/storageAccounts", request_message=ORIGIN_MESSAGE, token=arm_token(self),
+                opts=self.opts(depends_on=[origin]),
+            ))  # fmt: skip
         rule_set = cdn.RuleSet(
             f"{name}-rule-set",
             **self.args("rule_set", **names, rule_set_name="storage"),
-            opts=self.opts(depends_on=[profile]),
+            opts=self.opts(depends_on=[self.profile]),
         )
         rule = cdn.Rule(
             f"{name}-rule",
@@ -141,31 +178,29 @@ class Cdn(AzureComponent):
                 match_processing_behavior="Continue",
                 conditions=[],
                 actions=[
-                    {
-                        "name": "ModifyRequestHeader",
-                        "parameters": {
-                            "type_name": "DeliveryRuleHeaderActionParameters",
-                            "header_action": "Overwrite",
-                            "header_name": "x-ms-version",
-                            "value": STORAGE_API_VERSION,
-                        },
-                    },
-                    {
-                        "name": "RouteConfigurationOverride",
-                        "parameters": {
-                            "type_name": "DeliveryRuleRouteConfigurationOverrideActionParameters",
-                            "cache_configuration": {
-                                "cache_behavior": "OverrideIfOriginMissing",
-                                "cache_duration": cache_duration(args.spec.default_ttl_s),
-                                "query_string_caching_behavior": "IgnoreQueryString",
-                                "is_compression_enabled": "Enabled",
-                            },
-                        },
-                    },
+                    cdn.DeliveryRuleRequestHeaderActionArgs(
+                        name="ModifyRequestHeader",
+                        parameters=cdn.HeaderActionParametersArgs(
+                            type_name="DeliveryRuleHeaderActionParameters", header_action="Overwrite",
+                            header_name="x-ms-version", value=STORAGE_API_VERSION,
+                        ),
+                    ),
+                    cdn.DeliveryRuleRouteConfigurationOverrideActionArgs(
+                        name="RouteConfigurationOverride",
+                        parameters=cdn.RouteConfigurationOverrideActionParametersArgs(
+                            type_name="DeliveryRuleRouteConfigurationOverrideActionParameters",
+                            cache_configuration=cdn.CacheConfigurationArgs(
+                                cache_behavior="OverrideIfOriginMissing",
+                                cache_duration=cache_duration(args.spec.default_ttl_s),
+                                query_string_caching_behavior="IgnoreQueryString",
+                                is_compression_enabled="Enabled",
+                            ),
+                        ),
+                    ),
                 ],
             ),
             opts=self.opts(depends_on=[rule_set]),
-        )
+        )  # fmt: skip
         cdn.Route(
             f"{name}-route",
             **self.args(
@@ -173,37 +208,34 @@ class Cdn(AzureComponent):
                 **names,
                 endpoint_name=endpoint_name,
                 route_name="files",
-                origin_group={"id": group.id},
+                origin_group=cdn.ResourceReferenceArgs(id=group.id),
                 origin_path=f"/{args.container}",
-                patterns_to_match=["/*"],
+                patterns_to_match=[f"/{args.public_prefix}*"],
                 supported_protocols=["Http", "Https"],
                 https_redirect="Enabled",
                 forwarding_protocol="HttpsOnly",
                 link_to_default_domain="Enabled",
                 enabled_state="Enabled",
-                rule_sets=[{"id": rule_set.id}],
-                cache_configuration={
-                    "query_string_caching_behavior": "IgnoreQueryString",
-                    "compression_settings": {
-                        "is_compression_enabled": True,
-                        "content_types_to_compress": [
-                            "text/html",
-                            "text/css",
-                            "application/javascript",
-                            "application/json",
-                            "image/svg+xml",
+                rule_sets=[cdn.ResourceReferenceArgs(id=rule_set.id)],
+                cache_configuration=cdn.AfdRouteCacheConfigurationArgs(
+                    query_string_caching_behavior="IgnoreQueryString",
+                    compression_settings=cdn.CompressionSettingsArgs(
+                        is_compression_enabled=True,
+                        content_types_to_compress=[
+                            "text/html", "text/css", "application/javascript", "application/json", "image/svg+xml",
                         ],
-                    },
-                },
+                    ),
+                ),
             ),
-            opts=self.opts(depends_on=[self.endpoint, origin, rule]),
-        )
+            opts=self.opts(depends_on=[self.endpoint, *ready, rule]),
+        )  # fmt: skip
         self.url = self.endpoint.host_name.apply(lambda h: f"https://{h}" if h else None)
-        self.finish({"url": self.url, "profile": profile_name, "endpoint": endpoint_name})
+        self.public_url = pulumi.Output.concat(self.url, f"/{args.public_prefix}")
+        self.finish({"url": self.url, "profile": self.profile_name, "endpoint": endpoint_name})
 
 
 def build(ctx: BuildContext) -> Built:
-    """Front Door in front of the stack's storage container (``CDN_URL``)."""
+    """Front Door in front of the stack's storage container's public prefix (``CDN_URL``)."""
     storage = ctx.component("storage")
     front_door = Cdn(
         ctx.name,
@@ -213,6 +245,11 @@ def build(ctx: BuildContext) -> Built:
             blob_host=storage.blob_host,
             container=storage.container_name,
             storage_account_id=storage.account.id,
+            public_prefix=ctx.stack.specs["storage"].public_prefix,
+            private=private_cdn(ctx.stack),
         ),
     )
-    return Built(component=front_door, env={"CDN_URL": front_door.url}, outputs={"cdn_url": front_door.url})
+    gap = PRICE_CLASS_GAP if ctx.spec.price_class != "global" else None
+    return Built(
+        component=front_door, env={"CDN_URL": front_door.url}, outputs={"cdn_url": front_door.url}, gap=gap
+    )

@@ -39,6 +39,33 @@ for pair in pairs:
 '''
 
 
+ACR_LOGIN = '''#!/usr/bin/env python3
+"""mbops-acr-login SERVER CLIENT_ID: docker login to an Azure Container Registry with the managed identity."""
+import json, subprocess, sys, time, urllib.parse, urllib.request
+
+def call(request):
+    for attempt in range(30):  # AcrPull can take minutes to propagate after the VM's first boot
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return json.load(r)
+        except Exception as exc:
+            print(f"mbops-acr-login: {request.full_url.split('?')[0]}: {exc}; retrying", file=sys.stderr)
+            time.sleep(min(2 ** attempt, 30))
+    sys.exit(f"mbops-acr-login: giving up on {request.full_url.split('?')[0]}")
+
+server, client_id = sys.argv[1:3]
+query = urllib.parse.urlencode({"api-version": "2018-02-01", "resource": "https://management.azure.com/",
+                                "client_id": client_id})
+imds = urllib.request.Request(f"http://169.254.169.254/metadata/identity/oauth2/token?{query}",
+                              headers={"Metadata": "true"})
+token = call(imds)["access_token"]
+form = urllib.parse.urlencode({"grant_type": "access_token", "service": server, "access_token": token}).encode()
+refresh = call(urllib.request.Request(f"https://{server}/oauth2/exchange", data=form, method="POST"))["refresh_token"]
+subprocess.run(["docker", "login", "--username", "00000000-0000-0000-0000-000000000000", "--password-stdin",
+                server], input=refresh.encode(), check=True)
+'''
+
+
 class _Dumper(yaml.SafeDumper):
     """Multi-line strings (scripts, units) as literal blocks, so the document stays readable."""
 
@@ -61,9 +88,15 @@ def encode(document: str) -> str:
 
 
 def app_server(
-    *, image: str, port: int, vault: str, client_id: str, env: Mapping[str, str], secrets: Mapping[str, str]
+    *, image: str, port: int, vault: str, client_id: str, env: Mapping[str, str], secrets: Mapping[str, str],
+    registry: str | None = None,
 ) -> str:
-    """cloud-init that runs the app container under systemd, secrets fetched at each start."""
+    """cloud-init that runs the app container under systemd, secrets fetched (and, with ``registry``, a docker
+    login to the stack's ACR made with the app identity) at each start."""
+    login = (
+        f"ExecStartPre=/usr/local/bin/mbops-acr-login {shlex.quote(registry)} {shlex.quote(client_id)}\n"
+        if registry else ""
+    )  # fmt: skip
     pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(secrets.items()))
     fetch = f"/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} {pairs}".rstrip()
     env_file = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
@@ -79,7 +112,7 @@ RuntimeDirectory=mbops
 RuntimeDirectoryMode=0700
 UMask=0077
 ExecStartPre=/bin/sh -c '{fetch} > /run/mbops/secrets.env'
-ExecStartPre=-/usr/bin/docker rm -f app
+{login}ExecStartPre=-/usr/bin/docker rm -f app
 ExecStart=/usr/bin/docker run --rm --name app -p {port}:{port} --log-driver journald \\
   --env-file /etc/mbops/app.env --env-file /run/mbops/secrets.env {shlex.quote(image)}
 ExecStop=/usr/bin/docker stop app
@@ -94,10 +127,15 @@ WantedBy=multi-user.target
             "ssh_pwauth": False,
             "write_files": [
                 {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
+                {"path": "/usr/local/bin/mbops-acr-login", "permissions": "0755", "content": ACR_LOGIN},
                 {"path": "/etc/mbops/app.env", "permissions": "0600", "content": env_file},
                 {"path": "/etc/systemd/system/mbops-app.service", "permissions": "0644", "content": unit},
+                # The app's journald lines reach syslog, which the Azure Monitor Agent ships to Log Analytics.
+                {"path": "/etc/systemd/journald.conf.d/mbops.conf", "permissions": "0644",
+                 "content": "[Journal]\nForwardToSyslog=yes\n"},
             ],
             "runcmd": [
+                ["systemctl", "restart", "systemd-journald"],
                 ["systemctl", "enable", "--now", "docker"],
                 ["systemctl", "daemon-reload"],
                 ["systemctl", "enable", "--now", "mbops-app.service"],

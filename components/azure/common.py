@@ -26,6 +26,7 @@ ROLES: dict[str, str] = {
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "AcrPull": "7f951dfd-4ed3-4e3e-8cb3-2e8ae1c2b04b",
 }
 # Cosmos DB built-in data-plane role (SQL API), relative to the account id.
 COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
@@ -44,6 +45,7 @@ class AzureContext:
     resource_group_name: str
     resource_group: pulumi.Resource | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    release_data: bool = False  # data resources deletable (the up before `destroy --delete-data`)
 
     @property
     def prod(self) -> bool:
@@ -102,6 +104,13 @@ class AzureComponent(MbopsComponent):
     def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         depends_on = [*self._deps, *kwargs.pop("depends_on", [])]
         return super().opts(depends_on=depends_on, **kwargs)
+
+    def data_opts(self, *, protect: bool = False, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options of a data resource (server, account, vault): kept in Azure when the stack is destroyed
+        (``retain_on_delete``) and ``protect``-ed as asked, unless the stack releases its data
+        (``release_data``: the up before ``destroy --delete-data``), which turns both off."""
+        release = self.ctx.release_data
+        return self.opts(retain_on_delete=not release, protect=protect and not release, **kwargs)
 
     def base(self, **extra: Any) -> dict[str, Any]:
         """The args every ARM resource in the group takes: resource group, location, tags."""
@@ -167,16 +176,16 @@ class AzureComponent(MbopsComponent):
 class KeyVaultRef:
     """The stack's Key Vault as other components need it: its name, URI and resource (for ordering)."""
 
-    name: str
+    name: pulumi.Input[str]  # unique per deployment (see secrets.py), so known only once created
     resource: pulumi.Resource
 
     @property
-    def uri(self) -> str:
-        return f"https://{self.name}.vault.azure.net/"
+    def uri(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat("https://", self.name, ".vault.azure.net/")
 
-    def secret_url(self, secret_name: str) -> str:
+    def secret_url(self, secret_name: str) -> pulumi.Output[str]:
         """Versionless secret URL: Container Apps picks up new versions without a redeploy."""
-        return f"{self.uri}secrets/{secret_name}"
+        return pulumi.Output.concat(self.uri, f"secrets/{secret_name}")
 
 
 @dataclass(kw_only=True)
@@ -191,3 +200,13 @@ class Identity:
 def secret_name_for(env_name: str) -> str:
     """Key Vault / Container Apps secret name for an env var: ``API_KEY`` -> ``app-api-key``."""
     return "app-" + env_name.lower().replace("_", "-")
+
+
+def storage_encryption() -> dict[str, Any]:
+    """A storage account's encryption at rest: Microsoft-managed keys, infrastructure (double) encryption, on
+    for blobs and files (every account mbops makes uses this)."""
+    return {
+        "key_source": "Microsoft.Storage",
+        "require_infrastructure_encryption": True,
+        "services": {kind: {"enabled": True, "key_type": "Account"} for kind in ("blob", "file")},
+    }

@@ -4,6 +4,13 @@ One Log Analytics workspace, one Container Apps environment (workload-profiles t
 and one container app: HTTPS-only external ingress on the app port, HTTP autoscaling between the app's
 min/max replicas, health probes on the health path, a user-assigned identity, and every secret (DATABASE_URL,
 REDIS_URL, app secrets) as a Key Vault reference resolved by that identity - never a value in the app spec.
+The image is the registry's pushed digest (or the prebuilt ``app.image``), pulled from the stack's ACR with
+the same identity (``registries: [{server, identity}]``; no registry password anywhere).
+
+First deploy: a revision resolves its Key Vault references and pulls its image when it is created, so the app
+waits for the identity's role assignments to propagate (``rbac_wait``, see ``arm.py``) as well as for them to
+exist. With an edge (prod) the environment's public network access is off: Front Door Premium reaches it over
+Private Link (``edge.py``), so the WAF cannot be bypassed through the app's own hostname.
 """
 
 from __future__ import annotations
@@ -80,7 +87,8 @@ def env_vars(args: AppArgs) -> list[dict[str, Any]]:
 class ContainerAppsComponent(AzureComponent):
     """Base of Containers and Serverless: builds the workspace, environment and app (children below).
 
-    Children: ``log_workspace``, ``environment``, ``environment_diagnostics``, ``app``.
+    Children: ``log_workspace``, ``environment``, ``environment_diagnostics``, ``app`` (and the ``RbacWait``
+    resource ``<name>-rbac-wait``).
     """
 
     def build_apps(
@@ -114,7 +122,7 @@ class ContainerAppsComponent(AzureComponent):
             app_logs_configuration={"destination": "azure-monitor"},
             workload_profiles=[{"name": "Consumption", "workload_profile_type": "Consumption"}],
             peer_traffic_configuration={"encryption": {"enabled": True}},
-            public_network_access="Enabled",
+            public_network_access="Disabled" if args.private_entry else "Enabled",
             zone_redundant=zone_redundant,
         )
         if infrastructure_subnet_id is not None:
@@ -138,6 +146,12 @@ class ContainerAppsComponent(AzureComponent):
             opts=self.opts(),
         )
         app, identity = args.app, args.identity
+        from mbops.components.azure.arm import RbacWait
+
+        self.rbac_wait = RbacWait(f"{name}-rbac-wait", args.assignments, opts=self.opts())
+        registries = (
+            [{"server": args.registry_server, "identity": identity.id}] if args.registry_server is not None else []
+        )
         cpu, memory = container_resources(app.cpu, app.memory_mb)
         secrets = [
             {"name": s, "key_vault_url": args.vault.secret_url(s), "identity": identity.id}
@@ -162,12 +176,13 @@ class ContainerAppsComponent(AzureComponent):
                             "traffic": [{"latest_revision": True, "weight": 100}],
                         },
                         "secrets": secrets,
+                        "registries": registries,
                     },
                     template={
                         "containers": [
                             {
                                 "name": "app",
-                                "image": app.image,
+                                "image": args.image,
                                 "resources": {"cpu": cpu, "memory": memory},
                                 "env": env_vars(args),
                                 "probes": probes(app),
@@ -186,8 +201,9 @@ class ContainerAppsComponent(AzureComponent):
                     },
                 ),
             ),
-            opts=self.opts(depends_on=list(args.wiring.depends_on)),
+            opts=self.opts(depends_on=[*args.wiring.depends_on, self.rbac_wait]),
         )
+        self.fqdn = self.app.configuration.apply(lambda c: c.ingress.fqdn if c and c.ingress else None)
         self.url = self.app.configuration.apply(
             lambda c: f"https://{c.ingress.fqdn}" if c and c.ingress and c.ingress.fqdn else None
         )

@@ -55,7 +55,10 @@ class Database(AzureComponent):
     B1ms / GeneralPurpose D2ds_v5 / D4ds_v5), storage rounded up to Azure's sizes with auto-grow (Azure has
     no storage ceiling, so ``max_storage_gb`` is not enforced), backups kept ``backup_retention_days``
     (Azure's minimum is 7) and geo-redundant in prod, zone-redundant HA with ``ha`` (not on Burstable),
-    and with ``deletion_protection`` a CanNotDelete management lock plus Pulumi ``protect``.
+    and with ``deletion_protection`` a CanNotDelete management lock plus Pulumi ``protect``. The server and
+    its database are kept when the stack is destroyed (``retain_on_delete``) unless its data is released
+    (``destroy --delete-data``: lock, ``protect`` and retention off). Flexible Server has no final backup on
+    delete: its backups are deleted with it (restore a deleted server within 5 days through Azure support).
     The admin password is a generated Pulumi secret; the app only ever sees ``database-url`` in Key Vault.
     ``self_hosted``: see ``selfhosted.py``.
     Children: ``password``, ``server``, ``require_tls``, ``tls_version``, ``database``, ``lock``,
@@ -139,7 +142,7 @@ class Database(AzureComponent):
                     },
                 ),
             ),
-            opts=self.opts(depends_on=args.network_ready, protect=spec.deletion_protection),
+            opts=self.data_opts(depends_on=args.network_ready, protect=spec.deletion_protection),
         )
         self.server = server
         server_args = {"resource_group_name": ctx.resource_group_name, "server_name": server_name}
@@ -175,9 +178,9 @@ class Database(AzureComponent):
                 charset="UTF8",
                 collation="en_US.utf8",
             ),
-            opts=self.opts(depends_on=[tls_version], protect=spec.deletion_protection),
+            opts=self.data_opts(depends_on=[tls_version], protect=spec.deletion_protection),
         )
-        if spec.deletion_protection:
+        if spec.deletion_protection and not ctx.release_data:
             authorization.ManagementLockByScope(
                 f"{name}-lock",
                 **self.args(

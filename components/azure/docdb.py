@@ -9,6 +9,7 @@ import pulumi
 from pulumi_azure_native import authorization, cosmosdb
 
 from mbops.components.azure.common import COSMOS_DATA_CONTRIBUTOR, AzureComponent, AzureContext, Identity
+from mbops.components.azure.network import app_subnet_ids
 from mbops.components.spec import DocDbSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -32,8 +33,11 @@ class DocDb(AzureComponent):
     control-plane writes through keys are disabled too (``disable_key_based_metadata_write_access``).
     TLS 1.2 minimum. The saas app runs outside a VNet, so the public endpoint stays enabled - without keys
     an anonymous or key-holding caller gets nothing; with ``allowed_subnet_ids`` the account is limited to
-    those subnets. ``point_in_time_recovery``: continuous backup (7 days; 30 days in prod) instead of
-    periodic; ``deletion_protection``: a CanNotDelete lock and Pulumi ``protect``.
+    those subnets (saas prod: the foundation's VNet, service endpoint ``Microsoft.AzureCosmosDB``), so
+    the public endpoint answers no one else. ``point_in_time_recovery``: continuous backup (7 days; 30 days
+    in prod) instead of periodic; ``deletion_protection``: a CanNotDelete lock and Pulumi ``protect``. The
+    account, database and container are kept when the stack is destroyed unless its data is released
+    (``destroy --delete-data``, which also drops the lock and ``protect``).
     Children: ``account``, ``database``, ``container``, ``app_access``, ``lock``.
     """
 
@@ -73,14 +77,14 @@ class DocDb(AzureComponent):
         self.account = cosmosdb.DatabaseAccount(
             f"{name}-account",
             **self.args("account", **account_args),
-            opts=self.opts(protect=spec.deletion_protection),
+            opts=self.data_opts(protect=spec.deletion_protection),
         )
         names = {"resource_group_name": ctx.resource_group_name, "account_name": self.account_name}
         located = {"location": ctx.location, "tags": dict(self.tags)}
         database = cosmosdb.SqlResourceSqlDatabase(
             f"{name}-database",
             **self.args("database", **names, **located, database_name=DATABASE, resource={"id": DATABASE}),
-            opts=self.opts(depends_on=[self.account]),
+            opts=self.data_opts(depends_on=[self.account]),
         )
         cosmosdb.SqlResourceSqlContainer(
             f"{name}-container",
@@ -96,7 +100,7 @@ class DocDb(AzureComponent):
                     "indexing_policy": {"indexing_mode": "consistent", "automatic": True},
                 },
             ),
-            opts=self.opts(depends_on=[database]),
+            opts=self.data_opts(depends_on=[database]),
         )
         if args.app_identity is not None:
             cosmosdb.SqlResourceSqlRoleAssignment(
@@ -113,7 +117,7 @@ class DocDb(AzureComponent):
                 ),
                 opts=self.opts(depends_on=[self.account]),
             )
-        if spec.deletion_protection:
+        if spec.deletion_protection and not ctx.release_data:
             authorization.ManagementLockByScope(
                 f"{name}-lock",
                 **self.args(
@@ -133,7 +137,10 @@ class DocDb(AzureComponent):
 def build(ctx: BuildContext) -> Built:
     """The Cosmos DB container the app reads and writes with its identity (``DOCUMENT_TABLE``, ``DOCUMENT_DB_URL``)."""
     found = ctx.foundation
-    docdb = DocDb(ctx.name, DocDbArgs(ctx=found.azure, spec=ctx.spec, app_identity=found.identity))
+    docdb = DocDb(
+        ctx.name,
+        DocDbArgs(ctx=found.azure, spec=ctx.spec, app_identity=found.identity, allowed_subnet_ids=app_subnet_ids(ctx)),
+    )
     return Built(
         component=docdb, env={"DOCUMENT_TABLE": docdb.table, "DOCUMENT_DB_URL": docdb.endpoint},
         depends_on=[docdb], outputs={"document_table": docdb.table},

@@ -3,11 +3,17 @@
 Both are stack-level resources, not a component: they belong to no component kind, every component uses
 the group, and the identity is what the app runs as wherever it runs. The stack wiring builds them first
 (``FOUNDATION`` in the registry); every kind's factory reaches them as ``ctx.foundation``.
+
+A prod serverless app (saas) also gets a private network here, before the data kinds that use it: its
+Container Apps environment runs in the VNet, so Key Vault is reached through a private endpoint and the
+storage and Cosmos DB firewalls admit only the app's subnet (their public endpoints answer nobody else).
+The saas profile has no ``network`` kind, and the data kinds are built before the app.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity, resources
@@ -22,6 +28,7 @@ class Foundation:
 
     azure: AzureContext
     identity: Identity
+    network: Any = None  # the private network of a prod serverless app (see the module docstring)
 
 
 def resource_group_name(stack: str, environment: str) -> str:
@@ -67,8 +74,16 @@ def build(ctx: BuildContext) -> Built:
         tenant_id=client.tenant_id,
         resource_group_name=resource_group_name(stack.name, stack.environment),
         tags=stack.tags,
+        release_data=stack.release_data,
     )
     identity = create_foundation(azure)
+    net = None
+    if stack.prod and stack.has("serverless") and not stack.has("network"):
+        from mbops.components.azure.network import Network, network_args
+        from mbops.components.spec import NetworkSpec
+
+        net = Network(f"{stack.name}-net", network_args(stack, azure, NetworkSpec(), containers=True))
     return Built(
-        component=Foundation(azure=azure, identity=identity), outputs={"resource_group": azure.resource_group_name}
+        component=Foundation(azure=azure, identity=identity, network=net),
+        outputs={"resource_group": azure.resource_group_name},
     )

@@ -1,4 +1,4 @@
-"""Azure network: a VNet with per-tier subnets, NSGs, NAT egress and the PostgreSQL private DNS zone."""
+"""Azure network: a VNet with per-tier subnets, NSGs, NAT egress, private DNS, and the private-endpoint helper."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pulumi_azure_native import network, privatedns
 
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import NetworkSpec
-from mbops.components.wiring import BuildContext, Built
+from mbops.components.wiring import BuildContext, Built, Gap, StackInfo
 from mbops.errors import ConfigError
 
 ADMIN_PORTS = ("22", "3389")
@@ -25,9 +25,8 @@ class NetworkArgs:
     app_port: int = 8080
     servers: bool = False  # a VM scale set behind a public load balancer runs in the app subnet
     containers: bool = False  # a Container Apps environment gets a delegated subnet
-    managed_database: bool = (
-        False  # PostgreSQL Flexible Server gets a delegated subnet and a private DNS zone
-    )
+    managed_database: bool = False  # PostgreSQL Flexible Server gets a delegated subnet and a private DNS zone
+    private_entry: bool = False  # the app is reached only through Front Door's Private Link (prod with edge)
 
 
 def subnet_cidrs(cidr: str, names: list[str]) -> dict[str, str]:
@@ -90,10 +89,13 @@ class Network(AzureComponent):
     a self-hosted database VM), ``postgres`` (delegated to Microsoft.DBforPostgreSQL/flexibleServers) and
     ``containerapps`` (delegated to Microsoft.App/environments) when used. Subnets never get Azure's default
     outbound access: egress goes through the NAT gateway (Standard SKU, static Standard public IP).
-    The only internet-open inbound rules are 80/443 to Container Apps' ingress and the app port behind the
-    public load balancer (the VMs have no public IPs; the load balancer keeps the client address).
-    Azure NAT gateways are regional and one serves a subnet, so ``nat: per_zone`` means the same single
-    gateway here; ``nat: none`` leaves the subnets without egress.
+    Without an edge (dev) the only internet-open inbound rules are 80/443 to Container Apps' ingress and the
+    app port behind the public load balancer (the VMs have no public IPs; the load balancer keeps the client
+    address). With ``private_entry`` (prod: Front Door reaches the app over Private Link) nothing is open to
+    the internet, and the app subnet admits Private Link Service NAT addresses (``private_link_service_network_
+    policies`` off). ``nat: per_zone`` is not possible on Azure (a Standard NAT gateway is zonal and a subnet
+    takes one; the zone-redundant StandardV2 SKU is not in pulumi-azure-native 3.29): the stack gets one
+    gateway and the plan lists a partial gap. ``nat: none`` leaves the subnets without egress.
     Children: ``vnet``, ``subnet_<name>``, ``nsg_<name>``, ``nat_ip``, ``nat_gateway``, ``postgres_dns_zone``,
     ``postgres_dns_link``.
     """
@@ -103,6 +105,7 @@ class Network(AzureComponent):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
         ctx, spec = args.ctx, args.spec
+        self.private_entry = args.private_entry
         names = (
             ["app", "data"]
             + (["postgres"] if args.managed_database else [])
@@ -198,8 +201,14 @@ class Network(AzureComponent):
         if nat is not None and subnet != "postgres":
             args["nat_gateway"] = {"id": nat.id}
         if subnet in ("app", "containerapps"):
-            # Key Vault and Storage firewalls admit these subnets (service endpoints, no public IPs involved).
-            args["service_endpoints"] = [{"service": "Microsoft.KeyVault"}, {"service": "Microsoft.Storage"}]
+            # Storage and Cosmos DB firewalls admit these subnets (service endpoints, no public IPs involved);
+            # Key Vault is reached through its private endpoint (Container Apps is not a trusted service).
+            args["service_endpoints"] = [
+                {"service": "Microsoft.KeyVault"}, {"service": "Microsoft.Storage"},
+                {"service": "Microsoft.AzureCosmosDB"},
+            ]  # fmt: skip
+        if subnet == "app" and self.private_entry:
+            args["private_link_service_network_policies"] = "Disabled"  # the Private Link Service's NAT IPs
         delegation = {
             "postgres": "Microsoft.DBforPostgreSQL/flexibleServers",
             "containerapps": "Microsoft.App/environments",
@@ -211,7 +220,7 @@ class Network(AzureComponent):
     def _rules(self, subnet: str, cidrs: dict[str, str], args: NetworkArgs) -> list[dict[str, Any]]:
         app_sources = [cidrs[s] for s in ("app", "containerapps") if s in cidrs]
         rules: list[dict[str, Any]] = []
-        if subnet == "app" and args.servers:
+        if subnet == "app" and args.servers and not args.private_entry:
             rules.append(
                 rule(
                     "allow-lb-to-app",
@@ -223,7 +232,7 @@ class Network(AzureComponent):
                     description="public load balancer to the app port",
                 )
             )
-        if subnet == "containerapps":
+        if subnet == "containerapps" and not args.private_entry:
             rules.append(
                 rule(
                     "allow-https-ingress",
@@ -311,24 +320,101 @@ class Network(AzureComponent):
         self.postgres_dns_zone_id = self.postgres_dns_zone.id
 
 
+PER_ZONE_GAP = Gap(
+    reason=(
+        "network.nat: per_zone is not possible on Azure: a Standard NAT gateway is zonal and a subnet takes one "
+        "gateway (the zone-redundant StandardV2 SKU is not in pulumi-azure-native 3.29); the stack gets one NAT "
+        "gateway, so egress depends on the zone Azure places it in"
+    ),
+    alternative="nat: single (the same result, stated), or zonal subnets per zone through overrides",
+    partial=True,
+)
+
+
+def vnet_of(ctx: BuildContext) -> Network | None:
+    """The stack's VNet: the network kind's, else the private network the foundation makes for a prod
+    serverless app (saas prod), else None."""
+    if ctx.stack.has("network"):
+        return ctx.component("network")
+    return getattr(ctx.foundation, "network", None)
+
+
 def app_subnet_ids(ctx: BuildContext) -> list[pulumi.Output[str]]:
-    """The subnets the app runs in (Key Vault's and Storage's firewalls admit them); none without a VNet."""
-    return ctx.component("network").app_subnet_ids if ctx.stack.has("network") else []
+    """The subnets the app runs in (Storage's and Cosmos DB's firewalls admit them); none without a VNet."""
+    net = vnet_of(ctx)
+    return net.app_subnet_ids if net is not None else []
+
+
+def private_link(
+    comp: AzureComponent, *, label: str, target_id: pulumi.Input[str], group_id: str, zone: str,
+    net: Network, depends_on: list[pulumi.Resource] | None = None,
+) -> network.PrivateEndpoint:  # fmt: skip
+    """A private endpoint for ``target_id`` in the VNet's ``data`` subnet, with its ``privatelink`` DNS zone
+    linked to the VNet and the endpoint's record in it. Children: ``private_endpoint``, ``dns_zone``,
+    ``dns_link``, ``dns_group``."""
+    ctx, name = comp.ctx, comp.prefix
+    endpoint_name = ctx.name(f"pe-{label}", 80, unique=False)
+    endpoint = network.PrivateEndpoint(
+        f"{name}-private-endpoint",
+        **comp.args(
+            "private_endpoint",
+            **comp.base(
+                private_endpoint_name=endpoint_name,
+                subnet=network.SubnetArgs(id=net.subnet_ids["data"]),
+                private_link_service_connections=[
+                    network.PrivateLinkServiceConnectionArgs(
+                        name=label, private_link_service_id=target_id, group_ids=[group_id]
+                    )
+                ],
+            ),
+        ),
+        opts=comp.opts(depends_on=list(depends_on or [])),
+    )
+    dns_zone = privatedns.PrivateZone(
+        f"{name}-dns-zone",
+        **comp.args(
+            "dns_zone", resource_group_name=ctx.resource_group_name, location="global", private_zone_name=zone,
+            tags=dict(comp.tags),
+        ),
+        opts=comp.opts(),
+    )  # fmt: skip
+    privatedns.VirtualNetworkLink(
+        f"{name}-dns-link",
+        **comp.args(
+            "dns_link", resource_group_name=ctx.resource_group_name, location="global", private_zone_name=zone,
+            virtual_network_link_name=f"{label}-link", virtual_network=privatedns.SubResourceArgs(id=net.vnet_id),
+            registration_enabled=False, tags=dict(comp.tags),
+        ),
+        opts=comp.opts(depends_on=[dns_zone]),
+    )  # fmt: skip
+    network.PrivateDnsZoneGroup(
+        f"{name}-dns-group",
+        **comp.args(
+            "dns_group", resource_group_name=ctx.resource_group_name, private_endpoint_name=endpoint_name,
+            private_dns_zone_group_name="default",
+            private_dns_zone_configs=[network.PrivateDnsZoneConfigArgs(name=label, private_dns_zone_id=dns_zone.id)],
+        ),
+        opts=comp.opts(depends_on=[endpoint]),
+    )  # fmt: skip
+    return endpoint
+
+
+def network_args(stack: StackInfo, azure: AzureContext, spec: NetworkSpec, *, containers: bool) -> NetworkArgs:
+    """The VNet a stack needs: subnets for its app runtime and managed database."""
+    database = stack.specs.get("database")
+    return NetworkArgs(
+        ctx=azure,
+        spec=spec,
+        app_port=stack.app.port,
+        servers=stack.has("servers"),
+        containers=containers,
+        managed_database=database is not None and not database.self_hosted,
+        private_entry=stack.has("edge"),
+    )
 
 
 def build(ctx: BuildContext) -> Built:
     """The stack's VNet, with the subnets its app runtime and managed database need."""
-    stack = ctx.stack
-    database = stack.specs.get("database")
-    vnet = Network(
-        ctx.name,
-        NetworkArgs(
-            ctx=ctx.foundation.azure,
-            spec=ctx.spec,
-            app_port=stack.app.port,
-            servers=stack.has("servers"),
-            containers=stack.has("containers"),
-            managed_database=database is not None and not database.self_hosted,
-        ),
-    )
-    return Built(component=vnet)
+    args = network_args(ctx.stack, ctx.foundation.azure, ctx.spec, containers=ctx.stack.has("containers"))
+    vnet = Network(ctx.name, args)
+    return Built(component=vnet, gap=PER_ZONE_GAP if ctx.spec.nat == "per_zone" else None)

@@ -1,11 +1,13 @@
-"""Azure secrets: a Key Vault (RBAC, soft delete, purge protection in prod) holding the app's secrets."""
+"""Azure secrets: a Key Vault (RBAC, soft delete, purge protection in prod, private endpoint) holding the app's
+secrets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_random as random
 from pulumi_azure_native import keyvault
 
 from mbops.components.azure.common import (
@@ -15,7 +17,7 @@ from mbops.components.azure.common import (
     KeyVaultRef,
     secret_name_for,
 )
-from mbops.components.azure.network import app_subnet_ids
+from mbops.components.azure.network import Network, private_link, vnet_of
 from mbops.components.spec import SecretsSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -26,43 +28,50 @@ class SecretsArgs:
     spec: SecretsSpec = field(default_factory=SecretsSpec)
     app_identity: Identity
     values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # app secret NAME -> its value
-    allowed_subnet_ids: Sequence[pulumi.Input[str]] = ()  # subnets (with the Key Vault service endpoint)
+    network: Network | None = None  # with a VNet: a private endpoint, and no public network access
 
 
 class Secrets(AzureComponent):
     """Key Vault with Azure RBAC (no access policies), soft delete for ``recovery_days`` and, in prod, purge
     protection (irreversible by design: a deleted prod vault and its name stay recoverable).
 
-    Network: with a VNet the firewall denies by default, admits the app subnets (service endpoints) and
-    trusted Azure services; without one (saas: Container Apps outside a VNet) the public endpoint stays
-    open but every request needs an Entra ID token with a data-plane role. The deployer needs no firewall
-    exception and no data-plane role: mbops writes secrets through ARM (Contributor on the resource group).
+    Name: ``kv-<stack>-<5 random characters>``, drawn once per deployment (``name_suffix``). A destroyed vault
+    stays soft-deleted for ``recovery_days`` and keeps its name (purge protection forbids purging it), so a
+    fixed name would make ``destroy`` then ``up`` fail for that long; a new deployment gets a new name.
+    Network: with a VNet (managed, custom, saas prod) public network access is disabled and the vault is
+    reached through a private endpoint in the ``data`` subnet with the ``privatelink.vaultcore.azure.net``
+    zone linked to the VNet: Container Apps resolves Key Vault references from the environment's network and
+    is not a trusted service, so a firewall with VNet rules would refuse it. Without a VNet (saas dev) the
+    public endpoint stays open but every request needs an Entra ID token with a data-plane role.
+    The deployer needs no firewall exception and no data-plane role: mbops writes secrets through ARM
+    (Contributor on the resource group), which the vault's network rules do not apply to.
     Each app secret (``values``: ``app.secret_env``, read by the stack wiring) becomes a secret
-    ``app-<name>``; the app identity gets "Key Vault Secrets User" on the vault.
-    Children: ``vault``, ``secret_<NAME>``, ``app_reader``.
+    ``app-<name>``; the app identity gets "Key Vault Secrets User" on the vault. The vault is kept when the
+    stack is destroyed unless its data is released (``destroy --delete-data``).
+    Children: ``name_suffix``, ``vault``, ``secret_<NAME>``, ``app_reader``, and with a VNet
+    ``private_endpoint``, ``dns_zone``, ``dns_link``, ``dns_group``.
     """
 
     kind = "secrets"
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
-        ctx = args.ctx
-        vault_name = ctx.name("kv", 24)
-        acls: dict[str, object] = {"bypass": "AzureServices", "default_action": "Allow"}
-        if args.allowed_subnet_ids:
-            acls = {
-                "bypass": "AzureServices",
-                "default_action": "Deny",
-                "virtual_network_rules": [{"id": s} for s in args.allowed_subnet_ids],
-            }
+        ctx, net = args.ctx, args.network
+        suffix = random.RandomString(
+            f"{name}-name-suffix",
+            **self.args("name_suffix", length=5, special=False, upper=False, min_lower=1),
+            opts=self.opts(),
+        )
+        vault_name = pulumi.Output.concat(ctx.name("kv", 18, unique=False), "-", suffix.result)
+        private = net is not None
         properties: dict[str, object] = {
             "tenant_id": ctx.tenant_id,
             "sku": {"family": "A", "name": "standard"},
             "enable_rbac_authorization": True,
             "enable_soft_delete": True,
             "soft_delete_retention_in_days": args.spec.recovery_days,
-            "network_acls": acls,
-            "public_network_access": "Enabled",
+            "network_acls": {"bypass": "AzureServices", "default_action": "Deny" if private else "Allow"},
+            "public_network_access": "Disabled" if private else "Enabled",
             "enabled_for_deployment": False,
             "enabled_for_disk_encryption": False,
             "enabled_for_template_deployment": False,
@@ -73,8 +82,14 @@ class Secrets(AzureComponent):
         self.vault = keyvault.Vault(
             f"{name}-vault",
             **self.args("vault", **self.base(vault_name=vault_name, properties=properties)),
-            opts=self.opts(),
+            opts=self.data_opts(),
         )
+        self.private_endpoint = None
+        if net is not None:
+            self.private_endpoint = private_link(
+                self, label="vault", target_id=self.vault.id, group_id="vault", zone="privatelink.vaultcore.azure.net",
+                net=net, depends_on=[self.vault],
+            )  # fmt: skip
         self.ref = KeyVaultRef(name=vault_name, resource=self.vault)
         self.secret_names: dict[str, str] = {}
         for env_name in sorted(args.values):
@@ -89,6 +104,7 @@ class Secrets(AzureComponent):
             key="app-kv",
         )
         self.uri = self.ref.uri
+        self.vault_name = vault_name
         self.finish({"vault_name": vault_name, "vault_uri": self.ref.uri})
 
 
@@ -102,10 +118,11 @@ def build(ctx: BuildContext) -> Built:
             spec=ctx.spec,
             app_identity=found.identity,
             values=ctx.app_secrets,
-            allowed_subnet_ids=app_subnet_ids(ctx),
+            network=vnet_of(ctx),
         ),
     )
+    ready = [secrets.private_endpoint] if secrets.private_endpoint is not None else []
     return Built(
-        component=secrets, secrets=dict(secrets.secret_names), depends_on=[secrets],
+        component=secrets, secrets=dict(secrets.secret_names), depends_on=[secrets, *ready],
         outputs={"secrets_store": secrets.uri},
     )  # fmt: skip

@@ -69,7 +69,7 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> str:
                 public_network_access="Disabled",
             ),
         ),
-        opts=db.opts(protect=spec.deletion_protection),
+        opts=db.data_opts(protect=spec.deletion_protection),
     )
     host = static_ip(args.data_cidr)
     nic = network.NetworkInterface(
@@ -116,7 +116,7 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> str:
                 vm_name=ctx.name("vm-postgres", 64, unique=False),
                 zones=zone,
                 hardware_profile={"vm_size": size},
-                identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+                identity=vm.identity(identity.id),
                 os_profile={
                     "computer_name": "postgres",
                     "admin_username": vm.ADMIN_USER,

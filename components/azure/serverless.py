@@ -8,6 +8,7 @@ import pulumi
 
 from mbops.components.azure.app import AppArgs, app_args
 from mbops.components.azure.container_apps import ContainerAppsComponent
+from mbops.components.azure.network import vnet_of
 from mbops.components.spec import ServerlessSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -15,14 +16,18 @@ from mbops.components.wiring import BuildContext, Built
 @dataclass(kw_only=True)
 class ServerlessArgs(AppArgs):
     spec: ServerlessSpec = field(default_factory=ServerlessSpec)
+    infrastructure_subnet_id: pulumi.Input[str] | None = None  # prod: the foundation's private network
 
 
 class Serverless(ContainerAppsComponent):
     """The app as a scale-to-zero container app (min replicas from the app, 0 in saas), pay per request.
 
-    No VNet: the environment is Azure-managed, so data services it uses (Cosmos DB, Key Vault, Storage)
-    keep public endpoints restricted to Entra ID auth and TLS 1.2. Log Analytics keeps logs at least
-    30 days (its minimum retention); ``timeout_s`` is informational on Azure, whose ingress allows 240 s.
+    Dev: no VNet, the environment is Azure-managed, so the data services it uses (Cosmos DB, Key Vault,
+    Storage) keep public endpoints restricted to Entra ID auth and TLS 1.2. Prod: the environment runs in the
+    foundation's private network (zone-redundant), Key Vault behind a private endpoint and the Cosmos DB and
+    storage firewalls admitting only its subnet; the Consumption profile still scales to zero there. Log
+    Analytics keeps logs at least 30 days (its minimum retention); ``timeout_s`` is informational on Azure,
+    whose ingress allows 240 s.
     Children: see ContainerAppsComponent.
     """
 
@@ -30,11 +35,17 @@ class Serverless(ContainerAppsComponent):
 
     def __init__(self, name: str, args: ServerlessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
-        self.build_apps(args, log_retention_days=args.spec.log_retention_days)
+        subnet = args.infrastructure_subnet_id
+        self.build_apps(
+            args, log_retention_days=args.spec.log_retention_days, infrastructure_subnet_id=subnet,
+            zone_redundant=subnet is not None,
+        )  # fmt: skip
         self.finish({"url": self.url, "app_id": self.app.id, "environment_id": self.environment.id})
 
 
 def build(ctx: BuildContext) -> Built:
     """The app as a scale-to-zero container app; its URL is the ``endpoint`` output."""
-    serverless = Serverless(ctx.name, ServerlessArgs(**app_args(ctx)))
+    net = vnet_of(ctx)
+    subnet = net.subnet_ids["containerapps"] if net is not None else None
+    serverless = Serverless(ctx.name, ServerlessArgs(**app_args(ctx), infrastructure_subnet_id=subnet))
     return Built(component=serverless, outputs={"endpoint": serverless.url})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_tls as tls
-from pulumi_azure_native import compute, monitor, network
+from pulumi_azure_native import compute, monitor, network, operationalinsights
 
 from mbops.components.azure import cloudinit, vm
 from mbops.components.azure.app import AppArgs, app_args, plain_env
@@ -18,6 +19,7 @@ from mbops.components.wiring import BuildContext, Built
 @dataclass(kw_only=True)
 class ServersArgs(AppArgs):
     subnet_id: pulumi.Input[str]
+    subnet_cidr: str = "10.20.0.0/19"
     zones: int = 2
     spec: ServersSpec = field(default_factory=ServersSpec)
 
@@ -46,19 +48,24 @@ def cpu_rule(direction: str, operator: str, threshold: int, window: str, target:
 
 
 class Servers(AzureComponent):
-    """Ubuntu LTS VM scale set (no public IPs) + Standard public load balancer + CPU autoscale.
+    """Ubuntu LTS VM scale set (no public IPs) behind a Standard load balancer, CPU autoscale, logs shipped.
 
-    Load balancer, not Application Gateway: the app contract is plain HTTP on ``$PORT`` and the profile
-    has no certificate, so a Standard L4 load balancer (HTTP probe on the health path, rule 80 -> app port,
-    zone-redundant Standard public IP with a DNS name) is the cheap, always-on choice; Application Gateway
-    (WAF, TLS offload) adds ~$180/month and a certificate. Egress goes through the NAT gateway, so the rule
-    disables outbound SNAT. Each VM runs the app container under systemd via cloud-init and fetches its
-    secrets from Key Vault at start with the app's managed identity. Hardening: Trusted Launch, encryption
-    at host, Premium SSD, password login off and no internet path to SSH - see ``vm.py`` for access
-    (Run Command, Entra ID SSH). Rolling upgrades and automatic OS image upgrades use the load balancer
-    probe; automatic repairs replace instances that fail it. Autoscale: +1 above 70% CPU (5 min), -1 below
-    30% (10 min), between the app's min and max replicas.
-    Children: ``ssh_key``, ``public_ip``, ``load_balancer``, ``scale_set``, ``autoscale``.
+    Entry: in dev a public Standard load balancer (HTTP probe on the health path, rule 80 -> app port,
+    zone-redundant Standard public IP with a DNS name): plain HTTP, acceptable in dev. With an edge (prod) the
+    load balancer is internal (a fixed private address in the app subnet) and a Private Link Service on its
+    frontend is the only way in: Front Door Premium reaches it over Private Link (HTTPS and WAF at the edge,
+    see ``edge.py``), so the app has no public address at all. Egress goes through the NAT gateway, so the
+    rule disables outbound SNAT. Each VM runs the app container under systemd via cloud-init: a docker login
+    to the stack's registry and its secrets from Key Vault with the app's managed identity at each start,
+    the image by digest. Hardening: Trusted Launch, Premium SSD, password login off and no internet path to
+    SSH - see ``vm.py`` for access (Run Command, Entra ID SSH with the system-assigned identity) and for
+    encryption at host (opt-in: it needs a subscription feature). Rolling upgrades and automatic OS image
+    upgrades use the load balancer probe; automatic repairs replace instances that fail it. Autoscale: +1
+    above 70% CPU (5 min), -1 below 30% (10 min), between the app's min and max replicas.
+    Logs: boot diagnostics (managed storage), and the Azure Monitor Agent sends syslog - where journald puts
+    the app container's output - to a Log Analytics workspace through a data collection rule.
+    Children: ``ssh_key``, ``public_ip`` (dev), ``load_balancer``, ``private_link_service`` (edge),
+    ``scale_set``, ``autoscale``, ``log_workspace``, ``collection_rule``, ``collection_link``.
     """
 
     kind = "servers"
@@ -70,27 +77,38 @@ class Servers(AzureComponent):
         key = tls.PrivateKey(
             f"{name}-ssh-key", **self.args("ssh_key", algorithm="RSA", rsa_bits=4096), opts=self.opts()
         )
-        label = ctx.name("app", 60)
-        self.public_ip = network.PublicIPAddress(
-            f"{name}-ip",
-            **self.args(
-                "public_ip",
-                **self.base(
-                    public_ip_address_name=ctx.name("pip-lb", 80, unique=False),
-                    sku={"name": "Standard", "tier": "Regional"},
-                    public_ip_allocation_method="Static",
-                    public_ip_address_version="IPv4",
-                    zones=zones,
-                    dns_settings={"domain_name_label": label},
-                ),
-            ),
-            opts=self.opts(),
-        )
         lb_name = ctx.name("lb", 80, unique=False)
 
         def lb_part(kind: str, part: str) -> dict[str, str]:
             return {"id": ctx.resource_id("Microsoft.Network", "loadBalancers", lb_name, kind, part)}
 
+        private = args.private_entry
+        self.public_ip = None
+        label = ctx.name("app", 60)
+        if private:
+            self.private_ip = str(ipaddress.ip_network(args.subnet_cidr)[-2])
+            frontend = {
+                "name": "private", "subnet": {"id": args.subnet_id}, "private_ip_allocation_method": "Static",
+                "private_ip_address": self.private_ip, "zones": zones,
+            }  # fmt: skip
+        else:
+            self.public_ip = network.PublicIPAddress(
+                f"{name}-ip",
+                **self.args(
+                    "public_ip",
+                    **self.base(
+                        public_ip_address_name=ctx.name("pip-lb", 80, unique=False),
+                        sku={"name": "Standard", "tier": "Regional"},
+                        public_ip_allocation_method="Static",
+                        public_ip_address_version="IPv4",
+                        zones=zones,
+                        dns_settings={"domain_name_label": label},
+                    ),
+                ),
+                opts=self.opts(),
+            )
+            frontend = {"name": "public", "public_ip_address": {"id": self.public_ip.id}}
+        frontend_name = frontend["name"]
         self.load_balancer = network.LoadBalancer(
             f"{name}-lb",
             **self.args(
@@ -98,9 +116,7 @@ class Servers(AzureComponent):
                 **self.base(
                     load_balancer_name=lb_name,
                     sku={"name": "Standard", "tier": "Regional"},
-                    frontend_ip_configurations=[
-                        {"name": "public", "public_ip_address": {"id": self.public_ip.id}}
-                    ],
+                    frontend_ip_configurations=[frontend],
                     backend_address_pools=[{"name": "app"}],
                     probes=[
                         {
@@ -119,7 +135,7 @@ class Servers(AzureComponent):
                             "protocol": "Tcp",
                             "frontend_port": 80,
                             "backend_port": app.port,
-                            "frontend_ip_configuration": lb_part("frontendIPConfigurations", "public"),
+                            "frontend_ip_configuration": lb_part("frontendIPConfigurations", frontend_name),
                             "backend_address_pool": lb_part("backendAddressPools", "app"),
                             "probe": lb_part("probes", "health"),
                             "disable_outbound_snat": True,
@@ -132,15 +148,41 @@ class Servers(AzureComponent):
             ),
             opts=self.opts(),
         )
+        self.private_link_service = None
+        if private:
+            self.private_link_service = network.PrivateLinkService(
+                f"{name}-pls",
+                **self.args(
+                    "private_link_service",
+                    **self.base(
+                        service_name=ctx.name("pls", 80, unique=False),
+                        load_balancer_frontend_ip_configurations=[
+                            network.FrontendIPConfigurationArgs(id=lb_part("frontendIPConfigurations", "private")["id"])
+                        ],
+                        ip_configurations=[
+                            network.PrivateLinkServiceIpConfigurationArgs(
+                                name="nat", primary=True, private_ip_allocation_method="Dynamic",
+                                subnet=network.SubnetArgs(id=args.subnet_id),
+                            )
+                        ],
+                        # Front Door requests from Microsoft's subscription; every request still needs approval.
+                        visibility=network.PrivateLinkServicePropertiesVisibilityArgs(subscriptions=["*"]),
+                    ),
+                ),
+                opts=self.opts(depends_on=[self.load_balancer]),
+            )  # fmt: skip
+        self._logs(name, args)
         env = plain_env(app, args.wiring, identity.client_id)
-        vault_name, secrets = args.vault.name, args.wiring.secrets
-        custom_data = pulumi.Output.all(identity.client_id, pulumi.Output.all(**env)).apply(
+        secrets, registry = args.wiring.secrets, args.registry_server
+        values = pulumi.Output.all(identity.client_id, args.vault.name, args.image, pulumi.Output.all(**env))
+        custom_data = values.apply(
             lambda v: cloudinit.encode(
                 cloudinit.app_server(
-                    image=app.image, port=app.port, vault=vault_name, client_id=v[0], env=v[1], secrets=secrets
+                    image=v[2], port=app.port, vault=v[1], client_id=v[0], env=v[3], secrets=secrets,
+                    registry=registry,
                 )
             )
-        )
+        )  # fmt: skip
         capacity = max(app.min_replicas, 1)
         self.scale_set = compute.VirtualMachineScaleSet(
             f"{name}-vmss",
@@ -152,7 +194,7 @@ class Servers(AzureComponent):
                     orchestration_mode="Uniform",
                     overprovision=False,
                     sku={"name": vm.VM_SIZES[spec.size], "tier": "Standard", "capacity": capacity},
-                    identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+                    identity=vm.identity(identity.id),
                     upgrade_policy={
                         "mode": "Rolling",
                         "rolling_upgrade_policy": {
@@ -203,12 +245,22 @@ class Servers(AzureComponent):
                                 }
                             ],
                         },
-                        "extension_profile": {"extensions": [vm.entra_ssh_extension()]},
+                        "extension_profile": {
+                            "extensions": [vm.entra_ssh_extension(), vm.monitor_agent(identity.id)]
+                        },
                     },
                 ),
             ),
             opts=self.opts(depends_on=[self.load_balancer, *args.wiring.depends_on]),
         )
+        monitor.DataCollectionRuleAssociation(
+            f"{name}-collection-link",
+            **self.args(
+                "collection_link", resource_uri=self.scale_set.id, association_name="app-logs",
+                data_collection_rule_id=self.collection_rule.id, description="mbops: app VMs' syslog",
+            ),
+            opts=self.opts(depends_on=[self.scale_set, self.collection_rule]),
+        )  # fmt: skip
         self.autoscale = monitor.AutoscaleSetting(
             f"{name}-autoscale",
             **self.args(
@@ -235,10 +287,51 @@ class Servers(AzureComponent):
             ),
             opts=self.opts(),
         )
-        self.url = f"http://{label}.{ctx.location}.cloudapp.azure.com"
-        self.finish(
-            {"url": self.url, "scale_set_id": self.scale_set.id, "public_ip": self.public_ip.ip_address}
+        self.url = f"http://{self.private_ip}" if private else f"http://{label}.{ctx.location}.cloudapp.azure.com"
+        self.finish({"url": self.url, "scale_set_id": self.scale_set.id})
+
+    def _logs(self, name: str, args: ServersArgs) -> None:
+        """The workspace, and the rule that sends the VMs' syslog (the app's journald output) to it."""
+        ctx = self.ctx
+        self.log_workspace = operationalinsights.Workspace(
+            f"{name}-logs",
+            **self.args(
+                "log_workspace",
+                **self.base(
+                    workspace_name=ctx.name("log", 63, unique=False),
+                    sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+                    retention_in_days=90 if ctx.prod else 30,
+                    features=operationalinsights.WorkspaceFeaturesArgs(
+                        enable_log_access_using_only_resource_permissions=True, disable_local_auth=True
+                    ),
+                ),
+            ),
+            opts=self.opts(),
         )
+        self.collection_rule = monitor.DataCollectionRule(
+            f"{name}-collection-rule",
+            **self.args(
+                "collection_rule",
+                **self.base(
+                    data_collection_rule_name=ctx.name("dcr-app", 64, unique=False),
+                    kind="Linux",
+                    description="mbops: syslog of the app VMs (the app container logs through journald)",
+                    data_sources=monitor.DataCollectionRuleDataSourcesArgs(
+                        syslog=[monitor.SyslogDataSourceArgs(
+                            name="syslog", streams=["Microsoft-Syslog"], facility_names=["*"],
+                            log_levels=["Info", "Notice", "Warning", "Error", "Critical", "Alert", "Emergency"],
+                        )],
+                    ),
+                    destinations=monitor.DataCollectionRuleDestinationsArgs(
+                        log_analytics=[monitor.LogAnalyticsDestinationArgs(
+                            name="workspace", workspace_resource_id=self.log_workspace.id
+                        )],
+                    ),
+                    data_flows=[monitor.DataFlowArgs(streams=["Microsoft-Syslog"], destinations=["workspace"])],
+                ),
+            ),
+            opts=self.opts(depends_on=[self.log_workspace]),
+        )  # fmt: skip
 
 
 def build(ctx: BuildContext) -> Built:
@@ -251,6 +344,7 @@ def build(ctx: BuildContext) -> Built:
         ServersArgs(
             **app_args(ctx),
             subnet_id=ctx.component("network").subnet_ids["app"],
+            subnet_cidr=ctx.component("network").cidrs["app"],
             zones=ctx.stack.specs["network"].zones,
         ),
     )

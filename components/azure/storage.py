@@ -9,7 +9,8 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import storage
 
-from mbops.components.azure.common import AzureComponent, AzureContext, Identity
+from mbops.components.azure.cdn import private_cdn
+from mbops.components.azure.common import AzureComponent, AzureContext, Identity, storage_encryption
 from mbops.components.azure.network import app_subnet_ids
 from mbops.components.spec import StorageSpec
 from mbops.components.wiring import BuildContext, Built
@@ -22,9 +23,7 @@ class StorageArgs:
     ctx: AzureContext
     spec: StorageSpec = field(default_factory=StorageSpec)
     app_identity: Identity | None = None
-    allowed_subnet_ids: Sequence[
-        pulumi.Input[str]
-    ] = ()  # with a VNet: the firewall admits only these subnets
+    allowed_subnet_ids: Sequence[pulumi.Input[str]] = ()  # with a VNet: the firewall admits only these subnets
     public_origin: bool = False  # a CDN (Front Door Standard) reads the account over its public endpoint
 
 
@@ -35,10 +34,13 @@ class Storage(AzureComponent):
     Entra ID as the portal default, infrastructure (double) encryption, no cross-tenant replication, no
     SFTP/local users. Blob versioning with a lifecycle rule expiring old versions after
     ``noncurrent_version_days``, soft delete for blobs and containers. Zone-redundant (ZRS) in prod.
-    With a VNet and no CDN the firewall denies by default and admits the app subnets; otherwise the public
-    endpoint answers only Entra-authenticated requests. The app identity gets "Storage Blob Data
-    Contributor" on the account. ``force_destroy`` has no Azure counterpart: deleting the account deletes
-    its blobs (soft delete keeps them for the retention days).
+    With a VNet the firewall denies by default and admits the app subnets (service endpoints), unless a
+    Front Door Standard CDN reads the account over its public endpoint (dev); a Front Door Premium CDN (prod,
+    with an edge) reaches it over Private Link, which the firewall does not apply to. Without a VNet (saas
+    dev) the public endpoint answers only Entra-authenticated requests. The app identity gets "Storage Blob
+    Data Contributor" on the account. The account is kept when the stack is destroyed unless its data is
+    released (``destroy --delete-data``, which deletes it with its blobs); ``force_destroy`` has no Azure
+    counterpart (deleting an account deletes its blobs).
     Children: ``account``, ``blob_service``, ``container``, ``lifecycle``, ``app_writer``.
     """
 
@@ -76,17 +78,10 @@ class Storage(AzureComponent):
                     is_sftp_enabled=False,
                     public_network_access="Enabled",
                     network_rule_set=rules,
-                    encryption={
-                        "key_source": "Microsoft.Storage",
-                        "require_infrastructure_encryption": True,
-                        "services": {
-                            "blob": {"enabled": True, "key_type": "Account"},
-                            "file": {"enabled": True, "key_type": "Account"},
-                        },
-                    },
+                    encryption=storage_encryption(),
                 ),
             ),
-            opts=self.opts(),
+            opts=self.data_opts(),
         )
         account_args = {"resource_group_name": ctx.resource_group_name, "account_name": self.account_name}
         retention = 30 if ctx.prod else 7
@@ -117,7 +112,7 @@ class Storage(AzureComponent):
         self.container = storage.BlobContainer(
             f"{name}-container",
             **self.args("container", **account_args, container_name=CONTAINER, public_access="None"),
-            opts=self.opts(depends_on=[self.account]),
+            opts=self.data_opts(depends_on=[self.account]),
         )
         if spec.versioning:
             expire = {"delete": {"days_after_creation_greater_than": spec.noncurrent_version_days}}
@@ -160,7 +155,7 @@ def build(ctx: BuildContext) -> Built:
             spec=ctx.spec,
             app_identity=found.identity,
             allowed_subnet_ids=app_subnet_ids(ctx),
-            public_origin=ctx.stack.has("cdn"),
+            public_origin=ctx.stack.has("cdn") and not private_cdn(ctx.stack),
         ),
     )
     return Built(

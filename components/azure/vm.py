@@ -37,16 +37,38 @@ def image_reference(os_image: str | None, field: str) -> dict[str, str]:
 
 
 def security_profile() -> dict[str, Any]:
-    """Trusted Launch (secure boot, vTPM) and encryption at host (temp disk and caches encrypted too).
+    """Trusted Launch (secure boot, vTPM). Disks are encrypted at rest by the platform either way.
 
-    Encryption at host needs the subscription feature once: ``az feature register --namespace
-    Microsoft.Compute --name EncryptionAtHost``.
+    Encryption at host (temp disk and caches encrypted too) is opt-in: a VM asking for it fails to create
+    unless the subscription registered the feature (``az feature register --namespace Microsoft.Compute
+    --name EncryptionAtHost``, then ``az provider register -n Microsoft.Compute``). Turn it on with
+    ``overrides: {scale_set: {virtual_machine_profile: {security_profile: {encryption_at_host: true}}}}``
+    (``vm`` instead of ``scale_set`` for a self-hosted database).
     """
     return {
         "security_type": "TrustedLaunch",
-        "encryption_at_host": True,
         "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True},
     }
+
+
+def identity(user_assigned: Any) -> dict[str, Any]:
+    """System-assigned (the Entra SSH login extension signs users in with it) plus the user-assigned identity
+    the VM's software uses (Key Vault, registry, monitoring agent)."""
+    return {"type": "SystemAssigned, UserAssigned", "user_assigned_identities": [user_assigned]}
+
+
+def monitor_agent(identity_id: Any) -> dict[str, Any]:
+    """The Azure Monitor Agent extension, authenticating with the user-assigned identity ``identity_id``."""
+    return {
+        "name": "AzureMonitorLinuxAgent",
+        "publisher": "Microsoft.Azure.Monitor",
+        "type": "AzureMonitorLinuxAgent",
+        "type_handler_version": "1.0",
+        "auto_upgrade_minor_version": True,
+        "enable_automatic_upgrade": True,
+        "settings": {"authentication": {"managedIdentity": {"identifier-name": "mi_res_id",
+                                                            "identifier-value": identity_id}}},
+    }  # fmt: skip
 
 
 def linux_configuration(public_key: Any) -> dict[str, Any]:
@@ -60,7 +82,8 @@ def linux_configuration(public_key: Any) -> dict[str, Any]:
 
 
 def entra_ssh_extension() -> dict[str, Any]:
-    """VM extension for Entra ID SSH login (``az ssh vm``), instead of shared keys."""
+    """VM extension for Entra ID SSH login (``az ssh vm``), instead of shared keys; it needs the VM's
+    system-assigned identity (see ``identity``)."""
     return {
         "name": "AADSSHLoginForLinux",
         "publisher": "Microsoft.Azure.ActiveDirectory",

@@ -3,8 +3,8 @@
 # Each kind's module is named after it: ``mbops.components.gcp.<kind>``.
 FACTORIES: dict[str, str] = {
     kind: f"{__name__}.{kind}"
-    for kind in ("network", "secrets", "storage", "database", "cache", "docdb", "auth", "push", "cdn",
-                 "containers", "servers", "serverless")
+    for kind in ("network", "secrets", "registry", "storage", "database", "cache", "docdb", "auth", "push", "cdn",
+                 "containers", "servers", "serverless", "edge", "monitoring")
 }  # fmt: skip
 # Beyond the cross-cloud needs: the app's VMs and Cloud Run's Direct VPC egress use the stack's subnet.
 NEEDS: dict[str, dict[str, str]] = {
@@ -12,4 +12,7 @@ NEEDS: dict[str, dict[str, str]] = {
     "servers": {"network": "the instances run in the stack's subnet with private IPs only"},
 }
 # Wired by the GCP components beyond the cross-cloud names: the app may not use them for its own env.
-WIRED_ENV = frozenset({"REDIS_CA_CERT", "CDN_SIGNING_KEY", "CDN_SIGNING_KEY_NAME", "DATABASE_PASSWORD"})
+# (DATABASE_PASSWORD and DATABASE_ADMIN_URL name Secret Manager secrets the database keeps for itself.)
+WIRED_ENV = frozenset(
+    {"REDIS_CA_CERT", "CDN_SIGNING_KEY", "CDN_SIGNING_KEY_NAME", "DATABASE_PASSWORD", "DATABASE_ADMIN_URL"}
+)

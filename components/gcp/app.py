@@ -2,8 +2,12 @@
 
 The app's wiring (``components.wiring.AppWiring``) holds its plain env, its secrets as
 ``NAME -> SecretRef`` (Secret Manager, never a value) and grants: ``bucket`` (objectAdmin on that bucket),
-``document_db`` (datastore.user conditioned on that Firestore database) and ``role`` (a project-level role
-such as the FCM sender role, granted after the resources in ``Grant.after``).
+``document_db`` (datastore.user conditioned on that Firestore database), ``registry`` (artifactregistry.reader
+on that repository: pull only) and ``role`` (a project-level role such as the FCM sender role, granted after
+the resources in ``Grant.after``).
+
+IAM changes take a while to reach every Google service: the app's compute (Cloud Run revision, VMs) waits
+``IAM_PROPAGATION_S`` after its grants (``propagated``) so its first start can read its secrets and image.
 """
 
 from __future__ import annotations
@@ -14,30 +18,37 @@ import pulumi
 import pulumi_gcp as gcp
 
 from mbops.components.gcp.common import GcpComponent, gcp_name
+from mbops.components.gcp.propagation import IamPropagation
 from mbops.components.wiring import AppWiring
 
 # Project-level roles every app identity gets: write its own logs and metrics. Nothing broader.
 BASE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
 # The grants (``Grant.what``) the app identity turns into IAM on GCP.
-GRANTS = frozenset({"bucket", "document_db", "role"})
+GRANTS = frozenset({"bucket", "document_db", "registry", "role"})
+# How long the app waits after its grants before its first start (Google documents "usually 2 minutes,
+# up to 7" for IAM changes; Cloud Run checks secret access at deploy time).
+IAM_PROPAGATION_S = 90
 
 
 @dataclass
 class AppIdentity:
-    """The app's service account, its ``serviceAccount:`` member, and the grants the app must wait for."""
+    """The app's service account, its ``serviceAccount:`` member, the grants, and ``propagated``: the wait after
+    them that the app's compute depends on."""
 
     account: gcp.serviceaccount.Account
     email: str
     member: str
     grants: list[pulumi.Resource]
+    propagated: pulumi.Resource
 
 
 def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -> AppIdentity:
     """A dedicated service account with only what ``wiring`` needs, granted at the narrowest level.
 
     Children: ``service_account``, ``project_role`` (logWriter, metricWriter and each ``role`` grant),
-    ``secret_access`` (secretAccessor on each secret), ``bucket_access``, ``datastore_access``.
-    Never a primitive role (owner/editor/viewer).
+    ``secret_access`` (secretAccessor on each secret), ``bucket_access``, ``datastore_access``,
+    ``registry_access`` (artifactregistry.reader on the stack's repository). Never a primitive role
+    (owner/editor/viewer).
     """
     unknown = sorted({grant.what for grant in wiring.grants} - GRANTS)
     if unknown:
@@ -113,7 +124,21 @@ def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -
                 opts=after_account,
             )
         )
-    return AppIdentity(account=account, email=email, member=member, grants=grants)
+    for i, grant in enumerate(wiring.granted("registry")):
+        grants.append(
+            gcp.artifactregistry.RepositoryIamMember(
+                f"{name}-registry-access{_nth(i)}",
+                **c.args(
+                    "registry_access", project=c.project, location=c.region, repository=grant.target,
+                    role="roles/artifactregistry.reader", member=member,
+                ),
+                opts=after_account,
+            )  # fmt: skip
+        )
+    propagated = IamPropagation(
+        f"{name}-iam-propagation", seconds=IAM_PROPAGATION_S, member=member, grants=grants, opts=c.opts()
+    )
+    return AppIdentity(account=account, email=email, member=member, grants=grants, propagated=propagated)
 
 
 def _nth(i: int) -> str:

@@ -47,6 +47,11 @@ class Auth(GcpComponent):
     Not expressible with pulumi-gcp 10.x, so reported as a gap: the password policy
     (``password_min_length``); Identity Platform's ``passwordPolicyConfig`` has no provider argument.
 
+    Identity Platform is one per project: on a project where it is already enabled, creating it fails with
+    "Identity Platform has already been enabled for this project". Adopt it instead: ``pulumi config set
+    --path 'mbops:adopt[0]' auth.config`` imports the existing configuration on the next ``up`` (then applies
+    these settings to it).
+
     Children: ``config``, ``client_key``.
     """
 
@@ -77,7 +82,7 @@ class Auth(GcpComponent):
                 client={"permissions": {"disabled_user_signup": False, "disabled_user_deletion": False}},
                 authorized_domains=authorized_domains(self.project, spec.callback_urls, prod=args.prod),
             ),
-            opts=self.opts(),
+            opts=self.opts(import_=self.adopted("config", f"projects/{self.project}/config")),
         )
         self.client_key = gcp.projects.ApiKey(
             f"{name}-client-key",

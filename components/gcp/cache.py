@@ -14,6 +14,9 @@ from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError
 
 MEMORY_GB = {"small": 1, "medium": 5, "large": 16}
+# Memorystore's weekly maintenance window: Saturday 04:00 UTC, a day before Cloud SQL's (database.py), so the
+# cache and the database are never in maintenance together.
+MAINTENANCE_DAY, MAINTENANCE_HOUR = "SATURDAY", 4
 # Memorystore's Redis versions; a requested minor that Memorystore skipped maps to the next one it has.
 REDIS_VERSIONS = {
     "7.2": "REDIS_7_2",
@@ -48,10 +51,13 @@ def redis_version(version: str) -> str:
 
 
 class Cache(GcpComponent):
-    """Memorystore for Redis: BASIC, or STANDARD_HA (replica in another zone, automatic failover) with ``ha``;
-    reachable only through private service access in the stack's VPC (no public endpoint), AUTH required,
-    TLS (``SERVER_AUTHENTICATION``, port 6378). The app gets ``REDIS_URL`` (``rediss://:<auth>@host:6378/0``)
-    only from Secret Manager (``url``) and the instance's CA certificate as ``ca_certificate`` (public).
+    """Memorystore for Redis: BASIC, or STANDARD_HA (replica in the network's second zone, primary in its first,
+    automatic failover) with ``ha``; reachable only through private service access in the stack's VPC (no
+    public endpoint), AUTH required, TLS (``SERVER_AUTHENTICATION``, port 6378). The app gets ``REDIS_URL``
+    (``rediss://:<auth>@host:6378/0``) only from Secret Manager (``url``) and the instance's CA certificate as
+    ``ca_certificate`` (public). Memorystore for Redis has no IAM authentication (only its Cluster and Valkey
+    offerings do): the AUTH string, kept only in Secret Manager, is the credential. Maintenance on Saturdays
+    04:00 UTC (Cloud SQL's is on Sundays). Deletion protection in prod, off when the stack releases its data.
 
     Children: ``instance``, ``url_secret``, ``url_secret_version``.
     """
@@ -62,32 +68,34 @@ class Cache(GcpComponent):
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
         spec = args.spec
-        self.instance = gcp.redis.Instance(
-            f"{name}-redis",
-            **self.args(
-                "instance",
-                project=self.project,
-                region=self.region,
-                name=gcp_name(args.stack, "redis", limit=40),
-                display_name=f"mbops {args.stack} cache",
-                tier="STANDARD_HA" if spec.ha else "BASIC",
-                memory_size_gb=MEMORY_GB[spec.size],
-                redis_version=redis_version(spec.engine_version),
-                authorized_network=args.network.network_id,
-                connect_mode="PRIVATE_SERVICE_ACCESS",
-                auth_enabled=True,
-                transit_encryption_mode="SERVER_AUTHENTICATION",
-                redis_configs={"maxmemory-policy": "allkeys-lru"},
-                maintenance_policy={
-                    "weekly_maintenance_windows": [
-                        {"day": "SUNDAY", "start_time": {"hours": 4, "minutes": 0}}
-                    ]
-                },
-                deletion_protection=args.deletion_protection,
-                labels=self.labels,
-            ),
-            opts=self.opts(depends_on=[args.network.psa_connection]),
+        instance_args = self.args(
+            "instance",
+            project=self.project,
+            region=self.region,
+            name=gcp_name(args.stack, "redis", limit=40),
+            display_name=f"mbops {args.stack} cache",
+            tier="STANDARD_HA" if spec.ha else "BASIC",
+            memory_size_gb=MEMORY_GB[spec.size],
+            redis_version=redis_version(spec.engine_version),
+            authorized_network=args.network.network_id,
+            location_id=args.network.zone_names.apply(lambda z: z[0]),
+            **({"alternative_location_id": args.network.zone_names.apply(lambda z: z[1])} if spec.ha else {}),
+            connect_mode="PRIVATE_SERVICE_ACCESS",
+            auth_enabled=True,
+            transit_encryption_mode="SERVER_AUTHENTICATION",
+            redis_configs={"maxmemory-policy": "allkeys-lru"},
+            maintenance_policy={
+                "weekly_maintenance_windows": [
+                    {"day": MAINTENANCE_DAY, "start_time": {"hours": MAINTENANCE_HOUR, "minutes": 0}}
+                ]
+            },
+            deletion_protection=args.deletion_protection and not self.release_data,
+            labels=self.labels,
         )
+        self.instance = gcp.redis.Instance(
+            f"{name}-redis", **instance_args, opts=self.opts(depends_on=[args.network.psa_connection])
+        )
+        self.instance_id = f"projects/{self.project}/locations/{self.region}/instances/{instance_args['name']}"
         url = pulumi.Output.format(
             "rediss://:{0}@{1}:{2}/0", self.instance.auth_string, self.instance.host, self.instance.port
         )

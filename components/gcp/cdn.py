@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, gcp_name, stack_args
-from mbops.components.gcp.lb import global_frontend
+from mbops.components.gcp.lb import Frontend, frontend
 from mbops.components.spec import CdnSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -19,6 +19,8 @@ class CdnArgs(GcpArgs):
     spec: CdnSpec = field(default_factory=CdnSpec)
     stack: str = "mbops"
     bucket_name: pulumi.Input[str]
+    public_prefix: str = "public/"
+    shared_domain: str | None = None  # the edge serves the CDN on this domain (prod): no front of its own
 
 
 def base64url(standard: str) -> str:
@@ -27,21 +29,26 @@ def base64url(standard: str) -> str:
 
 
 class Cdn(GcpComponent):
-    """Cloud CDN on a backend bucket for the stack's bucket, behind a global external Application LB.
+    """Cloud CDN on a backend bucket for the stack's bucket, serving its ``public_prefix`` only.
 
     The bucket stays private (uniform access, public access prevention enforced): nothing is granted to
     ``allUsers``. Cloud CDN fetches objects as its fill service agent
     (``service-<project number>@cloud-cdn-fill.iam.gserviceaccount.com``), which gets objectViewer on this
-    bucket only; that agent exists once a signed-URL key is attached, so clients get objects through URLs
-    signed with the key. The 128-bit key is generated (a Pulumi secret) and kept in Secret Manager
-    (``signing_key``, app env ``CDN_SIGNING_KEY``) with its name (``signing_key_name``,
-    ``CDN_SIGNING_KEY_NAME``), so the app can sign URLs. Static content is cached with ``default_ttl_s``,
-    stale content is served while the origin is slow. ``price_class`` has no GCP equivalent (Cloud CDN
-    always serves from every edge location). HTTPS needs a domain (see ``lb.py``); otherwise HTTP.
+    bucket with an IAM condition on ``public_prefix``: user uploads (everything else) can never be read
+    through the CDN, so no private object is ever cached, and a deleted upload is gone at once. That agent
+    exists once a signed-URL key is attached, and a private bucket is served for signed requests: the app
+    signs CDN URLs with the 128-bit key (generated, a Pulumi secret) kept in Secret Manager (``signing_key``,
+    app env ``CDN_SIGNING_KEY``, its name ``CDN_SIGNING_KEY_NAME``). Public content is cached with
+    ``default_ttl_s`` and served stale while the origin is slow.
+
+    Where: with the stack's edge and domain (prod), on the edge's HTTPS load balancer, which sends
+    ``/<public_prefix>*`` to the bucket (``CDN_URL`` is ``https://<domain>``); otherwise on a load balancer of
+    its own (``lb.py``: plain HTTP without a domain, dev). ``price_class`` has no Cloud CDN equivalent (it
+    always serves from every Google edge location, i.e. ``global``): another value is reported as a gap.
 
     Children: ``signing_key_bytes``, ``backend_bucket``, ``signing_key``, ``fill_access``,
-    ``signing_key_secret``, ``signing_key_secret_version``, and the load balancer front (``address``,
-    ``url_map``, ``http_proxy``, ``http_rule``, ...).
+    ``signing_key_secret``, ``signing_key_secret_version``, and without the edge's front the load balancer
+    front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
     """
 
     kind = "cdn"
@@ -91,6 +98,7 @@ class Cdn(GcpComponent):
         number = gcp.organizations.get_project_output(
             project_id=self.project, opts=pulumi.InvokeOutputOptions(parent=self)
         ).number
+        self.public_prefix = args.public_prefix
         self.fill_access = gcp.storage.BucketIAMMember(
             f"{name}-fill-access",
             **self.args(
@@ -100,14 +108,33 @@ class Cdn(GcpComponent):
                 member=number.apply(
                     lambda n: f"serviceAccount:service-{n}@cloud-cdn-fill.iam.gserviceaccount.com"
                 ),
+                condition={
+                    "title": "public-prefix-only",
+                    "description": f"Cloud CDN reads only objects under {args.public_prefix}",
+                    "expression": pulumi.Output.format(
+                        'resource.name.startsWith("projects/_/buckets/{0}/objects/{1}")', args.bucket_name,
+                        args.public_prefix,
+                    ),
+                },
             ),
             opts=self.opts(depends_on=[signed_key]),
         )
         self.signing_key: SecretRef = self.secret(
             "signing_key_secret", "CDN_SIGNING_KEY", args.stack, key_value
         )
-        self.frontend = global_frontend(self, f"mbops {args.stack} CDN", self.backend_bucket.self_link)
-        self.url = self.frontend.url
+        if spec.price_class != "global":
+            self.declare_gap(
+                f"price_class: {spec.price_class}: Cloud CDN has no price classes; it always serves from every "
+                "Google edge location (what price_class: global means elsewhere)",
+                "nothing to do; price_class: global states the same deployment without this note",
+            )
+        self.frontend: Frontend | None = None
+        if args.shared_domain:
+            self.url: pulumi.Output[str] = pulumi.Output.from_input(f"https://{args.shared_domain}")
+        else:
+            self.frontend = frontend(self, purpose=f"mbops {args.stack} CDN",
+                                     default_service=self.backend_bucket.self_link)  # fmt: skip
+            self.url = self.frontend.url
         self.finish(
             {
                 "url": self.url,
@@ -119,10 +146,12 @@ class Cdn(GcpComponent):
 
 def build(ctx: BuildContext) -> Built:
     """Cloud CDN on the stack's bucket: ``CDN_URL``, the signing key's name and the key (Secret Manager)."""
+    storage = ctx.component("storage")
+    shared = ctx.stack.domain if ctx.stack.has("edge") else None
     cdn = Cdn(
         ctx.name,
-        CdnArgs(spec=ctx.spec, stack=ctx.stack.name, bucket_name=ctx.component("storage").bucket_name,
-                **stack_args(ctx.stack)),
+        CdnArgs(spec=ctx.spec, stack=ctx.stack.name, bucket_name=storage.bucket_name,
+                public_prefix=storage.public_prefix, shared_domain=shared, **stack_args(ctx.stack)),
     )  # fmt: skip
     return built(
         cdn, env={"CDN_URL": cdn.url, "CDN_SIGNING_KEY_NAME": cdn.signing_key_name},

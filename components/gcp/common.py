@@ -1,8 +1,15 @@
-"""What every GCP component shares: project/region args, labels, RFC 1035 names, API enablement, secrets.
+"""What every GCP component shares: project/region args, labels, RFC 1035 names, API enablement, secrets,
+and the data guard.
 
 Every resource that takes ``project`` or ``region`` gets them explicitly (no reliance on provider config),
 labels are the stack's tags made valid GCP labels, and each component enables the Google APIs it calls
 (``disable_on_destroy=False``: destroying a stack never turns an API off for other users of the project).
+Project IAM bindings and log sinks go through the Cloud Resource Manager API, which a new project does not
+have enabled: components that create them list ``CRM_API``.
+
+Data resources (databases, buckets, Firestore, data disks) are created with ``retain_on_delete`` unless the
+stack releases its data (``release_data``, the ``up`` before ``destroy --delete-data``): a plain ``destroy``
+leaves them in the project.
 """
 
 from __future__ import annotations
@@ -19,9 +26,14 @@ import pulumi_gcp as gcp
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
 from mbops.components.wiring import Built, Gap, StackInfo
+from mbops.errors import ConfigError
 
 # Compute Engine machine types per spec size (shielded-VM capable, general purpose).
 MACHINE_TYPES = {"small": "e2-medium", "medium": "e2-standard-2", "large": "e2-standard-4"}
+# Project IAM members (projects.IAMMember) and log sinks call the Cloud Resource Manager API.
+CRM_API = "cloudresourcemanager.googleapis.com"
+# Pulumi config naming the project singletons a stack takes over instead of creating (``<kind>.<child>``).
+ADOPT_KEY = "adopt"
 
 _LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
 _NAME_CHARS = re.compile(r"[^a-z0-9-]")
@@ -57,9 +69,27 @@ def secret_id(stack: str, env_name: str) -> str:
     return f"{stack}-{env_name}"
 
 
+def adopt_list() -> frozenset[str]:
+    """The ``<kind>.<child>`` names in the Pulumi config ``mbops:adopt`` (a list); a ConfigError if malformed."""
+    value = pulumi.Config("mbops").get_object(ADOPT_KEY)
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.count(".") == 1 for v in value):
+        raise ConfigError(
+            f"Pulumi config mbops:{ADOPT_KEY}: give a list of <kind>.<child> names, e.g. [\"auth.config\", "
+            f"\"push.firebase\", \"docdb.database\"] (got {value!r})"
+        )
+    return frozenset(value)
+
+
 def stack_args(stack: StackInfo) -> dict[str, Any]:
-    """The ``GcpArgs`` fields every component of ``stack`` gets: its project, region and tags."""
-    return {"project": stack.project, "region": stack.region, "tags": stack.tags}
+    """The ``GcpArgs`` fields every component of ``stack`` gets: project, region, tags, how long destroyed
+    secret versions stay recoverable (the secrets kind's ``recovery_days``) and whether data is released."""
+    secrets = stack.specs.get("secrets")
+    return {
+        "project": stack.project, "region": stack.region, "tags": stack.tags,
+        "secret_recovery_days": getattr(secrets, "recovery_days", None), "release_data": stack.release_data,
+    }  # fmt: skip
 
 
 def built(component: GcpComponent, **fields: Any) -> Built:
@@ -75,6 +105,8 @@ class GcpArgs:
     region: str
     spec: ComponentSpec = field(default_factory=ComponentSpec)
     tags: Mapping[str, str] = field(default_factory=dict)
+    secret_recovery_days: int | None = None  # destroyed secret versions stay recoverable this long
+    release_data: bool = False  # data resources are deletable (not retained, no deletion protection)
 
 
 @dataclass(kw_only=True)
@@ -103,6 +135,8 @@ class GcpComponent(MbopsComponent):
         self.project = args.project
         self.region = args.region
         self.labels = gcp_labels(self.tags)
+        self.secret_recovery_days = args.secret_recovery_days
+        self.release_data = args.release_data
         self.gap: Gap | None = None
         self._api_services: list[pulumi.Resource] = [
             gcp.projects.Service(
@@ -124,6 +158,22 @@ class GcpComponent(MbopsComponent):
         depends_on = [*(kwargs.pop("depends_on", None) or []), *self._api_services]
         return super().opts(depends_on=depends_on, **kwargs)
 
+    def data_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Child options for a data resource: kept in the project on ``destroy`` unless the data is released."""
+        return self.opts(retain_on_delete=not self.release_data, **kwargs)
+
+    def adopted(self, child: str, import_id: str) -> str | None:
+        """``import_id`` when the stack adopts this child (Pulumi config ``mbops:adopt`` lists ``<kind>.<child>``),
+        else None.
+
+        For what exists once per project and may predate the stack (Identity Platform: ``auth.config``, Firebase:
+        ``push.firebase``) or outlived an earlier ``destroy`` (``docdb.database``): creating it again fails with
+        "already exists"; ``pulumi config set --path 'mbops:adopt[0]' auth.config`` makes the next ``up`` import
+        it (then update it to the stack's settings). Harmless once imported: Pulumi ignores the import of a
+        resource already in the stack.
+        """
+        return import_id if f"{self.kind}.{child}" in adopt_list() else None
+
     def declare_gap(self, reason: str, alternative: str) -> None:
         """Record the part of its spec this component cannot provide on GCP (partial: the rest is deployed)."""
         self.gap = Gap(reason=reason, alternative=alternative, partial=True)
@@ -134,14 +184,14 @@ class GcpComponent(MbopsComponent):
         env_name: str,
         stack: str,
         value: pulumi.Input[str],
-        *,
-        destroy_ttl_days: int | None = None,
     ) -> SecretRef:
         """A Secret Manager secret replicated in the stack's region only, and one version holding ``value``.
 
-        Children ``<child>`` (the secret) and ``<child>_version``; ``value`` is always a Pulumi secret.
+        Children ``<child>`` (the secret) and ``<child>_version``; ``value`` is always a Pulumi secret. A version
+        replaced by a new value is destroyed ``secret_recovery_days`` later (disabled, recoverable until then).
         """
-        ttl = {"version_destroy_ttl": f"{destroy_ttl_days * 86400}s"} if destroy_ttl_days else {}
+        days = self.secret_recovery_days
+        ttl = {"version_destroy_ttl": f"{days * 86400}s"} if days else {}
         secret_args = self.args(
             child,
             project=self.project,

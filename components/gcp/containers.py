@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from mbops.components.gcp.app import app_identity
-from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
+from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, built, stack_args
 from mbops.components.gcp.network import Network
 from mbops.components.gcp.run import RunSettings, cloud_run_service
 from mbops.components.spec import AppSpec, ContainersSpec
@@ -21,7 +21,9 @@ class ContainersArgs(GcpArgs):
     app: AppSpec = field(default_factory=AppSpec)
     network: Network
     wiring: AppWiring = field(default_factory=AppWiring)
+    image: pulumi.Input[str]  # what the app runs: the registry's pushed digest, or app.image
     deletion_protection: bool = False
+    behind_load_balancer: bool = False  # the stack has an edge: ingress only through its load balancer
 
 
 class Containers(GcpComponent):
@@ -31,18 +33,19 @@ class Containers(GcpComponent):
     subnet (``PRIVATE_RANGES_ONLY``: Cloud SQL and Memorystore private IPs through the VPC, the internet
     directly) with the network's app tag. Logs are kept ``log_retention_days`` in a dedicated log bucket.
 
-    Ingress is ``INGRESS_TRAFFIC_ALL`` on the service's own ``https://*.run.app`` URL (Google-managed TLS):
-    HTTPS without a domain or a load balancer, which is why ``https_certificate`` is not used on GCP. The
-    ``invoker`` child grants ``roles/run.invoker`` to ``allUsers`` — a deliberate public-API choice; override
-    ``invoker.member`` to restrict it. Deletion protection is on in prod.
+    Without an edge it answers on its own ``https://*.run.app`` URL (Google-managed TLS), so
+    ``https_certificate`` is not used on GCP; with the stack's edge (prod) only the external HTTPS load balancer
+    reaches it (Cloud Armor in front). The invoker check is off (a public API; see ``run.py``); override
+    ``invoker.member`` to restrict it. It starts after the IAM propagation wait and the database's app role.
+    Deletion protection is on in prod.
 
     Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
-    ``datastore_access``,
-    ``image_repository`` (non-Google registries only), ``log_bucket``, ``log_sink``, ``service``, ``invoker``.
+    ``datastore_access``, ``registry_access``, ``log_bucket``, ``log_sink``, ``service``, ``invoker`` (only when
+    overridden).
     """
 
     kind = "containers"
-    apis = ("run.googleapis.com", "iam.googleapis.com", "artifactregistry.googleapis.com")
+    apis = ("run.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", CRM_API)
 
     def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
@@ -53,12 +56,15 @@ class Containers(GcpComponent):
             min_instances=app.min_replicas,
             max_instances=app.max_replicas,
             log_retention_days=args.spec.log_retention_days,
-            deletion_protection=args.deletion_protection,
+            deletion_protection=args.deletion_protection and not self.release_data,
+            behind_load_balancer=args.behind_load_balancer,
             network=network.network_id,
             subnetwork=network.subnetwork_id,
             network_tags=(network.app_tag,),
         )
-        self.service, self.invoker = cloud_run_service(self, args.stack, app, args.wiring, identity, settings)
+        run = cloud_run_service(self, args.stack, app, args.image, args.wiring, identity, settings)
+        self.service, self.service_name, self.invoker = run.service, run.name, run.invoker
+        self.max_instances = settings.max_instances
         self.endpoint = self.service.uri
         self.finish(
             {"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email}
@@ -70,6 +76,7 @@ def build(ctx: BuildContext) -> Built:
     containers = Containers(
         ctx.name,
         ContainersArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, network=ctx.component("network"),
-                       wiring=ctx.wiring, deletion_protection=ctx.stack.prod, **stack_args(ctx.stack)),
+                       wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring), deletion_protection=ctx.stack.prod,
+                       behind_load_balancer=ctx.stack.has("edge"), **stack_args(ctx.stack)),
     )  # fmt: skip
     return built(containers, outputs={"endpoint": containers.endpoint})

@@ -21,9 +21,13 @@ class DocDbArgs(GcpArgs):
 class DocDb(GcpComponent):
     """Firestore (Native mode) database ``<stack>-docs`` located in the stack's region: serverless, encrypted
     at rest, optimistic concurrency, point-in-time recovery (7 days) with ``point_in_time_recovery``, delete
-    protection with ``deletion_protection`` (then the resource is abandoned, not deleted, on destroy).
-    ``document_table`` is the database id; the app's service account gets ``roles/datastore.user`` with an
-    IAM condition on this database only.
+    protection with ``deletion_protection``. ``document_table`` is the database id; the app's service account
+    gets ``roles/datastore.user`` with an IAM condition on this database only.
+
+    Data guard: ``destroy`` keeps the database in the project (``retain_on_delete``, and ``ABANDON`` in the
+    provider); a stack that releases its data turns delete protection off and deletes it. A database kept by
+    an earlier ``destroy`` is taken back by the next ``up`` with ``mbops:adopt`` naming ``docdb.database``
+    (see ``common.adopted``): its id is fixed, so creating it again would fail.
 
     Children: ``database``.
     """
@@ -49,11 +53,11 @@ class DocDb(GcpComponent):
                 if spec.point_in_time_recovery
                 else "POINT_IN_TIME_RECOVERY_DISABLED",
                 delete_protection_state="DELETE_PROTECTION_ENABLED"
-                if spec.deletion_protection
+                if spec.deletion_protection and not self.release_data
                 else "DELETE_PROTECTION_DISABLED",
-                deletion_policy="ABANDON" if spec.deletion_protection else "DELETE",
+                deletion_policy="DELETE" if self.release_data else "ABANDON",
             ),
-            opts=self.opts(),
+            opts=self.data_opts(import_=self.adopted("database", f"projects/{self.project}/databases/{database_id}")),
         )
         self.database_id = database_id
         self.document_table = self.database.name

@@ -42,10 +42,12 @@ def plan_ranges(cidr: str) -> tuple[str, str | None]:
 class Network(GcpComponent):
     """VPC (custom mode), subnet with Private Google Access and flow logs, Cloud Router + NAT, firewall, PSA.
 
-    Instances get no external IP and reach the internet through Cloud NAT (``nat: none`` skips it; Cloud NAT
-    is a regional, zone-redundant service, so ``single`` and ``per_zone`` both mean one NAT). Subnets are
-    regional on GCP, so ``zones`` does not split them: the servers' regional instance group spreads over
-    that many zones.
+    Instances get no external IP and reach the internet through Cloud NAT (``nat: none`` skips it). Cloud NAT
+    is a regional, zone-redundant service with no per-zone gateway on GCP: ``per_zone`` gets the same single
+    NAT, and says so as a partial gap (egress already survives a zone outage). Subnets are regional on GCP, so
+    ``zones`` does not split them; it picks the zones the stack uses (``zone_names``: the first ``zones`` zones
+    of the region that are up, in order): the servers' instance group spreads over all of them, Cloud SQL and
+    Memorystore put their primary in the first and their standby in the second.
 
     Firewall: the app port is open only to Google's load balancer / health-check ranges, SSH only to IAP TCP
     forwarding (bastion-less), both only to instances carrying ``app_tag`` (``db_tag`` too for SSH); a
@@ -118,6 +120,12 @@ class Network(GcpComponent):
                 ),
                 opts=self.opts(),
             )
+            if spec.nat == "per_zone":
+                self.declare_gap(
+                    "nat: per_zone: Cloud NAT is regional and zone-redundant; GCP has no per-zone NAT gateway, "
+                    "so one NAT serves every zone of the region (egress survives a zone outage as per_zone means)",
+                    "nothing to do; nat: single states the same deployment without this note",
+                )
         self._firewall(name, args)
 
         self.psa_range = gcp.compute.GlobalAddress(
@@ -156,6 +164,9 @@ class Network(GcpComponent):
         self.subnetwork_id = self.subnetwork.id
         self.subnet_range = subnet_range
         self.zones = spec.zones
+        self.zone_names: pulumi.Output[list[str]] = gcp.compute.get_zones_output(
+            project=project, region=region, status="UP", opts=pulumi.InvokeOutputOptions(parent=self)
+        ).names.apply(lambda names: sorted(names)[: spec.zones])
         self.finish(
             {
                 "network_id": self.network.id,

@@ -36,6 +36,9 @@ class Push(GcpComponent):
     them): ``overrides.android_app.package_name`` (``gcp.firebase.AndroidApp``) and
     ``overrides.apple_app.bundle_id`` (``gcp.firebase.AppleApp``).
 
+    Firebase is one per project: on a project that already has it, adding it fails ("already exists"). Adopt it
+    instead: ``pulumi config set --path 'mbops:adopt[0]' push.firebase`` imports it on the next ``up``.
+
     Apple devices: FCM relays to APNs only after an APNs auth key (.p8) is uploaded to the Firebase project;
     no API or pulumi-gcp resource can upload it. With ``platform: apns``/``apns_sandbox`` that step is
     reported as a gap (the key is expected in the app secret ``credential_secret``, kept in Secret Manager).
@@ -63,7 +66,11 @@ class Push(GcpComponent):
         )
         firebase_opts = self.opts(provider=provider)
         self.firebase = gcp.firebase.Project(
-            f"{name}-firebase", **self.args("firebase", project=self.project), opts=firebase_opts
+            f"{name}-firebase",
+            **self.args("firebase", project=self.project),
+            opts=pulumi.ResourceOptions.merge(
+                firebase_opts, pulumi.ResourceOptions(import_=self.adopted("firebase", f"projects/{self.project}"))
+            ),
         )
         role_id = sender_role_id(args.stack)
         self.sender_role = gcp.projects.IAMCustomRole(

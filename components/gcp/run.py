@@ -1,17 +1,23 @@
 """A Cloud Run v2 service for the app, shared by the containers (managed) and serverless (saas) components.
 
 The service runs as the app's own service account, gets the wiring's plain env (``app.env`` included),
-every secret through ``value_source.secret_key_ref`` (a pinned Secret Manager version), and is reachable at
-its default ``https://*.run.app`` URL (Google-managed TLS). Who may call it is the explicit ``invoker``
-child: ``allUsers`` by default, because a mobile backend is a public API that authenticates its users
-itself (Identity Platform / app tokens); override ``invoker.member`` (e.g. ``group:ops@example.com``) to
-make it private.
+every secret through ``value_source.secret_key_ref`` (a pinned Secret Manager version), and runs the image
+the stack's registry pushed (by digest) or a prebuilt ``app.image``.
+
+Who may call it: a mobile backend is a public API that authenticates its users itself (Identity Platform /
+app tokens), so the invoker IAM check is off (``invoker_iam_disabled``) rather than granting ``allUsers``,
+which the common organization policy ``iam.allowedPolicyMemberDomains`` refuses. Overriding the ``invoker``
+child (e.g. ``invoker.member: group:ops@example.com``) turns the check back on and grants that member only.
+Where it is reached: its own ``https://*.run.app`` URL (Google-managed TLS) without an edge; with one (prod),
+only through the external HTTPS load balancer (``INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER``), so Cloud Armor
+sees every request.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -25,10 +31,19 @@ from mbops.errors import ConfigError
 # Cloud Run's CPU sizes and the most memory (MiB) each allows; 4 CPU need >= 2 GiB, 6-8 CPU >= 4 GiB.
 CPU_MAX_MEMORY = {1: 4096, 2: 8192, 4: 16384, 6: 24576, 8: 32768}
 CPU_MIN_MEMORY = {1: 128, 2: 128, 4: 2048, 6: 4096, 8: 4096}
-# Registries Cloud Run can pull from directly; any other is proxied through an Artifact Registry remote repo.
+# Registries Cloud Run can pull from.
 _NATIVE_REGISTRY = re.compile(
     r"^(([a-z0-9-]+\.)?gcr\.io|[a-z0-9-]+-docker\.pkg\.dev|docker\.io|index\.docker\.io)$"
 )
+
+
+@dataclass
+class RunService:
+    """The service, its name (known when planned: alert filters use it) and the invoker binding, if any."""
+
+    service: gcp.cloudrunv2.Service
+    name: str
+    invoker: gcp.cloudrunv2.ServiceIamMember | None
 
 
 @dataclass(kw_only=True)
@@ -43,6 +58,7 @@ class RunSettings:
     network: pulumi.Input[str] | None = None  # Direct VPC egress (PRIVATE_RANGES_ONLY) when set
     subnetwork: pulumi.Input[str] | None = None
     network_tags: tuple[str, ...] = ()
+    behind_load_balancer: bool = False  # the stack's edge fronts it: ingress only from the load balancer
 
 
 def cloud_run_limits(cpu: float, memory_mb: int) -> dict[str, str]:
@@ -67,45 +83,28 @@ def split_image(image: str) -> tuple[str, str]:
     return "docker.io", image
 
 
-def run_image(c: GcpComponent, stack: str, image: str) -> tuple[str, list[pulumi.Resource]]:
-    """The image reference Cloud Run deploys, proxying registries it cannot pull from.
-
-    Cloud Run pulls only from Artifact Registry, Container Registry and Docker Hub; an image elsewhere
-    (e.g. ghcr.io) is served through an Artifact Registry remote repository (child ``image_repository``),
-    which the service must then depend on.
-    """
-    host, path = split_image(image)
-    if _NATIVE_REGISTRY.match(host):
-        return image, []
-    repo_id = gcp_name(stack, host.split(".")[0], "proxy")
-    repo_args = c.args(
-        "image_repository",
-        project=c.project,
-        location=c.region,
-        repository_id=repo_id,
-        format="DOCKER",
-        mode="REMOTE_REPOSITORY",
-        labels=c.labels,
-        description=f"Pull-through cache of https://{host} for Cloud Run",
-        remote_repository_config={
-            "description": host,
-            "docker_repository": {"custom_repository": {"uri": f"https://{host}"}},
-        },
-    )
-    repository = gcp.artifactregistry.Repository(f"{c.resource_name}-images", **repo_args, opts=c.opts())
-    proxied = (
-        f"{repo_args['location']}-docker.pkg.dev/{repo_args['project']}/{repo_args['repository_id']}/{path}"
-    )
-    return proxied, [repository]
+def check_pullable(image: pulumi.Input[str]) -> None:
+    """A ConfigError when a prebuilt image lives in a registry Cloud Run cannot pull from."""
+    if not isinstance(image, str):
+        return  # the stack's registry pushed it: Artifact Registry
+    host, _ = split_image(image)
+    if not _NATIVE_REGISTRY.match(host):
+        raise ConfigError(
+            f"app.image: Cloud Run pulls only from Artifact Registry (<region>-docker.pkg.dev), Container Registry "
+            f"(gcr.io) and Docker Hub, not {host}; build it with app.build (pushed to the stack's Artifact "
+            f"Registry) or copy {image} to one of those"
+        )
 
 
 def cloud_run_service(
-    c: GcpComponent, stack: str, app: AppSpec, wiring: AppWiring, identity: AppIdentity, settings: RunSettings
-) -> tuple[gcp.cloudrunv2.Service, gcp.cloudrunv2.ServiceIamMember]:
-    """The app's Cloud Run v2 service, its log bucket and sink, and its explicit ``invoker`` binding.
+    c: GcpComponent, stack: str, app: AppSpec, image: pulumi.Input[str], wiring: AppWiring, identity: AppIdentity,
+    settings: RunSettings,
+) -> RunService:
+    """The app's Cloud Run v2 service running ``image``, its log bucket and sink, and the ``invoker`` binding
+    when the invoker check is overridden back on.
 
-    Children: ``image_repository`` (only for registries Cloud Run cannot pull from), ``log_bucket``,
-    ``log_sink``, ``service``, ``invoker``. ``PORT`` is set by Cloud Run from the container port.
+    Children: ``log_bucket``, ``log_sink``, ``service``, ``invoker`` (only when overridden). ``PORT`` is set by
+    Cloud Run from the container port.
     """
     name = c.resource_name
     envs: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted(wiring.env.items())]
@@ -133,13 +132,15 @@ def cloud_run_service(
         if settings.network is not None
         else {}
     )
-    image, image_deps = run_image(c, stack, app.image)
+    check_pullable(image)
+    invoker_override: dict[str, Any] | None = c.spec.overrides.get("invoker")
     service_args = c.args(
         "service",
         project=c.project,
         location=c.region,
         name=gcp_name(stack, "app", limit=49),
-        ingress="INGRESS_TRAFFIC_ALL",
+        ingress="INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" if settings.behind_load_balancer else "INGRESS_TRAFFIC_ALL",
+        invoker_iam_disabled=invoker_override is None,
         deletion_protection=settings.deletion_protection,
         labels=c.labels,
         description=f"mbops {stack}: the app",
@@ -186,21 +187,18 @@ def cloud_run_service(
     service = gcp.cloudrunv2.Service(
         f"{name}-service",
         **service_args,
-        opts=c.opts(depends_on=[*identity.grants, *wiring.depends_on, *logs, *image_deps]),
+        opts=c.opts(depends_on=[identity.propagated, *wiring.depends_on, *logs]),
     )
-    invoker = gcp.cloudrunv2.ServiceIamMember(
-        f"{name}-invoker",
-        **c.args(
-            "invoker",
-            project=c.project,
-            location=c.region,
-            name=service.name,
-            role="roles/run.invoker",
-            member="allUsers",
-        ),
-        opts=c.opts(),
-    )
-    return service, invoker
+    invoker = None
+    if invoker_override is not None:
+        if not invoker_override.get("member"):
+            raise ConfigError(f"components.{c.kind}.overrides.invoker: set member (e.g. group:ops@example.com)")
+        invoker = gcp.cloudrunv2.ServiceIamMember(
+            f"{name}-invoker",
+            **c.args("invoker", project=c.project, location=c.region, name=service.name, role="roles/run.invoker"),
+            opts=c.opts(),
+        )
+    return RunService(service=service, name=service_args["name"], invoker=invoker)
 
 
 def _log_bucket(c: GcpComponent, stack: str, service: str, retention_days: int) -> list[pulumi.Resource]:

@@ -22,7 +22,11 @@ class SecretsArgs(GcpArgs):
 class Secrets(GcpComponent):
     """Secret Manager secrets ``<stack>-<NAME>``, user-managed replication in the stack's region only
     (data residency), each with one version holding the value (a Pulumi secret, never in plaintext state).
-    Destroyed versions stay recoverable for ``recovery_days`` (``version_destroy_ttl``).
+
+    ``recovery_days`` applies to every secret of the stack (the database URL, the cache URL and the CDN key
+    too): a version replaced by a new value is disabled and destroyed only ``recovery_days`` later
+    (``version_destroy_ttl``), so a bad rotation can be undone by re-enabling it. Secret Manager has no
+    recovery window for a deleted *secret*: ``destroy`` deletes the stack's secrets at once.
 
     The app reads them through ``refs`` (pinned versions); its service account gets secretAccessor on each
     secret, never project-wide. ``store`` names where they live: ``projects/<project>/secrets/<stack>-``.
@@ -39,9 +43,7 @@ class Secrets(GcpComponent):
         if not args.values:  # nothing to store: still accept (empty) overrides for the children it would have
             self.args("secret"), self.args("secret_version")
         for env_name in sorted(args.values):
-            self.refs[env_name] = self.secret(
-                "secret", env_name, args.stack, args.values[env_name], destroy_ttl_days=args.spec.recovery_days
-            )
+            self.refs[env_name] = self.secret("secret", env_name, args.stack, args.values[env_name])
         self.store = f"projects/{self.project}/secrets/{args.stack}-"
         self.finish({"store": self.store, "secret_ids": {k: r.secret_id for k, r in self.refs.items()}})
 
@@ -50,5 +52,5 @@ def build(ctx: BuildContext) -> Built:
     """The stack's Secret Manager secrets, holding ``app.secret_env`` (the app reads them by reference)."""
     secrets = Secrets(
         ctx.name, SecretsArgs(spec=ctx.spec, stack=ctx.stack.name, values=ctx.app_secrets, **stack_args(ctx.stack))
-    )
+    )  # stack_args carries recovery_days to every component that keeps a secret
     return built(secrets, secrets=dict(secrets.refs), outputs={"secrets_store": secrets.store})

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from mbops.components.gcp.app import app_identity
-from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
+from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, built, stack_args
 from mbops.components.gcp.run import RunSettings, cloud_run_service
 from mbops.components.spec import AppSpec, ServerlessSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
@@ -19,23 +19,26 @@ class ServerlessArgs(GcpArgs):
     stack: str = "mbops"
     app: AppSpec = field(default_factory=AppSpec)
     wiring: AppWiring = field(default_factory=AppWiring)
+    image: pulumi.Input[str]  # what the app runs: the registry's pushed digest, or app.image
     deletion_protection: bool = False
+    behind_load_balancer: bool = False  # the stack has an edge: ingress only through its load balancer
 
 
 class Serverless(GcpComponent):
     """Cloud Run v2 service scaling from 0 to ``app.max_replicas`` instances, billed per request
     (CPU only during requests), request timeout ``timeout_s``, no VPC (the saas profile's data services are
-    Google APIs reached with the service account's identity). Same identity, secret, probe and ``invoker``
-    pattern as the containers component (see ``run.py``): ``allUsers`` may invoke it by default, as a public
-    mobile API; override ``invoker.member`` to restrict it.
+    Google APIs reached with the service account's identity). Same identity, secret, probe, ingress and
+    invoker pattern as the containers component (see ``run.py``): anyone may call it (the invoker check is off,
+    which organization policies allow, unlike an ``allUsers`` binding), through the edge's load balancer when
+    the stack has one; override ``invoker.member`` to restrict it.
 
     Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
-    ``datastore_access``,
-    ``image_repository`` (non-Google registries only), ``log_bucket``, ``log_sink``, ``service``, ``invoker``.
+    ``datastore_access``, ``registry_access``, ``log_bucket``, ``log_sink``, ``service``, ``invoker`` (only when
+    overridden).
     """
 
     kind = "serverless"
-    apis = ("run.googleapis.com", "iam.googleapis.com", "artifactregistry.googleapis.com")
+    apis = ("run.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", CRM_API)
 
     def __init__(self, name: str, args: ServerlessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
@@ -47,9 +50,12 @@ class Serverless(GcpComponent):
             max_instances=app.max_replicas,
             timeout_s=args.spec.timeout_s,
             log_retention_days=args.spec.log_retention_days,
-            deletion_protection=args.deletion_protection,
+            deletion_protection=args.deletion_protection and not self.release_data,
+            behind_load_balancer=args.behind_load_balancer,
         )
-        self.service, self.invoker = cloud_run_service(self, args.stack, app, args.wiring, identity, settings)
+        run = cloud_run_service(self, args.stack, app, args.image, args.wiring, identity, settings)
+        self.service, self.service_name, self.invoker = run.service, run.name, run.invoker
+        self.max_instances = settings.max_instances
         self.endpoint = self.service.uri
         self.finish(
             {"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email}
@@ -61,6 +67,7 @@ def build(ctx: BuildContext) -> Built:
     serverless = Serverless(
         ctx.name,
         ServerlessArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, wiring=ctx.wiring,
-                       deletion_protection=ctx.stack.prod, **stack_args(ctx.stack)),
+                       image=ctx.stack.image(ctx.wiring), deletion_protection=ctx.stack.prod,
+                       behind_load_balancer=ctx.stack.has("edge"), **stack_args(ctx.stack)),
     )  # fmt: skip
     return built(serverless, outputs={"endpoint": serverless.endpoint})

@@ -5,18 +5,30 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
 from mbops.components.gcp.app import app_identity
-from mbops.components.gcp.common import MACHINE_TYPES, GcpArgs, GcpComponent, built, gcp_name, stack_args
-from mbops.components.gcp.lb import global_frontend
+from mbops.components.gcp.common import (
+    CRM_API,
+    MACHINE_TYPES,
+    GcpArgs,
+    GcpComponent,
+    built,
+    gcp_name,
+    stack_args,
+)  # fmt: skip
+from mbops.components.gcp.lb import Frontend, front_apis, frontend, group_backend
 from mbops.components.gcp.network import Network
 from mbops.components.spec import AppSpec, ServersSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
 
-COS_IMAGE = "projects/cos-cloud/global/images/family/cos-stable"
+COS_PROJECT, COS_FAMILY = "cos-cloud", "cos-stable"
+COS_IMAGE = f"projects/{COS_PROJECT}/global/images/family/{COS_FAMILY}"
+# The label every instance of the group carries (alert and dashboard filters select the group's VMs by it).
+GROUP_LABEL = "mbops-group"
 
 
 @dataclass(kw_only=True)
@@ -26,9 +38,14 @@ class ServersArgs(GcpArgs):
     app: AppSpec = field(default_factory=AppSpec)
     network: Network
     wiring: AppWiring = field(default_factory=AppWiring)
+    image: pulumi.Input[str]  # what the app runs: the registry's pushed digest, or app.image
+    prod: bool = False
+    edge: bool = False  # the stack's edge puts the load balancer (with Cloud Armor) in front of the group
+    domain: str | None = None  # without an edge: the group's own load balancer serves HTTPS on it
+    dns_zone: Any = None
 
 
-def launcher(app: AppSpec, env: Mapping[str, str], secrets: Mapping[str, str]) -> str:
+def launcher(app: AppSpec, image: str, env: Mapping[str, str], secrets: Mapping[str, str]) -> str:
     """The shell script that starts the app container: plain env inline, secrets read at start.
 
     Each secret is read from Secret Manager (a pinned version) with the VM's service-account token from the
@@ -51,13 +68,13 @@ def launcher(app: AppSpec, env: Mapping[str, str], secrets: Mapping[str, str]) -
     names = ["PORT", *sorted(env), *sorted(secrets)]
     lines.append(
         "exec /usr/bin/docker run --rm --name app --log-driver=gcplogs --security-opt=no-new-privileges "
-        f"-p {app.port}:{app.port} " + " ".join(f"-e {n}" for n in names) + f" {shlex.quote(app.image)}"
+        f"-p {app.port}:{app.port} " + " ".join(f"-e {n}" for n in names) + f" {shlex.quote(image)}"
     )
     return "\n".join(lines) + "\n"
 
 
-def cloud_init(app: AppSpec, env: Mapping[str, str], secrets: Mapping[str, str], region: str) -> str:
-    """cloud-config for Container-Optimized OS: a systemd unit that (re)starts the app container."""
+def cloud_init(app: AppSpec, image: str, env: Mapping[str, str], secrets: Mapping[str, str], region: str) -> str:
+    """cloud-config for Container-Optimized OS: a systemd unit that (re)starts the app container ``image``."""
     unit = f"""[Unit]
 Description=mbops app container
 Wants=network-online.target
@@ -79,7 +96,7 @@ RestartSec=5
         return "\n".join(f"      {line}" if line else "" for line in text.splitlines())
 
     files = [
-        ("/etc/mbops/app.sh", "0700", launcher(app, env, secrets)),
+        ("/etc/mbops/app.sh", "0700", launcher(app, image, env, secrets)),
         ("/etc/systemd/system/app.service", "0644", unit),
     ]
     text = "#cloud-config\nwrite_files:\n"
@@ -90,41 +107,51 @@ RestartSec=5
 
 
 class Servers(GcpComponent):
-    """The app on Compute Engine: instance template, regional managed instance group, autoscaler, global LB.
+    """The app on Compute Engine: instance template, regional managed instance group, autoscaler, and (without
+    the stack's edge) its own global load balancer.
 
     Each VM is a shielded VM (secure boot, vTPM, integrity monitoring) on Container-Optimized OS with no
     external IP, OS Login (SSH only through IAP, see the network's firewall) and a dedicated service account
-    holding only logWriter, metricWriter, secretAccessor on its own secrets and objectAdmin on its bucket.
-    cloud-init starts the app image with ``docker run``; secrets (``DATABASE_URL``, ...) are read from
-    Secret Manager when the container starts, never placed in metadata. The group spreads over the
-    network's ``zones`` zones, heals on the health path, rolls out a changed template proactively with
-    surge, and scales on CPU (60%) between ``app.min_replicas`` and ``app.max_replicas``.
+    holding only logWriter, metricWriter, secretAccessor on its own secrets, objectAdmin on its bucket and
+    artifactregistry.reader on the stack's repository. cloud-init starts the app image (the registry's pushed
+    digest, or ``app.image``) with ``docker run``; secrets (``DATABASE_URL``, ...) are read from Secret Manager
+    when the container starts, never placed in metadata. The group spreads over the network's ``zones`` zones,
+    heals on the health path, rolls out a changed template proactively with surge, scales on CPU (60%) between
+    ``app.min_replicas`` and ``app.max_replicas``, and ``pulumi up`` waits until every instance runs the current
+    template and is stable (``wait_for_instances``): a deploy that does not come up fails.
 
-    The load balancer (``lb.py``) serves HTTPS when ``overrides.certificate.managed.domains`` names a domain,
-    and HTTP otherwise (with a warning): the endpoint is then ``http://<address>``.
+    The boot image: ``os_image`` when set; in prod the current ``cos-stable`` image resolved once and kept (the
+    template ignores later family releases, so autoscaled VMs all run the image the group was rolled out with;
+    set ``os_image`` to move on); in dev the ``cos-stable`` family.
 
-    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
-    ``datastore_access``, ``template``, ``health_check``, ``group``, ``autoscaler``, ``backend``, plus the
-    load balancer front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
+    Front: with the stack's edge, the edge owns the backend service (Cloud Armor) and the HTTPS front; without
+    it, the group gets its own (``lb.py``): HTTPS on the stack's ``domain`` if it has one, else plain HTTP.
+
+    Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``, ``datastore_access``,
+    ``registry_access``, ``template``, ``health_check``, ``group``, ``autoscaler``, and without an edge
+    ``backend`` plus the load balancer front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
     """
 
     kind = "servers"
-    apis = (
-        "compute.googleapis.com",
-        "iam.googleapis.com",
-        "logging.googleapis.com",
-        "monitoring.googleapis.com",
-    )
 
     def __init__(self, name: str, args: ServersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        own_front = () if args.edge else front_apis(args.domain, args.dns_zone)
+        self.apis = (
+            "compute.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
+            CRM_API, *own_front,
+        )  # fmt: skip
         super().__init__(name, args, opts)
         spec, app, network, wiring = args.spec, args.app, args.network, args.wiring
         identity = app_identity(self, args.stack, "vm", wiring)
         self.service_account = identity.account
         secrets = {k: ref.version.name for k, ref in wiring.secrets.items()}
-        user_data = pulumi.Output.all(env=wiring.env, secrets=secrets).apply(
-            lambda v: cloud_init(app, v["env"], v["secrets"], self.region)
+        user_data = pulumi.Output.all(image=args.image, env=wiring.env, secrets=secrets).apply(
+            lambda v: cloud_init(app, v["image"], v["env"], v["secrets"], self.region)
         )
+        # The group's and its instances' name (alert filters and the instances' label use it).
+        self.group_name = spec.overrides.get("group", {}).get("name") or gcp_name(args.stack, "app", limit=50)
+        self.min_replicas = app.min_replicas
+        source_image, keep_image = self._boot_image(spec, prod=args.prod)
         self.template = gcp.compute.InstanceTemplate(
             f"{name}-template",
             **self.args(
@@ -133,13 +160,13 @@ class Servers(GcpComponent):
                 region=self.region,
                 machine_type=MACHINE_TYPES[spec.size],
                 description=f"mbops {args.stack}: app VM",
-                labels=self.labels,
+                labels={**self.labels, GROUP_LABEL: self.group_name},
                 tags=[network.app_tag],
                 disks=[
                     {
                         "boot": True,
                         "auto_delete": True,
-                        "source_image": spec.os_image or COS_IMAGE,
+                        "source_image": source_image,
                         "disk_size_gb": spec.disk_gb,
                         "disk_type": "pd-balanced",
                         "labels": self.labels,
@@ -161,7 +188,10 @@ class Servers(GcpComponent):
                 },
                 scheduling={"automatic_restart": True, "on_host_maintenance": "MIGRATE"},
             ),
-            opts=self.opts(depends_on=[*identity.grants, *wiring.depends_on]),
+            opts=self.opts(
+                depends_on=[identity.propagated, *wiring.depends_on],
+                ignore_changes=["disks[0].sourceImage"] if keep_image else None,
+            ),
         )
         self.health_check = gcp.compute.HealthCheck(
             f"{name}-health",
@@ -177,22 +207,17 @@ class Servers(GcpComponent):
             ),
             opts=self.opts(),
         )
-        zones = gcp.compute.get_zones_output(
-            project=self.project,
-            region=self.region,
-            status="UP",
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        ).names.apply(lambda names: sorted(names)[: network.zones])
         self.group = gcp.compute.RegionInstanceGroupManager(
             f"{name}-group",
             **self.args(
                 "group",
                 project=self.project,
                 region=self.region,
-                base_instance_name=gcp_name(args.stack, "app", limit=50),
+                name=self.group_name,
+                base_instance_name=self.group_name,
                 versions=[{"name": "primary", "instance_template": self.template.self_link_unique}],
                 named_ports=[{"name": "http", "port": app.port}],
-                distribution_policy_zones=zones,
+                distribution_policy_zones=network.zone_names,
                 distribution_policy_target_shape="EVEN",
                 auto_healing_policies={"health_check": self.health_check.id, "initial_delay_sec": 300},
                 update_policy={
@@ -202,7 +227,8 @@ class Servers(GcpComponent):
                     "max_surge_fixed": network.zones,
                     "max_unavailable_fixed": 0,
                 },
-                wait_for_instances=False,
+                wait_for_instances=True,
+                wait_for_instances_status="UPDATED",
             ),
             opts=self.opts(),
         )
@@ -223,41 +249,44 @@ class Servers(GcpComponent):
             ),
             opts=self.opts(),
         )
-        self.backend = gcp.compute.BackendService(
-            f"{name}-backend",
-            **self.args(
-                "backend",
-                project=self.project,
-                protocol="HTTP",
-                port_name="http",
-                timeout_sec=30,
-                load_balancing_scheme="EXTERNAL_MANAGED",
-                health_checks=self.health_check.id,
-                connection_draining_timeout_sec=30,
-                log_config={"enable": True, "sample_rate": 1.0},
-                backends=[
-                    {
-                        "group": self.group.instance_group,
-                        "balancing_mode": "UTILIZATION",
-                        "max_utilization": 0.8,
-                        "capacity_scaler": 1.0,
-                    }
-                ],
-            ),
-            opts=self.opts(),
-        )
-        self.frontend = global_frontend(self, f"mbops {args.stack} app", self.backend.id)
-        self.endpoint = self.frontend.url
+        self.backend: gcp.compute.BackendService | None = None
+        self.frontend: Frontend | None = None
+        self.endpoint: pulumi.Output[str] | None = None
+        if not args.edge:
+            purpose = f"mbops {args.stack} app"
+            self.backend = group_backend(
+                self, purpose, group=self.group.instance_group, health_check=self.health_check.id
+            )
+            self.frontend = frontend(
+                self, purpose=purpose, default_service=self.backend.id, domain=args.domain, dns_zone=args.dns_zone
+            )
+            self.endpoint = self.frontend.url
         self.finish(
             {"endpoint": self.endpoint, "group": self.group.instance_group, "service_account": identity.email}
         )
 
+    def _boot_image(self, spec: ServersSpec, *, prod: bool) -> tuple[pulumi.Input[str], bool]:
+        """The boot disk's image and whether the template keeps it once created (prod's resolved default)."""
+        if spec.os_image:
+            return spec.os_image, False
+        if not prod:
+            return COS_IMAGE, False
+        image = gcp.compute.get_image_output(
+            family=COS_FAMILY, project=COS_PROJECT, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        return image.self_link, True
+
 
 def build(ctx: BuildContext) -> Built:
-    """The app on a regional group of VMs behind a global LB; its URL is the stack's ``endpoint`` output."""
+    """The app on a regional group of VMs; behind the edge's load balancer, or its own; ``endpoint`` is its URL."""
     servers = Servers(
         ctx.name,
         ServersArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, network=ctx.component("network"),
-                    wiring=ctx.wiring, **stack_args(ctx.stack)),
+                    wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring), prod=ctx.stack.prod,
+                    edge=ctx.stack.has("edge"), domain=ctx.stack.domain, dns_zone=ctx.stack.dns_zone,
+                    **stack_args(ctx.stack)),
     )  # fmt: skip
-    return built(servers, outputs={"endpoint": servers.endpoint})
+    outputs = {"endpoint": servers.endpoint} if servers.endpoint is not None else {}
+    if servers.frontend is not None and servers.frontend.dns_records is not None:
+        outputs["dns_records"] = servers.frontend.dns_records
+    return built(servers, outputs=outputs)

@@ -21,7 +21,11 @@ class Storage(GcpComponent):
     """Cloud Storage bucket: uniform bucket-level access (IAM only, no ACLs), public access prevention
     enforced, versioning, lifecycle (expire noncurrent versions, abort incomplete multipart uploads), CORS
     only for ``cors_origins``. Objects are encrypted at rest with Google-managed keys; access is granted per
-    bucket (the app's service account, the CDN's service agent), never to ``allUsers``.
+    bucket (the app's service account, the CDN's service agent on the ``public_prefix`` only), never to
+    ``allUsers``: user uploads stay private, the app serves or signs them.
+
+    Data guard: ``destroy`` keeps the bucket and its objects (``retain_on_delete``); a stack that releases its
+    data deletes it with everything in it (``force_destroy``), as ``force_destroy`` in the spec always does.
 
     Children: ``bucket``.
     """
@@ -67,12 +71,13 @@ class Storage(GcpComponent):
                 public_access_prevention="enforced",
                 versioning={"enabled": spec.versioning},
                 lifecycle_rules=lifecycle,
-                force_destroy=spec.force_destroy,
+                force_destroy=spec.force_destroy or self.release_data,
                 labels=self.labels,
                 **cors,
             ),
-            opts=self.opts(),
+            opts=self.data_opts(),
         )
+        self.public_prefix = spec.public_prefix
         self.bucket_name = self.bucket.name
         self.bucket_url = self.bucket.url
         self.finish({"bucket_name": self.bucket.name, "bucket_url": self.bucket.url})

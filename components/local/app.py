@@ -1,29 +1,31 @@
-"""The app on this machine: its local command as a background process with the stack's wiring.
+"""The app on this machine: its local command as a background process with the stack's wiring — or, when the
+stack builds an image (``app.build``) and a Docker engine is reachable, that image as a container
+(``container.py``; the ``registry`` kind builds it).
 
-- The command (``app.command``) runs detached (own session), with stdin closed, output appended to
+- The command (``app.command``) runs detached (own session), with stdin closed, output timestamped into
   ``<state>/<stack>/app/app.log`` and ``app.pid`` next to it; a command starting with ``python`` runs with
   the interpreter that runs mbops. Its working directory is the stack file's folder (or the current one).
-- ``PORT``: ``app.port`` when that port is free on 127.0.0.1 at creation, else a free port (the ``endpoint``
-  output says which); the port is kept across restarts while it stays free, so the endpoint does not move.
+- When mbops runs as root, the app runs as the unprivileged system user ``mbops-app`` (see ``process.py``).
+- ``PORT``: ``app.port`` when free on 127.0.0.1, else an error naming who holds it, or with ``mbops up --port
+  auto`` a free port and a notice (see ``health.py``); the port is kept across restarts while it stays free.
 - Environment: a few variables of the deployer's (PATH, HOME, locale, VIRTUAL_ENV — never credentials),
   ``app.env`` and the wired plain variables (``STORAGE_URL``, ``DOCUMENT_TABLE``, ...), then the secrets
   file's values (``DATABASE_URL``, ``REDIS_URL``, ``app.secret_env``), read when the process starts.
-- Creation waits until ``GET <health_path>`` answers 2xx/3xx (``MBOPS_HEALTH_TIMEOUT`` seconds, default 60);
-  an app that exits or never answers is stopped and the error quotes the end of its log.
-- Changing any input but the health timeout restarts the process (stop, then start on the same port); a
-  process found dead by ``refresh``/``up`` is started again.
+- Creation waits until ``GET <health_path>`` answers 2xx/3xx from the app's own socket (``MBOPS_HEALTH_TIMEOUT``
+  seconds, default 60); an app that exits, never answers or whose port answers for someone else is stopped
+  and the error quotes the end of its log.
+- A process left running by an interrupted run (its pid file names it, checked by start time) is stopped
+  before a new one starts, and by ``destroy``.
+- Changing any input but the health timeout and ``--port auto`` restarts the process (stop, then start on the
+  same port); a process found dead by ``refresh``/``up`` is started again.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,37 +36,15 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from mbops.components.base import MbopsComponent
 from mbops.components.local import process
-from mbops.components.local.provider import (
-    LOOPBACK,
-    LocalProvider,
-    free_port,
-    port_answers,
-    port_free,
-    port_owners,
-    tail,
-)
+from mbops.components.local.health import Runner, choose_port, health_timeout, probe_http, wait_healthy
+from mbops.components.local.provider import LOOPBACK, LocalProvider, owns_port, port_answers, port_holder, tail
 from mbops.components.local.secrets import read_secrets
 from mbops.components.spec import ComponentSpec
 from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError, DeployError
 from mbops.host import private_dir, remove_tree
 
-HEALTH_TIMEOUT_ENV = "MBOPS_HEALTH_TIMEOUT"
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
-DEFAULT_HEALTH_TIMEOUT_S = 60.0
-
-
-def health_timeout() -> float:
-    raw = os.environ.get(HEALTH_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_HEALTH_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1
-    if not 0 < value <= 3600:
-        raise ConfigError(f"{HEALTH_TIMEOUT_ENV}={raw!r}: give the seconds to wait for the app (0-3600)")
-    return value
+__all__ = ["AppService", "AppServiceArgs", "build", "check_command", "command_argv", "health_timeout"]
 
 
 def command_argv(command: str) -> list[str]:
@@ -96,116 +76,100 @@ def check_command(command: str, cwd: Path, *, source: str = "flags") -> None:
         )
 
 
+def app_env(props: Mapping[str, Any], port: int) -> dict[str, str]:
+    """The app's environment: ``app.env`` and the wiring, the secrets file's values, ``PORT``."""
+    env = _strings(props.get("env"))
+    if props.get("secrets_file"):
+        env.update(read_secrets(props["secrets_file"]))
+    env.update(_strings(props.get("secret_env")))
+    env["PORT"] = str(port)
+    return env
+
+
 class AppProcessProvider(LocalProvider):
     """The app as a supervised background process (see the module docstring)."""
 
     required = ("command", "cwd", "run_dir", "health_path")
-    optional = ("env", "secrets_file", "secrets_version", "secret_env", "preferred_port", "health_timeout_s")
-    computed = ("pid", "start_time", "port", "url", "log_file", "pid_file", "status")
+    optional = (
+        "env", "secrets_file", "secrets_version", "secret_env", "preferred_port", "health_timeout_s", "port_auto",
+        "run_as",
+    )  # fmt: skip
+    computed = ("pid", "start_time", "port", "url", "log_file", "pid_file", "status", "notice")
     secret_outputs = ("secret_env",)
     replace_keys = ()
-    quiet_keys = ("health_timeout_s",)
+    quiet_keys = ("health_timeout_s", "port_auto")
+    path_keys = ("run_dir", "log_file", "pid_file", "secrets_file")
     healthy_status = "running"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._start(props, free_port(props.get("preferred_port")))
-        return CreateResult(id_=f"{props['run_dir']}#app", outs=outs)
+        self._stop_survivor(props)
+        port, notice = choose_port(props)
+        outs = self._start(props, port)
+        return CreateResult(id_=f"{props['run_dir']}#app", outs={**outs, "notice": notice})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         process.stop(olds.get("pid"), olds.get("start_time"))
-        port = olds.get("port")
-        if news.get("preferred_port") != olds.get("preferred_port") or not port or not port_free(int(port)):
-            port = free_port(news.get("preferred_port"))
-        return UpdateResult(outs=self._start(news, int(port)))
+        self._stop_survivor(news)
+        keep = olds.get("port") if news.get("preferred_port") == olds.get("preferred_port") else None
+        port, notice = choose_port(news, keep=keep)
+        return UpdateResult(outs={**self._start(news, port), "notice": notice})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         process.stop(props.get("pid"), props.get("start_time"))
+        self._stop_survivor(props)
         if props.get("delete_data"):
             remove_tree(props["run_dir"])
-        elif props.get("pid_file"):
-            remove_tree(props["pid_file"])
+        else:
+            remove_tree(Path(props["run_dir"]) / "app.pid")
 
     def problems(self, outs: dict[str, Any]) -> list[str]:
-        if not process.alive(outs.get("pid"), outs.get("start_time")):
-            return [f"the app process (pid {outs.get('pid')}) is not running"]
-        if not port_answers(outs.get("port")):
-            return [f"the app (pid {outs.get('pid')}) does not answer on port {outs.get('port')}"]
+        pid, port = outs.get("pid"), outs.get("port")
+        if not process.alive(pid, outs.get("start_time")):
+            return [f"the app process (pid {pid}) is not running"]
+        if not port_answers(port):
+            return [f"the app (pid {pid}) does not answer on port {port}"]
+        if not owns_port(process.family(int(pid)), int(port)):
+            return [f"port {port} is held by {port_holder(int(port)) or 'another process'}, not by the app (pid {pid})"]
         return []
+
+    def leftovers(self, inputs: dict[str, Any]) -> list[str]:
+        found = process.recorded(Path(inputs["run_dir"]) / "app.pid")
+        return [f"the app process (pid {found[0]}) of an interrupted run still runs"] if found else []
 
     def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
         """Alive, owning its port (it or a child of it), and the health path's answer and latency."""
         found = super().probe(outs)
         if found["state"] == "down":
             return found
-        owners = port_owners(int(outs["port"]))
-        family = process.family(int(outs["pid"]))
-        if owners and not owners & family:
-            return {"state": "down", "detail": f"port {outs['port']} is held by pid {', '.join(map(str, owners))}, "
-                    f"not by the app (pid {outs['pid']})"}  # fmt: skip
-        url = f"{outs['url']}{outs['health_path']}"
-        started = time.monotonic()
-        try:
-            with _DIRECT.open(url, timeout=5) as response:
-                code = response.status
-        except urllib.error.HTTPError as exc:
-            code = exc.code
-        except (urllib.error.URLError, OSError) as exc:
-            return {"state": "down", "detail": f"{url}: {getattr(exc, 'reason', exc)}"}
-        latency = round((time.monotonic() - started) * 1000, 1)
-        healthy = 200 <= code < 400
-        return {"state": "up" if healthy else "down", "detail": f"GET {outs['health_path']} -> {code}",
-                "latency_ms": latency, "pid": outs["pid"], "port": outs["port"]}  # fmt: skip
+        return {**probe_http(outs["url"], outs["health_path"]), "pid": outs["pid"], "port": outs["port"]}
 
     # steps --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _stop_survivor(props: dict[str, Any]) -> None:
+        """Stop the app an interrupted run left running (its pid file names it; checked by start time)."""
+        process.stop_survivor(Path(props["run_dir"]) / "app.pid")
+
     def _start(self, props: dict[str, Any], port: int) -> dict[str, Any]:
         run_dir = private_dir(props["run_dir"])
         log, pid_file = run_dir / "app.log", run_dir / "app.pid"
         cwd = Path(props["cwd"])
         if not cwd.is_dir():
             raise DeployError(f"the app's working directory {cwd} does not exist")
-        env = {**process.base_env(), **_strings(props.get("env"))}
-        if props.get("secrets_file"):
-            env.update(read_secrets(props["secrets_file"]))
-        env.update(_strings(props.get("secret_env")))
-        env["PORT"] = str(port)
+        env = {**process.base_env(), **app_env(props, port)}
         argv = command_argv(props["command"])
-        pid, started = process.spawn(argv, cwd=cwd, env=env, log_file=log, pid_file=pid_file, timestamps=True)
+        pid, started = process.spawn(
+            argv, cwd=cwd, env=env, log_file=log, pid_file=pid_file, timestamps=True, user=props.get("run_as"),
+        )  # fmt: skip
         url = f"http://{LOOPBACK}:{port}"
-        self._wait_healthy(
-            url + props["health_path"], pid, started, log, float(props.get("health_timeout_s") or 60)
-        )
+        runner = Runner(
+            what=f"the app (pid {pid})", running=lambda: process.alive(pid, started),
+            owners=lambda: process.family(pid), stop=lambda: process.stop(pid, started), log_tail=lambda: tail(log),
+        )  # fmt: skip
+        wait_healthy(url + props["health_path"], port, runner, float(props.get("health_timeout_s") or 60))
         return {
             **props, "pid": pid, "start_time": started, "port": port, "url": url, "log_file": str(log),
             "pid_file": str(pid_file), "status": self.healthy_status,
         }  # fmt: skip
-
-    @staticmethod
-    def _wait_healthy(url: str, pid: int, started: int, log: Path, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        while True:
-            if not process.alive(pid, started):
-                raise DeployError(
-                    f"the app exited while starting (before {url} answered); "
-                    f"last lines of {log}:\n{tail(log)}"
-                )
-            try:
-                with _DIRECT.open(url, timeout=2) as response:
-                    if 200 <= response.status < 400:
-                        return
-                    last = f"HTTP {response.status}"
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
-                last = str(getattr(exc, "reason", exc))
-            if time.monotonic() > deadline:
-                process.stop(pid, started)
-                raise DeployError(
-                    f"the app did not become healthy: {url} gave no 2xx/3xx answer within {timeout:g}s "
-                    f"(last: {last}); it was stopped. Set {HEALTH_TIMEOUT_ENV} to wait longer. "
-                    f"Last lines of {log}:\n{tail(log)}"
-                )
-            time.sleep(0.1)
 
 
 def _strings(values: Mapping[str, Any] | None) -> dict[str, str]:
@@ -244,45 +208,77 @@ class AppServiceArgs:
     secrets_version: Any = None  # Input[str]
     secret_env: Any = None  # Input[dict[str, str]] when there is no secrets file
     tags: dict[str, str] = field(default_factory=dict)
+    port_auto: bool = False  # a busy app.port moves the app to a free port (with a notice) instead of failing
+    run_as: str | None = None  # the OS user of the app (as root: mbops-app)
+    image: Any = None  # Input[str]: run this image as a container instead of the command
+    mounts: list[str] = field(default_factory=list)  # host folders the container sees at the same path
+    stack: str = ""
 
 
 class AppService(MbopsComponent):
     """The app on this machine, for any app platform kind.
 
-    Children: ``process``. Outputs: ``url``, ``log``.
+    Children: ``process`` (the command) or ``container`` (the built image). Outputs: ``url``, ``log``.
     """
 
     def __init__(self, name: str, args: AppServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         self.kind = args.kind
         super().__init__("local", name, args.spec, args.tags, opts)
         props: dict[str, Any] = {
-            "command": args.command, "cwd": str(args.cwd), "run_dir": str(args.stack_dir / "app"),
-            "health_path": args.health_path, "env": dict(args.env), "preferred_port": args.port,
-            "health_timeout_s": health_timeout(),
+            "run_dir": str(args.stack_dir / "app"), "health_path": args.health_path, "env": dict(args.env),
+            "preferred_port": args.port, "health_timeout_s": health_timeout(), "port_auto": args.port_auto,
+            "run_as": args.run_as,
         }  # fmt: skip
         if args.secrets_file is not None:
             props.update(secrets_file=args.secrets_file, secrets_version=args.secrets_version)
         if args.secret_env is not None:
             props["secret_env"] = pulumi.Output.secret(args.secret_env)
-        self.process = AppProcess(f"{name}-process", self.args("process", **props), opts=self.opts())
-        self.url = self.process.url
-        self.log = self.process.log_file
+        self.process: AppProcess | None = None
+        self.container: Any = None
+        if args.image is not None:
+            from mbops.components.local.container import AppContainer
+
+            props.update(image=args.image, mounts=sorted(args.mounts), stack=args.stack)
+            self.container = AppContainer(f"{name}-container", self.args("container", **props), opts=self.opts())
+            self.url = self.container.url
+            self.log = self.container.container_name.apply(lambda n: f"docker logs {n}")  # the engine keeps it
+        else:
+            props.update(command=args.command, cwd=str(args.cwd))
+            self.process = AppProcess(f"{name}-process", self.args("process", **props), opts=self.opts())
+            self.url = self.process.url
+            self.log = self.process.log_file
         self.finish({"url": self.url, "log": self.log})
 
 
+def container_mounts(ctx: BuildContext) -> list[str]:
+    """The folders a container must see at the same path: the storage folder, the SQLite databases' folder."""
+    local = ctx.foundation
+    mounts = [local.storage_dir] if "storage" in ctx.built else []
+    database = ctx.built.get("database")
+    if "docdb" in ctx.built or (database is not None and getattr(database.component, "engine", "") == "sqlite"):
+        mounts.append(local.sqlite_dir)
+    return [str(path) for path in mounts]
+
+
 def build(ctx: BuildContext) -> Built:
-    """The app's command as a supervised process with the stack's env, reading its secrets from the secrets
-    file (or, in a stack without one, from its own secret input)."""
+    """The app's command as a supervised process — or the image the registry kind built, as a container —
+    with the stack's env, reading its secrets from the secrets file (or, in a stack without one, from its own
+    secret input)."""
     app, wiring, store = ctx.stack.app, ctx.wiring, ctx.built.get("secrets")
     files: dict[str, Any] = {}
     if store is not None:
         files = {"secrets_file": store.component.path, "secrets_version": store.component.version}
+    foundation = ctx.foundation
+    image = wiring.image if wiring is not None else None
+    mounts = container_mounts(ctx) if image is not None else []
     service = AppService(
         ctx.name,
         AppServiceArgs(
-            kind=ctx.kind, spec=ctx.spec, command=app.command, cwd=ctx.foundation.app_cwd,
-            stack_dir=ctx.foundation.folder, health_path=app.health_path, port=app.port, env=wiring.env,
-            secret_env=None if store is not None else dict(wiring.secrets), tags=dict(ctx.stack.tags), **files,
+            kind=ctx.kind, spec=ctx.spec, command=app.command, cwd=foundation.app_cwd,
+            stack_dir=foundation.folder, health_path=app.health_path, port=app.port, env=wiring.env,
+            secret_env=None if store is not None else dict(wiring.secrets), tags=dict(ctx.stack.tags),
+            port_auto=bool(pulumi.Config("mbops").get_bool("portAuto")), run_as=foundation.app_user, image=image,
+            mounts=mounts, stack=ctx.stack.name, **files,
         ),
     )  # fmt: skip
     return Built(component=service, outputs={"endpoint": service.url, "app_log": service.log})

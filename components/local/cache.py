@@ -1,8 +1,11 @@
 """Local cache: ``redis-server`` on 127.0.0.1, a free port, a generated password, no persistence.
 
-The password lives only in a 0600 config file (never on a command line, where ``ps`` would show it) and in
-the secret outputs ``password`` and ``url`` (``REDIS_URL=redis://:<password>@127.0.0.1:<port>/0``). Without
-``redis-server`` on PATH the stack reports the cache as unavailable instead (see ``redis_server()``).
+The configuration reaches redis-server on its stdin (``redis-server -``), so the password is never on a
+command line (where ``ps`` would show it) nor in a file; it lives in the secret outputs ``password`` and
+``url`` (``REDIS_URL=redis://:<password>@127.0.0.1:<port>/0``). As root, Redis runs as the unprivileged system
+user ``mbops-cache``. A server left running by an interrupted run (its pid file names it) is stopped before a
+new one starts. Without ``redis-server`` on PATH the stack reports the cache as unavailable instead (see
+``redis_server()``).
 """
 
 from __future__ import annotations
@@ -20,14 +23,7 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from mbops.components.base import MbopsComponent
 from mbops.components.local import process
-from mbops.components.local.provider import (
-    LOOPBACK,
-    LocalProvider,
-    free_port,
-    port_free,
-    private_file,
-    tail,
-)
+from mbops.components.local.provider import LOOPBACK, LocalProvider, free_port, port_free, tail
 from mbops.components.spec import CacheSpec
 from mbops.components.wiring import BuildContext, Built, Gap
 from mbops.errors import DeployError
@@ -45,20 +41,26 @@ class RedisProvider(LocalProvider):
     """A redis-server process with its config, pid file and log in ``run_dir``."""
 
     required = ("run_dir", "binary", "maxmemory_mb")
-    optional = ("preferred_port",)
+    optional = ("preferred_port", "run_as", "data_dir")
+    record_keys = ("delete_data",)
     computed = ("host", "port", "password", "url", "pid", "start_time", "log_file", "status")
     secret_outputs = ("password", "url")
     replace_keys = ("run_dir",)
     quiet_keys = ("binary",)
+    path_keys = ("run_dir", "log_file", "data_dir")
     healthy_status = "running"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         password = secrets.token_hex(24)
+        process.stop_survivor(Path(props["run_dir"]) / "redis.pid")
         outs = self._start(props, free_port(props.get("preferred_port")), password)
         return CreateResult(id_=str(props["run_dir"]), outs=outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.recording_only(olds, news):
+            return self.recorded(olds, news)
         process.stop(olds.get("pid"), olds.get("start_time"))
+        process.stop_survivor(Path(news["run_dir"]) / "redis.pid")
         port = olds.get("port")
         wanted = news.get("preferred_port") or (port if port and port_free(int(port)) else None)
         return UpdateResult(
@@ -68,11 +70,18 @@ class RedisProvider(LocalProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         process.stop(props.get("pid"), props.get("start_time"))
         run_dir = Path(props["run_dir"])
+        process.stop_survivor(run_dir / "redis.pid")
         if props.get("delete_data"):
             remove_tree(run_dir)
+            if props.get("data_dir"):
+                remove_tree(props["data_dir"])
         else:
-            for name in ("redis.conf", "redis.pid"):  # the config holds the password
+            for name in ("redis.conf", "redis.pid"):  # (older mbops kept the password in redis.conf)
                 remove_tree(run_dir / name)
+
+    def leftovers(self, inputs: dict[str, Any]) -> list[str]:
+        found = process.recorded(Path(inputs["run_dir"]) / "redis.pid")
+        return [f"redis-server (pid {found[0]}) of an interrupted run still runs"] if found else []
 
     def problems(self, outs: dict[str, Any]) -> list[str]:
         if not process.alive(outs.get("pid"), outs.get("start_time")):
@@ -83,15 +92,19 @@ class RedisProvider(LocalProvider):
 
     def _start(self, props: dict[str, Any], port: int, password: str) -> dict[str, Any]:
         run_dir = private_dir(props["run_dir"])
-        conf, log, pid_file = run_dir / "redis.conf", run_dir / "redis.log", run_dir / "redis.pid"
-        private_file(conf, "\n".join([
+        log, pid_file = run_dir / "redis.log", run_dir / "redis.pid"
+        remove_tree(run_dir / "redis.conf")  # older mbops wrote the password there
+        # Redis's own folder (persistence is off: it only looks for a dump there at start), its user's.
+        data_dir = private_dir(props.get("data_dir") or run_dir, owner=props.get("run_as"))
+        config = "\n".join([
             f"bind {LOOPBACK}", f"port {port}", "protected-mode yes", f"requirepass {password}",
-            "daemonize no", 'save ""', "appendonly no", f"dir {run_dir}", 'logfile ""',
+            "daemonize no", 'save ""', "appendonly no", 'logfile ""', f"dir {data_dir}",
             f"maxmemory {int(props['maxmemory_mb'])}mb", "maxmemory-policy allkeys-lru", "",
-        ]).encode())  # fmt: skip
+        ])  # fmt: skip
         pid, started = process.spawn(
-            [props["binary"], str(conf)], cwd=run_dir, env=process.base_env(), log_file=log, pid_file=pid_file
-        )
+            [props["binary"], "-"], cwd=run_dir, env=process.base_env(), log_file=log, pid_file=pid_file,
+            user=props.get("run_as"), stdin_data=config.encode(),
+        )  # fmt: skip
         deadline = time.monotonic() + 15
         while not _ping(port, password):
             if not process.alive(pid, started) or time.monotonic() > deadline:
@@ -144,6 +157,9 @@ class CacheArgs:
     spec: CacheSpec = field(default_factory=CacheSpec)
     stack_dir: Path
     binary: str
+    data_dir: Path | None = None  # Redis's working folder (as root: under /var/lib/mbops, its user's)
+    run_as: str | None = None  # the OS user of redis-server (as root: mbops-cache)
+    release_data: bool = False  # a later delete removes the cache's folder, whichever engine deletes
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -157,12 +173,14 @@ class Cache(MbopsComponent):
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local", name, args.spec, args.tags, opts)
-        self.server = RedisServer(
-            f"{name}-server",
-            self.args("server", run_dir=str(args.stack_dir / "redis"), binary=args.binary,
-                      maxmemory_mb=MAXMEMORY_MB[args.spec.size]),
-            opts=self.opts(),
-        )  # fmt: skip
+        props: dict[str, Any] = {
+            "run_dir": str(args.stack_dir / "redis"), "binary": args.binary,
+            "maxmemory_mb": MAXMEMORY_MB[args.spec.size], "run_as": args.run_as,
+            "data_dir": str(args.data_dir or args.stack_dir / "redis"),
+        }  # fmt: skip
+        if args.release_data:
+            props["delete_data"] = True
+        self.server = RedisServer(f"{name}-server", self.args("server", **props), opts=self.opts())
         self.url = pulumi.Output.secret(self.server.url)
         self.host = self.server.host
         self.port = self.server.port
@@ -183,7 +201,9 @@ def build(ctx: BuildContext) -> Built:
         return Built(gap=NO_REDIS)
     cache = Cache(
         ctx.name,
-        CacheArgs(spec=ctx.spec, stack_dir=ctx.foundation.folder, binary=binary, tags=dict(ctx.stack.tags)),
+        CacheArgs(spec=ctx.spec, stack_dir=ctx.foundation.folder, binary=binary, run_as=ctx.foundation.cache_user,
+                  data_dir=ctx.foundation.data / "redis",
+                  release_data=ctx.stack.release_data, tags=dict(ctx.stack.tags)),
     )
     return Built(component=cache, secrets={"REDIS_URL": cache.url},
                  outputs={"redis_host": cache.host, "redis_port": cache.port})  # fmt: skip

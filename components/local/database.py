@@ -15,14 +15,19 @@ PostgreSQL (``initdb`` + ``pg_ctl`` from ``/usr/lib/postgresql/<version>/bin`` o
 ``MBOPS_LOCAL_DATABASE`` chooses: ``auto`` (default: PostgreSQL when installed, else SQLite with a notice),
 ``postgres`` (fail when it is not installed) or ``sqlite`` (never PostgreSQL).
 
-Deleting the resource stops the server and keeps the data unless the engine passes ``delete_data``
-(``mbops destroy --delete-data``); creating it over an existing cluster or SQLite file adopts the data.
+Deleting the resource stops the server and keeps the data unless ``delete_data`` is set — by the engine
+(``mbops destroy --delete-data``) or as an input of a stack released for deletion (``release_data``); creating
+it over an existing cluster or SQLite file adopts the data.
+
+Interruptions: ``initdb`` writes into ``data.init`` and the folder becomes ``data`` only when it is complete,
+so a killed ``initdb`` never leaves a cluster that looks real (the next create starts it over; ``refresh``
+reports it). The server's pid and start time are recorded: a server whose data directory was removed under it
+is stopped (by signal) before a new cluster takes its place.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import secrets
@@ -51,7 +56,16 @@ from mbops.components.local.provider import (
 from mbops.components.spec import DatabaseSpec
 from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError, DeployError
-from mbops.host import private_dir, remove_tree
+from mbops.host import (
+    PostgresServer,
+    chown_tree,
+    cluster_root,
+    postmaster,
+    private_dir,
+    remove_tree,
+    same_process,
+    stop_postmaster,
+)
 
 APP_ROLE = "app"
 PG_USER_AS_ROOT = "mbops"
@@ -111,12 +125,12 @@ def database_mode() -> tuple[Postgres | None, str]:
 
 def cluster_dir(stack_dir: Path, stack: str) -> tuple[Path, str]:
     """Where the stack's cluster lives and which OS user runs it (see the module docstring)."""
+    root = cluster_root(stack_dir.parent, stack)
     if os.geteuid() == 0:
-        key = hashlib.sha256(str(stack_dir.parent).encode()).hexdigest()[:8]
-        return PG_ROOT_AS_ROOT / f"{stack}-{key}", PG_USER_AS_ROOT
+        return root, PG_USER_AS_ROOT
     import pwd
 
-    return stack_dir / "postgres", pwd.getpwuid(os.geteuid()).pw_name
+    return root, pwd.getpwuid(os.geteuid()).pw_name
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
@@ -127,21 +141,15 @@ class PostgresProvider(LocalProvider):
 
     required = ("cluster_dir", "bin_dir", "version", "os_user", "database_name")
     optional = ("preferred_port",)
+    record_keys = ("delete_data",)
     computed = (
-        "host",
-        "port",
-        "user",
-        "password",
-        "url",
-        "data_dir",
-        "socket_dir",
-        "log_file",
-        "pid",
+        "host", "port", "user", "password", "url", "data_dir", "socket_dir", "log_file", "pid", "start_time",
         "status",
-    )
+    )  # fmt: skip
     secret_outputs = ("password", "url")
     replace_keys = ("cluster_dir", "os_user")
     quiet_keys = ("bin_dir",)
+    path_keys = ("cluster_dir", "data_dir", "socket_dir", "log_file")
     healthy_status = "running"
 
     # paths --------------------------------------------------------------------------------------------------
@@ -163,7 +171,13 @@ class PostgresProvider(LocalProvider):
         return CreateResult(id_=str(props["cluster_dir"]), outs=self._outs(props, port, password))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.recording_only(olds, news):
+            return self.recorded(olds, news)
         data, _, _ = self._paths(news)
+        rebuilt = not (data / "PG_VERSION").exists()
+        if rebuilt:  # removed, maybe under a running server: stop it and start over
+            self._stop(olds)
+            self._prepare(news)
         on_disk = (
             (data / "PG_VERSION").read_text().strip() if (data / "PG_VERSION").exists() else news["version"]
         )
@@ -182,7 +196,8 @@ class PostgresProvider(LocalProvider):
             self._stop(news)
             wanted = news.get("preferred_port") or (port if port and port_free(int(port)) else None)
             port = self._start(news, free_port(wanted))
-        password = olds.get("password") or secrets.token_hex(24)
+        # A new cluster is a new database: new credentials, so what uses it (the app) restarts against it.
+        password = secrets.token_hex(24) if rebuilt else olds.get("password") or secrets.token_hex(24)
         self._ensure_role_and_database(news, int(port), password)
         return UpdateResult(outs=self._outs(news, int(port), password))
 
@@ -195,7 +210,9 @@ class PostgresProvider(LocalProvider):
     def problems(self, outs: dict[str, Any]) -> list[str]:
         data, _, _ = self._paths(outs)
         if not (data / "PG_VERSION").exists():
-            return [f"data directory {data} is missing"]
+            orphan = self._orphan(outs)
+            still = f" (its server, pid {orphan.pid}, still runs: it will be stopped)" if orphan else ""
+            return [f"data directory {data} is missing{still}"]
         if not self._running(outs):
             return ["the PostgreSQL server is not running"]
         if not port_answers(outs.get("port")):
@@ -203,8 +220,9 @@ class PostgresProvider(LocalProvider):
         return []
 
     def gone(self, outs: dict[str, Any]) -> bool:
+        """No cluster left, and no server of it still running (that one must be stopped by an update)."""
         data, _, _ = self._paths(outs)
-        return not (data / "PG_VERSION").exists()
+        return not (data / "PG_VERSION").exists() and self._orphan(outs) is None
 
     def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
         """Running and accepting connections on its port, and the disk its data uses."""
@@ -213,7 +231,19 @@ class PostgresProvider(LocalProvider):
         return {**found, "port": outs.get("port"), "disk_bytes": disk_used(data)}
 
     def data_paths(self, outs: dict[str, Any]) -> list[str]:
-        return [str(outs["cluster_dir"])]
+        return [] if outs.get("delete_data") else [str(outs["cluster_dir"])]
+
+    def leftovers(self, inputs: dict[str, Any]) -> list[str]:
+        data, _, _ = self._paths(inputs)
+        found = []
+        if (data.parent / "data.init").exists():
+            found.append(f"a half-built cluster in {data.parent / 'data.init'} (initdb did not finish)")
+        elif data.is_dir() and not (data / "PG_VERSION").exists():
+            found.append(f"an empty data directory {data}")
+        server = postmaster(data)
+        if server:
+            found.append(f"PostgreSQL (pid {server[0]}) runs on {data}")
+        return found
 
     # steps --------------------------------------------------------------------------------------------------
     def _prepare(self, props: dict[str, Any]) -> None:
@@ -221,18 +251,29 @@ class PostgresProvider(LocalProvider):
         root = Path(props["cluster_dir"])
         if os.geteuid() == 0:
             process.ensure_system_user(user)
-            for parent in reversed(root.parents):
-                if not parent.exists():
-                    parent.mkdir(mode=0o755)
         data, run, _ = self._paths(props)
-        for folder in (root, data, run):
+        for folder in (root, run):
             private_dir(folder, owner=user)
-        if not (data / "PG_VERSION").exists():
-            process.run(
-                [self._bin(props, "initdb"), "-D", str(data), "-U", user, "--auth-local=peer",
-                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions"],
-                user=user, what="initdb", timeout=180,
-            )  # fmt: skip
+        if (data / "PG_VERSION").exists():
+            return
+        # initdb into a folder of its own, renamed when complete: a killed initdb leaves no half cluster behind
+        # under the real name (and the next create starts it over).
+        building = root / "data.init"
+        remove_tree(building)
+        if data.is_dir() and not any(data.iterdir()):
+            data.rmdir()  # an empty data folder (made by an older mbops before initdb ran)
+        if data.exists():
+            raise DeployError(
+                f"{data} exists but holds no PostgreSQL cluster (no PG_VERSION): move it away, or remove the "
+                f"stack's data with `mbops destroy --delete-data`"
+            )
+        private_dir(building, owner=user)
+        process.run(
+            [self._bin(props, "initdb"), "-D", str(building), "-U", user, "--auth-local=peer",
+             "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions"],
+            user=user, what="initdb", timeout=180,
+        )  # fmt: skip
+        os.rename(building, data)
 
     def _start(self, props: dict[str, Any], port: int) -> int:
         data, run, log = self._paths(props)
@@ -254,14 +295,22 @@ class PostgresProvider(LocalProvider):
                 [self._bin(props, "pg_ctl"), "-D", str(data), "-m", mode, "-w", "-t", "60", "stop"],
                 user=props["os_user"], what="pg_ctl stop", timeout=90,
             )  # fmt: skip
+        orphan = self._orphan(props)
+        if orphan:  # its data directory was removed under it: pg_ctl cannot reach it, a signal can
+            stop_postmaster(orphan.pid, orphan.start_time)
 
     def _running(self, props: dict[str, Any]) -> bool:
         data, _, _ = self._paths(props)
-        try:
-            pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            return False
-        return process.alive(pid)
+        return postmaster(data) is not None
+
+    @staticmethod
+    def _orphan(props: dict[str, Any]) -> PostgresServer | None:
+        """The recorded server when it still runs although its data directory is gone (no postmaster.pid)."""
+        pid, started = props.get("pid"), props.get("start_time")
+        if not pid or started is None or not same_process(int(pid), int(started)):
+            return None
+        data, _, _ = PostgresProvider._paths(props)
+        return None if postmaster(data) else PostgresServer(int(pid), int(started))
 
     def _ensure_role_and_database(self, props: dict[str, Any], port: int, password: str) -> None:
         _, run, _ = self._paths(props)
@@ -285,10 +334,8 @@ GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {APP_ROLE};
 
     def _outs(self, props: dict[str, Any], port: int, password: str) -> dict[str, Any]:
         data, run, log = self._paths(props)
-        try:
-            pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            pid = 0
+        server = postmaster(data)
+        pid, started = server if server else (0, None)
         return {
             **props,
             "host": LOOPBACK,
@@ -300,6 +347,7 @@ GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {APP_ROLE};
             "socket_dir": str(run),
             "log_file": str(log),
             "pid": pid,
+            "start_time": started,
             "status": self.healthy_status,
         }
 
@@ -327,32 +375,54 @@ class PostgresCluster(Resource, module="mbops", name="PostgresCluster"):
 # -- SQLite --------------------------------------------------------------------------------------------------
 
 
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
 class SqliteProvider(LocalProvider):
-    """A SQLite database file (0600 in a 0700 folder); an existing file is adopted, never truncated."""
+    """A SQLite database file (0600 in a 0700 folder, both the app's user's as root); an existing file is
+    adopted, never truncated; a new path moves the file (and its journal) there."""
 
     required = ("path",)
-    optional = ("table",)
+    optional = ("table", "owner")
+    record_keys = ("delete_data",)
     computed = ("url", "status")
     secret_outputs = ()
-    replace_keys = ("path",)
+    replace_keys = ()
+    path_keys = ("path",)
     healthy_status = "present"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        self._make(props)
+        return CreateResult(id_=str(props["path"]), outs=self._outs(props))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.recording_only(olds, news):
+            return self.recorded(olds, news)
+        old, new = Path(olds["path"]), Path(news["path"])
+        if old != new and old.is_file() and not new.exists():
+            private_dir(new.parent, owner=news.get("owner"))
+            for suffix in SQLITE_SUFFIXES:
+                if Path(f"{old}{suffix}").exists():
+                    shutil.move(f"{old}{suffix}", f"{new}{suffix}")
+        self._make(news)
+        return UpdateResult(outs=self._outs(news))
+
+    @staticmethod
+    def _make(props: dict[str, Any]) -> None:
         path = Path(props["path"])
-        private_dir(path.parent)
+        owner = props.get("owner")
+        private_dir(path.parent, owner=owner)
         try:
             sqlite3.connect(path).close()
         except sqlite3.Error as exc:
             raise DeployError(f"cannot create the SQLite database {path}: {exc}") from None
         os.chmod(path, 0o600)
-        return CreateResult(id_=str(path), outs=self._outs(props))
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._outs(news))
+        if owner:
+            chown_tree(path.parent, owner)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("delete_data"):
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in SQLITE_SUFFIXES:
                 remove_tree(f"{props['path']}{suffix}")
 
     def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
@@ -373,7 +443,7 @@ class SqliteProvider(LocalProvider):
         return not Path(outs["path"]).is_file()
 
     def data_paths(self, outs: dict[str, Any]) -> list[str]:
-        return [str(outs["path"])]
+        return [] if outs.get("delete_data") else [str(outs["path"])]
 
     def _outs(self, props: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -397,11 +467,19 @@ class SqliteFile(Resource, module="mbops", name="SqliteFile"):
 # -- the component -------------------------------------------------------------------------------------------
 
 
+def release(released: bool) -> dict[str, bool]:
+    """The ``delete_data`` input of a data resource in a stack released for deletion (else nothing)."""
+    return {"delete_data": True} if released else {}
+
+
 @dataclass(kw_only=True)
 class DatabaseArgs:
     spec: DatabaseSpec = field(default_factory=DatabaseSpec)
     stack: str
     stack_dir: Path
+    sqlite_path: Path | None = None  # default: <stack_dir>/sqlite/database.sqlite
+    owner: str | None = None  # the app's OS user, who writes the SQLite file (as root)
+    release_data: bool = False  # the data goes with a later delete, whichever engine deletes
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -429,8 +507,8 @@ class Database(MbopsComponent):
             self.cluster = PostgresCluster(
                 f"{name}-cluster",
                 self.args("cluster", cluster_dir=str(root), bin_dir=str(postgres.bin_dir),
-                          version=postgres.version,
-                          os_user=user, database_name=args.spec.database_name),
+                          version=postgres.version, os_user=user, database_name=args.spec.database_name,
+                          **release(args.release_data)),
                 opts=self.opts(),
             )  # fmt: skip
             self.engine = "postgresql"
@@ -439,12 +517,15 @@ class Database(MbopsComponent):
             self.port: pulumi.Output[int] | None = self.cluster.port
             self.data_dir = pulumi.Output.from_input(str(root))
         else:
-            path = args.stack_dir / "database.sqlite"
+            path = args.sqlite_path or args.stack_dir / "sqlite" / "database.sqlite"
             pulumi.log.warn(
                 f"database: using a SQLite file ({path}) instead of PostgreSQL: {why}. Install PostgreSQL "
                 f"(Debian/Ubuntu: apt-get install postgresql) for a real cluster."
             )
-            self.sqlite = SqliteFile(f"{name}-sqlite", self.args("sqlite", path=str(path)), opts=self.opts())
+            self.sqlite = SqliteFile(
+                f"{name}-sqlite", self.args("sqlite", path=str(path), owner=args.owner, **release(args.release_data)),
+                opts=self.opts(),
+            )  # fmt: skip
             self.engine = "sqlite"
             self.url = pulumi.Output.secret(self.sqlite.url)
             self.host = self.sqlite.path
@@ -458,9 +539,11 @@ class Database(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """A PostgreSQL cluster (or a SQLite file); the app gets ``DATABASE_URL`` from the secrets file."""
+    local = ctx.foundation
     db = Database(
-        ctx.name, DatabaseArgs(spec=ctx.spec, stack=ctx.stack.name, stack_dir=ctx.foundation.folder,
-                               tags=dict(ctx.stack.tags)),
+        ctx.name, DatabaseArgs(spec=ctx.spec, stack=ctx.stack.name, stack_dir=local.folder,
+                               sqlite_path=local.sqlite_dir / "database.sqlite", owner=local.app_user,
+                               release_data=ctx.stack.release_data, tags=dict(ctx.stack.tags)),
     )  # fmt: skip
     outputs = {
         "database_host": db.host, "database_name": ctx.spec.database_name, "database_engine": db.engine,

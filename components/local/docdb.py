@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 
 from mbops.components.base import MbopsComponent
-from mbops.components.local.database import SqliteFile
+from mbops.components.local.database import SqliteFile, release
 from mbops.components.spec import DocDbSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -18,7 +18,9 @@ TABLE = "documents"
 @dataclass(kw_only=True)
 class DocDbArgs:
     spec: DocDbSpec = field(default_factory=DocDbSpec)
-    stack_dir: Path
+    path: Path
+    owner: str | None = None  # the app's OS user (as root)
+    release_data: bool = False  # the file goes with a later delete, whichever engine deletes
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -27,7 +29,8 @@ class DocDb(MbopsComponent):
 
     Children: ``file``. Outputs: ``url``, ``path``, ``table``.
 
-    The file is kept on destroy unless ``--delete-data`` is given, like the PITR-protected cloud tables.
+    The file is kept on destroy unless ``--delete-data`` is given (or the stack was released for deletion), like
+    the PITR-protected cloud tables.
     """
 
     kind = "docdb"
@@ -36,7 +39,7 @@ class DocDb(MbopsComponent):
         super().__init__("local", name, args.spec, args.tags, opts)
         self.file = SqliteFile(
             f"{name}-file",
-            self.args("file", path=str(args.stack_dir / "docdb.sqlite"), table=TABLE),
+            self.args("file", path=str(args.path), table=TABLE, owner=args.owner, **release(args.release_data)),
             opts=self.opts(),
         )
         self.url = self.file.url
@@ -50,7 +53,8 @@ def build(ctx: BuildContext) -> Built:
     when the stack has no database, so the same app runs on every profile."""
     doc = DocDb(
         f"{ctx.stack.name}-docdb",
-        DocDbArgs(spec=ctx.spec, stack_dir=ctx.foundation.folder, tags=dict(ctx.stack.tags)),
+        DocDbArgs(spec=ctx.spec, path=ctx.foundation.sqlite_dir / "docdb.sqlite", owner=ctx.foundation.app_user,
+                  release_data=ctx.stack.release_data, tags=dict(ctx.stack.tags)),
     )
     return Built(
         component=doc, env={"DOCUMENT_DB_URL": doc.url, "DOCUMENT_TABLE": doc.table},

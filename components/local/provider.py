@@ -10,7 +10,14 @@ Pulumi engine (``pulumi up`` on this repo) can run it. Conventions the embedded 
   and ``quiet_keys`` (recorded, nothing touched);
 - ``problems(outs)`` says what is wrong with the live resource (a dead process, a missing folder): ``diff``
   treats any problem as a change, so the next ``up`` repairs it, and ``read`` reports it (``mbops refresh``);
-- ``delete`` keeps data unless the engine passes ``delete_data=True`` in the properties.
+- ``delete`` keeps data unless the properties say ``delete_data=True``: the embedded engine passes it for
+  ``destroy --delete-data``; a data resource also gets it as an input from a stack released for deletion
+  (``release_data``), so that a later delete by any engine (the Pulumi CLI's dynamic provider host included)
+  removes the data. Such ``record_keys`` are updated in place without touching the service;
+- ``path_keys`` name the outputs that are paths the provider writes, stops or deletes: the engine refuses a
+  state whose paths lie outside the stack's own folders (a state file copied from another stack);
+- ``leftovers(inputs)`` says what an interrupted ``create`` may have left (a survivor process, a half-built
+  cluster), for ``mbops refresh``; ``delete`` with the inputs alone cleans it up.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import socket
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, ResourceProvider
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from mbops.host import write_private
 
@@ -38,10 +45,12 @@ class LocalProvider(ResourceProvider):
     secret_outputs: ClassVar[tuple[str, ...]] = ()
     replace_keys: ClassVar[tuple[str, ...]] = ()
     quiet_keys: ClassVar[tuple[str, ...]] = ()
+    record_keys: ClassVar[tuple[str, ...]] = ()  # a change is an update that only records the new value
+    path_keys: ClassVar[tuple[str, ...]] = ()
     healthy_status: ClassVar[str] = "ok"  # the ``status`` output of a resource without problems
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        allowed = {*self.required, *self.optional, *self.computed, PROVIDER_KEY}
+        allowed = {*self.required, *self.optional, *self.record_keys, *self.computed, PROVIDER_KEY}
         failures = [CheckFailure(key, "required") for key in self.required if news.get(key) in (None, "")]
         failures += [
             CheckFailure(key, f"unknown property; allowed: {', '.join(sorted(allowed - {PROVIDER_KEY}))}")
@@ -53,6 +62,30 @@ class LocalProvider(ResourceProvider):
     def problems(self, outs: dict[str, Any]) -> list[str]:
         """What is wrong with the live resource described by ``outs`` (empty when it is healthy)."""
         return []
+
+    def leftovers(self, inputs: dict[str, Any]) -> list[str]:
+        """What an interrupted create of a resource with ``inputs`` left behind (empty: nothing)."""
+        return []
+
+    def paths(self, outs: dict[str, Any]) -> list[str]:
+        """The paths the resource acts on (its ``path_keys`` outputs that are set)."""
+        found: list[str] = []
+        for key in self.path_keys:
+            value = outs.get(key)
+            if isinstance(value, str) and value:
+                found.append(value)
+            elif isinstance(value, list | tuple):
+                found += [str(v) for v in value if v]
+        return found
+
+    def recording_only(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        """True when only ``record_keys`` changed and the resource is healthy: the update just records them."""
+        changed = changed_inputs(olds, news, ignore=(*self.computed, *self.quiet_keys))
+        return bool(changed) and set(changed) <= set(self.record_keys) and not self.problems(olds)
+
+    def recorded(self, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """The update of a ``recording_only`` change: the old outputs with the new record keys."""
+        return UpdateResult(outs={**olds, **{key: news.get(key) for key in self.record_keys}})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = changed_inputs(olds, news, ignore=(*self.computed, *self.quiet_keys))
@@ -137,6 +170,28 @@ def disk_used(path: str | Path) -> int:
             with contextlib.suppress(OSError):
                 total += (Path(folder) / name).lstat().st_size
     return total
+
+
+def port_holder(port: int) -> str:
+    """Who listens on the loopback ``port``, for an error message ("pid 123: python -m app"), or ''."""
+    import psutil
+
+    for pid in sorted(port_owners(port)):
+        with contextlib.suppress(psutil.Error):
+            return f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:120]}"
+    return ""
+
+
+def owns_port(pids: set[int], port: int) -> bool:
+    """True when one of ``pids`` has a socket listening on ``port`` (reads only those processes' sockets)."""
+    import psutil
+
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            for conn in psutil.Process(pid).net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == int(port):
+                    return True
+    return False
 
 
 def port_owners(port: int) -> set[int]:

@@ -41,6 +41,7 @@ class SecretsFileProvider(LocalProvider):
     computed = ("version", "count", "status")
     secret_outputs = ("values",)
     replace_keys = ("path",)
+    path_keys = ("path",)
     healthy_status = "present"
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -34,6 +34,49 @@ def _ssm_parameter(args: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
+def _ecr_token(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """An ECR authorization token (the planner never pushes: it stands for the real one)."""
+    registry = args.get("registryId") or PLAN_ACCOUNT_ID
+    return {
+        "authorizationToken": "QVdTOnBsYW4tdG9rZW4=",
+        "expiresAt": "2030-01-01T00:00:00Z",
+        "id": region,
+        "password": "plan-token",
+        "proxyEndpoint": f"https://{registry}.dkr.ecr.{region}.amazonaws.com",
+        "registryId": registry,
+        "userName": "AWS",
+        "region": region,
+    }
+
+
+def _zone(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """A public Route 53 hosted zone by name."""
+    name = str(args.get("name", "")).rstrip(".")
+    return {
+        "name": name,
+        "zoneId": "Z0PLANZONE00000000000",
+        "id": "Z0PLANZONE00000000000",
+        "arn": "arn:aws:route53:::hostedzone/Z0PLANZONE00000000000",
+        "privateZone": False,
+        "nameServers": [f"ns-1.awsdns-00.{tld}" for tld in ("com", "net")],
+        "callerReference": "plan",
+        "comment": "",
+        "resourceRecordSetCount": 2,
+        "primaryNameServer": "ns-1.awsdns-00.com",
+        "tags": {},
+    }
+
+
+# Elastic Load Balancing's log delivery account per region (where it has one: regions before August 2022).
+ELB_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+                "us-west-2": "797873946194", "eu-west-1": "156460612806", "eu-central-1": "054676820928"}  # fmt: skip
+
+
+def _elb_account(args: dict[str, Any], region: str) -> dict[str, Any]:
+    account = ELB_ACCOUNTS.get(args.get("region") or region, "000000000000")
+    return {"arn": f"arn:aws:iam::{account}:root", "id": account, "region": args.get("region") or region}
+
+
 ANSWERS: dict[str, Answer] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
     "aws:index/getCallerIdentity:getCallerIdentity": lambda a, r: {
@@ -55,10 +98,15 @@ ANSWERS: dict[str, Answer] = {
         "reverseDnsPrefix": "com.amazonaws",
     },
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
+    "aws:route53/getZone:getZone": _zone,
+    "aws:elb/getServiceAccount:getServiceAccount": _elb_account,
 }
 
 INVENTED: dict[str, dict[str, str]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": "an availability zone of the region"},
     "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "the deploying AWS account id"},
     "aws:ssm/getParameter:getParameter": {"value": "the current Amazon Linux AMI id, resolved at deploy"},
+    "aws:route53/getZone:getZone": {"zoneId": "the Route 53 hosted zone id of dns_zone"},
+    "aws:elb/getServiceAccount:getServiceAccount": {"arn": "the region's Elastic Load Balancing log delivery account"},
 }

@@ -23,6 +23,11 @@ def _client_config(args: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
+def _client_token(args: dict[str, Any], region: str) -> dict[str, Any]:
+    # The deployer's ARM token; the components make it a Pulumi secret, so a plan shows "[secret]".
+    return {"token": "plan-arm-access-token"}
+
+
 def _redis_keys(args: dict[str, Any], region: str) -> dict[str, Any]:
     return {"primaryKey": "plan-primary-key", "secondaryKey": "plan-secondary-key"}
 
@@ -41,6 +46,7 @@ def _hub_keys(args: dict[str, Any], region: str) -> dict[str, Any]:
 
 ANSWERS: dict[str, Answer] = {
     "azure-native:authorization:getClientConfig": _client_config,
+    "azure-native:authorization:getClientToken": _client_token,
     "azure-native:redisenterprise:listDatabaseKeys": _redis_keys,
     "azure-native:notificationhubs:listNotificationHubKeys": _hub_keys,
 }

@@ -1,7 +1,9 @@
 """Planned answers to the GCP provider functions the GCP components call (see ``engine/fakes``).
 
-Only two are called, both where a value cannot be computed: a project's number (the Cloud CDN fill
-service agent is named after it) and the zones of a region (not every region has an ``-a`` zone).
+Each is called where a value cannot be computed: a project's number (the Cloud CDN fill service agent and a
+budget's filter name it), the zones of a region (not every region has an ``-a`` zone), the current image of
+a public image family (prod pins it), and the deployer's client config (its access token logs the docker push
+in to Artifact Registry; the planner never has one).
 """
 
 from __future__ import annotations
@@ -52,12 +54,38 @@ def _zones(args: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
+# A plausible image name per public family (the real one is resolved when deploying).
+IMAGE_NAMES = {"cos-stable": "cos-stable-121-18867-199-28", "debian-12": "debian-12-bookworm-v20250610"}
+
+
+def _image(args: dict[str, Any], region: str) -> dict[str, Any]:
+    project, family = args.get("project") or "mbops-plan", args.get("family") or ""
+    name = args.get("name") or IMAGE_NAMES.get(family, f"{family}-v20250101")
+    link = f"https://www.googleapis.com/compute/v1/projects/{project}/global/images/{name}"
+    return {
+        "id": f"projects/{project}/global/images/{name}", "name": name, "family": family, "project": project,
+        "selfLink": link, "status": "READY", "archiveSizeBytes": 0, "diskSizeGb": 10, "imageId": "",
+        "labels": {}, "licenses": [], "sourceDisk": "", "sourceImageId": "", "creationTimestamp": "",
+        "description": "", "imageEncryptionKeySha256": "", "labelFingerprint": "", "sourceDiskEncryptionKeySha256": "",
+        "sourceDiskId": "", "sourceImage": "", "effectiveLabels": {},
+    }  # fmt: skip
+
+
+def _client_config(args: dict[str, Any], region: str) -> dict[str, Any]:
+    return {"id": "plan", "accessToken": "plan-access-token", "project": "", "region": region, "zone": "",
+            "defaultLabels": {}}  # fmt: skip
+
+
 ANSWERS: dict[str, Answer] = {
     "gcp:organizations/getProject:getProject": _project,
     "gcp:compute/getZones:getZones": _zones,
+    "gcp:compute/getImage:getImage": _image,
+    "gcp:organizations/getClientConfig:getClientConfig": _client_config,
 }
 
 INVENTED: dict[str, dict[str, str]] = {
     "gcp:organizations/getProject:getProject": {"number": "the project's number"},
     "gcp:compute/getZones:getZones": {"names": "a zone of the region"},
+    "gcp:compute/getImage:getImage": {"selfLink": "the family's current image, resolved when deploying"},
+    "gcp:organizations/getClientConfig:getClientConfig": {"accessToken": "the deployer's access token"},
 }

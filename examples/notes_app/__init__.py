@@ -5,4 +5,4 @@ with ``examples/`` on ``PYTHONPATH``. All configuration comes from environment v
 see :mod:`.config`.
 """
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"

@@ -1,9 +1,9 @@
 """Notes storage on PostgreSQL (psycopg 3) or SQLite (stdlib) behind one small adapter.
 
-SQL is written once with ``?`` placeholders and translated for psycopg (``%s``). Every
-operation opens its own connection, so the adapter is safe to share between the threads
-of a ``ThreadingHTTPServer``. ``created_at`` is stored as ISO-8601 UTC text so both
-engines return identical values.
+SQL is written once with ``?`` placeholders and translated for psycopg (``%s``). The adapter
+is safe to share between the threads that serve requests: each operation takes a pooled
+PostgreSQL connection or opens its own SQLite one. ``created_at`` is stored as ISO-8601 UTC
+text so both engines return identical values.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ _SCHEMA: dict[DatabaseKind, str] = {
 }
 
 _COLUMNS = "id, title, body, created_at"
+POOL_MAX = 10  # PostgreSQL connections per app process (a managed server allows ~100 in all on small sizes)
 
 
 class DatabaseUnavailable(Exception):
@@ -50,65 +51,94 @@ def _now() -> str:
 
 
 class Database:
-    """Connection factory plus the handful of queries the app needs."""
+    """Connections plus the handful of queries the app needs.
+
+    PostgreSQL connections come from a pool (at most :data:`POOL_MAX` per process), each checked with a round
+    trip before it is handed out, so connections broken by a database restart are replaced, not used; SQLite
+    opens a connection per operation.
+    """
 
     def __init__(self, config: Config) -> None:
         self.kind: DatabaseKind = config.database_kind
         self._url = config.database_url
         self._sqlite_path = config.sqlite_path
         self._psycopg: Any = None
+        self._pool: Any = None
+        self._errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
         if self.kind == "postgresql":
             try:
                 import psycopg
+                from psycopg_pool import ConnectionPool, PoolTimeout
             except ImportError as exc:
                 raise DatabaseUnavailable(
-                    "DATABASE_URL is PostgreSQL but psycopg 3 is not installed: pip install 'psycopg[binary]'"
+                    f"DATABASE_URL is PostgreSQL but {exc.name} is not installed: pip install 'psycopg[binary,pool]'"
                 ) from exc
             self._psycopg = psycopg
+            self._pool = ConnectionPool(
+                config.database_url,
+                min_size=1,
+                max_size=POOL_MAX,
+                kwargs={"connect_timeout": 5},
+                check=ConnectionPool.check_connection,
+                open=False,
+                name="notes_app",
+            )
+            self._errors = (psycopg.OperationalError, PoolTimeout)
 
-    def _connect(self, timeout: float) -> Any:
-        if self.kind == "sqlite":
-            return sqlite3.connect(str(self._sqlite_path), timeout=max(timeout, 5.0))
-        return self._psycopg.connect(self._url, connect_timeout=max(1, int(timeout)))
+    def close(self) -> None:
+        """Close the pool's connections (PostgreSQL)."""
+        if self._pool is not None:
+            self._pool.close()
 
     @contextmanager
-    def _connection(self, timeout: float = 5.0) -> Iterator[Any]:
-        """Yield a connection in a transaction: commit on success, roll back on error, always close."""
+    def _connection(self, timeout: float = 5.0, pooled: bool = True) -> Iterator[Any]:
+        """Yield a connection in a transaction: commit on success, roll back on error, then release it.
+
+        Errors that mean "the database cannot be used right now" (unreachable, locked past the timeout, file
+        removed, no pooled connection free in ``timeout`` s) become :class:`DatabaseUnavailable`.
+        """
         try:
-            conn = self._connect(timeout)
-        except (sqlite3.Error, OSError) as exc:
-            where = self._sqlite_path if self.kind == "sqlite" else "PostgreSQL"
-            raise DatabaseUnavailable(f"{exc} ({where})") from exc
-        except Exception as exc:
-            if self._psycopg is not None and isinstance(exc, self._psycopg.OperationalError):
-                raise DatabaseUnavailable(str(exc).strip()) from exc
-            raise
+            if self._pool is not None and pooled:
+                with self._pool.connection(timeout=timeout) as conn:
+                    yield conn
+            elif self._psycopg is not None:  # ``with conn``: commit or roll back, then close
+                with self._psycopg.connect(self._url, connect_timeout=max(1, round(timeout))) as conn:
+                    yield conn
+            else:
+                with closing(self._sqlite(timeout)) as conn, conn:  # ``with conn``: commit or roll back
+                    yield conn
+        except self._errors as exc:
+            where = f" ({self._sqlite_path})" if self.kind == "sqlite" else ""
+            raise DatabaseUnavailable(f"{str(exc).strip()}{where}") from exc
+
+    def _sqlite(self, timeout: float) -> sqlite3.Connection:
         try:
-            yield conn
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+            return sqlite3.connect(str(self._sqlite_path), timeout=max(timeout, 5.0))
+        except sqlite3.Error as exc:  # e.g. the folder is gone
+            raise sqlite3.OperationalError(str(exc)) from exc
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.kind == "postgresql" else statement
 
     def create_schema(self, wait_seconds: float = 30.0) -> None:
-        """Create the ``notes`` table; for PostgreSQL, retry while the server is still starting up."""
+        """Create the ``notes`` table, then open the pool; for PostgreSQL, retry while the server is starting up.
+
+        The schema is made on a connection of its own, so that a failure says why (refused, bad password, ...).
+        """
         deadline = time.monotonic() + (wait_seconds if self.kind == "postgresql" else 0.0)
         while True:
             try:
-                with self._connection() as conn:
+                with self._connection(pooled=False) as conn:
                     if self.kind == "sqlite":
                         conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute(_SCHEMA[self.kind])
-                return
+                break
             except DatabaseUnavailable:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.5)
+        if self._pool is not None:
+            self._pool.open(wait=False)
 
     def ping(self) -> bool:
         """Return True when the database answers ``SELECT 1``."""

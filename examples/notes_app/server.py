@@ -1,30 +1,61 @@
-"""Wire configuration, database, storage and cache into an HTTP server and run it until SIGTERM."""
+"""Wire configuration, database, storage and cache into the app and serve it with uvicorn until SIGTERM.
+
+Startup problems end the process before it listens, with one line on stderr: exit 2 for configuration, 1 for
+an unusable database or address. SIGTERM (or SIGINT) stops it gracefully: no new connections, requests in
+flight get up to :data:`GRACEFUL_SECONDS` to finish, then exit 0.
+"""
 
 from __future__ import annotations
 
+import copy
 import signal
+import socket
 import sys
-import threading
+from collections.abc import Callable
 from types import FrameType
 
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
 from . import __version__
+from .app import AppState, create_app
 from .cache import NoteCache
 from .config import Config, ConfigError, load_config
 from .db import Database, DatabaseUnavailable
-from .handler import AppState, NotesServer
 from .storage import FileStorage
 
+BACKLOG = 2048  # pending connections the kernel queues (capped by net.core.somaxconn)
+GRACEFUL_SECONDS = 8  # Cloud Run and ECS kill 10 s / 30 s after SIGTERM; finish before that
+KEEP_ALIVE_SECONDS = 75  # longer than load balancers' idle timeouts (ALB 60 s), so they never reuse a closed one
 
-def build_server(config: Config) -> NotesServer:
-    """Create the schema and storage directory, then bind the server (not yet serving)."""
+
+def build_state(config: Config, stopping: Callable[[], bool] = lambda: False) -> AppState:
+    """Create the schema and the storage directory; raise ConfigError / DatabaseUnavailable when unusable."""
     database = Database(config)
     database.create_schema()
     try:
         storage = FileStorage(config.storage_dir) if config.storage_dir else None
     except OSError as exc:
         raise ConfigError(f"STORAGE_URL directory {config.storage_dir} is not usable: {exc}") from exc
-    state = AppState(config=config, db=database, storage=storage, cache=NoteCache(config.redis_url))
-    return NotesServer((config.host, config.port), state)
+    cache = NoteCache(config.redis_url)
+    return AppState(config=config, db=database, storage=storage, cache=cache, stopping=stopping)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6, ``::`` also accepts IPv4)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    dualstack = family == socket.AF_INET6 and host in ("::", "[::]") and socket.has_dualstack_ipv6()
+    return socket.create_server((host, port), family=family, backlog=BACKLOG, dualstack_ipv6=dualstack)
+
+
+def log_config(level: str) -> dict[str, object]:
+    """uvicorn's logging (access lines on stdout, the rest on stderr) with timestamps and without colours."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for formatter in config["formatters"].values():
+        formatter["use_colors"] = False
+        formatter["fmt"] = "%(asctime)s " + formatter["fmt"]
+    config["loggers"]["notes_app"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
 
 
 def main() -> int:
@@ -35,30 +66,46 @@ def main() -> int:
         for problem in str(exc).splitlines():
             print(f"notes_app: configuration error: {problem}", file=sys.stderr)
         return 2
+    server: uvicorn.Server | None = None  # made below; the app asks it whether a shutdown has begun
     try:
-        server = build_server(config)
+        state = build_state(config, stopping=lambda: server is not None and server.should_exit)
     except ConfigError as exc:
         print(f"notes_app: configuration error: {exc}", file=sys.stderr)
         return 2
     except DatabaseUnavailable as exc:
         print(f"notes_app: cannot use the {config.database_kind} database: {exc}", file=sys.stderr)
         return 1
+    try:
+        sock = listen(config.host, config.port)
     except OSError as exc:
         print(f"notes_app: cannot start on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 1
 
-    stopping = threading.Event()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state),
+            lifespan="off",
+            http="h11",
+            loop="asyncio",
+            backlog=BACKLOG,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            log_config=log_config(config.log_level),
+            log_level=config.log_level,
+            server_header=False,
+        )
+    )
+    stop_signals: list[int] = []
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        # shutdown() blocks until serve_forever() returns, so it must not run on the serving thread.
-        if not stopping.is_set():
-            stopping.set()
-            print(f"notes_app: received {signal.Signals(signum).name}, shutting down", flush=True)
-            threading.Thread(target=server.shutdown, daemon=True).start()
+        # uvicorn installs its own handlers while it serves; after a graceful shutdown it restores these and
+        # raises the signal again, which lands here instead of killing the process: the exit code stays 0.
+        stop_signals.append(signum)
+        assert server is not None
+        server.should_exit = True  # a signal before uvicorn took over must stop it too
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    state = server.state
     print(
         f"notes_app {__version__} listening on http://{config.host}:{config.port} "
         f"(database={config.database_kind}, storage={'file' if state.storage else 'disabled'}, "
@@ -66,8 +113,10 @@ def main() -> int:
         flush=True,
     )
     try:
-        server.serve_forever()
+        server.run(sockets=[sock])
     finally:
-        server.server_close()
-    print("notes_app: stopped", flush=True)
+        sock.close()
+        state.db.close()
+    reason = f" after {signal.Signals(stop_signals[0]).name}" if stop_signals else ""
+    print(f"notes_app: stopped{reason}", flush=True)
     return 0

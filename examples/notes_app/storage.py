@@ -2,7 +2,7 @@
 
 Names are restricted to ``[A-Za-z0-9._-]{1,128}`` and may not start with a dot, so no
 name can escape the directory (``..``) or collide with in-progress uploads, which are
-written to a hidden temporary file and renamed into place atomically.
+written to a hidden temporary file and renamed into place atomically when complete.
 """
 
 from __future__ import annotations
@@ -10,68 +10,85 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
-CHUNK_SIZE = 64 * 1024
 
 
 class InvalidName(ValueError):
     """The file name is not allowed."""
 
 
-class IncompleteUpload(Exception):
-    """The client sent fewer bytes than it announced."""
-
-
 def check_name(name: str) -> str:
     """Return ``name`` if it is a safe, flat file name; raise :class:`InvalidName` otherwise."""
     if not NAME_PATTERN.fullmatch(name) or name.startswith("."):
-        raise InvalidName(
-            "file name must be 1-128 characters of A-Z a-z 0-9 . _ - and must not start with '.'"
-        )
+        raise InvalidName("file name must be 1-128 characters of A-Z a-z 0-9 . _ - and must not start with '.'")
     return name
 
 
+class Upload:
+    """One file being received: chunks go to a hidden temporary file until :meth:`commit` or :meth:`abort`."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = check_name(name)
+        self._target = root / name
+        self._digest = hashlib.sha256()
+        self.size = 0
+        fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=root)
+        self._tmp = Path(tmp)
+        self._out = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk`` to the file."""
+        self._out.write(chunk)
+        self._digest.update(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> dict[str, object]:
+        """Move the complete file into place (replacing any file of that name); return name, size and sha256."""
+        try:
+            self._out.close()
+            os.replace(self._tmp, self._target)
+        except BaseException:
+            self.abort()
+            raise
+        return {"name": self.name, "size": self.size, "sha256": self._digest.hexdigest()}
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        self._out.close()
+        self._tmp.unlink(missing_ok=True)
+
+
 class FileStorage:
-    """Save, read and list files in ``root``."""
+    """Save, read, delete and list files in ``root``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, name: str) -> Path:
-        return self.root / check_name(name)
+    def upload(self, name: str) -> Upload:
+        """Start receiving ``name``; the caller writes the chunks, then commits or aborts."""
+        return Upload(self.root, name)
 
-    def save(self, name: str, stream: BinaryIO, length: int) -> dict[str, object]:
-        """Copy exactly ``length`` bytes from ``stream`` into ``name``; return name, size and sha256."""
-        target = self._path(name)
-        digest = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=self.root)
+    def stat(self, name: str) -> tuple[Path, os.stat_result] | None:
+        """Path and ``stat`` of the stored file ``name``, or None when there is no such file."""
+        path = self.root / check_name(name)
         try:
-            with os.fdopen(fd, "wb") as out:
-                remaining = length
-                while remaining > 0:
-                    chunk = stream.read(min(CHUNK_SIZE, remaining))
-                    if not chunk:
-                        raise IncompleteUpload(f"expected {length} bytes, received {length - remaining}")
-                    out.write(chunk)
-                    digest.update(chunk)
-                    remaining -= len(chunk)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return {"name": name, "size": length, "sha256": digest.hexdigest()}
-
-    def open(self, name: str) -> BinaryIO | None:
-        """Open ``name`` for reading, or return None when it does not exist."""
-        try:
-            return self._path(name).open("rb")
-        except (FileNotFoundError, IsADirectoryError):
+            result = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        return (path, result) if stat.S_ISREG(result.st_mode) else None
+
+    def delete(self, name: str) -> bool:
+        """Remove ``name``; return False when it did not exist."""
+        try:
+            (self.root / check_name(name)).unlink()
+        except (FileNotFoundError, IsADirectoryError):
+            return False
+        return True
 
     def list(self) -> list[dict[str, object]]:
         """Return ``{"name", "size"}`` for every stored file, sorted by name."""

@@ -19,26 +19,48 @@ class ValidationError(ValueError):
         self.field = field
 
 
+def parse_json(raw: bytes) -> Any:
+    """Decode a UTF-8 JSON document; every way it can be malformed is a :class:`ValidationError`."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"request body is not valid JSON: not UTF-8 at byte {exc.start}") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValidationError("request body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and integers longer than sys.get_int_max_str_digits()
+        raise ValidationError(f"request body is not valid JSON: {exc}") from None
+
+
+def check_text(value: str, field: str) -> str:
+    """Refuse strings no database stores faithfully: NUL characters and lone surrogates (``"\\ud800"``)."""
+    if "\x00" in value:
+        raise ValidationError(f"'{field}' must not contain NUL characters (\\u0000)", field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"'{field}' is not valid Unicode: lone surrogate {value[exc.start]!a} at character {exc.start}", field
+        ) from None
+    return value
+
+
 def parse_note(raw: bytes) -> tuple[str, str]:
     """Return ``(title, body)`` from a JSON request body; ``body`` defaults to an empty string."""
-    try:
-        data: Any = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(f"request body is not valid JSON: {exc}") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ValidationError('request body must be a JSON object like {"title": "...", "body": "..."}')
     unknown = sorted(set(data) - {"title", "body"})
     if unknown:
-        raise ValidationError(
-            f"unknown field {unknown[0]!r}: only 'title' and 'body' are accepted", unknown[0]
-        )
+        raise ValidationError(f"unknown field {unknown[0]!r}: only 'title' and 'body' are accepted", unknown[0])
     title = data.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > TITLE_MAX:
         raise ValidationError(f"'title' must be a non-blank string of 1 to {TITLE_MAX} characters", "title")
     body = data.get("body", "")
     if not isinstance(body, str) or len(body) > BODY_MAX:
         raise ValidationError(f"'body' must be a string of at most {BODY_MAX} characters", "body")
-    return title, body
+    return check_text(title, "title"), check_text(body, "body")
 
 
 def parse_limit(values: list[str] | None) -> int:

@@ -1,0 +1,27 @@
+"""Errors that become HTTP answers."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """Answered as ``{"error": message[, "field": field]}`` with ``status`` (and ``Connection: close`` if asked)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        close: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+        if close:
+            self.headers["Connection"] = "close"
+
+
+class ClientGone(Exception):
+    """The client closed the connection before sending the whole request; nobody is left to answer."""
