@@ -521,7 +521,8 @@ def test_launch_template_requires_imdsv2_and_encrypts_the_root_volume(planned, e
     assert lt["metadataOptions"]["httpTokens"] == "required"
     assert lt["metadataOptions"]["httpPutResponseHopLimit"] == 1
     (root,) = lt["blockDeviceMappings"]
-    assert root["ebs"]["encrypted"] is True and root["ebs"]["volumeType"] == "gp3"
+    # The provider declares ebs.encrypted as a string (a tri-state: "true", "false", unset).
+    assert root["ebs"]["encrypted"] == "true" and root["ebs"]["volumeType"] == "gp3"
     assert lt["instanceType"] == {"dev": "t3.small", "prod": "t3.medium"}[env]
 
 

@@ -159,8 +159,8 @@ class Servers(MbopsComponent):
                         "ebs": {
                             "volume_size": spec.disk_gb,
                             "volume_type": "gp3",
-                            "encrypted": True,
-                            "delete_on_termination": True,
+                            "encrypted": "true",  # a string: the provider's tri-state (true/false/unset)
+                            "delete_on_termination": "true",
                         },
                     }
                 ],
