@@ -18,20 +18,21 @@ from mbops.cli.options import StackRef, stack_options
     type=click.Choice(("mermaid", "dot", "svg", "png")),
     default="mermaid",
     show_default=True,
-    help="Mermaid/DOT text always; SVG/PNG need Graphviz (Debian package graphviz).",
+    help="Mermaid/DOT text always; PNG needs Graphviz (Debian package graphviz); SVG comes from Graphviz when "
+    "installed, else from mbops's own layout.",
 )
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE instead of stdout."
 )
 def diagram(ref: StackRef, fmt: str, output: Path | None) -> None:
-    """Draw a stack's components, how they connect, and where users come in.
+    """Draw a stack's components, how they connect (and over which protocol), and where users come in.
 
     \b
     Examples:
       mbops diagram --cloud aws --profile managed                 # Mermaid text
       mbops diagram --cloud gcp --profile saas --format svg -o saas.svg
     """
-    from mbops.engine.diagram import render
+    from mbops.engine.diagram import dot_available, render
     from mbops.engine.plan import plan
     from mbops.errors import ConfigError
 
@@ -39,6 +40,9 @@ def diagram(ref: StackRef, fmt: str, output: Path | None) -> None:
         raise ConfigError("--format png writes binary data: give --output FILE (or redirect stdout)")
     stack = ref.stack
     data = render(plan(stack, with_policy=False, with_cost=False), fmt)
+    if fmt == "svg" and not dot_available():
+        click.echo("note: Graphviz's 'dot' is not installed: the SVG is laid out by mbops "
+                   "(apt-get install graphviz for Graphviz's layout)", err=True)  # fmt: skip
     if output is not None:
         output.write_bytes(data)
         click.echo(f"wrote {output} ({fmt}, {len(data):,} bytes)", err=True)

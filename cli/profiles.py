@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from mbops.cli.options import CLOUDS, ENVIRONMENTS
-from mbops.cli.render import console, echo_json
+from mbops.cli.options import PROFILES, Choice, StackRef, stack_options
+from mbops.cli.render import console, echo_json, gap_lines
 
 
 @click.group(invoke_without_command=True)
@@ -32,21 +34,48 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
     console().print(table)
 
 
+def _setting(value: Any) -> str:
+    from mbops.engine.fmt import number
+
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return number(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_setting(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_setting(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 @profiles.command("show")
-@click.argument("name", type=click.Choice(["saas", "managed", "custom"]))
-@click.option("--cloud", "-c", type=click.Choice(CLOUDS), default="aws", show_default=True, envvar="MBOPS_CLOUD")
-@click.option("--env", "-e", "environment", type=click.Choice(ENVIRONMENTS), default="dev", show_default=True)
+@click.argument("profile_name", metavar="[NAME]", required=False, type=Choice(PROFILES))
+@stack_options
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def show(name: str, cloud: str, environment: str, as_json: bool) -> None:
+def show(ref: StackRef, profile_name: str | None, as_json: bool) -> None:
     """Show a profile's components, their settings and the cloud resources each one makes.
 
-    The resources come from planning the profile on the embedded engine, so they are exactly what
-    `mbops preview` would create.
+    NAME is the profile (the same as --profile); the other stack options work as for every command (the cloud
+    defaults to local, the environment to dev; a stack file's components are shown as it sets them). The
+    resources come from planning the stack on the embedded engine, so they are exactly what `mbops preview`
+    would create.
+
+    \b
+    Examples:
+      mbops profiles show managed                  # on this machine
+      mbops profiles show saas -c gcp -e prod
+      mbops profiles show -f stack.yaml --json
     """
     from mbops.engine.plan import plan
-    from mbops.stacks.config import resolve
+    from mbops.errors import ConfigError
 
-    stack = resolve(profile=name, cloud=cloud, environment=environment)
+    if profile_name is not None:
+        given = (ref.labels or {}).get("profile")
+        if ref.profile not in (None, profile_name) and given != "MBOPS_PROFILE":
+            raise ConfigError(f"NAME '{profile_name}' and {given} '{ref.profile}' disagree; give one of them")
+        ref.profile = profile_name
+        ref.labels = {**(ref.labels or {}), "profile": "NAME"}
+    stack = ref.stack
     graph = plan(stack, with_policy=False, with_cost=False)
     by_kind: dict[str, list[str]] = {}
     for res in graph["resources"]:
@@ -58,21 +87,23 @@ def show(name: str, cloud: str, environment: str, as_json: bool) -> None:
         counts = {t: types.count(t) for t in dict.fromkeys(types)}
         settings = spec.model_dump(exclude={"overrides"})
         components.append({"kind": kind, "settings": settings, "resources": counts})
-    data = {"profile": name, "cloud": cloud, "environment": environment, "components": components,
-            "unavailable": graph["unavailable"]}  # fmt: skip
+    gaps = {"unavailable": graph["unavailable"], "limitations": graph.get("limitations", [])}
+    data = {"profile": stack.profile, "cloud": stack.cloud, "environment": stack.environment, "region": stack.region,
+            "components": components, **gaps}  # fmt: skip
     if as_json:
         echo_json(data)
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"profile {name} on {cloud} ({environment})")
+    table = Table(title=f"profile {stack.profile} on {stack.cloud} ({stack.environment}, {stack.region})")
     for column in ("component", "settings", "cloud resources"):
         table.add_column(column, overflow="fold")
     for comp in components:
-        settings = ", ".join(f"{k}={v}" for k, v in comp["settings"].items())
+        settings = ", ".join(f"{k}={_setting(v)}" for k, v in comp["settings"].items())
         resources = "\n".join(f"{n}× {t}" for t, n in comp["resources"].items()) or "-"
-        table.add_row(comp["kind"], settings, resources)
+        table.add_row(comp["kind"], escape(settings), resources)
     out = console()
     out.print(table)
-    for gap in graph["unavailable"]:
-        out.print(f"[yellow]not available on {cloud}: {gap['kind']}[/] — {gap['reason']} Use: {gap['alternative']}")
+    for line in gap_lines(graph):
+        out.print(f"[yellow]{escape(line)}[/]")

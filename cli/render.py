@@ -67,7 +67,29 @@ def tree_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
+def _gaps(graph: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [("not available", g) for g in graph.get("unavailable") or []] + [
+        ("partly available", g) for g in graph.get("limitations") or []
+    ]
+
+
+def gap_lines(graph: dict[str, Any]) -> list[str]:
+    """One line per kind the cloud cannot provide (wholly or in part), with what to use instead."""
+    lines = []
+    for how, gap in _gaps(graph):
+        use = f" Use: {gap['alternative']}" if gap.get("alternative") else ""
+        lines.append(f"{how} on {graph['cloud']}: {gap['kind']} — {gap['reason']}{use}")
+    return lines
+
+
+def other_warnings(graph: dict[str, Any]) -> list[str]:
+    """The program's warnings, less those that repeat a gap (``gap_lines`` says each gap once)."""
+    said = {f"{how} on {graph['cloud']}: {gap['kind']} — {gap['reason']}" for how, gap in _gaps(graph)}
+    return [w for w in graph.get("warnings") or [] if w not in said]
+
+
 def print_plan(graph: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     names = {r["urn"]: r["name"] for r in graph["resources"]}
@@ -84,11 +106,10 @@ def print_plan(graph: dict[str, Any]) -> None:
         )
     out = console()
     out.print(table)
-    for warning in graph.get("warnings", []):
-        out.print(f"[yellow]warning:[/] {warning}", markup=True)
-    for gap in graph.get("unavailable", []):
-        cloud, kind = graph["cloud"], gap["kind"]
-        out.print(f"[yellow]not available on {cloud}: {kind}[/] — {gap['reason']} Use: {gap['alternative']}")
+    for warning in other_warnings(graph):
+        out.print(f"[yellow]warning:[/] {escape(warning)}")
+    for line in gap_lines(graph):
+        out.print(f"[yellow]{escape(line)}[/]")
     for finding in graph.get("policy", []):
         out.print(finding_line(finding))
     out.print(summary_line(graph))

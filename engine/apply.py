@@ -11,29 +11,52 @@ failed run leaves a state the next run converges from. Secrets stay wrapped (mar
 
 ``destroy`` deletes every resource in reverse dependency order (data kept unless ``delete_data``);
 ``refresh`` asks each provider to ``read`` its resource and reports drift (dead processes, missing folders).
+
+What the engine holds to, whatever happens to a run:
+
+- Interrupted or failed steps are recorded before they start (``StackState.pending``): ``refresh`` reports what
+  they left (a half-built cluster, a surviving process), ``up`` starts them over, ``destroy`` removes it — and
+  stops any process the stack's pid files still name, even when the state lacks it.
+- Ctrl-C during ``up``/``destroy`` finishes the steps in flight, records the state and exits 130 (a second
+  Ctrl-C stops at once).
+- A failed ``up`` says which services it left running and the command that stops them.
+- A state names only paths under the stack's own folders (``host.stack_roots``) and only provider classes of
+  mbops's own components: a state file copied from another stack, or edited to run other code, is refused.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
+import pickle
+import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from mbops import PULUMI_PROJECT as PROJECT
 from mbops.engine.embedded import SECRET_SIG, SIG_KEY, ProgramError, Registration, run_program, unwrap
-from mbops.engine.state import ResourceState, StackState, StateStore, now
+from mbops.engine.state import PendingStep, ResourceState, StackState, StateError, StateStore, now
 from mbops.errors import DeployError, MbopsError
-from mbops.host import remove_tree
+from mbops.host import is_under, remove_tree, stack_roots, state_dir, stop_survivors
 from mbops.stacks.config import Stack
 
 PROVIDER_KEY = "__provider"
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 OPS = ("create", "update", "replace", "delete", "same")
+# The modules whose provider classes a state may name (a state file is code: nothing else is ever run).
+TRUSTED_PROVIDER_MODULES: list[str] = ["mbops.components."]
+
+
+class Interrupted(DeployError):
+    """Ctrl-C: the steps in flight finished and the state is recorded (exit 130, as a shell reports SIGINT)."""
+
+    exit_code = 130
 
 
 @dataclass(frozen=True)
@@ -81,11 +104,24 @@ _PROVIDERS: dict[str, Any] = {}
 _PROVIDERS_LOCK = threading.Lock()
 
 
-def load_provider(serialized: Any) -> Any:
-    """The dynamic provider pickled in a ``__provider`` value (as ``pulumi/dynamic/__main__``)."""
-    import dill
-    from pulumi.runtime._serialization import _deserialize
+class _ProviderUnpickler(pickle.Unpickler):
+    """Unpickles only a provider class of a trusted module, by reference (how mbops's providers are pickled)."""
 
+    def find_class(self, module: str, name: str) -> Any:
+        from pulumi.dynamic import ResourceProvider
+
+        if not any(module.startswith(prefix) for prefix in TRUSTED_PROVIDER_MODULES):
+            raise pickle.UnpicklingError(f"{module}.{name} is not a provider of mbops's components")
+        found = super().find_class(module, name)
+        if not (isinstance(found, type) and issubclass(found, ResourceProvider)):
+            raise pickle.UnpicklingError(f"{module}.{name} is not a resource provider")
+        return found
+
+
+def load_provider(serialized: Any) -> Any:
+    """The dynamic provider pickled in a ``__provider`` value (as ``pulumi/dynamic/__main__``), restricted to
+    the provider classes of mbops's components (``TRUSTED_PROVIDER_MODULES``), pickled by reference: a state
+    file that names anything else is refused instead of run."""
     text = unwrap(serialized)
     if not isinstance(text, str) or not text:
         raise DeployError("a dynamic resource has no serialized provider (__provider)")
@@ -93,9 +129,12 @@ def load_provider(serialized: Any) -> Any:
         provider = _PROVIDERS.get(text)
         if provider is None:
             try:
-                provider = _deserialize(lambda: dill.loads(base64.b64decode(text)))
+                provider = _ProviderUnpickler(io.BytesIO(base64.b64decode(text))).load()
             except Exception as exc:
-                raise DeployError(f"cannot load a dynamic provider from the state or program: {exc}") from exc
+                raise DeployError(
+                    f"refusing a dynamic provider named by the state or program ({exc}): the local target runs "
+                    f"only the providers of mbops's own components"
+                ) from None
             _PROVIDERS[text] = provider
     return provider
 
@@ -131,16 +170,22 @@ def _inputs_changed(provider: Any, olds: dict[str, Any], news: dict[str, Any]) -
 class Applier:
     """The embedded engine's Handler in apply mode (see the module docstring)."""
 
-    def __init__(self, state: StackState, store: StateStore, on_event: EventSink) -> None:
+    def __init__(
+        self, state: StackState, store: StateStore, on_event: EventSink, cancel: threading.Event | None = None
+    ) -> None:
         self.state = state
         self.store = store
         self.on_event = on_event
+        self.cancel = cancel or threading.Event()
         self.lock = threading.Lock()
         self.seen: list[str] = []
         self.counts: Counter = Counter()
         self.failures: list[DeployError] = []
         self.dirty = False
         self.kinds: dict[str, str | None] = {}
+        self.notices: list[str] = []  # what providers said (a port moved by --port auto, ...)
+        self.started: list[str] = []  # resources this run created or changed that run a service
+        self.skipped = 0  # registrations not applied after a Ctrl-C
 
     # Handler ------------------------------------------------------------------------------------------------
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +195,10 @@ class Applier:
         component = self._component(reg)
         with self.lock:
             self.seen.append(reg.urn)
+        if self.cancel.is_set() and reg.custom:
+            with self.lock:
+                self.skipped += 1
+            raise Interrupted(f"{reg.name}: not applied (interrupted)")
         if not reg.custom:
             self._record_component(reg, component)
             return "", {}
@@ -164,7 +213,7 @@ class Applier:
         try:
             return self._apply(reg, component)
         except Exception as exc:
-            if exc in self.failures:
+            if exc in self.failures or isinstance(exc, Interrupted):
                 raise
             message = str(exc) if isinstance(exc, MbopsError) else f"{type(exc).__name__}: {exc}"
             raise self._fail(reg, component, "create", 0.0, message) from exc
@@ -209,14 +258,22 @@ class Applier:
     def _run(self, reg: Registration, component: str | None, op: str, detail: str,
              action: Callable[[], tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:  # fmt: skip
         self.on_event(Event(reg.urn, reg.name, reg.type, component, op, "start", 0.0, detail))
+        self._pending(reg, component, op)
         started = time.monotonic()
         try:
             rid, outs = action()
         except Exception as exc:
             message = str(exc) if isinstance(exc, MbopsError) else f"{type(exc).__name__}: {exc}"
+            self._pending(reg, component, op, failed=message)
             raise self._fail(reg, component, op, time.monotonic() - started, message) from exc
+        plain = unwrap(outs)
+        with self.lock:
+            if plain.get("notice"):
+                self.notices.append(f"{reg.name}: {plain['notice']}")
+            if plain.get("pid") or plain.get("container_id"):
+                self.started.append(reg.name)
         old = self.state.find(reg.urn)
-        self._record(reg, component, rid, outs, old if op != "replace" else None)
+        self._record(reg, component, rid, outs, old if op != "replace" else None, done=reg.urn)
         with self.lock:
             self.counts[op] += 1
         self.on_event(
@@ -267,6 +324,15 @@ class Applier:
         return error
 
     # state --------------------------------------------------------------------------------------------------
+    def _pending(self, reg: Registration, component: str | None, op: str, failed: str = "") -> None:
+        """Record (before it starts, or when it failed) a step that has not finished; saved at once."""
+        step = PendingStep(urn=reg.urn, type=reg.type, name=reg.name, op=op, component=component,
+                           inputs=reg.inputs, started=now(), failed=failed)  # fmt: skip
+        with self.lock:
+            self.state.pending = [p for p in self.state.pending if p.urn != reg.urn] + [step]
+            self.dirty = True
+            self.store.save(self.state)
+
     def _component(self, reg: Registration) -> str | None:
         if reg.type.startswith("mbops:"):
             kind = reg.type.rsplit(":", 1)[1].lower()
@@ -283,7 +349,7 @@ class Applier:
         self._record(reg, component, "", {}, old)
 
     def _record(self, reg: Registration, component: str | None, rid: str, outs: dict[str, Any],
-                old: ResourceState | None) -> None:  # fmt: skip
+                old: ResourceState | None, done: str = "") -> None:  # fmt: skip
         entry = ResourceState(
             urn=reg.urn, type=reg.type, name=reg.name, parent=reg.parent, custom=reg.custom,
             component=component,
@@ -291,6 +357,8 @@ class Applier:
             created=old.created if old else now(), updated=now(),
         )  # fmt: skip
         with self.lock:
+            if done:
+                self.state.pending = [p for p in self.state.pending if p.urn != done]
             current = self.state.find(reg.urn)
             if current is not None and old is not None and _same_entry(current, entry):
                 return
@@ -310,7 +378,8 @@ class Applier:
             self.on_event(Event(res.urn, res.name, res.type, res.component, "delete", "start"))
             started = time.monotonic()
             try:
-                provider.delete(res.id, {**props, "delete_data": delete_data})
+                # Data goes when asked now, or when the stack was released for deletion (an input it recorded).
+                provider.delete(res.id, {**props, "delete_data": delete_data or bool(props.get("delete_data"))})
             except Exception as exc:
                 message = str(exc) if isinstance(exc, MbopsError) else f"{type(exc).__name__}: {exc}"
                 self.on_event(Event(res.urn, res.name, res.type, res.component, "delete", "failed",
@@ -329,12 +398,32 @@ class Applier:
                 self.store.save(self.state)
         return kept
 
+    def delete_pending(self, *, delete_data: bool, keep: frozenset[str] = frozenset()) -> list[str]:
+        """Clean up after the unfinished steps the state records (except those of ``keep`` URNs): each
+        provider's delete with the step's inputs stops what it left running and, with ``delete_data``, removes
+        what it wrote. Returns the data kept."""
+        kept: list[str] = []
+        for step in [p for p in self.state.pending if p.urn not in keep]:
+            if step.urn not in {r.urn for r in self.state.resources}:
+                shadow = ResourceState(urn=step.urn, type=step.type, name=step.name, component=step.component,
+                                       inputs=step.inputs, outputs=step.inputs)  # fmt: skip
+                kept += self._delete_resource(shadow, delete_data=delete_data)
+            with self.lock:
+                self.state.pending = [p for p in self.state.pending if p.urn != step.urn]
+                self.dirty = True
+                self.store.save(self.state)
+        return kept
+
     def delete_all(self, resources: list[ResourceState], *, delete_data: bool, workers: int = 4) -> list[str]:
-        """Delete ``resources`` dependents first, independent ones in parallel; returns the data kept."""
+        """Delete ``resources`` dependents first, independent ones in parallel; returns the data kept.
+
+        After a Ctrl-C (``cancel``) no new wave starts: what was deleted is recorded, and Interrupted raised."""
         remaining = {r.urn: r for r in resources}
         kept: list[str] = []
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mbops-delete") as pool:
             while remaining:
+                if self.cancel.is_set():
+                    raise Interrupted(f"interrupted: {len(remaining)} resource(s) not deleted")
                 needed = {dep for r in remaining.values() for dep in (*r.dependencies, r.parent or "")}
                 wave = [r for urn, r in remaining.items() if urn not in needed]
                 if not wave:  # a cycle cannot come from a Pulumi program; delete in reverse order to be safe
@@ -404,9 +493,78 @@ def _same_entry(a: ResourceState, b: ResourceState) -> bool:
 # -- commands ------------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def interruptible(notice: Callable[[str], None]) -> Iterator[threading.Event]:
+    """While the block runs, Ctrl-C sets the returned event instead of raising: the steps in flight finish and
+    no new one starts. A second Ctrl-C raises KeyboardInterrupt at once. (Only in the main thread.)"""
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def interrupted(_signum: int, _frame: Any) -> None:
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        notice("interrupted: finishing the steps in flight and recording the state (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_paths(state: StackState, store: StateStore) -> None:
+    """Refuse a state that names a path outside the stack's own folders (``host.stack_roots``): a state file
+    copied from another stack, or edited, must never act on another stack's data (nor anything else)."""
+    roots = stack_roots(store.root, state.stack)
+    named = list(state.kept_data)
+    entries: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        (r.outputs or r.inputs, r.inputs) for r in state.resources if r.custom
+    ] + [(p.inputs, p.inputs) for p in state.pending]
+    for outputs, inputs in entries:
+        provider = load_provider(outputs.get(PROVIDER_KEY) or inputs.get(PROVIDER_KEY))
+        paths = getattr(provider, "paths", None)
+        if paths is not None:
+            named += paths(unwrap(outputs))
+    foreign = sorted({str(p) for p in named if not is_under(p, roots)})
+    if foreign:
+        shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
+        raise StateError(
+            f"the state file {store.path(state.stack)} names paths outside stack {state.stack}'s folders "
+            f"({', '.join(map(str, roots))}): {shown}. Is it a copy of another stack's state? Nothing was done."
+        )
+
+
+def cleanup_command(stack: Stack, store: StateStore) -> str:
+    """The command that stops a stack's services (data kept), as the user would type it."""
+    where = f"-f {stack.source}" if stack.source not in ("flags", "") else f"-n {stack.name}"
+    flags = "" if store.root == state_dir(None) else f" --state-dir {store.root}"
+    return f"mbops destroy {where}{flags}"
+
+
+def _failed_up(error: MbopsError, applier: Applier, stack: Stack, store: StateStore) -> MbopsError:
+    """The error of a failed ``up``, saying which services this run started that keep running, and how to stop
+    them."""
+    started = sorted(set(applier.started))
+    if not started:
+        return error
+    hint = (
+        f"\nThis run started {', '.join(started)}, which keep running (recorded in the state; the last run is "
+        f"marked failed). Fix the cause and run `mbops up` again to continue from them, or stop them with "
+        f"`{cleanup_command(stack, store)}` (the data is kept)."
+    )
+    return type(error)(f"{error}{hint}")
+
+
 def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None,
-       notice: Callable[[str], None] = lambda _m: None, parallel: int = 8) -> ApplyResult:  # fmt: skip
-    """Deploy ``stack`` on this machine: create, update, replace and delete until it matches the program."""
+       notice: Callable[[str], None] = lambda _m: None, parallel: int = 8, port_auto: bool = False,
+       release_data: bool = False) -> ApplyResult:  # fmt: skip
+    """Deploy ``stack`` on this machine: create, update, replace and delete until it matches the program.
+
+    ``port_auto``: a busy ``app.port`` moves the app to a free port (with a notice) instead of failing.
+    ``release_data``: the data resources record ``delete_data`` (see ``StackInfo.release_data``).
+    """
     from mbops.stacks.program import make_program
 
     if stack.cloud != "local":
@@ -415,28 +573,41 @@ def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None
         )
     started = time.monotonic()
     result = ApplyResult(stack=stack.name, command="up")
-    with store.lock(stack.name, "up", notice):
+    with store.lock(stack.name, "up", notice), interruptible(notice) as cancel:
         state = store.load(stack.name) or StackState(stack=stack.name)
         if state.cloud != "local":
             raise DeployError(f"stack {stack.name} is recorded as a {state.cloud} stack, not a local one")
+        check_paths(state, store)
         state.profile, state.environment = stack.profile, stack.environment
-        applier = Applier(state, store, on_event)
+        applier = Applier(state, store, on_event, cancel)
         program = make_program(stack)
+        config = {"mbops:stateDir": str(store.root)}
+        if port_auto:
+            config["mbops:portAuto"] = "true"
+        if release_data:
+            config["mbops:releaseData"] = "true"
         try:
             record = run_program(
-                program, applier, project=PROJECT, stack=stack.name, dry_run=False,
-                config={"mbops:stateDir": str(store.root)}, parallel=parallel,
+                program, applier, project=PROJECT, stack=stack.name, dry_run=False, config=config,
+                parallel=parallel,
             )  # fmt: skip
         except ProgramError as exc:
-            _finish(store, state, applier, "up", "failed")
+            _finish(store, state, applier, "up", "cancelled" if cancel.is_set() else "failed")
+            if cancel.is_set():
+                raise _interrupted("up", applier) from None
             if applier.failures:
-                raise applier.failures[0] from None
+                raise _failed_up(applier.failures[0], applier, stack, store) from None
             if isinstance(exc.cause, MbopsError):
-                raise exc.cause from None
+                raise _failed_up(exc.cause, applier, stack, store) from None
             raise DeployError(f"the local program for stack '{stack.name}' failed: {exc}") from None
-        gone = [r for r in state.resources if r.urn not in set(applier.seen)]
+        if cancel.is_set():
+            _finish(store, state, applier, "up", "cancelled")
+            raise _interrupted("up", applier)
+        seen = set(applier.seen)
+        gone = [r for r in state.resources if r.urn not in seen]
         try:
             result.kept_data = applier.delete_all(gone, delete_data=False)
+            result.kept_data += applier.delete_pending(delete_data=False, keep=frozenset(seen))
         except DeployError:
             _finish(store, state, applier, "up", "failed")
             raise
@@ -455,33 +626,56 @@ def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None
         result.unavailable = unavailable
         result.counts = applier.counts
         result.outputs = state.outputs
-        result.messages = record.messages
+        result.messages = [*record.messages, *(("warning", text) for text in applier.notices)]
         _finish(store, state, applier, "up", "succeeded", result.summary())
     result.elapsed = time.monotonic() - started
     return result
 
 
+def _interrupted(command: str, applier: Applier) -> Interrupted:
+    done = sum(n for op, n in applier.counts.items() if op != "same")
+    return Interrupted(
+        f"{command} interrupted (Ctrl-C): the steps in flight finished ({done} change(s) made"
+        f"{f', {applier.skipped} not started' if applier.skipped else ''}) and the state is recorded. Run "
+        f"`mbops {command}` again to continue."
+    )
+
+
 def destroy(name: str, store: StateStore, *, delete_data: bool = False, on_event: EventSink = lambda _e: None,
             notice: Callable[[str], None] = lambda _m: None) -> ApplyResult:  # fmt: skip
-    """Delete every resource of stack ``name``, dependents first; keep data unless ``delete_data``."""
+    """Delete every resource of stack ``name``, dependents first; keep data unless ``delete_data``.
+
+    Also cleans up after unfinished steps (``pending``) and stops any process the stack's pid files still name;
+    with ``delete_data`` every folder of the stack (``host.stack_roots``) goes, whatever the state recorded.
+    """
     started = time.monotonic()
     result = ApplyResult(stack=name, command="destroy")
-    with store.lock(name, "destroy", notice):
+    with store.lock(name, "destroy", notice), interruptible(notice) as cancel:
         state = store.load(name)
         if state is None:
             raise DeployError(f"stack {name} has no state in {store.root}: nothing to destroy")
-        applier = Applier(state, store, on_event)
+        check_paths(state, store)
+        applier = Applier(state, store, on_event, cancel)
         try:
             kept = applier.delete_all(list(state.resources), delete_data=delete_data)
+            kept += applier.delete_pending(delete_data=delete_data)
+        except Interrupted:
+            _finish(store, state, applier, "destroy", "cancelled")
+            raise _interrupted("destroy", applier) from None
         except DeployError:
             _finish(store, state, applier, "destroy", "failed")
             raise
+        roots = stack_roots(store.root, name)
+        stopped = stop_survivors(roots)
+        if stopped:
+            result.messages.append(("warning", f"stopped what an interrupted run left running: {'; '.join(stopped)}"))
         result.counts = applier.counts
         if delete_data:
-            for path in state.kept_data:  # what an earlier destroy kept
+            for path in state.kept_data:  # what an earlier destroy kept (checked: under the stack's folders)
                 remove_tree(path)
+            for root in roots:
+                remove_tree(root)
             store.delete(name)
-            remove_tree(store.stack_dir(name))
         else:
             # The stack stays listed with no resources and the data it kept, so that a later
             # `destroy --delete-data` can still remove that data; `up` reuses it.
@@ -495,13 +689,17 @@ def destroy(name: str, store: StateStore, *, delete_data: bool = False, on_event
 
 def refresh(name: str, store: StateStore, *, on_event: EventSink = lambda _e: None,
             notice: Callable[[str], None] = lambda _m: None) -> ApplyResult:  # fmt: skip
-    """Read every resource of stack ``name`` and record what changed; the next ``up`` repairs the drift."""
+    """Read every resource of stack ``name`` and record what changed; the next ``up`` repairs the drift.
+
+    Unfinished steps (an interrupted or failed create) are drift too, with what they left behind (a half-built
+    cluster, a process still running)."""
     started = time.monotonic()
     result = ApplyResult(stack=name, command="refresh")
     with store.lock(name, "refresh", notice):
         state = store.load(name)
         if state is None:
             raise DeployError(f"stack {name} has no state in {store.root}: deploy it with mbops up first")
+        check_paths(state, store)
         for res in list(state.resources):
             if not res.custom:
                 continue
@@ -538,6 +736,16 @@ def refresh(name: str, store: StateStore, *, on_event: EventSink = lambda _e: No
             on_event(Event(res.urn, res.name, res.type, res.component, "refresh", "done",
                            time.monotonic() - t0,
                            f"{drift['was']} -> {drift['now']}" if drift else "in sync"))  # fmt: skip
+        for step in state.pending:
+            provider = load_provider(step.inputs.get(PROVIDER_KEY))
+            left = list(getattr(provider, "leftovers", lambda _i: [])(unwrap(step.inputs)))
+            result.drift.append({
+                "resource": step.name, "urn": step.urn,
+                "was": f"{step.op} failed ({step.failed.splitlines()[0][:160]})" if step.failed else
+                f"{step.op} interrupted (since {step.started})",
+                "now": "; ".join(left) or "nothing left behind",
+                "repair": "the next up runs it again; destroy removes what it left",
+            })  # fmt: skip
         state.last = {"command": "refresh", "result": "succeeded", "at": now(), "drift": len(result.drift)}
         store.save(state)
     result.elapsed = time.monotonic() - started

@@ -13,7 +13,15 @@ that are tested on their own:
 - ``stack_config``: the provider's region/project/location plus ``mbops:*`` keys; the app's ``secret_env``
   values as one secret (``mbops:secretEnv``).
 - ``policy_pack_paths``: the repo's CrossGuard pack (``policies/``) when it has ``PulumiPolicy.yaml``.
-- ``pulumi_command``: the CLI, or ``MissingToolError`` (exit 4) saying how to install it.
+- ``find_pulumi`` / ``pulumi_command``: the CLI on PATH, else the one ``tools/build-pulumi.sh`` built into
+  ``<repo>/.tools/bin`` (``$MBOPS_TOOLS_DIR/bin``), or ``MissingToolError`` (exit 4) saying how to get it.
+- ``runtime_env``: the CLI's folder first on PATH (its language host and the Python shims for dynamic providers
+  and policy packs live beside it) and ``PULUMI_PYTHON_CMD`` = this Python, so the providers and the policy pack
+  import mbops from the same environment.
+
+Every cloud runs here, ``local`` included: its components are Python dynamic providers, which the real engine
+runs with no cloud plugin. ``destroy`` with ``delete_data`` first runs an ``up`` of the program built with
+``release_data=True`` (data resources lose their deletion protection), then destroys.
 
 The Pulumi stack is named ``<name>.<cloud>`` so the same stack name on two clouds never shares state.
 """
@@ -24,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,7 +46,8 @@ if TYPE_CHECKING:
     from pulumi import automation as auto
 
 ACTIONS = ("up", "preview", "destroy", "refresh", "outputs")
-CLOUDS = ("aws", "gcp", "azure")
+CLOUDS = ("local", "aws", "gcp", "azure")
+REPO = Path(__file__).resolve().parents[1]  # the checkout (editable installs): where .tools/ is
 # 3.181 is the first CLI that runs inline programs for refresh and destroy (``--client``).
 MIN_CLI_VERSION = "3.181.0"
 PULUMI_CLOUD = "https://api.pulumi.com"
@@ -55,6 +65,8 @@ INSTALL_HINT = (
     "  or see https://www.pulumi.com/docs/iac/download-install/\n"
     "`mbops preview` works offline without it: the full plan, policy results and cost; no CLI, no account."
 )
+BUILD_HINT = "In an mbops checkout, tools/build-pulumi.sh builds it from Pulumi's Go modules into .tools/bin."
+NO_DRIFT_OPS = frozenset({"same", "read", "refresh"})
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _COMMAND_ERROR = re.compile(r"\A\s*code: (-?\d+)\n stdout: (.*)\n stderr: (.*)\Z", re.DOTALL)
 _POLICY = re.compile(r"mandatory policy violation", re.IGNORECASE)
@@ -202,6 +214,7 @@ def workspace_options(
         # The env var wins over a `pulumi login` the user made for another project.
         "PULUMI_BACKEND_URL": backend,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
+        **runtime_env(command, env),
     }
     return auto.LocalWorkspaceOptions(
         work_dir=str(work_dir), project_settings=settings, secrets_provider=provider, env_vars=env_vars,
@@ -217,6 +230,8 @@ def provider_config(stack: Stack) -> dict[str, str]:
         return {"gcp:project": stack.project, "gcp:region": stack.region}
     if stack.cloud == "azure":
         return {"azure-native:location": stack.region}
+    if stack.cloud == "local":
+        return {}  # dynamic providers only: no cloud plugin, no provider config
     raise ConfigError(f"cloud: '{stack.cloud}' is not deployed with Pulumi; allowed: {', '.join(CLOUDS)}")
 
 
@@ -237,6 +252,11 @@ def stack_config(
     }  # fmt: skip
     if stack.source not in ("flags", "") and Path(stack.source).is_file():
         values["mbops:stackFile"] = str(Path(stack.source).resolve())
+    if stack.cloud == "local":
+        from mbops.host import state_dir
+
+        # Recorded with the stack, so a later refresh/destroy from any shell acts on the same folders.
+        values["mbops:stateDir"] = str(state_dir(env.get("MBOPS_STATE_DIR")))
     config = {key: ConfigValue(value=value) for key, value in values.items()}
     secrets = secret_env_values(stack, env, require=require_secrets)
     if secrets:
@@ -279,8 +299,26 @@ def policy_pack_config(stack: Stack) -> dict[str, dict[str, Any]]:
 # --- the CLI -----------------------------------------------------------------------------------------------
 
 
+def tools_bin_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where ``tools/build-pulumi.sh`` installs the CLI: ``$MBOPS_TOOLS_DIR/bin``, default ``<repo>/.tools/bin``."""
+    env = os.environ if env is None else env
+    return Path(env.get("MBOPS_TOOLS_DIR") or REPO / ".tools").expanduser() / "bin"
+
+
+def find_pulumi(env: Mapping[str, str] | None = None) -> tuple[Path, str] | None:
+    """(path, where) of the Pulumi CLI: ``pulumi`` on PATH ("PATH"), else the repo's build ("tools")."""
+    env = os.environ if env is None else env
+    on_path = shutil.which("pulumi", path=env.get("PATH", os.defpath))
+    if on_path:
+        return Path(on_path), "PATH"
+    built = tools_bin_dir(env) / "pulumi"
+    if built.is_file() and os.access(built, os.X_OK):
+        return built, "tools"
+    return None
+
+
 def pulumi_command(purpose: str | None = None) -> Any:
-    """``PulumiCommand()`` for the ``pulumi`` on PATH, or MissingToolError (exit 4) saying how to get it."""
+    """``PulumiCommand`` for the CLI ``find_pulumi`` finds, or MissingToolError (exit 4) saying how to get it."""
     import subprocess
 
     from pulumi.automation import PulumiCommand
@@ -288,17 +326,40 @@ def pulumi_command(purpose: str | None = None) -> Any:
     from semver import VersionInfo
 
     needs = f"`{purpose}` needs the Pulumi CLI" if purpose else "this command needs the Pulumi CLI"
+    found = find_pulumi()
+    hint = INSTALL_HINT + (f"\n{BUILD_HINT}" if (REPO / "tools" / "build-pulumi.sh").is_file() else "")
+    if found is None:
+        raise MissingToolError(
+            f"{needs}, and `pulumi` is neither on PATH nor in {tools_bin_dir()}.\n{hint}"
+        )
+    path, where = found
+    # The Automation API runs `<root>/bin/pulumi`; a CLI on PATH runs as `pulumi`, found the same way.
+    root = str(path.parent.parent) if where == "tools" else None
     try:
-        return PulumiCommand(version=VersionInfo.parse(MIN_CLI_VERSION))
+        return PulumiCommand(root=root, version=VersionInfo.parse(MIN_CLI_VERSION))
     except FileNotFoundError:
-        raise MissingToolError(f"{needs}, and `pulumi` is not on PATH.\n{INSTALL_HINT}") from None
+        raise MissingToolError(f"{needs}, and {path} disappeared.\n{hint}") from None
     except PermissionError as exc:
-        where = exc.filename or "pulumi"
-        raise MissingToolError(f"{needs}, but {where} is not executable.\n{INSTALL_HINT}") from None
+        raise MissingToolError(f"{needs}, but {exc.filename or path} is not executable.\n{hint}") from None
     except InvalidVersionError as exc:
-        raise MissingToolError(f"{needs}: {exc}\n{INSTALL_HINT}") from None
+        raise MissingToolError(f"{needs}: {exc} ({path})\n{hint}") from None
     except (subprocess.CalledProcessError, OSError) as exc:
-        raise MissingToolError(f"{needs}, but `pulumi version` failed ({exc}).\n{INSTALL_HINT}") from None
+        raise MissingToolError(f"{needs}, but `{path} version` failed ({exc}).\n{hint}") from None
+
+
+def runtime_env(command: Any = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What the CLI needs in its environment: this Python for programs, dynamic providers and policy packs
+    (``PULUMI_PYTHON_CMD``), and, given the command, its folder first on PATH (the language host and the
+    ``pulumi-resource-pulumi-python`` / ``pulumi-analyzer-policy-python`` shims sit beside the CLI)."""
+    env = os.environ if env is None else env
+    values = {"PULUMI_PYTHON_CMD": sys.executable}
+    executable = getattr(command, "command", None)
+    resolved = shutil.which(executable, path=env.get("PATH", os.defpath)) if executable else None
+    if resolved:
+        folder = str(Path(resolved).parent)
+        rest = [d for d in env.get("PATH", os.defpath).split(os.pathsep) if d and d != folder]
+        values["PATH"] = os.pathsep.join([folder, *rest])
+    return values
 
 
 def is_interactive(env: Mapping[str, str] | None = None) -> bool:
@@ -337,10 +398,32 @@ def diagnostics(stdout: str) -> list[str]:
     return lines
 
 
+def without_tracebacks(lines: list[str]) -> list[str]:
+    """``lines`` without the frames of Python tracebacks (a dynamic provider's error arrives with its whole
+    traceback): the ``Traceback ...`` line and what is indented under it go, the exception line stays."""
+    kept: list[str] = []
+    frames_below: int | None = None
+    head = ""
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if "Traceback (most recent call last):" in line:
+            frames_below = indent
+            head = line.split("Traceback (most recent call last):", 1)[0].rstrip()  # e.g. "    error:"
+            continue
+        if frames_below is not None and indent > frames_below:
+            continue
+        if frames_below is not None and head.strip():  # "error: <the exception>" on one line
+            line = f"{head} {line.strip()}"
+        frames_below, head = None, ""
+        kept.append(line)
+    return kept
+
+
 def failure_tail(stdout: str, stderr: str, limit: int = 20) -> str:
-    """The useful end of a failed command's output: its diagnostics and stderr, else the end of stdout."""
+    """The useful end of a failed command's output: its diagnostics (without Python traceback frames) and
+    stderr, else the end of stdout."""
     errors = [line.rstrip() for line in _ANSI.sub("", stderr).splitlines() if line.strip()]
-    lines = diagnostics(stdout) + errors
+    lines = without_tracebacks(diagnostics(stdout)) + errors
     if not lines:
         lines = [line.rstrip() for line in _ANSI.sub("", stdout).splitlines() if line.strip()]
     kept: list[str] = []
@@ -351,14 +434,29 @@ def failure_tail(stdout: str, stderr: str, limit: int = 20) -> str:
 
 
 def policy_violations(text: str) -> list[str]:
-    """The mandatory violations the CLI reported: ``[mandatory] pack rule (resource)`` lines (+ message)."""
-    found, lines = [], _ANSI.sub("", text).splitlines()
+    """The mandatory violations the CLI reported, each rule line followed by its message lines (indented).
+
+    Current CLIs print a ``Policies:`` section (``- [mandatory] [severity: high]  rule  (type: name)`` with the
+    description, the violation and the fix indented below it); older ones a ``Policy Violations:`` section
+    (``[mandatory]  pack v1  rule (type: name)`` with the message on the next line). A report seen twice (the
+    streamed output and the error's copy) is listed once."""
+    found: list[str] = []
+    lines = _ANSI.sub("", text).splitlines()
     for i, line in enumerate(lines):
-        if "[mandatory]" in line:
-            found.append(line.strip())
-            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            if following and not following.startswith("[") and not following.endswith(":"):
-                found.append(f"  {following}")
+        if "[mandatory]" not in line:
+            continue
+        entry = [line.strip().removeprefix("- ").strip()]
+        indent = len(line) - len(line.lstrip())
+        for following in lines[i + 1 :]:
+            stripped = following.strip()
+            deeper = len(following) - len(following.lstrip()) > indent
+            if not stripped or stripped.startswith(("- [", "[")) or (not deeper and stripped.endswith(":")):
+                break
+            entry.append(f"  {stripped}")
+            if not deeper:  # the older format: one message line at the rule's own indent
+                break
+        if entry[0] not in found:
+            found.extend(entry)
     return found
 
 
@@ -374,7 +472,7 @@ def translate_failure(
     mbops_cause = next((e for e in program_errors if isinstance(e, MbopsError)), None)
     if mbops_cause is not None:
         return mbops_cause
-    if _POLICY.search(text) or (policy_violations(text) and "Policy Violations" in text):
+    if _POLICY.search(text) or (policy_violations(text) and re.search(r"^\s*Polic(?:y Violations|ies):", text, re.M)):
         rules = policy_violations(text)
         listed = "\n".join(f"  {line}" for line in rules) if rules else f"  {failure_tail(stdout, stderr)}"
         return PolicyViolationError(
@@ -420,7 +518,7 @@ def summary_of(summary: Any) -> dict[str, Any]:
     return {
         "result": summary.result,
         "changes": dict(summary.resource_changes or {}),
-        "version": summary.version,
+        "version": summary.version or None,  # file and bucket backends number no updates (always 0)
         "duration_s": duration,
     }
 
@@ -460,38 +558,61 @@ def run(
     backend: str | None = None,
     yes: bool = False,
     echo: Callable[[str], None] = print,
+    delete_data: bool = False,
 ) -> dict[str, Any]:
-    """Run ``action`` (up|preview|destroy|refresh|outputs) on ``stack``'s cloud with the Pulumi CLI.
+    """Run ``action`` (up|preview|destroy|refresh|outputs) on ``stack`` with the Pulumi CLI.
 
     Streams the CLI's output through ``echo`` and returns {"action", "stack", "backend", ...}: ``outputs`` for
-    up and outputs (secrets as "[secret]"), ``changes`` (op -> count) and ``result`` for the others.
+    up and outputs (secrets as "[secret]"), ``changes`` (op -> count) and ``result`` for the others; refresh
+    adds ``drift`` (whether the live resources differed from the state). ``delete_data`` (destroy only) first
+    runs an up of the program with ``release_data=True`` so data resources can be deleted, then destroys.
     """
-    return _execute(action, stack, backend=backend, yes=yes, echo=echo)
+    if delete_data and action != "destroy":
+        raise ConfigError(f"delete_data: only `destroy` deletes data, not `{action}`")
+    return _execute(action, stack, backend=backend, yes=yes, echo=echo, delete_data=delete_data)
 
 
 def stack_outputs(stack: Stack, *, backend: str | None = None, show_secrets: bool = False) -> dict[str, Any]:
-    """A deployed cloud stack's outputs; secret values only with ``show_secrets`` (``--show-secrets``)."""
+    """A deployed stack's outputs; secret values only with ``show_secrets`` (``--show-secrets``)."""
     done = _execute(
         "outputs", stack, backend=backend, yes=True, echo=lambda line: None, show_secrets=show_secrets
     )
     return done["outputs"]
 
 
+def release_program(stack: Stack) -> Callable[[], None]:
+    """The stack's program with its data resources made deletable (``make_program(release_data=True)``)."""
+    import inspect
+
+    from mbops.stacks.program import make_program
+
+    if "release_data" not in inspect.signature(make_program).parameters:
+        raise DeployError(
+            "destroy --delete-data on the Pulumi engine needs mbops.stacks.program.make_program(release_data=...)"
+            ", which this mbops lacks: nothing was deleted"
+        )
+    return make_program(stack, release_data=True)
+
+
+def drift_of(changes: Mapping[str, int]) -> bool:
+    """Whether a refresh's change summary shows drift (anything other than unchanged resources)."""
+    return any(count for op, count in changes.items() if op not in NO_DRIFT_OPS)
+
+
 def _execute(
     action: str, stack: Stack, *, backend: str | None, yes: bool, echo: Callable[[str], None],
-    show_secrets: bool = False,
+    show_secrets: bool = False, delete_data: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     from pulumi import automation as auto
 
     if action not in ACTIONS:
         raise ConfigError(f"action: '{action}' is not one of {', '.join(ACTIONS)}")
     if stack.cloud not in CLOUDS:
-        clouds = ", ".join(CLOUDS)
-        raise ConfigError(f"cloud: '{stack.cloud}' runs on the embedded engine; Pulumi deploys {clouds}")
+        raise ConfigError(f"cloud: '{stack.cloud}' is not one of {', '.join(CLOUDS)}")
     command = pulumi_command(f"mbops {action} --cloud {stack.cloud}")
     if action in ("up", "destroy") and not yes and not is_interactive():
         raise ConfigError(
-            f"--yes: `mbops {action} --cloud {stack.cloud}` changes real cloud resources and there is no "
+            f"--yes: `mbops {action} --cloud {stack.cloud}` changes real resources and there is no "
             f"terminal to confirm on (CI or a pipe); pass --yes to {action} without a prompt"
         )
     url = backend_url(stack, backend)
@@ -531,14 +652,72 @@ def _execute(
         if action == "up":
             up = ws.up(**common, **policy)
             return {**base, **summary_of(up.summary), "outputs": plain_outputs(up.outputs)}
-        done = ws.destroy(**common) if action == "destroy" else ws.refresh(**common)
-        return {**base, **summary_of(done.summary)}
+        if action == "refresh":
+            done = ws.refresh(**common)
+            summary = summary_of(done.summary)
+            return {**base, **summary, "drift": drift_of(summary.get("changes") or {})}
+        if delete_data:
+            echo(f"Releasing {name}'s data resources (deletion protection off) before deleting them")
+            released = _guarded(release_program(stack), program_errors)
+            auto.select_stack(name, project_name=PROJECT, program=released, opts=opts).up(**common)
+        done = ws.destroy(**common)
+        return {**base, **summary_of(done.summary), "deleted_data": delete_data}
     except auto.CommandError as exc:
         raise translate_failure(
             exc, output, action=action, stack_name=name, backend=url, program_errors=program_errors
         ) from None
     except auto.errors.InvalidVersionError as exc:  # e.g. version checks skipped and the CLI is too old
         raise MissingToolError(f"`mbops {action} --cloud {stack.cloud}`: {exc}\n{INSTALL_HINT}") from None
+
+
+def list_stacks(backend: str | None = None, env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every mbops stack in ``backend`` (``pulumi stack ls``): name, cloud, profile and environment (from this
+    machine's workspace of the stack, when it has one), resources, last update, whether an update runs now."""
+    from pulumi import automation as auto
+
+    env = os.environ if env is None else env
+    url = resolve_backend(backend, env)
+    command = pulumi_command("mbops stacks --engine pulumi")
+    work_dir = mbops_home(env) / "pulumi" / f"_stacks-{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+    settings = auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=url))
+    for folder in (work_dir, local_backend_dir(url)):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        workspace = auto.LocalWorkspace(
+            work_dir=str(work_dir), project_settings=settings, pulumi_command=command,
+            env_vars={"PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true", **runtime_env(command, env)},
+        )  # fmt: skip
+        summaries = workspace.list_stacks()
+    except auto.CommandError as exc:
+        stdout, stderr = split_command_error(str(exc))
+        raise DeployError(f"listing the stacks in {url} failed:\n{failure_tail(stdout, stderr)}") from None
+    rows = []
+    for item in sorted(summaries, key=lambda summary: summary.name):
+        mbops_name, _, cloud = item.name.rpartition(".")
+        recorded = _recorded_config(item.name, url, env)
+        rows.append({
+            "name": mbops_name or item.name, "cloud": cloud if mbops_name else recorded.get("mbops:cloud", ""),
+            "profile": recorded.get("mbops:profile", ""), "environment": recorded.get("mbops:environment", ""),
+            "resources": item.resource_count or 0,
+            "last_update": item.last_update.isoformat() if item.last_update else None,
+            "locked_by": "an update in progress" if item.update_in_progress else None,
+            "pulumi_stack": item.name, "backend": url, "url": item.url,
+        })  # fmt: skip
+    return rows
+
+
+def _recorded_config(pulumi_stack: str, backend: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The plain config this machine's workspace holds for a stack (empty when it deployed elsewhere)."""
+    import yaml
+
+    digest = hashlib.sha256(backend.encode()).hexdigest()[:10]
+    path = mbops_home(env) / "pulumi" / f"{pulumi_stack}-{digest}" / f"Pulumi.{pulumi_stack}.yaml"
+    try:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return {}
+    return {key: value for key, value in config.items() if isinstance(value, str)}
 
 
 def _policy_args(stack: Stack, work_dir: Path) -> dict[str, list[str]]:

@@ -1,290 +1,302 @@
-"""What each cloud's service for a component kind can do: the capability notes of ``mbops compare``.
+"""What each cloud's service for a component kind is and does: the capability notes of ``mbops compare``.
 
-The static table says which service mbops uses and what it can do (HA, scale to zero, cold starts, limits);
-``facts(graph, kind)`` adds what this plan actually configures (HA on or off, minimum replicas), read from
-the planned resources' inputs.
+Two sources, kept apart so that nothing drifts from the code:
+
+- ``SERVICES``: the cloud service behind a kind, named by the resource types that make it in a plan, with
+  facts true of the service itself whatever its settings (DynamoDB replicates across three AZs; Lambda bills per
+  request). A service is shown only when one of its types is planned; ``tests/test_capabilities.py`` fails by
+  name on an entry whose types no built-in profile plans for that cloud and kind.
+- everything a stack configures (HA, zones, redundancy, minimum replicas, scale to zero, private IP, password
+  handling, HTTPS, WAF, monitoring) is read from the planned resources' inputs by ``mbops.engine.facts``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from mbops.engine.facts import View, door, kind_facts, watch, watch_lines
 
 
 @dataclass(frozen=True, kw_only=True)
-class Capability:
-    service: str
-    ha: str
-    scale_to_zero: str
-    cold_starts: str = "n/a"
-    notes: str = ""
+class Service:
+    """A cloud service behind a kind: planned when any of ``types`` is; ``ha``/``scale``/``about``: true of the
+    service itself (used only where the plan's own settings say nothing more specific)."""
+
+    name: str
+    types: tuple[str, ...]
+    ha: str = ""
+    scale: str = ""
+    about: tuple[str, ...] = ()
 
 
-C = Capability
-TABLE: dict[str, dict[str, Capability]] = {
+S = Service
+SERVICES: dict[str, dict[str, tuple[Service, ...]]] = {
     "aws": {
-        "network": C(
-            service="VPC, public + private subnets, NAT gateway(s)",
-            ha="subnets in 2-3 AZs; NAT per AZ in prod",
-            scale_to_zero="no: NAT gateways bill hourly",
-            notes="VPC flow logs to CloudWatch",
+        "network": (S(name="VPC", types=("aws:ec2/vpc:Vpc",)),),
+        "containers": (
+            S(name="ECS on Fargate", types=("aws:ecs/service:Service",), about=("no cold starts: tasks stay running",)),
+            S(name="Application Load Balancer", types=("aws:lb/loadBalancer:LoadBalancer",)),
         ),
-        "containers": C(
-            service="ECS Fargate service + Application Load Balancer",
-            ha="tasks spread over AZs; ALB is multi-AZ",
-            scale_to_zero="no (desired count >= 1)",
-            cold_starts="none: tasks stay running",
-            notes="target-tracking autoscaling",
+        "serverless": (
+            S(
+                name="Lambda (container image)",
+                types=("aws:lambda/function:Function",),
+                ha="runs across the region's AZs",
+                about=("15 min per invocation at most", "container images: cold starts of about 1 s or more"),
+            ),
+            S(
+                name="API Gateway HTTP API",
+                types=("aws:apigatewayv2/api:Api",),
+                about=("HTTPS only; 30 s integration timeout",),
+            ),
         ),
-        "serverless": C(
-            service="Lambda (container image) + HTTP API",
-            ha="multi-AZ by design",
-            scale_to_zero="yes",
-            cold_starts="yes: about 1 s+ for container images",
-            notes="15 min max duration; 10 GB memory max",
+        "servers": (
+            S(
+                name="EC2 Auto Scaling group",
+                types=("aws:autoscaling/group:Group",),
+                about=("no cold starts: instances stay running",),
+            ),
+            S(name="Application Load Balancer", types=("aws:lb/loadBalancer:LoadBalancer",)),
         ),
-        "servers": C(
-            service="EC2 Auto Scaling group + ALB",
-            ha="instances across AZs",
-            scale_to_zero="no",
-            cold_starts="none (instances stay running)",
-            notes="SSM Session Manager access, no SSH",
+        "database": (S(name="RDS for PostgreSQL", types=("aws:rds/instance:Instance",)),),
+        "docdb": (
+            S(
+                name="DynamoDB",
+                types=("aws:dynamodb/table:Table",),
+                ha="replicated across three AZs",
+                about=("items up to 400 KB",),
+            ),
         ),
-        "database": C(
-            service="RDS for PostgreSQL",
-            ha="Multi-AZ standby (about 1-2 min failover)",
-            scale_to_zero="no (Aurora Serverless v2 could)",
-            notes="managed master password",
+        "storage": (
+            S(
+                name="S3",
+                types=("aws:s3/bucket:Bucket",),
+                ha="stored across three or more AZs",
+                scale="yes: pay per GB and request",
+            ),
         ),
-        "docdb": C(
-            service="DynamoDB on-demand",
-            ha="multi-AZ by design",
-            scale_to_zero="yes: pay per request",
-            notes="point-in-time recovery",
+        "cache": (S(name="ElastiCache for Redis OSS", types=("aws:elasticache/replicationGroup:ReplicationGroup",)),),
+        "auth": (
+            S(
+                name="Cognito user pool",
+                types=("aws:cognito/userPool:UserPool",),
+                ha="regional, across AZs",
+                scale="yes: pay per monthly active user",
+            ),
         ),
-        "storage": C(service="S3", ha="multi-AZ by design (11 nines durability)", scale_to_zero="yes: pay per GB"),
-        "cache": C(
-            service="ElastiCache for Redis OSS",
-            ha="replica + automatic failover (Multi-AZ) in prod",
-            scale_to_zero="no (Serverless ElastiCache bills >= 1 GB)",
+        "push": (
+            S(
+                name="SNS mobile push",
+                types=("aws:sns/platformApplication:PlatformApplication",),
+                ha="regional, across AZs",
+                scale="yes: pay per notification",
+            ),
         ),
-        "auth": C(service="Cognito user pool", ha="regional, multi-AZ", scale_to_zero="yes: pay per MAU"),
-        "push": C(
-            service="SNS mobile push (platform application)",
-            ha="regional, multi-AZ",
-            scale_to_zero="yes: pay per notification",
+        "secrets": (
+            S(
+                name="Secrets Manager (the stack's secrets, listed by a resource group)",
+                types=("aws:resourcegroups/group:Group",),
+                ha="regional, across AZs",
+                scale="no: each secret bills per month",
+            ),
         ),
-        "secrets": C(service="Secrets Manager", ha="regional, multi-AZ", scale_to_zero="no: $/secret-month"),
-        "cdn": C(
-            service="CloudFront with origin access control",
-            ha="global edge network",
-            scale_to_zero="yes: pay per GB and request",
+        "cdn": (
+            S(
+                name="CloudFront",
+                types=("aws:cloudfront/distribution:Distribution",),
+                ha="global edge network",
+                scale="yes: pay per GB and request",
+            ),
+        ),
+        "registry": (
+            S(
+                name="ECR",
+                types=("aws:ecr/repository:Repository",),
+                ha="regional, across AZs",
+                scale="yes: pay per GB stored",
+            ),
+        ),
+        "edge": (
+            S(name="CloudFront", types=("aws:cloudfront/distribution:Distribution",), ha="global edge network"),
+            S(name="AWS WAF web ACL", types=("aws:wafv2/webAcl:WebAcl",)),
+        ),
+        "monitoring": (
+            S(name="CloudWatch alarms", types=("aws:cloudwatch/metricAlarm:MetricAlarm",)),
+            S(name="CloudWatch dashboard", types=("aws:cloudwatch/dashboard:Dashboard",)),
+            S(name="Route 53 health check", types=("aws:route53/healthCheck:HealthCheck",)),
+            S(name="SNS topic", types=("aws:sns/topic:Topic",)),
         ),
     },
     "gcp": {
-        "network": C(
-            service="VPC, subnet, Cloud Router + Cloud NAT, private services access",
-            ha="regional subnet spans zones; Cloud NAT is a managed regional service",
-            scale_to_zero="mostly: NAT bills per VM-hour",
-            notes="flow logs to Cloud Logging",
+        "network": (
+            S(name="VPC network", types=("gcp:compute/network:Network",), about=("global VPC, regional subnets",)),
+            S(name="Cloud NAT", types=("gcp:compute/routerNat:RouterNat",)),
         ),
-        "containers": C(
-            service="Cloud Run service (Direct VPC egress)",
-            ha="regional: spread over zones",
-            scale_to_zero="yes (min instances 0); managed keeps >= 1 warm",
-            cold_starts="with min 0: yes, about 1 s; warm min instances avoid them",
-            notes="request-based or instance-based billing",
+        "containers": (
+            S(
+                name="Cloud Run",
+                types=("gcp:cloudrunv2/service:Service",),
+                ha="regional: instances spread over zones",
+                about=("60 min request timeout at most",),
+            ),
         ),
-        "serverless": C(
-            service="Cloud Run service, min instances 0",
-            ha="regional: spread over zones",
-            scale_to_zero="yes",
-            cold_starts="yes: about 1 s (startup CPU boost)",
-            notes="60 min max request timeout",
+        "serverless": (
+            S(
+                name="Cloud Run",
+                types=("gcp:cloudrunv2/service:Service",),
+                ha="regional: instances spread over zones",
+                about=("60 min request timeout at most", "startup CPU boost shortens cold starts"),
+            ),
         ),
-        "servers": C(
-            service="Regional managed instance group + external Application LB",
-            ha="instances across zones",
-            scale_to_zero="no",
-            cold_starts="none (instances stay running)",
-            notes="IAP / OS Login access",
+        "servers": (
+            S(
+                name="regional managed instance group",
+                types=("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",),
+                about=("no cold starts: instances stay running",),
+            ),
+            S(
+                name="external Application Load Balancer",
+                types=("gcp:compute/backendService:BackendService",),
+                ha="global anycast front end",
+            ),
         ),
-        "database": C(
-            service="Cloud SQL for PostgreSQL (Enterprise)",
-            ha="REGIONAL: standby in a second zone",
-            scale_to_zero="no (can be stopped by hand)",
-            notes="private IP, PITR",
+        "database": (S(name="Cloud SQL for PostgreSQL", types=("gcp:sql/databaseInstance:DatabaseInstance",)),),
+        "docdb": (S(name="Firestore (native mode)", types=("gcp:firestore/database:Database",)),),
+        "storage": (
+            S(name="Cloud Storage", types=("gcp:storage/bucket:Bucket",), scale="yes: pay per GB and operation"),
         ),
-        "docdb": C(
-            service="Firestore (native mode)",
-            ha="multi-zone (regional) or multi-region",
-            scale_to_zero="yes: pay per operation",
-            notes="daily free quota",
+        "cache": (S(name="Memorystore for Redis", types=("gcp:redis/instance:Instance",)),),
+        "auth": (
+            S(
+                name="Identity Platform",
+                types=("gcp:identityplatform/config:Config",),
+                ha="global service",
+                scale="yes: pay per monthly active user",
+            ),
         ),
-        "storage": C(service="Cloud Storage (regional)", ha="multi-zone within the region", scale_to_zero="yes"),
-        "cache": C(
-            service="Memorystore for Redis",
-            ha="STANDARD_HA tier: replica with automatic failover",
-            scale_to_zero="no",
+        "push": (
+            S(
+                name="Firebase Cloud Messaging",
+                types=("gcp:firebase/project:Project",),
+                ha="global service",
+                scale="yes: sending is free",
+            ),
         ),
-        "auth": C(service="Identity Platform", ha="global service", scale_to_zero="yes: pay per MAU (50k free)"),
-        "push": C(service="Firebase Cloud Messaging", ha="global service", scale_to_zero="yes: free"),
-        "secrets": C(service="Secret Manager", ha="replicated per policy", scale_to_zero="mostly: $/version-month"),
-        "cdn": C(
-            service="Cloud CDN on a backend bucket + global external LB",
-            ha="global edge network",
-            scale_to_zero="no: forwarding rule bills hourly",
+        "secrets": (
+            S(
+                name="Secret Manager (API enabled; each secret lives with its component)",
+                types=("gcp:projects/service:Service",),
+                scale="no: each secret version bills per month",
+            ),
+        ),
+        "registry": (S(name="Artifact Registry", types=("gcp:artifactregistry/repository:Repository",)),),
+        "edge": (
+            S(
+                name="external Application Load Balancer",
+                types=("gcp:compute/backendService:BackendService",),
+                ha="global anycast front end",
+            ),
+            S(name="Cloud Armor", types=("gcp:compute/securityPolicy:SecurityPolicy",)),
+        ),
+        "monitoring": (
+            S(name="Cloud Monitoring alert policies", types=("gcp:monitoring/alertPolicy:AlertPolicy",)),
+            S(name="uptime check", types=("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig",)),
+            S(name="dashboard", types=("gcp:monitoring/dashboard:Dashboard",)),
+        ),
+        "cdn": (
+            S(
+                name="Cloud CDN on a backend bucket",
+                types=("gcp:compute/backendBucket:BackendBucket",),
+                ha="global edge network",
+                scale="no: the load balancer's forwarding rule bills every hour",
+            ),
         ),
     },
     "azure": {
-        "network": C(
-            service="VNet, subnets, NSGs, NAT Gateway",
-            ha="NAT Gateway is zonal (one zone)",
-            scale_to_zero="no: NAT gateway bills hourly",
-            notes="private DNS zones for PaaS",
+        "network": (
+            S(name="VNet", types=("azure-native:network:VirtualNetwork",)),
+            S(name="NAT Gateway", types=("azure-native:network:NatGateway",)),
         ),
-        "containers": C(
-            service="Container Apps (consumption, VNet-integrated)",
-            ha="zone-redundant environment in prod",
-            scale_to_zero="yes (min replicas 0); managed keeps >= 1",
-            cold_starts="with min 0: yes, several seconds",
-            notes="KEDA HTTP autoscaling",
+        "containers": (S(name="Container Apps", types=("azure-native:app:ContainerApp",)),),
+        "serverless": (S(name="Container Apps", types=("azure-native:app:ContainerApp",)),),
+        "servers": (
+            S(
+                name="VM Scale Set",
+                types=("azure-native:compute:VirtualMachineScaleSet",),
+                about=("no cold starts: instances stay running",),
+            ),
+            S(name="Standard Load Balancer (layer 4)", types=("azure-native:network:LoadBalancer",)),
         ),
-        "serverless": C(
-            service="Container Apps, min replicas 0",
-            ha="zone redundancy needs a VNet environment",
-            scale_to_zero="yes",
-            cold_starts="yes: several seconds",
-            notes="consumption plan",
+        "database": (
+            S(name="Azure Database for PostgreSQL flexible server", types=("azure-native:dbforpostgresql:Server",)),
         ),
-        "servers": C(
-            service="VM Scale Set + Standard Load Balancer",
-            ha="instances across zones",
-            scale_to_zero="no",
-            cold_starts="none (instances stay running)",
+        "docdb": (S(name="Cosmos DB for NoSQL", types=("azure-native:cosmosdb:DatabaseAccount",)),),
+        "storage": (
+            S(
+                name="Storage account (blob)",
+                types=("azure-native:storage:StorageAccount",),
+                scale="yes: pay per GB and operation",
+            ),
         ),
-        "database": C(
-            service="Azure Database for PostgreSQL Flexible Server",
-            ha="zone-redundant HA standby in prod",
-            scale_to_zero="no (can be stopped for up to 7 days)",
-            notes="VNet-integrated private access",
+        "cache": (S(name="Azure Managed Redis", types=("azure-native:redisenterprise:RedisEnterprise",)),),
+        "push": (S(name="Notification Hubs", types=("azure-native:notificationhubs:NotificationHub",), ha="regional"),),
+        "secrets": (S(name="Key Vault", types=("azure-native:keyvault:Vault",), scale="yes: pay per operation"),),
+        "registry": (S(name="Container Registry", types=("azure-native:containerregistry:Registry",)),),
+        "edge": (
+            S(name="Front Door", types=("azure-native:cdn:Profile",), ha="global edge network"),
+            S(name="Front Door WAF policy", types=("azure-native:frontdoor:Policy",)),
         ),
-        "docdb": C(
-            service="Cosmos DB for NoSQL, serverless",
-            ha="single region; no multi-region writes",
-            scale_to_zero="yes: pay per request unit",
-            notes="serverless: 1 region, 1 TB per container",
+        "monitoring": (
+            S(name="Azure Monitor metric alerts", types=("azure-native:monitor:MetricAlert",)),
+            S(name="Application Insights availability test", types=("azure-native:applicationinsights:WebTest",)),
+            S(name="action group", types=("azure-native:monitor:ActionGroup",)),
         ),
-        "storage": C(
-            service="Storage account (blob)",
-            ha="LRS in dev (3 copies, 1 datacenter); ZRS in prod",
-            scale_to_zero="yes",
-        ),
-        "cache": C(service="Azure Managed Redis", ha="high availability (2 nodes) in prod", scale_to_zero="no"),
-        "auth": C(service="(Entra External ID: not in the provider)", ha="-", scale_to_zero="-"),
-        "push": C(service="Notification Hubs", ha="regional", scale_to_zero="Free tier in dev; Basic is $/month"),
-        "secrets": C(
-            service="Key Vault (RBAC)",
-            ha="zone-redundant in most regions",
-            scale_to_zero="yes: pay per operation",
-        ),
-        "cdn": C(
-            service="Azure Front Door Standard",
-            ha="global edge network",
-            scale_to_zero="no: base fee per month",
+        "cdn": (
+            S(
+                name="Front Door",
+                types=("azure-native:cdn:Profile",),
+                ha="global edge network",
+                scale="no: a base fee per month",
+            ),
         ),
     },
-    "local": {},
 }
 
 
-def capability(cloud: str, kind: str) -> dict[str, str]:
-    cap = TABLE.get(cloud, {}).get(kind)
-    return (
-        asdict(cap)
-        if cap
-        else {
-            "service": f"{kind} on this machine" if cloud == "local" else kind,
-            "ha": "-",
-            "scale_to_zero": "-",
-            "cold_starts": "n/a",
-            "notes": "",
-        }
-    )
+def services(view: View, kind: str) -> list[Service]:
+    """The services of ``SERVICES`` that the plan has for ``kind``."""
+    return [s for s in SERVICES.get(view.cloud, {}).get(kind, ()) if view.has(kind, *s.types)]
 
 
-def _of(graph: dict[str, Any], kind: str, *types: str) -> list[dict[str, Any]]:
-    return [r for r in graph["resources"] if r.get("component") == kind and r["type"] in types]
+def _fallback_name(view: View, kind: str) -> str:
+    """A kind without a known service: its resource types, as planned (never a guess)."""
+    names = dict.fromkeys(r["type"].split(":")[-1] for r in view.of(kind))
+    if view.cloud == "local":
+        return f"{kind} on this machine"
+    return ", ".join(list(names)[:3]) + (", ..." if len(names) > 3 else "") if names else kind
 
 
-def _get(value: Any, *path: str, default: Any = None) -> Any:
-    for step in path:
-        if not isinstance(value, dict):
-            return default
-        value = value.get(step)
-    return default if value is None else value
+def capability(graph: dict[str, Any], kind: str, view: View | None = None) -> dict[str, Any]:
+    """The capability notes of ``kind`` in ``graph``: the service, HA and scaling as planned, how its entry
+    serves, the other settings the plan configures, and what is true of the service itself."""
+    view = view or View(graph)
+    found = services(view, kind)
+    facts = kind_facts(graph, kind, view)
 
+    def topic(name: str, static: str) -> str:
+        planned = [f.text for f in facts if f.topic == name]
+        return "; ".join(planned) or next((getattr(s, static) for s in found if getattr(s, static)), "")
 
-def facts(graph: dict[str, Any], kind: str) -> list[str]:
-    """What this plan configures for ``kind``: HA on/off, replicas, scale to zero."""
-    cloud, out = graph["cloud"], []
-    detectors = {
-        ("aws", "database"): lambda r: "Multi-AZ: on" if r["inputs"].get("multiAz") else "Multi-AZ: off",
-        ("gcp", "database"): lambda r: (
-            f"availability: {_get(r['inputs'], 'settings', 'availabilityType', default='ZONAL')}"
-        ),
-        ("azure", "database"): lambda r: f"HA: {_get(r['inputs'], 'highAvailability', 'mode', default='Disabled')}",
-        ("aws", "cache"): lambda r: (
-            "automatic failover: on" if r["inputs"].get("automaticFailoverEnabled") else "automatic failover: off"
-        ),
-        ("gcp", "cache"): lambda r: f"tier: {r['inputs'].get('tier', 'BASIC')}",
-        ("azure", "cache"): lambda r: f"high availability: {r['inputs'].get('highAvailability', 'Enabled')}",
-        ("aws", "containers"): lambda r: f"tasks: {r['inputs'].get('desiredCount', '?')}",
-        ("gcp", "containers"): lambda r: (
-            f"min instances: {_get(r['inputs'], 'template', 'scaling', 'minInstanceCount', default=0)}"
-        ),
-        ("gcp", "serverless"): lambda r: (
-            f"min instances: {_get(r['inputs'], 'template', 'scaling', 'minInstanceCount', default=0)}"
-        ),
-        ("azure", "containers"): lambda r: (
-            f"min replicas: {_get(r['inputs'], 'template', 'scale', 'minReplicas', default=0)}"
-        ),
-        ("azure", "serverless"): lambda r: (
-            f"min replicas: {_get(r['inputs'], 'template', 'scale', 'minReplicas', default=0)}"
-        ),
-        ("aws", "servers"): lambda r: f"instances: {r['inputs'].get('minSize', '?')}-{r['inputs'].get('maxSize', '?')}",
-        ("azure", "servers"): lambda r: f"instances: {_get(r['inputs'], 'sku', 'capacity', default='?')}",
+    entry = door(graph, kind, view)
+    notes = [f.text for f in facts if f.topic not in ("ha", "scale")]
+    if kind == "monitoring":  # what it watches and who it tells (its own storage or keys are no capability)
+        facts, notes = [], watch_lines(watch(graph, view))
+    return {
+        "service": " + ".join(s.name for s in found) or _fallback_name(view, kind),
+        "ha": topic("ha", "ha") or "-",
+        "scale_to_zero": topic("scale", "scale") or "-",
+        "entry": entry.describe() if entry else None,
+        "facts": notes,
+        "about": [a for s in found for a in s.about],
     }
-    types = {
-        ("aws", "database"): ("aws:rds/instance:Instance",),
-        ("gcp", "database"): ("gcp:sql/databaseInstance:DatabaseInstance",),
-        ("azure", "database"): ("azure-native:dbforpostgresql:Server",),
-        ("aws", "cache"): ("aws:elasticache/replicationGroup:ReplicationGroup",),
-        ("gcp", "cache"): ("gcp:redis/instance:Instance",),
-        ("azure", "cache"): ("azure-native:redisenterprise:RedisEnterprise", "azure-native:redis:Redis"),
-        ("aws", "containers"): ("aws:ecs/service:Service",),
-        ("gcp", "containers"): ("gcp:cloudrunv2/service:Service",),
-        ("gcp", "serverless"): ("gcp:cloudrunv2/service:Service",),
-        ("azure", "containers"): ("azure-native:app:ContainerApp",),
-        ("azure", "serverless"): ("azure-native:app:ContainerApp",),
-        ("aws", "servers"): ("aws:autoscaling/group:Group",),
-        ("azure", "servers"): ("azure-native:compute:VirtualMachineScaleSet",),
-    }
-    key = (cloud, kind)
-    if key in detectors:
-        for res in _of(graph, kind, *types[key]):
-            out.append(detectors[key](res))
-    if kind == "network":
-        nat = _of(
-            graph,
-            kind,
-            "aws:ec2/natGateway:NatGateway",
-            "azure-native:network:NatGateway",
-            "gcp:compute/routerNat:RouterNat",
-        )
-        if nat:
-            out.append(f"NAT gateways: {len(nat)}")
-    if kind == "storage":
-        for res in _of(graph, kind, "azure-native:storage:StorageAccount"):
-            out.append(f"redundancy: {_get(res['inputs'], 'sku', 'name', default='?')}")
-    return out

@@ -3,7 +3,8 @@
 Each cloud is planned in its own forked worker process (the Pulumi SDK's settings are process-global, so two
 plans cannot run in one process at once); workers return a compact column (resources per component kind,
 cost, policy counts, capability notes, diagram) and the parent assembles the comparison. Output formats:
-JSON (``report``), Markdown (``markdown``) and a self-contained HTML page (``mbops.engine.compare_html``).
+JSON (``Comparison.as_dict``), Markdown (``mbops.engine.compare_md``) and a self-contained HTML page
+(``mbops.engine.compare_html``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mbops.components.spec import KINDS
+from mbops.engine.fmt import number
 from mbops.errors import ConfigError, MbopsError
 
 COMPARE_CLOUDS = ("aws", "gcp", "azure")
@@ -27,11 +29,14 @@ MAX_WORKERS = 3
 
 @dataclass(frozen=True, kw_only=True)
 class Task:
-    """One column to plan: the resolved stack and whether to render the diagram as SVG."""
+    """One column to plan: the resolved stack, the usage preset and free tiers to price it with, and whether to
+    render the diagram as SVG."""
 
     stack: Any
     note: str | None = None
     with_svg: bool = False
+    usage_preset: str | None = None
+    free_tiers: bool | None = None
 
 
 def resolve_stacks(
@@ -41,6 +46,7 @@ def resolve_stacks(
     clouds: list[str],
     stack_file: Path | None = None,
     regions: dict[str, str] | None = None,
+    usage_preset: str | None = None,
 ) -> list[tuple[Any, str | None]]:
     """The stack of each cloud (stack file + flags), with a note when the file's region is another cloud's."""
     from mbops.cost.usage import resolve_usage
@@ -73,19 +79,22 @@ def resolve_stacks(
             environment=environment,
             region=regions.get(cloud),
         )
-        resolve_usage(stack.usage, source=source)  # bad usage keys fail here, before any worker starts
+        preset = usage_preset or getattr(stack, "usage_preset", None)
+        resolve_usage(stack.usage, source=source, preset=preset)  # bad usage fails here, before any worker starts
         out.append((stack, note))
     return out
 
 
 def plan_column(task: Task) -> dict[str, Any]:
     """Plan one cloud and summarize it (runs in a worker process)."""
+    from mbops.cost.estimate import estimate
     from mbops.engine.plan import plan
 
     stack = task.stack
     started, cpu = time.perf_counter(), time.process_time()
     try:
-        graph = plan(stack)  # pauses the cyclic GC while it runs (engine.embedded.paused_gc)
+        graph = plan(stack, with_cost=False)  # pauses the cyclic GC while it runs (engine.embedded.paused_gc)
+        graph["cost"] = estimate(graph, stack, preset=task.usage_preset, free_tiers=task.free_tiers)
     except Exception as exc:  # a worker reports, the parent decides: one cloud's failure must not hide the others
         error = str(exc) if isinstance(exc, MbopsError) else f"internal error: {type(exc).__name__}: {exc}"
         return {
@@ -111,15 +120,18 @@ def _counts(findings: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def summarize(graph: dict[str, Any], *, with_svg: bool = False) -> dict[str, Any]:
-    """A cloud's column: per component kind, what it creates, costs, violates and can do."""
-    from mbops.engine.capabilities import capability, facts
+    """A cloud's column: per component kind, what it creates, costs, violates and can do (read from the plan)."""
+    from mbops.engine.capabilities import capability
     from mbops.engine.diagram import inline_svg, mermaid
+    from mbops.engine.facts import View, watch, watch_lines
 
+    view = View(graph)
     cost = graph.get("cost") or {}
     kind_of = {r["urn"]: r.get("component") or SHARED for r in graph["resources"]}
-    custom = [r for r in graph["resources"] if r.get("custom")]
+    custom = view.resources
     findings = graph.get("policy") or []
     unavailable = {u["kind"]: u for u in graph.get("unavailable") or []}
+    limited = {u["kind"]: u for u in graph.get("limitations") or []}
     kinds: dict[str, dict[str, Any]] = {}
     present = {r.get("component") or SHARED for r in custom} | set(unavailable)
     for kind in [k for k in (*KINDS, SHARED) if k in present]:
@@ -131,10 +143,11 @@ def summarize(graph: dict[str, Any], *, with_svg: bool = False) -> dict[str, Any
             "monthly": round((cost.get("by_component") or {}).get(kind if kind != SHARED else "(stack)", 0.0), 2),
             "unpriced": sum(1 for u in cost.get("unpriced") or [] if (u.get("component") or SHARED) == kind),
             "policy": _counts(kind_findings),
-            "capability": capability(graph["cloud"], kind) if kind != SHARED else {},
-            "facts": facts(graph, kind) if kind != SHARED else [],
+            "capability": capability(graph, kind, view) if kind != SHARED and mine else {},
             "unavailable": unavailable.get(kind),
+            "limitation": limited.get(kind),
         }
+    monitoring = watch(graph, view)
     return {
         "cloud": graph["cloud"],
         "region": graph["region"],
@@ -148,12 +161,16 @@ def summarize(graph: dict[str, Any], *, with_svg: bool = False) -> dict[str, Any
             {k: f.get(k) for k in ("rule", "severity", "enforcement", "name", "type", "message")} for f in findings
         ],
         "unavailable": list(unavailable.values()),
+        "limitations": list(limited.values()),
+        "monitoring": {**monitoring, "lines": watch_lines(monitoring)},
         "unpriced": cost.get("unpriced") or [],
         "catalog": cost.get("catalog") or {},
+        "preset": cost.get("preset"),
+        "free_tiers": cost.get("free_tiers"),
         "assumptions": cost.get("assumptions") or {},
         "overridden": cost.get("overridden") or [],
         "kinds": kinds,
-        "diagram": {"mermaid": mermaid(graph), "svg": inline_svg(graph) if with_svg else None},
+        "diagram": {"mermaid": mermaid(graph), **(inline_svg(graph) if with_svg else {"svg": None, "drawn_by": None})},
     }
 
 
@@ -188,14 +205,11 @@ class Comparison:
             "monthly": 0.0,
             "unpriced": 0,
             "policy": {"mandatory": 0, "advisory": 0},
-            "facts": [],
+            "capability": {},
             "unavailable": None,
+            "limitation": None,
         }
-        if kind in column.get("kinds", {}):
-            return column["kinds"][kind]
-        from mbops.engine.capabilities import capability
-
-        return {**empty, "capability": capability(cloud, kind) if kind != SHARED else {}}
+        return column.get("kinds", {}).get(kind, empty)
 
     def as_dict(self) -> dict[str, Any]:
         columns = {}
@@ -232,14 +246,31 @@ def compare(
     regions: dict[str, str] | None = None,
     workers: int | None = None,
     with_svg: bool = False,
+    usage_preset: str | None = None,
+    free_tiers: bool | None = None,
 ) -> Comparison:
-    """Plan ``profile`` on each cloud in parallel (fork-based process pool) and assemble the comparison."""
+    """Plan ``profile`` on each cloud in parallel (fork-based process pool) and assemble the comparison.
+
+    ``usage_preset`` (small, medium, large; default: the stack file's, else small) and ``free_tiers`` (None:
+    the stack file's ``usage.free_tiers``) choose the usage the costs are estimated for.
+    """
+    from mbops.cost.usage import check_preset
+
     started = time.perf_counter()
+    if usage_preset is not None:
+        usage_preset = check_preset(usage_preset)  # a bad preset fails before any plan starts
     clouds = list(dict.fromkeys(clouds or COMPARE_CLOUDS))  # keep order, drop repeats
     stacks = resolve_stacks(
-        profile=profile, environment=environment, clouds=clouds, stack_file=stack_file, regions=regions
+        profile=profile,
+        environment=environment,
+        clouds=clouds,
+        stack_file=stack_file,
+        regions=regions,
+        usage_preset=usage_preset,
     )
-    tasks = [Task(stack=s, note=n, with_svg=with_svg) for s, n in stacks]
+    tasks = [
+        Task(stack=s, note=n, with_svg=with_svg, usage_preset=usage_preset, free_tiers=free_tiers) for s, n in stacks
+    ]
     workers = max(1, min(workers or MAX_WORKERS, len(tasks)))
     columns = run_tasks(tasks, workers)
     for column in columns:
@@ -275,108 +306,43 @@ def run_tasks(tasks: list[Task], workers: int) -> list[dict[str, Any]]:
         gc.unfreeze()
 
 
-def count(n: int, noun: str = "resource") -> str:
-    """``1 resource``, ``2 resources``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def assumption_rows(column: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The usage a column's costs assume, as (key, value as a person writes it, set by the stack file)."""
+    from mbops.cost.usage import USAGE
+
+    overridden = set(column.get("overridden") or [])
+    rows = []
+    for key, value in (column.get("assumptions") or {}).items():
+        if key == "free_tiers":  # said by pricing_line
+            continue
+        spec = USAGE.get(key)
+        if spec is not None and spec.derived and value < 0:
+            text = f"from the plan: {spec.derived}"
+        else:
+            unit = spec.unit if spec is not None and spec.unit not in ("fraction", "0/1") else ""
+            text = f"{number(value)} {unit}".strip()
+        rows.append((key, text, key in overridden))
+    return rows
 
 
-def money(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:,.2f}"
+def pricing_line(column: dict[str, Any]) -> str:
+    """``usage preset medium; free tiers not deducted``: what the estimate was asked for."""
+    tiers = "deducted" if column.get("free_tiers") else "not deducted"
+    return f"usage preset {column.get('preset') or 'small'}; free tiers {tiers}"
 
 
-def _policy_text(policy: dict[str, int]) -> str:
-    return f"{policy['mandatory']} mandatory, {policy['advisory']} advisory"
+def gap_text(cell: dict[str, Any]) -> str:
+    """What a cell lacks: ``not available: <reason>`` or ``partly: <reason>``; empty when nothing."""
+    if cell.get("unavailable"):
+        return f"not available: {cell['unavailable']['reason']}"
+    if cell.get("limitation"):
+        return f"partly: {cell['limitation']['reason']}"
+    return ""
 
 
-def _resources_text(resources: dict[str, int]) -> str:
-    return ", ".join(f"{n}x {t.split(':')[-1]}" for t, n in resources.items()) or "none"
-
-
-def markdown(comparison: Comparison) -> str:
-    """The comparison as Markdown: a summary table, then per-kind details, gaps, assumptions and sources."""
-    c = comparison
-    ok = [cloud for cloud in c.clouds if c.columns[cloud].get("ok")]
-    lines = [
-        f"# `{c.profile}` ({c.environment}) on {', '.join(c.clouds)}",
-        "",
-        f"Generated {c.generated_at} by `mbops compare`; plans ran in {c.workers} parallel worker(s), "
-        f"{c.seconds:.1f} s in all.",
-        "",
-    ]
-    for column in c.failed:
-        lines += [f"> **{column['cloud']}: plan failed** — {column['error']}", ""]
-    header = "| component | " + " | ".join(f"{x} ({c.columns[x]['region']})" for x in ok) + " |"
-    lines += ["## Summary", "", header, "|---|" + "---|" * len(ok)]
-    for kind in c.kinds:
-        cells = []
-        for cloud in ok:
-            cell = c.cell(cloud, kind)
-            if cell.get("unavailable"):
-                cells.append(f"**not available**: {cell['unavailable']['reason']}")
-                continue
-            service = (cell.get("capability") or {}).get("service", "")
-            unpriced = f" (+{cell['unpriced']} unpriced)" if cell["unpriced"] else ""
-            cells.append(f"{service}<br>{count(cell['resource_count'])} · {money(cell['monthly'])}/mo{unpriced}")
-        lines.append(f"| **{kind}** | " + " | ".join(cells) + " |")
-    lines.append(
-        "| **total** | "
-        + " | ".join(
-            f"**{money(c.columns[x]['monthly_total'])}/mo** · {count(c.columns[x]['resource_count'])} · "
-            f"policy: {_policy_text(c.columns[x]['policy'])}"
-            for x in ok
-        )
-        + " |"
-    )
-    lines += ["", "## Capabilities", "", "| component | " + " | ".join(ok) + " |", "|---|" + "---|" * len(ok)]
-    for kind in [k for k in c.kinds if k != SHARED]:
-        cells = []
-        for cloud in ok:
-            cell = c.cell(cloud, kind)
-            cap = cell.get("capability") or {}
-            if cell.get("unavailable"):
-                cells.append(f"not available — use: {cell['unavailable'].get('alternative', '')}")
-                continue
-            text = f"HA: {cap.get('ha')}; scale to zero: {cap.get('scale_to_zero')}"
-            if cap.get("cold_starts") not in (None, "n/a"):
-                text += f"; cold starts: {cap['cold_starts']}"
-            if cell.get("facts"):
-                text += f"<br>this plan: {'; '.join(cell['facts'])}"
-            cells.append(text)
-        lines.append(f"| **{kind}** | " + " | ".join(cells) + " |")
-    lines += ["", "## Resources per component", ""]
-    for kind in c.kinds:
-        lines.append(f"- **{kind}**")
-        for cloud in ok:
-            cell = c.cell(cloud, kind)
-            lines.append(f"  - {cloud}: {_resources_text(cell['resources'])}; policy: {_policy_text(cell['policy'])}")
-    lines += ["", "## Not priced", ""]
-    for cloud in ok:
-        for entry in c.columns[cloud]["unpriced"]:
-            lines.append(f"- {cloud}: `{entry['resource']}` ({entry['type']}): {entry['why']}")
-    if not any(c.columns[x]["unpriced"] for x in ok):
-        lines.append("- everything planned was priced or is free")
-    if ok:
-        column = c.columns[ok[0]]
-        overridden = set(column.get("overridden", []))
-        usage = ", ".join(f"`{k}={v:,.10g}`{'*' if k in overridden else ''}" for k, v in column["assumptions"].items())
-        lines += ["", "## Assumptions", "", f"Usage (* = from the stack file): {usage}.", "", "## Prices", ""]
-        for cloud in ok:
-            catalog = c.columns[cloud]["catalog"]
-            lines.append(
-                f"- {cloud}: catalog as of {catalog.get('as_of')} ({catalog.get('region')}); "
-                f"{len(catalog.get('sources') or [])} price list sources. {catalog.get('method', '')}"
-            )
-    for cloud in ok:
-        if c.columns[cloud].get("note"):
-            lines.append(f"- note ({cloud}): {c.columns[cloud]['note']}")
-    lines += ["", "## Diagrams", ""]
-    for cloud in ok:
-        lines += [
-            f"### {cloud}",
-            "",
-            "```mermaid",
-            c.columns[cloud]["diagram"]["mermaid"].rstrip(),
-            "```",
-            "",
-        ]
-    return "\n".join(lines).rstrip() + "\n"
+def monitoring_text(column: dict[str, Any]) -> str:
+    """The monitoring a column's plan sets up, in one line (or why there is none)."""
+    gap = next((u for u in column.get("unavailable") or [] if u["kind"] == "monitoring"), None)
+    if gap is not None:
+        return f"not available: {gap['reason']}"
+    return "; ".join(column["monitoring"]["lines"])

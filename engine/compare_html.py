@@ -5,7 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from mbops.engine.compare import SHARED, Comparison, count, money
+from mbops.engine.compare import SHARED, Comparison, assumption_rows, gap_text, monitoring_text, pricing_line
+from mbops.engine.fmt import count, money, number
 
 CSS = """
 :root { --ink:#1d2733; --muted:#5b6778; --line:#d9dee6; --bg:#f6f8fb; --ok:#2f7d4a; --warn:#a35b00;
@@ -48,8 +49,8 @@ def _e(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
-def _table(head: str, rows: list[str]) -> str:
-    return f"<table><thead><tr><th class='kind'>component</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def _table(head: str, rows: list[str], first: str = "component") -> str:
+    return f"<table><thead><tr><th class='kind'>{first}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _policy(policy: dict[str, int]) -> str:
@@ -75,6 +76,7 @@ def _cards(c: Comparison, ok: list[str]) -> str:
             continue
         best = '<span class="best">lowest estimate</span>' if cloud == cheapest else ""
         gaps = "".join(f'<li class="gap">not available: {_e(u["kind"])}</li>' for u in column["unavailable"])
+        gaps += "".join(f'<li class="gap">partly: {_e(u["kind"])}</li>' for u in column.get("limitations") or [])
         unpriced = len(column["unpriced"])
         costs = {k: v["monthly"] for k, v in column["kinds"].items() if v["monthly"] > 0}
         top = sorted(costs, key=costs.__getitem__, reverse=True)[:2]
@@ -85,7 +87,8 @@ def _cards(c: Comparison, ok: list[str]) -> str:
             f"<ul><li>region {_e(column['region'])}</li><li>{count(column['resource_count'])}</li>"
             f"<li>largest: {drivers or 'none'}</li>"
             f"<li>policy: {_policy(column['policy'])}</li>"
-            f"<li>{unpriced} resource(s) not priced</li>{gaps}</ul></div>"
+            f"<li>monitoring: {_e(monitoring_text(column))}</li>"
+            f"<li>{count(unpriced, 'resource')} not priced</li>{gaps}</ul></div>"
         )
     out.append("</section>")
     return "".join(out)
@@ -113,12 +116,12 @@ def _summary_table(c: Comparison, ok: list[str]) -> str:
                 continue
             cap = cell.get("capability") or {}
             unpriced = f' <span class="muted">+{cell["unpriced"]} unpriced</span>' if cell["unpriced"] else ""
-            facts = f'<br><span class="muted">{_e("; ".join(cell["facts"]))}</span>' if cell.get("facts") else ""
+            partly = f'<br><span class="gap">{_e(gap_text(cell))}</span>' if cell.get("limitation") else ""
             cls = ' class="cheapest"' if low is not None and priced.get(cloud) == low else ""
             tds.append(
-                f"<td{cls}>{_e(cap.get('service', ''))}<br>"
+                f"<td{cls}>{_e(cap.get('service', '-'))}<br>"
                 f"<span class='money'>{money(cell['monthly'])}</span>/mo · "
-                f"{count(cell['resource_count'])}{unpriced}<br>{_policy(cell['policy'])}{facts}</td>"
+                f"{count(cell['resource_count'])}{unpriced}<br>{_policy(cell['policy'])}{partly}</td>"
             )
         rows.append(f'<tr><td class="kind">{_e(kind)}</td>{"".join(tds)}</tr>')
     total = "".join(
@@ -138,35 +141,73 @@ def _capabilities(c: Comparison, ok: list[str]) -> str:
             cell = c.cell(cloud, kind)
             cap = cell.get("capability") or {}
             if cell.get("unavailable"):
-                tds.append('<td><span class="gap">not available</span></td>')
+                use = cell["unavailable"].get("alternative") or "-"
+                tds.append(
+                    f'<td><span class="gap">not available</span><br><span class="muted">use: {_e(use)}</span></td>'
+                )
                 continue
-            parts = [
-                f"<b>HA</b>: {_e(cap.get('ha'))}",
-                f"<b>scale to zero</b>: {_e(cap.get('scale_to_zero'))}",
-            ]
-            if cap.get("cold_starts") not in (None, "n/a"):
-                parts.append(f"<b>cold starts</b>: {_e(cap['cold_starts'])}")
-            if cap.get("notes"):
-                parts.append(f"<span class='muted'>{_e(cap['notes'])}</span>")
+            if not cap:
+                tds.append("<td>-</td>")
+                continue
+            parts = [f"<b>HA</b>: {_e(cap['ha'])}", f"<b>scale to zero</b>: {_e(cap['scale_to_zero'])}"]
+            if cap.get("entry"):
+                parts.append(f"<b>entry</b>: {_e(cap['entry'])}")
+            parts += [_e(f) for f in cap.get("facts") or []]
+            parts += [f"<span class='muted'>{_e(a)}</span>" for a in cap.get("about") or []]
+            if cell.get("limitation"):
+                use = cell["limitation"].get("alternative") or "-"
+                parts.append(f"<span class='gap'>{_e(gap_text(cell))}</span> <span class='muted'>use: {_e(use)}</span>")
             tds.append(f"<td>{'<br>'.join(parts)}</td>")
         rows.append(f'<tr><td class="kind">{_e(kind)}</td>{"".join(tds)}</tr>')
     head = "".join(f"<th>{_e(x)}</th>" for x in ok)
     return _table(head, rows)
 
 
+DRAWN_BY = {
+    "graphviz": "Laid out by Graphviz.",
+    "mbops": "Laid out by mbops (Graphviz's dot is not installed; apt-get install graphviz for its layout).",
+}
+
+
 def _diagrams(c: Comparison, ok: list[str]) -> str:
     out = ['<section class="diagrams">']
     for cloud in ok:
         diagram = c.columns[cloud]["diagram"]
-        body = diagram["svg"] or f'<pre class="mermaid">{_e(diagram["mermaid"])}</pre>'
-        mermaid = (
-            f"<details><summary>Mermaid source</summary><pre>{_e(diagram['mermaid'])}</pre></details>"
-            if diagram["svg"]
-            else ""
-        )
-        out.append(f'<div class="diagram" data-cloud="{_e(cloud)}"><h3>{_e(cloud)}</h3>{body}{mermaid}</div>')
+        source = f"<details><summary>Mermaid source</summary><pre>{_e(diagram['mermaid'])}</pre></details>"
+        if diagram.get("svg"):
+            caption = DRAWN_BY.get(diagram.get("drawn_by") or "", "")
+            if diagram.get("why"):
+                caption = f"Laid out by mbops: {diagram['why']}"
+            body = f"{diagram['svg']}<p class='muted'>{_e(caption)}</p>"
+        else:
+            body = "<p class='gap'>This report was assembled without diagrams: the Mermaid source follows.</p>"
+        out.append(f'<div class="diagram" data-cloud="{_e(cloud)}"><h3>{_e(cloud)}</h3>{body}{source}</div>')
     out.append("</section>")
     return "".join(out)
+
+
+def _monitoring(c: Comparison, ok: list[str]) -> str:
+    keys = (("alarms", "alarms / alerts"), ("uptime_checks", "uptime checks"), ("dashboards", "dashboards"))
+    rows = []
+    for key, title in keys:
+        cells = "".join(f"<td>{number(c.columns[x]['monitoring'][key])}</td>" for x in ok)
+        rows.append(f"<tr><td class='kind'>{title}</td>{cells}</tr>")
+    budgets = "".join(f"<td>{_budgets(c.columns[x]['monitoring']['budgets'])}</td>" for x in ok)
+    rows.append(f"<tr><td class='kind'>budget</td>{budgets}</tr>")
+    targets = [", ".join(c.columns[x]["monitoring"]["notify"]) for x in ok]
+    cells = "".join(f"<td>{_e(t)}</td>" if t else "<td><span class='gap'>nobody</span></td>" for t in targets)
+    rows.append(f"<tr><td class='kind'>alerts go to</td>{cells}</tr>")
+    gaps = "".join(
+        f"<p class='gap'>{_e(x)}: {_e(monitoring_text(c.columns[x]))}</p>"
+        for x in ok
+        if any(u["kind"] == "monitoring" for u in c.columns[x]["unavailable"])
+    )
+    head = "".join(f"<th>{_e(x)}</th>" for x in ok)
+    return gaps + _table(head, rows, first="watches")
+
+
+def _budgets(amounts: list[float | None]) -> str:
+    return ", ".join(f"${number(b)}/month" if b is not None else "yes" for b in amounts) or "none"
 
 
 def _details(c: Comparison, ok: list[str]) -> str:
@@ -209,10 +250,9 @@ def _sources(c: Comparison, ok: list[str]) -> str:
     if not ok:
         return ""
     column = c.columns[ok[0]]
-    overridden = set(column.get("overridden", []))
     usage = "".join(
-        f"<tr><td><code>{_e(k)}</code>{' *' if k in overridden else ''}</td><td>{v:,.6g}</td></tr>"
-        for k, v in column["assumptions"].items()
+        f"<tr><td><code>{_e(key)}</code>{' *' if mine else ''}</td><td>{_e(text)}</td></tr>"
+        for key, text, mine in assumption_rows(column)
     )
     catalogs = []
     for cloud in ok:
@@ -223,7 +263,7 @@ def _sources(c: Comparison, ok: list[str]) -> str:
             (
                 f"<p class='gap'>{_e(catalog['region'])} has no own prices: "
                 f"priced as {_e(fallback['priced_as'])} "
-                f"&times; {fallback['multiplier']:g}</p>"
+                f"&times; {number(fallback['multiplier'])}</p>"
             )
             if fallback
             else ""
@@ -233,8 +273,8 @@ def _sources(c: Comparison, ok: list[str]) -> str:
             f"<p>{_e(catalog.get('method', ''))}</p><ul>{sources}</ul></details>"
         )
     return (
-        "<h2>Assumptions</h2><p class='muted'>Monthly usage the estimate assumes "
-        "(* = set by the stack file's "
+        f"<h2>Assumptions</h2><p>Costs for the <b>{_e(pricing_line(column))}</b>.</p>"
+        "<p class='muted'>Monthly usage the estimate assumes (* = set by the stack file's "
         f"<code>usage:</code>).</p><table class='kv'><tbody>{usage}</tbody></table>"
         f"<h2>Prices</h2>{''.join(catalogs)}"
     )
@@ -245,10 +285,10 @@ def html(comparison: Comparison) -> str:
     c = comparison
     ok = [x for x in c.clouds if c.columns[x].get("ok")]
     failed = "".join(f'<p class="fail">{_e(x["cloud"])}: plan failed — {_e(x["error"])}</p>' for x in c.failed)
-    if any(c.columns[x]["unavailable"] for x in ok):
+    if any(c.columns[x]["unavailable"] or c.columns[x].get("limitations") for x in ok):
         failed += (
-            "<p class='gap'>A component marked “not available” is not in that cloud's total: "
-            "compare the totals with that gap in mind.</p>"
+            "<p class='gap'>A component marked “not available” is not in that cloud's total, and one marked "
+            "“partly” lacks part of its spec: compare the totals with those gaps in mind.</p>"
         )
     timing = ", ".join(f"{x} {c.columns[x].get('seconds', 0):.1f} s" for x in c.clouds)
     return (
@@ -260,7 +300,8 @@ def html(comparison: Comparison) -> str:
         f"<p class='sub'>Generated {_e(c.generated_at)} by <code>mbops compare</code> from offline plans. "
         f"Estimated list prices per month in USD; see the assumptions and price sources below.</p>{failed}"
         f"{_cards(c, ok)}<h2>By component</h2>{_summary_table(c, ok)}"
-        f"<h2>Capabilities</h2>{_capabilities(c, ok)}<h2>Architecture</h2>{_diagrams(c, ok)}"
+        f"<h2>Capabilities (as planned)</h2>{_capabilities(c, ok)}<h2>Monitoring</h2>{_monitoring(c, ok)}"
+        f"<h2>Architecture</h2>{_diagrams(c, ok)}"
         f"<h2>Details</h2>{_details(c, ok)}{_sources(c, ok)}"
         f"<p class='muted'>Plans ran in {c.workers} parallel worker(s): {_e(timing)}; "
         f"{c.seconds:.1f} s in all.</p>"

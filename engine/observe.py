@@ -2,7 +2,8 @@
 
 Local stacks are read from their state: every resource's provider probes what it runs (process alive and
 owning its port, health path answer and latency, database reachable, disk used), and the log files of the
-app, the database and the cache are read (and followed). Cloud stacks: the public endpoint's health path is
+app, the database and the cache are read (and followed); an app that runs as a container is read from the
+Docker engine's log, with the engine's timestamps. Cloud stacks: the public endpoint's health path is
 probed, and ``logs`` says where the cloud keeps the logs (the ``logs`` stack output: a command and a link).
 """
 
@@ -12,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,36 @@ from mbops.engine.state import StackState
 LOG_COMPONENTS = ("app", "database", "cache")
 APP_KINDS = ("servers", "containers", "serverless")
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class ContainerLog:
+    """A container's output, kept by the Docker engine."""
+
+    container_id: str
+    docker_host: str | None = None
+
+    def lines(self, tail: int | None = None, since: float | None = None) -> list[tuple[float, str]]:
+        """(time, ``<timestamp> <line>``) of its output: the last ``tail`` lines, or those after ``since``."""
+        from datetime import datetime
+
+        from mbops.components.local.container import client
+
+        raw = client(self.docker_host).containers.get(self.container_id).logs(
+            timestamps=True, tail=tail if tail is not None else "all", since=since,
+        )  # fmt: skip
+        found = []
+        for line in raw.decode(errors="replace").splitlines():
+            stamp, _, text = line.partition(" ")
+            try:
+                when = datetime.fromisoformat(stamp[:26] + "+00:00").timestamp()
+            except ValueError:
+                continue
+            found.append((when, f"{stamp[:23]}Z {text}"))
+        return found
+
+
+LogSource = Path | ContainerLog
 
 
 def local_status(state: StackState) -> list[dict[str, Any]]:
@@ -34,6 +66,8 @@ def local_status(state: StackState) -> list[dict[str, Any]]:
         outs = unwrap(res.outputs)
         try:
             provider = load_provider(res.outputs.get(PROVIDER_KEY) or res.inputs.get(PROVIDER_KEY))
+            if getattr(provider, "probe", None) is None:
+                continue  # nothing that runs (e.g. the app's image)
             found = provider.probe(outs)
         except Exception as exc:  # noqa: BLE001 - a probe that fails is itself the answer
             found = {"state": "unknown", "detail": f"cannot check: {exc}"}
@@ -55,43 +89,58 @@ def http_probe(url: str, timeout: float = 10) -> dict[str, Any]:
     return {"state": "up" if 200 <= code < 400 else "down", "detail": f"GET {url} -> {code}", "latency_ms": latency}
 
 
-def log_files(state: StackState, component: str | None = None) -> dict[str, Path]:
-    """The stack's log files by component (app, database, cache), or only ``component``'s."""
-    found: dict[str, Path] = {}
+def log_files(state: StackState, component: str | None = None) -> dict[str, LogSource]:
+    """The stack's logs by component (app, database, cache), or only ``component``'s: files, or the Docker
+    engine's log of the app's container."""
+    found: dict[str, LogSource] = {}
     for res in state.resources:
         outs = unwrap(res.outputs) if res.custom else {}
-        if not outs.get("log_file"):
-            continue
         name = "app" if res.component in APP_KINDS else res.component
-        if name in LOG_COMPONENTS and (component is None or component == name):
+        if name not in LOG_COMPONENTS or (component is not None and component != name):
+            continue
+        if outs.get("container_id"):
+            found[name] = ContainerLog(str(outs["container_id"]), outs.get("docker_host"))
+        elif outs.get("log_file"):
             found[name] = Path(outs["log_file"])
     return found
 
 
-def read_logs(files: dict[str, Path], lines: int) -> Iterator[str]:
-    """The last ``lines`` lines of each file, prefixed by its component when there are several."""
-    for name, path in files.items():
-        for line in _last_lines(path, lines):
+def read_logs(files: dict[str, LogSource], lines: int) -> Iterator[str]:
+    """The last ``lines`` lines of each log, prefixed by its component when there are several."""
+    for name, source in files.items():
+        last = [text for _, text in source.lines(tail=lines)] if isinstance(source, ContainerLog) else (
+            _last_lines(source, lines))  # fmt: skip
+        for line in last:
             yield f"{name:<9}| {line}" if len(files) > 1 else line
 
 
-def follow_logs(files: dict[str, Path], *, stop: Callable[[], bool] = lambda: False) -> Iterator[str]:
+def follow_logs(files: dict[str, LogSource], *, stop: Callable[[], bool] = lambda: False) -> Iterator[str]:
     """Lines written from now on (a rotated log is picked up from its start), until ``stop()``."""
-    offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in files.items()}
+    offsets: dict[str, float] = {
+        name: (time.time() if isinstance(src, ContainerLog) else src.stat().st_size if src.exists() else 0)
+        for name, src in files.items()
+    }  # fmt: skip
     return _follow(files, offsets, stop)
 
 
-def _follow(files: dict[str, Path], offsets: dict[str, int], stop: Callable[[], bool]) -> Iterator[str]:
+def _follow(files: dict[str, LogSource], offsets: dict[str, float], stop: Callable[[], bool]) -> Iterator[str]:
     while not stop():
         quiet = True
         for name, path in files.items():
+            if isinstance(path, ContainerLog):
+                for when, line in path.lines(since=offsets[name]):
+                    if when > offsets[name]:
+                        offsets[name] = when
+                        quiet = False
+                        yield f"{name:<9}| {line}" if len(files) > 1 else line
+                continue
             size = path.stat().st_size if path.exists() else 0
             if size < offsets[name]:
                 offsets[name] = 0  # rotated
             if size > offsets[name]:
                 with open(path, "rb") as handle:
-                    handle.seek(offsets[name])
-                    chunk = handle.read(size - offsets[name])
+                    handle.seek(int(offsets[name]))
+                    chunk = handle.read(size - int(offsets[name]))
                 complete = chunk.rfind(b"\n") + 1
                 offsets[name] += complete
                 for line in chunk[:complete].decode(errors="replace").splitlines():

@@ -59,7 +59,8 @@ def run_plan(
     except ProgramError as exc:
         if isinstance(exc.cause, MbopsError):
             raise exc.cause from None
-        raise MbopsError(f"the {stack.cloud} program for stack '{stack.name}' failed: {exc}") from exc
+        detail = str(exc).strip() or (type(exc.cause).__name__ if exc.cause is not None else "no message")
+        raise MbopsError(f"the {stack.cloud} program for stack '{stack.name}' failed: {detail}") from exc
 
 
 def component_of(record: RunRecord, reg: Registration) -> str | None:

@@ -10,6 +10,13 @@ Layout of the state folder (``--state-dir`` / ``MBOPS_STATE_DIR``, default ``~/.
 Values in ``inputs``/``outputs`` keep the Pulumi wire form, so secrets stay marked as secrets (and are masked
 when shown). The lock is an ``flock`` on the lock file: the kernel drops it when its process dies, so a lock
 left by a crashed run is taken over (with a notice) rather than blocking the stack forever.
+
+``pending`` lists the steps that started and did not finish (a create killed half-way, one that failed): what
+they may have left is cleaned up by ``destroy`` and reported by ``refresh``, as Pulumi's pending operations.
+
+A state file is code for the dynamic providers (it names their classes) and holds the stack's secrets: the
+folder must be one only its owner (and root) can change (``host.secure_state_folder``), is kept 0700, and a
+file is only read as the state of the stack it names.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mbops.errors import ConfigError, DeployError
-from mbops.host import pid_alive, state_dir, write_private
+from mbops.host import pid_alive, secure_state_folder, state_dir, write_private
 
 STATE_VERSION = 1
 STACK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -64,6 +71,20 @@ class ResourceState:
 
 
 @dataclass(kw_only=True)
+class PendingStep:
+    """A step that started and did not finish: what the program asked for (``inputs``, wire form)."""
+
+    urn: str
+    type: str
+    name: str
+    op: str  # create | update | replace
+    component: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    started: str = ""
+    failed: str = ""  # the error, when the step failed (empty: it was interrupted)
+
+
+@dataclass(kw_only=True)
 class StackState:
     """Everything the engine remembers about one stack."""
 
@@ -78,6 +99,7 @@ class StackState:
     last: dict[str, Any] = field(default_factory=dict)  # {"command", "result", "at", "summary"}
     kept_data: list[str] = field(default_factory=list)  # data a destroy kept: reused by up, removed by --delete-data
     unavailable: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> reason, alternative
+    pending: list[PendingStep] = field(default_factory=list)  # steps that did not finish
 
     def find(self, urn: str) -> ResourceState | None:
         return next((r for r in self.resources if r.urn == urn), None)
@@ -101,7 +123,8 @@ class StackState:
         body = {k: v for k, v in data.items() if k != "version"}
         try:
             resources = [ResourceState(**r) for r in body.pop("resources", [])]
-            return cls(resources=resources, **body)
+            pending = [PendingStep(**p) for p in body.pop("pending", [])]
+            return cls(resources=resources, pending=pending, **body)
         except TypeError as exc:
             raise ValueError(f"unexpected content: {exc}") from None
 
@@ -119,6 +142,13 @@ class StateStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = state_dir(root)
+        self._secured = False
+
+    def secure(self) -> None:
+        """Refuse a folder another user could change (a ConfigError), keep it 0700; checked once per store."""
+        if not self._secured:
+            secure_state_folder(self.root)
+            self._secured = True
 
     def path(self, stack: str) -> Path:
         return self.root / f"{_checked(stack)}.json"
@@ -131,6 +161,7 @@ class StateStore:
         return self.root / _checked(stack)
 
     def ensure_root(self) -> None:
+        self.secure()
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- reading and writing -------------------------------------------------------------------------------
@@ -142,6 +173,7 @@ class StateStore:
         original stays where it is, so no later command mistakes the stack for an empty one.
         """
         path = self.path(stack)
+        self.secure()
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -149,7 +181,7 @@ class StateStore:
         except OSError as exc:
             raise StateError(f"cannot read the state file {path}: {exc.strerror}") from None
         try:
-            return StackState.from_json(json.loads(raw))
+            state = StackState.from_json(json.loads(raw))
         except (ValueError, UnicodeDecodeError) as exc:
             backup = self._backup(path, raw)
             raise StateError(
@@ -160,6 +192,14 @@ class StateStore:
                 f"to start the stack over instead, move the file away (its processes keep running until "
                 f"you stop them)."
             ) from None
+        prefix = f"urn:pulumi:{stack}::"
+        if state.stack != stack or any(not r.urn.startswith(prefix) for r in state.resources):
+            named = state.stack if state.stack != stack else "another stack's resources"
+            raise StateError(
+                f"the state file {path} is not stack {stack}'s: it names {named} (a copy of another stack's "
+                f"state?). Nothing was done; put that stack's own state back, or move this file away."
+            )
+        return state
 
     def save(self, state: StackState) -> None:
         """Write the state atomically (temp file + fsync + rename), mode 0600."""
@@ -174,6 +214,7 @@ class StateStore:
 
     def list(self) -> list[StackState | StateError]:
         """Every stack in the folder (sorted by name); unreadable ones as their StateError."""
+        self.secure()
         if not self.root.is_dir():
             return []
         found: list[StackState | StateError] = []

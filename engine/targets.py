@@ -201,10 +201,11 @@ class EmbeddedTarget(Target):
 
     name = "embedded"
 
-    def __init__(self, state_dir: Path | str | None = None) -> None:
+    def __init__(self, state_dir: Path | str | None = None, *, port_auto: bool = False) -> None:
         from mbops.engine.state import StateStore
 
         self.store = StateStore(state_dir)
+        self.port_auto = port_auto  # `up --port auto`: a busy app.port moves the app, with a notice
 
     def state_dir_for_plan(self) -> str | None:
         return str(self.store.root)
@@ -220,7 +221,7 @@ class EmbeddedTarget(Target):
         from mbops.engine import apply
 
         self._local_only(stack, "up")
-        done = apply.up(stack, self.store, on_event=progress.event, notice=progress.notice)
+        done = apply.up(stack, self.store, on_event=progress.event, notice=progress.notice, port_auto=self.port_auto)
         return self._outcome(done, stack.name)
 
     def _destroy(
@@ -291,10 +292,13 @@ class EmbeddedTarget(Target):
             yield from follow_logs(files)
 
     def _state(self, stack: Stack, command: str) -> Any:
+        from mbops.engine.apply import check_paths
+
         self._local_only(stack, command)
         state = self.store.load(stack.name)
         if state is None or not state.resources:
             raise DeployError(f"stack {stack.name} is not deployed in {self.store.root}: deploy it with mbops up")
+        check_paths(state, self.store)
         return state
 
     def recorded(self, stack: Stack) -> Recorded | None:

@@ -62,23 +62,50 @@ def _version(argv: list[str], pattern: str = r"(\d+(?:\.\d+)+)") -> tuple[str | 
 # --- tools -------------------------------------------------------------------------------------------------
 
 
-def pulumi_cli() -> Finding:
-    """The ``pulumi`` CLI: cloud deploys need it; ``mbops preview`` does not."""
-    path = shutil.which("pulumi")
-    if not path:
+def pulumi_cli(env: Mapping[str, str] | None = None) -> Finding:
+    """The ``pulumi`` CLI, on PATH or built by ``tools/build-pulumi.sh`` into ``<repo>/.tools/bin``: deploys
+    through the Pulumi engine need it; ``mbops preview`` and the embedded engine do not."""
+    from mbops.engine.automation import REPO, find_pulumi, tools_bin_dir
+
+    env = os.environ if env is None else env
+    found = find_pulumi(env)
+    if found is None:
+        build = (REPO / "tools" / "build-pulumi.sh").is_file()
         return Finding(
             name="pulumi", present=False,
-            enables="cloud deploys unavailable (up/destroy/refresh/outputs --cloud aws|gcp|azure); "
-                    "`mbops preview` and the local target work without it",
+            enables="Pulumi-engine deploys unavailable (up/destroy/refresh/outputs --engine pulumi, --cloud "
+                    "aws|gcp|azure); `mbops preview` and the local target work without it",
             detail="install: curl -fsSL https://get.pulumi.com | sh (or brew install pulumi/tap/pulumi, "
-                   "choco install pulumi)",
+                   "choco install pulumi)" + (f"; or build it from source: tools/build-pulumi.sh (into "
+                                              f"{tools_bin_dir(env)})" if build else ""),
         )  # fmt: skip
-    version, problem = _version([path, "version"])
+    path, where = found
+    version, problem = _version([str(path), "version"])
+    notes = [problem] if problem else []
+    if where == "tools":
+        notes.append(f"built by tools/build-pulumi.sh; not on PATH (mbops runs it from {path.parent})")
+        notes += _build_notes(path.parent.parent / "pulumi-build")
     return Finding(
-        name="pulumi", present=bool(version), path=path, version=version, detail=problem,
-        enables="cloud deploys: mbops up/destroy/refresh/outputs --cloud aws|gcp|azure"
-        if version else "cloud deploys unavailable: the pulumi on PATH does not run",
+        name="pulumi", present=bool(version), path=str(path), version=version, detail="; ".join(notes),
+        sources=["PATH" if where == "PATH" else f"{path.parent} (tools/build-pulumi.sh)"],
+        enables="deploys on the Pulumi engine: mbops up/destroy/refresh/outputs --cloud aws|gcp|azure "
+                "(and --engine pulumi --cloud local)" if version else "Pulumi-engine deploys unavailable: the "
+                "pulumi found does not run",
     )  # fmt: skip
+
+
+def _build_notes(stamp: Path) -> list[str]:
+    """What tools/build-pulumi.sh recorded about its build (the language host and where it came from)."""
+    try:
+        fields = dict(line.split("=", 1) for line in stamp.read_text().splitlines() if "=" in line)
+    except OSError:
+        return []
+    if not fields.get("language_host"):
+        return []
+    note = f"Python language host {fields['language_host']}"
+    if fields.get("language_host") != fields.get("pulumi"):
+        note += f" ({fields.get('language_host_module', '?')}: the proxy serves no newer one)"
+    return [note]
 
 
 def postgres_bin_dir(roots: tuple[Path, ...] = POSTGRES_ROOTS) -> Path | None:

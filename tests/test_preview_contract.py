@@ -74,7 +74,7 @@ def test_profiles_show_lists_cloud_resources_per_component() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     kinds = {c["kind"]: c for c in data["components"]}
-    assert set(kinds) == {"network", "containers", "database", "storage", "cache", "secrets"}
+    assert set(kinds) == {"network", "containers", "database", "storage", "cache", "secrets", "registry"}
     assert "aws:ec2/vpc:Vpc" in kinds["network"]["resources"]
     assert "aws:s3/bucket:Bucket" in kinds["storage"]["resources"]
 
