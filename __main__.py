@@ -65,7 +65,7 @@ def main() -> None:
     import pulumi
 
     from mbops.errors import MbopsError
-    from mbops.stacks.program import build
+    from mbops.stacks.program import make_program
 
     config = pulumi.Config("mbops")
     try:
@@ -77,8 +77,7 @@ def main() -> None:
     stored = config.get("secretEnv")
     if stored:
         fill_secret_env(stack, json.loads(stored), os.environ)
-    for key, value in build(stack).items():
-        pulumi.export(key, value)
+    make_program(stack)()  # builds the stack and exports its outputs
 
 
 if __name__ == "__main__":

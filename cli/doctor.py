@@ -16,7 +16,8 @@ CLOUDS = ("aws", "gcp", "azure")
 def readiness(found: dict[str, Any]) -> dict[str, Any]:
     """What the machine can do: the local target (and its database) and which clouds can be deployed now."""
     tools, creds = found["tools"], found["credentials"]
-    cloud_ready = tools["pulumi"]["present"] and creds["pulumi-state"]["present"]
+    pulumi = tools["pulumi"]
+    cloud_ready = pulumi["present"] and creds["pulumi-state"]["present"]
     return {
         "local": {
             "ready": True,
@@ -24,6 +25,11 @@ def readiness(found: dict[str, Any]) -> dict[str, Any]:
             "cache": "redis" if tools["redis"]["present"] else "unavailable",
         },
         "deploy": {cloud: bool(cloud_ready and creds[cloud]["present"]) for cloud in CLOUDS},
+        # The local cloud on the Pulumi engine needs only the CLI and the state settings (no cloud plugin).
+        "pulumi_engine": {
+            "ready": bool(cloud_ready), "cli": pulumi["path"], "version": pulumi["version"],
+            "found_on": (pulumi["sources"] or [None])[0],
+        },
         "preview": {cloud: True for cloud in CLOUDS},
     }
 
@@ -33,7 +39,8 @@ def readiness(found: dict[str, Any]) -> dict[str, Any]:
 def doctor(as_json: bool) -> None:
     """Report which tools and credentials are present and what each enables.
 
-    Looks for the Pulumi CLI, cloud credentials (AWS, GCP, Azure: where they would come from, never their
+    Looks for the Pulumi CLI (on PATH, else the one tools/build-pulumi.sh built into .tools/bin), cloud
+    credentials (AWS, GCP, Azure: where they would come from, never their
     values), the Pulumi state backend and secrets settings, PostgreSQL, redis-server, a Docker engine,
     Graphviz and Chromium. Always exits 0: it is a report, not a check.
 
@@ -74,6 +81,12 @@ def _print(data: dict[str, Any]) -> None:
         out.print(table)
     ready = data["ready"]
     clouds = [cloud for cloud, ok in ready["deploy"].items() if ok]
+    engine = ready["pulumi_engine"]
+    if engine["cli"]:
+        where = "on PATH" if engine["found_on"] == "PATH" else f"in {engine['found_on']}"
+        out.print(escape(f"Pulumi CLI: {engine['version'] or 'does not run'} at {engine['cli']} ({where})."))
+    else:
+        out.print("Pulumi CLI: not found (on PATH or in .tools/bin); the embedded engine and previews work.")
     out.print(
         f"Local target: ready (database: {ready['local']['database']}, cache: {ready['local']['cache']}). "
         f"Cloud deploys: {', '.join(clouds) if clouds else 'none yet'}. "

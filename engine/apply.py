@@ -471,9 +471,10 @@ class Previewer:
                 op, answer = "same", (old.id, old.outputs)
             else:
                 op = "replace" if diff.replaces else "update"
-        if reg.custom:
-            with self.lock:
-                self.ops[reg.urn] = op
+        if not reg.custom:  # a component: it exists when the state records it
+            op = "same" if self.state.find(reg.urn) is not None else "create"
+        with self.lock:
+            self.ops[reg.urn] = op
         return answer
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:

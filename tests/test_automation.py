@@ -1,9 +1,13 @@
-"""The Pulumi engine for clouds (Automation API), tested without the real Pulumi CLI.
+"""The Pulumi engine (Automation API), tested without the real Pulumi CLI.
 
 Pure parts are tested directly (backend, secrets provider, workspace options, config, policy packs). The
 whole ``run()`` path goes through the real ``pulumi.automation`` code against a fake ``pulumi`` executable
 on PATH: a small script that answers ``pulumi version``, records every invocation (argv, cwd, env) and plays
-back known outcomes (success, a provider error, a policy violation, a lock, a wrong passphrase).
+back known outcomes (success, a provider error, a policy violation, a lock, a wrong passphrase). What it plays
+back was checked against the real CLI (3.274, tests/test_pulumi_cli.py checks it again wherever the real CLI
+runs): exit code 6 for a missing stack and 1 for every failure of a command, the ``Policies:`` report on
+stdout with nothing on stderr, the passphrase and lock messages word for word, history entries of a file
+backend (version 0, config values as {value, secret}).
 """
 
 from __future__ import annotations
@@ -57,19 +61,32 @@ FAKE_PULUMI = textwrap.dedent(
     def value(flag):
         return args[args.index(flag) + 1] if flag in args else None
 
-    def fail(stdout, stderr):
+    def fail(stdout, stderr, code=1):
         sys.stdout.write(stdout)
         sys.stderr.write(stderr)
-        sys.exit(255)
+        sys.exit(code)
 
     if args[:2] == ["stack", "select"]:
         if not (stacks / value("--stack")).exists():
-            fail("", "error: no stack named '%s' found\\n" % value("--stack"))
+            fail("", "error: no stack named '%s' found\\n" % value("--stack"), code=6)
         sys.exit(0)
     if args[:2] == ["stack", "init"]:
         (stacks / args[2]).write_text("")
         sys.exit(0)
-    if args[:2] == ["config", "set-all"]:
+    if args[:2] == ["config", "set-all"]:  # written to Pulumi.<stack>.yaml in the workspace, as the CLI does
+        import yaml
+        path = Path(os.getcwd()) / ("Pulumi.%s.yaml" % value("--stack"))
+        settings = yaml.safe_load(path.read_text()) if path.exists() else {{}}
+        config = settings.setdefault("config", {{}})
+        for flag, item in zip(args, args[1:]):
+            if flag in ("--plaintext", "--secret"):
+                key, _, raw = item.partition("=")
+                config[key] = raw if flag == "--plaintext" else {{"secure": "v1:fake-ciphertext"}}
+        path.write_text(yaml.safe_dump(settings))
+        sys.exit(0)
+    if args[:2] == ["stack", "ls"]:
+        print(json.dumps([{{"name": p.name, "current": False, "lastUpdate": "2025-01-01T10:01:30.000Z",
+                            "resourceCount": 13}} for p in sorted(stacks.iterdir())]))
         sys.exit(0)
     if args[:2] == ["stack", "output"]:
         outputs = {{"endpoint": "https://app.example.com", "bucket": "managed-dev-files",
@@ -80,9 +97,10 @@ FAKE_PULUMI = textwrap.dedent(
         sys.exit(0)
     if args[:2] == ["stack", "history"]:
         print(json.dumps([{{
-            "kind": "update", "startTime": "2025-01-01T10:00:00.000000Z",
-            "endTime": "2025-01-01T10:01:30.000000Z",
-            "message": "", "environment": {{}}, "config": {{}}, "result": "succeeded", "version": 3,
+            "version": 0, "kind": "update", "startTime": "2025-01-01T10:00:00.000Z", "message": "",
+            "environment": {{"exec.kind": "auto.inline"}},
+            "config": {{"aws:region": {{"value": "us-east-1", "secret": False}}}},
+            "result": "succeeded", "endTime": "2025-01-01T10:01:30.000Z",
             "resourceChanges": {{"create": 12, "same": 2}}}}]))
         sys.exit(0)
     if args[0] in ("up", "preview", "destroy", "refresh"):
@@ -98,32 +116,46 @@ FAKE_PULUMI = textwrap.dedent(
             fail(
                 "Diagnostics:\\n"
                 "  aws:s3:BucketV2 (managed-dev-files):\\n"
-                "    error: creating S3 Bucket (managed-dev-files): AccessDenied: not authorized\\n"
+                "    error: Traceback (most recent call last):\\n"
+                "      File \\"/venv/lib/python3.11/site-packages/pulumi/dynamic/__main__.py\\", line 170\\n"
+                "        result = provider.create(props)\\n"
+                "                 ^^^^^^^^^^^^^^^^^^^^^^\\n"
+                "    PermissionError: creating S3 Bucket (managed-dev-files): AccessDenied: not authorized\\n"
                 "\\n"
                 "  pulumi:pulumi:Stack (mbops-managed-dev.aws):\\n"
                 "    error: update failed\\n"
+                "    error: Resource monitor has terminated, shutting down\\n"
                 "\\n"
                 "Resources:\\n"
                 "    1 unchanged\\n"
+                "    1 errored\\n"
                 "\\n"
                 "Duration: 3s\\n",
-                "error: update failed\\n",
+                "",
             )
         if mode == "policy":
             fail(
-                "Policy Violations:\\n"
-                "    [mandatory]  mbops v0.1.0  storage-encrypted "
+                "Policies:\\n"
+                "    \\u274c mbops@v0.1.0 (local: /repo/policies)\\n"
+                "        - [mandatory] [severity: high]  storage-encrypted  "
                 "(aws:s3/bucketV2:BucketV2: managed-dev-files)\\n"
-                "    Buckets must be encrypted at rest.\\n"
+                "          Buckets are encrypted at rest.\\n"
+                "          server-side encryption is not configured\\n"
+                "          fix: set server_side_encryption_configuration\\n"
+                "\\n"
+                "Diagnostics:\\n"
+                "  pulumi:pulumi:Stack (mbops-managed-dev.aws):\\n"
+                "    error: preview failed\\n"
                 "\\n",
-                "error: preview failed: one or more mandatory policy violations\\n",
+                "",
             )
         if mode == "locked":
-            fail("", "error: the stack is currently locked by 1 lock(s). "
-                     "Either wait for the other process(es) "
-                     "to end or delete the lock file with `pulumi cancel`.\\n")
+            fail("", "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) "
+                     "to end or delete the lock file with `pulumi cancel`.\\n"
+                     "  file:///state/.pulumi/locks/organization/mbops/managed-dev.aws/1f0c.json: "
+                     "created by root@ci-runner (pid 4242) at 2025-01-01T10:00:00Z\\n")
         if mode == "passphrase":
-            fail("", 'error: constructing secrets manager of type "passphrase": incorrect passphrase\\n')
+            fail("", "error: getting stack configuration: get stack secrets manager: incorrect passphrase\\n")
         print("Resources:\\n    + 12 created")
         sys.exit(0)
     fail("", "fake pulumi: unexpected command %r\\n" % (args,))
@@ -143,6 +175,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "mbops-home"
     monkeypatch.setenv("MBOPS_HOME", str(home))
+    monkeypatch.setenv("MBOPS_TOOLS_DIR", str(tmp_path / "no-tools"))  # the repo's own build stays out of view
     return home
 
 
@@ -322,7 +355,9 @@ def test_workspace_options(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert (settings.name, settings.runtime) == ("mbops", "python")
     assert settings.backend is not None and settings.backend.url == url
     assert opts.secrets_provider == "passphrase"
-    assert opts.env_vars == {"PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    assert opts.env_vars == {
+        "PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_PYTHON_CMD": sys.executable,
+    }  # fmt: skip
     assert Path(opts.work_dir).parent == clean_env / "pulumi"
     assert Path(opts.work_dir).name.startswith("managed-dev.gcp-")
     # The passphrase is inherited from the environment, never copied where a repr could print it.
@@ -419,9 +454,12 @@ def test_a_missing_app_secret_is_a_config_error_naming_the_variable(tmp_path: Pa
     assert json.loads(partial["mbops:secretEnv"].value) == {"STRIPE_KEY": "sk"}
 
 
-def test_the_local_target_has_no_pulumi_config() -> None:
-    with pytest.raises(ConfigError, match="'local' is not deployed with Pulumi"):
-        automation.stack_config(stack_of("local"))
+def test_the_local_cloud_has_no_provider_config_and_records_its_state_folder(tmp_path: Path) -> None:
+    config = plain_config(automation.stack_config(stack_of("local"), env={"MBOPS_STATE_DIR": str(tmp_path)}))
+    assert not [key for key in config if not key.startswith("mbops:")]  # no cloud plugin, no provider keys
+    assert config["mbops:cloud"] == ("local", False)
+    assert config["mbops:stateDir"] == (str(tmp_path.resolve()), False)
+    assert "mbops:stateDir" not in automation.stack_config(stack_of("aws"))
 
 
 # --- policy pack -------------------------------------------------------------------------------------------
@@ -460,22 +498,47 @@ def test_policy_pack_config_lowers_advisory_rules(tmp_path: Path) -> None:
         "environment": "dev", "enforcementLevel": "advisory", "reason": "dev stack, single AZ is fine here"
     }
     assert config["database-backup-retention"] == {"environment": "dev"}
-    assert all("enforcementLevel" not in rule for rule in automation.policy_pack_config(stack_of()).values())
+    # a stack file that lowers nothing gives no reasons (rules may still be advisory for dev by the pack's design)
+    assert all("reason" not in rule for rule in automation.policy_pack_config(stack_of()).values())
 
 
 # --- the CLI binary ----------------------------------------------------------------------------------------
 
 
-def test_missing_cli_is_exit_4_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_cli_is_exit_4_with_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", pulumi_free_path())
     with pytest.raises(MissingToolError) as err:
         automation.pulumi_command("mbops up --cloud aws")
     message = str(err.value)
     assert err.value.exit_code == 4
     assert "`mbops up --cloud aws` needs the Pulumi CLI" in message
+    assert f"neither on PATH nor in {tmp_path / 'no-tools' / 'bin'}" in message
+    assert "tools/build-pulumi.sh builds it from Pulumi's Go modules" in message
     assert "curl -fsSL https://get.pulumi.com | sh" in message
     assert "brew install" in message and "choco install pulumi" in message
     assert "`mbops preview` works offline" in message
+
+
+def test_the_cli_comes_from_path_else_from_the_tools_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = tmp_path / "tools" / "bin" / "pulumi"
+    built.parent.mkdir(parents=True)
+    built.write_text('#!/bin/sh\necho "v3.274.0"\n')
+    built.chmod(0o755)
+    monkeypatch.setenv("MBOPS_TOOLS_DIR", str(tmp_path / "tools"))
+    monkeypatch.setenv("PATH", pulumi_free_path())
+    assert automation.find_pulumi() == (built, "tools")
+    command = automation.pulumi_command()
+    assert command.command == str(built) and str(command.version) == "3.274.0"
+    env = automation.runtime_env(command)
+    assert env["PATH"].split(os.pathsep)[0] == str(built.parent)  # its plugins and shims sit beside it
+    assert env["PULUMI_PYTHON_CMD"] == sys.executable
+    on_path = tmp_path / "path-bin" / "pulumi"
+    on_path.parent.mkdir()
+    on_path.write_text('#!/bin/sh\necho "v3.200.0"\n')
+    on_path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{on_path.parent}{os.pathsep}{pulumi_free_path()}")
+    assert automation.find_pulumi() == (on_path, "PATH")  # the user's own CLI wins
+    assert automation.pulumi_command().command == "pulumi"
 
 
 def test_fake_cli_satisfies_pulumi_command(fake_pulumi: Path) -> None:
@@ -516,6 +579,7 @@ def test_up_drives_the_workspace_and_stack(
     assert result["result"] == "succeeded"
     assert result["changes"] == {"create": 12, "same": 2}
     assert result["duration_s"] == 90.0
+    assert result["version"] is None  # a file backend numbers no updates (its history says 0)
     assert result["outputs"] == {
         "endpoint": "https://app.example.com", "bucket": "managed-dev-files", "db_password": "[secret]",
     }  # fmt: skip
@@ -670,11 +734,53 @@ def test_interactive_up_previews_then_asks(fake_pulumi: Path, monkeypatch: pytes
     assert ["up"] not in [c[:1] for c in subcommands(fake_pulumi)]
 
 
-def test_bad_action_and_local_cloud_are_config_errors() -> None:
+def test_bad_action_and_delete_data_outside_destroy_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="action: 'apply' is not one of up, preview"):
         automation.run("apply", stack_of())
-    with pytest.raises(ConfigError, match="'local' runs on the embedded engine"):
-        automation.run("up", stack_of("local"), yes=True)
+    with pytest.raises(ConfigError, match="only `destroy` deletes data, not `up`"):
+        automation.run("up", stack_of(), yes=True, delete_data=True)
+
+
+def test_the_local_cloud_runs_on_the_pulumi_engine(fake_pulumi: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MBOPS_STATE_DIR", str(tmp_path / "state"))
+    result = automation.run("up", stack_of("local"), yes=True, echo=lambda line: None)
+    assert result["stack"] == "managed-dev.local"
+    config_args = [c for c in calls(fake_pulumi) if "set-all" in c["args"]][0]["args"]
+    assert f"mbops:stateDir={(tmp_path / 'state').resolve()}" in flag_values(config_args, "--plaintext")
+    assert not [v for v in flag_values(config_args, "--plaintext") if not v.startswith("mbops:")]
+
+
+def test_destroy_with_delete_data_releases_the_data_first(fake_pulumi: Path) -> None:
+    automation.run("up", stack_of("gcp"), yes=True, echo=lambda line: None)
+    (fake_pulumi / "calls.jsonl").unlink()
+    lines: list[str] = []
+    result = automation.run("destroy", stack_of("gcp"), yes=True, echo=lines.append, delete_data=True)
+    assert result["deleted_data"] is True and result["result"] == "succeeded"
+    ops = [c[:1] for c in subcommands(fake_pulumi) if c[:1] in (["up"], ["destroy"])]
+    assert ops == [["up"], ["destroy"]]  # the release up, then the destroy
+    release = the_call(fake_pulumi, "up")
+    assert "--policy-pack" not in release["args"]  # prod rules would refuse a stack being released
+    assert any("Releasing managed-dev.gcp's data resources" in line for line in lines)
+    assert ["config", "set-all"] not in subcommands(fake_pulumi)  # the recorded config, unchanged
+
+
+def test_refresh_reports_drift_from_the_change_summary() -> None:
+    assert automation.drift_of({"same": 12}) is False
+    assert automation.drift_of({"same": 11, "update": 1}) is True
+    assert automation.drift_of({"same": 11, "delete": 1}) is True
+    assert automation.drift_of({"same": 3, "read": 2, "update": 0}) is False
+
+
+def test_list_stacks_reads_the_backend(fake_pulumi: Path, clean_env: Path) -> None:
+    assert automation.list_stacks() == []
+    automation.run("up", stack_of("gcp", profile="saas"), yes=True, echo=lambda line: None)
+    (row,) = automation.list_stacks()
+    assert (row["name"], row["cloud"], row["profile"], row["environment"]) == ("saas-dev", "gcp", "saas", "dev")
+    assert row["resources"] == 13 and row["last_update"].startswith("2025-01-01T10:01:30")
+    assert row["pulumi_stack"] == "saas-dev.gcp" and row["locked_by"] is None
+    assert row["backend"] == f"file://{clean_env / 'pulumi-state'}"
+    listing = [c for c in calls(fake_pulumi) if "ls" in c["args"]]
+    assert listing and "--json" in listing[-1]["args"]
 
 
 # --- failures ----------------------------------------------------------------------------------------------
@@ -687,9 +793,14 @@ def test_a_provider_error_is_a_deploy_error_with_the_useful_tail(fake_pulumi: Pa
     message = str(err.value)
     assert err.value.exit_code == 1
     assert message.startswith("`pulumi up` failed for stack managed-dev.aws:")
-    assert "error: creating S3 Bucket (managed-dev-files): AccessDenied: not authorized" in message
+    assert "  aws:s3:BucketV2 (managed-dev-files):\n" in message
+    assert (
+        "    error: PermissionError: creating S3 Bucket (managed-dev-files): AccessDenied: not authorized"
+        in message
+    )
+    assert "Traceback" not in message and 'File "' not in message and "^^^" not in message
     assert "Duration" not in message and "1 unchanged" not in message
-    assert "code: 255" not in message
+    assert "code: 1" not in message
 
 
 def test_a_mandatory_policy_violation_is_exit_3(fake_pulumi: Path, monkeypatch) -> None:
@@ -697,9 +808,27 @@ def test_a_mandatory_policy_violation_is_exit_3(fake_pulumi: Path, monkeypatch) 
     with pytest.raises(PolicyViolationError) as err:
         automation.run("preview", stack_of(), echo=lambda line: None)
     assert err.value.exit_code == 3
-    assert "storage-encrypted (aws:s3/bucketV2:BucketV2: managed-dev-files)" in str(err.value)
-    assert "Buckets must be encrypted at rest." in str(err.value)
-    assert "policy.advisory" in str(err.value)
+    message = str(err.value)
+    assert "[mandatory] [severity: high]  storage-encrypted  (aws:s3/bucketV2:BucketV2: managed-dev-files)" in message
+    assert "    server-side encryption is not configured\n" in message
+    assert "policy.advisory" in message
+    assert message.count("[mandatory]") == 1  # streamed and repeated in the error: listed once
+
+
+def test_policy_violations_reads_the_current_and_the_older_report() -> None:
+    current = (
+        "Policies:\n    \u274c mbops@v0.1.0 (local: /p)\n"
+        "        - [mandatory] [severity: high]  database-ha  (aws:rds/instance:Instance: db)\n"
+        "          Prod databases are highly available.\n          multi_az is false\n\n"
+        "        - [advisory] [severity: low]  required-tags  (aws:s3/bucketV2:BucketV2: b)\n          tags\n"
+    )
+    assert automation.policy_violations(current) == [
+        "[mandatory] [severity: high]  database-ha  (aws:rds/instance:Instance: db)",
+        "  Prod databases are highly available.", "  multi_az is false",
+    ]  # fmt: skip
+    older = "Policy Violations:\n    [mandatory]  mbops v0.1.0  storage-encrypted (aws:s3: b)\n    Encrypt it.\n"
+    assert automation.policy_violations(older) == ["[mandatory]  mbops v0.1.0  storage-encrypted (aws:s3: b)",
+                                                   "  Encrypt it."]  # fmt: skip
 
 
 def test_a_locked_stack_is_a_deploy_error_saying_how_to_unlock(fake_pulumi: Path, monkeypatch) -> None:
@@ -708,6 +837,18 @@ def test_a_locked_stack_is_a_deploy_error_saying_how_to_unlock(fake_pulumi: Path
     with pytest.raises(DeployError, match="is locked by another update") as err:
         automation.run("destroy", stack_of(), yes=True, echo=lambda line: None)
     assert "pulumi cancel --stack managed-dev.aws" in str(err.value)
+
+
+def test_without_tracebacks_keeps_the_exception_line() -> None:
+    lines = [
+        "  pulumi-python:dynamic/mbops:AppProcess (app):", "    error: Traceback (most recent call last):",
+        '      File "x.py", line 1, in create', "        boom()", "        ^^^^^^", "    ValueError: boom",
+        "    more about it", "  pulumi:pulumi:Stack (s):", "    error: update failed",
+    ]  # fmt: skip
+    assert automation.without_tracebacks(lines) == [
+        "  pulumi-python:dynamic/mbops:AppProcess (app):", "    error: ValueError: boom", "    more about it",
+        "  pulumi:pulumi:Stack (s):", "    error: update failed",
+    ]  # fmt: skip
 
 
 def test_a_wrong_passphrase_is_a_config_error(fake_pulumi: Path, monkeypatch) -> None:

@@ -37,6 +37,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("MBOPS_HOME", str(home / ".mbops"))
+    monkeypatch.setenv("MBOPS_TOOLS_DIR", str(tmp_path / "no-tools"))  # the repo's own CLI build stays out of view
     return home
 
 
@@ -77,6 +78,8 @@ def test_json_report_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     assert pulumi["present"] is False
     assert "mbops preview" in pulumi["enables"]
     assert "curl -fsSL https://get.pulumi.com | sh" in pulumi["detail"]
+    assert "tools/build-pulumi.sh" in pulumi["detail"]
+    assert data["ready"]["pulumi_engine"] == {"ready": False, "cli": None, "version": None, "found_on": None}
     assert data["ready"]["deploy"] == {"aws": False, "gcp": False, "azure": False}
     assert data["ready"]["preview"] == {"aws": True, "gcp": True, "azure": True}
     assert data["ready"]["local"]["ready"] is True
@@ -108,6 +111,8 @@ def test_ready_for_a_cloud_with_cli_credentials_and_passphrase(
     assert data["tools"]["pulumi"]["present"] is True
     assert data["tools"]["pulumi"]["version"] == "3.190.0"
     assert data["tools"]["pulumi"]["path"] == str(tmp_path / "bin" / "pulumi")
+    assert data["tools"]["pulumi"]["sources"] == ["PATH"]
+    assert data["ready"]["pulumi_engine"]["ready"] is True
     assert data["credentials"]["aws"]["present"] is True
     assert data["credentials"]["aws"]["sources"] == ["env AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"]
     assert data["credentials"]["pulumi-state"]["present"] is True
@@ -127,13 +132,38 @@ def test_no_passphrase_means_no_cloud_deploys_even_with_credentials(monkeypatch,
     assert data["ready"]["deploy"]["aws"] is False
 
 
+def test_a_cli_built_into_the_tools_folder_is_found_off_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    tools_dir = tmp_path / "tools"
+    executable(tools_dir / "bin" / "pulumi", 'echo "v3.274.0"')
+    (tools_dir / "pulumi-build").write_text(
+        "python_sdk=3.272.0\npulumi=3.274.0\nlanguage_host=3.68.0\n"
+        "language_host_module=github.com/pulumi/pulumi/sdk/v3@v3.68.0 (python/cmd/pulumi-language-python)\n"
+    )
+    monkeypatch.setenv("MBOPS_TOOLS_DIR", str(tools_dir))
+    monkeypatch.setenv("PATH", without_pulumi())
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "p")
+    data = doctor_json()
+    pulumi = data["tools"]["pulumi"]
+    built = str(tools_dir / "bin" / "pulumi")
+    assert (pulumi["present"], pulumi["version"], pulumi["path"]) == (True, "3.274.0", built)
+    assert pulumi["sources"] == [f"{tools_dir / 'bin'} (tools/build-pulumi.sh)"]
+    assert "built by tools/build-pulumi.sh; not on PATH" in pulumi["detail"]
+    assert "Python language host 3.68.0 (github.com/pulumi/pulumi/sdk/v3@v3.68.0" in pulumi["detail"]
+    assert data["ready"]["pulumi_engine"] == {
+        "ready": True, "cli": str(tools_dir / "bin" / "pulumi"), "version": "3.274.0",
+        "found_on": f"{tools_dir / 'bin'} (tools/build-pulumi.sh)",
+    }  # fmt: skip
+    human = CliRunner().invoke(cli, ["doctor"])
+    assert f"Pulumi CLI: 3.274.0 at {tools_dir / 'bin' / 'pulumi'}" in human.output.replace("\n", "")
+
+
 def test_human_report_is_a_table_and_exit_0(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", without_pulumi())
     result = CliRunner().invoke(cli, ["doctor"])
     assert result.exit_code == 0, result.output
     for text in ("Tools", "Credentials and Pulumi state", "pulumi", "postgresql", "redis", "docker",
                  "graphviz", "chromium", "aws", "gcp", "azure", "Local target: ready",
-                 "Cloud deploys: none yet"):  # fmt: skip
+                 "Cloud deploys: none yet", "Pulumi CLI: not found"):  # fmt: skip
         assert text in result.output
 
 
