@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "diff": ("mbops.cli.diff", "diff", "Compare two planned graphs: resources, cost delta, policy findings."),
     "ci": ("mbops.cli.ci", "ci", "Write a CI pipeline: plan diffs on pull requests, deploy on merge."),
     "permissions": ("mbops.cli.permissions", "permissions", "Print the least-privilege deployer policy a stack needs."),
+    "bootstrap": ("mbops.cli.bootstrap", "bootstrap", "Create CI's state bucket, secrets key and OIDC deploy role."),
 }
 
 

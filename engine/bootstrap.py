@@ -10,6 +10,7 @@ what the bootstrap creates).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ CI_SETTINGS: dict[str, tuple[str, ...]] = {
     "azure": ("MBOPS_BACKEND", "AZURE_STORAGE_ACCOUNT", "MBOPS_SECRETS_PROVIDER", "AZURE_CLIENT_ID",
               "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"),
 }  # fmt: skip
+AZURE_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 # --- the repository's stacks ----------------------------------------------------------------------------------
@@ -98,6 +101,18 @@ class StackPolicies:
             return split_aws_policy(policy.document)
         return [policy.document]
 
+    def assignable_roles(self) -> tuple[str, ...] | None:
+        """The role definition GUIDs the stacks' Azure role assignments name (None: one is computed)."""
+        found = set()
+        for graph in self.graphs:
+            for res in graph["resources"]:
+                if res["type"] == AZURE_ROLE_ASSIGNMENT and res.get("op") != "delete":
+                    role = str(res["inputs"].get("roleDefinitionId") or "").rstrip("/").rsplit("/", 1)[-1]
+                    if not _GUID.match(role):
+                        return None
+                    found.add(role.lower())
+        return tuple(sorted(found))
+
 
 # --- plan -----------------------------------------------------------------------------------------------------
 
@@ -136,6 +151,7 @@ class BootstrapPlan:
     policy: DeployerPolicy
     scope: str
     placeholders: dict[str, str] = field(default_factory=dict)
+    assignable_roles: tuple[str, ...] | None = ()  # Azure: the roles the deploy identity may assign
 
 
 def plan_bootstrap(spec: BootstrapSpec, source: StackPolicies) -> BootstrapPlan:
@@ -153,9 +169,10 @@ def plan_bootstrap(spec: BootstrapSpec, source: StackPolicies) -> BootstrapPlan:
     header = _Header(name=spec.stack_name, cloud=spec.cloud, region=spec.region)
     graph = graph_of(header, record, invented=planner.invented)  # type: ignore[arg-type]  # duck-typed stack
     graph["policy"] = lowered(evaluate(graph), APP_RULES)
-    assert source.result is not None  # the program asked for the documents
+    if source.result is None:  # the program always asks for the documents: a bug if it did not
+        raise MbopsError(f"the {spec.cloud} bootstrap program did not ask for the deploy role's policy")
     return BootstrapPlan(graph=graph, documents=program.documents, policy=source.result, scope=program.scope,
-                         placeholders=dict(planner.invented))  # fmt: skip
+                         placeholders=dict(planner.invented), assignable_roles=source.assignable_roles())  # fmt: skip
 
 
 def ci_settings(cloud: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,8 +217,10 @@ def deploy_bootstrap(
     env = dict(os.environ if env is None else env)
     command = pulumi_engine.pulumi_command(f"mbops bootstrap --cloud {spec.cloud}")
     if not yes and not pulumi_engine.is_interactive(env):
-        raise ConfigError(f"--yes: `mbops bootstrap --cloud {spec.cloud}` creates real resources and there is "
-                          "no terminal to confirm on (CI or a pipe); pass --yes, or --preview to see the plan")
+        raise ConfigError(
+            f"--yes: `mbops bootstrap --cloud {spec.cloud}` creates real resources and there is "
+            "no terminal to confirm on (CI or a pipe); pass --yes, or --preview to see the plan"
+        )
     home = bootstrap_home(env)
     backend = f"file://{home / 'state'}"
     # The bootstrap's state is encrypted with a passphrase, whatever MBOPS_SECRETS_PROVIDER says (see above).
