@@ -95,6 +95,7 @@ def wide_console() -> Any:
 
 
 def print_findings(result: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = wide_console()
@@ -112,9 +113,9 @@ def print_findings(result: dict[str, Any]) -> None:
                 f["rule"] + control,
                 f"[{SEVERITY_STYLE[f['severity']]}]{f['severity']}[/]",
                 enforcement,
-                f"{f['name']}\n[dim]{f['type']}[/]",
-                f["message"],
-                f["remediation"],
+                f"{escape(f['name'])}\n[dim]{escape(f['type'])}[/]",
+                escape(f["message"]),
+                escape(f["remediation"]),
             )
         out.print(table)
     else:
@@ -122,7 +123,7 @@ def print_findings(result: dict[str, Any]) -> None:
     for lowered in result["lowered"]:
         out.print(
             f"[yellow]lowered to advisory[/] {lowered['rule']} ({lowered['findings']} finding"
-            f"{'s' if lowered['findings'] != 1 else ''}): {lowered['reason']}"
+            f"{'s' if lowered['findings'] != 1 else ''}): {escape(lowered['reason'])}"
         )
     s = result["summary"]
     verdict = "[green]passed[/]" if result["passed"] else "[bold red]failed[/]"
@@ -137,6 +138,7 @@ def print_findings(result: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
 def list_rules(cloud: str | None, as_json: bool) -> None:
     """List the policy rules: id, severity, enforcement, compliance control, what each demands."""
+    from rich.markup import escape
     from rich.table import Table
 
     from mbops.policies.registry import RULES
@@ -145,7 +147,8 @@ def list_rules(cloud: str | None, as_json: bool) -> None:
     if as_json:
         echo_json([
             {"id": r.id, "title": r.title, "severity": r.severity, "enforcement": r.enforcement,
-             "clouds": list(r.clouds), "control": r.control_summary() or None, "description": r.description,
+             "enforcement_outside_prod": r.enforcement_outside_prod, "clouds": list(r.clouds),
+             "control": r.control_summary() or None, "description": r.description,
              "remediation": r.remediation, "resource_types": r.resource_types, "prod_only": r.prod_only,
              "stack_level": r.graph_check is not None}
             for r in rules
@@ -158,9 +161,10 @@ def list_rules(cloud: str | None, as_json: bool) -> None:
         table.add_row(
             r.id + (" [dim](prod)[/]" if r.prod_only else ""),
             f"[{SEVERITY_STYLE[r.severity]}]{r.severity}[/]",
-            f"[{ENFORCEMENT_STYLE[r.enforcement]}]{r.enforcement}[/]",
+            f"[{ENFORCEMENT_STYLE[r.enforcement]}]{r.enforcement}[/]"
+            + (f"\n[dim]{r.enforcement_outside_prod} outside prod[/]" if r.enforcement_outside_prod else ""),
             ", ".join(r.clouds),
-            r.control_summary() or "—",
-            r.description,
+            escape(r.control_summary() or "—"),
+            escape(r.description),
         )
     wide_console().print(table)

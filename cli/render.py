@@ -41,13 +41,15 @@ def summary_line(graph: dict[str, Any]) -> str:
 
 
 def finding_line(finding: dict[str, Any]) -> str:
-    """One policy finding as a rich-markup line; a lowered rule shows its written reason."""
+    """One policy finding as a rich-markup line (its texts escaped); a lowered rule shows its written reason."""
+    from rich.markup import escape
+
     enforcement = finding.get("enforcement", "mandatory")
     colour = "red" if enforcement == "mandatory" else "yellow"
-    where = finding.get("name") or finding.get("resource")
-    line = f"[{colour}]{enforcement}[/] {finding['rule']} ({finding['severity']}): {where}: {finding['message']}"
+    where = escape(str(finding.get("name") or finding.get("resource")))
+    line = f"[{colour}]{enforcement}[/] {finding['rule']} ({finding['severity']}): {where}: {escape(finding['message'])}"
     if finding.get("reason"):
-        line += f" [dim](lowered to advisory: {finding['reason']})[/]"
+        line += f" [dim](lowered to advisory: {escape(finding['reason'])})[/]"
     return line
 
 

@@ -84,6 +84,16 @@ def gcp_serves_internet(graph: Graph, proxy: Resource) -> bool:
     return not rules or any(gcp_external(r) for r in rules)
 
 
+GCP_PASSTHROUGH_TARGETS = ("gcp:compute/targetPool:TargetPool", "gcp:compute/targetInstance:TargetInstance")
+
+
+def gcp_passthrough(graph: Graph, rule: Resource) -> bool:
+    """An external regional forwarding rule straight to a backend service, target pool or instance (layer 4)."""
+    if rule.get("type") != GCP_RULE or not gcp_external(rule):
+        return False
+    return get(inputs(rule), "backendService") is not None or bool(graph.dependencies(rule, *GCP_PASSTHROUGH_TARGETS))
+
+
 def cloud_run_public(service: Resource) -> bool:
     """A Cloud Run service that takes traffic from the internet directly (ingress ALL, the default)."""
     if service.get("type") == CLOUD_RUN[0]:

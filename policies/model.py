@@ -110,7 +110,7 @@ class Context:
         if self.environment:
             return self.environment
         inputs = resource.get("inputs") or {}
-        for path in ("tags", "labels", "settings.userLabels"):
+        for path in ("tags", "labels", "userLabels", "settings.userLabels"):
             tags = key_values(get(inputs, path))
             if tags and isinstance(tags.get("env"), str):
                 return tags["env"].strip().lower()

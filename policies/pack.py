@@ -46,11 +46,10 @@ from mbops.policies.values import SECRET, UNKNOWN
 
 PACK_NAME = "mbops"
 PACK_DESCRIPTION = (
-    "mbops guardrails for AWS, GCP and Azure: encryption at rest and in transit, private data stores, no "
-    "internet "
-    "admin ports, IMDSv2, least-privilege IAM, prod backups/HA/deletion protection, log retention, required "
-    "tags, "
-    "no plaintext secrets."
+    "mbops guardrails for AWS, GCP and Azure: encryption at rest and in transit, private data stores, no internet "
+    "admin ports, IMDSv2, least-privilege IAM, HTTPS on a custom domain with a WAF in front of every public entry in "
+    "prod, a CDN that serves public files only, images pinned by digest, private registries, prod backups/HA/"
+    "deletion protection and monitoring, log retention, required tags, no plaintext secrets."
 )
 SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW}
 ENFORCEMENT = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}

@@ -6,14 +6,18 @@ from collections.abc import Mapping
 
 from mbops.errors import ConfigError
 from mbops.policies import (
+    rules_edge,
     rules_encryption,
     rules_exposure,
+    rules_https,
     rules_hygiene,
     rules_iam,
     rules_local,
     rules_network,
+    rules_ops,
     rules_resilience,
     rules_secrets,
+    rules_supply,
 )
 from mbops.policies.model import Rule
 
@@ -21,8 +25,12 @@ RULES: tuple[Rule, ...] = (
     *rules_encryption.RULES,
     *rules_exposure.RULES,
     *rules_network.RULES,
+    *rules_https.RULES,
+    *rules_edge.RULES,
     *rules_iam.RULES,
+    *rules_supply.RULES,
     *rules_resilience.RULES,
+    *rules_ops.RULES,
     *rules_hygiene.RULES,
     *rules_secrets.RULES,
     *rules_local.RULES,
@@ -62,8 +70,11 @@ def rules_table() -> str:
         fix = r.remediation if isinstance(r.remediation, str) else "<br>".join(
             f"{cloud}: {hint}" for cloud, hint in r.remediation.items()
         )
+        enforcement = r.enforcement if r.enforcement_outside_prod is None else (
+            f"{r.enforcement} in prod, {r.enforcement_outside_prod} elsewhere"
+        )
         lines.append(
-            f"| `{r.id}`{scope} | {r.severity} | {r.enforcement} | {', '.join(r.clouds)} | "
+            f"| `{r.id}`{scope} | {r.severity} | {enforcement} | {', '.join(r.clouds)} | "
             f"{r.control_summary() or '—'} | {r.description} | {fix} |"
         )
     return "\n".join(lines)

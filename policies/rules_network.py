@@ -1,5 +1,5 @@
-"""Network exposure of compute: no admin or database ports open to the internet, IMDSv2, no public VM IPs,
-HTTPS on load balancers."""
+"""Network exposure of compute: no admin or database ports open to the internet, IMDSv2, no public VM IPs.
+(HTTPS on public entries is in rules_https.)"""
 
 from __future__ import annotations
 
@@ -185,47 +185,4 @@ SERVERS_PRIVATE = Rule(
 )
 
 
-# --- load-balancer-https (advisory) -------------------------------------------------------------------------
-def _aws_listener(res: Resource, ctx: Context) -> Iterator[str]:
-    inputs = _inputs(res)
-    protocol = get(inputs, "protocol")
-    if not known(protocol):
-        yield unverified("protocol")
-        return
-    if word(protocol) != "http":
-        return
-    for action in items(get(inputs, "defaultActions")):
-        if word(get(action, "type")) == "redirect" and word(get(action, "redirect.protocol")) == "https":
-            return
-    yield "the listener serves the app over plain HTTP (no certificate, no redirect to HTTPS)"
-
-
-def _gcp_http_proxies(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
-    url_maps = {r.get("urn"): r for r in graph.of_type("gcp:compute/uRLMap:URLMap")}
-    for proxy in graph.of_type("gcp:compute/targetHttpProxy:TargetHttpProxy"):
-        maps = [url_maps[d] for d in proxy.get("dependencies") or [] if d in url_maps]
-        if not any(flag(get(_inputs(m), "defaultUrlRedirect.httpsRedirect")) is True for m in maps):
-            yield proxy, "the load balancer serves plain HTTP (its URL map does not redirect to HTTPS)"
-
-
-LB_HTTPS = Rule(
-    id="load-balancer-https",
-    title="Load balancers serve HTTPS",
-    severity="medium",
-    enforcement="advisory",
-    description="Load balancers that need your certificate (ALB, GCP HTTP(S) load balancer) serve HTTPS and "
-    "redirect HTTP. Advisory because a dev stack without a domain has no certificate to use.",
-    remediation={
-        "aws": "Set components.containers.https_certificate to an ACM certificate ARN: the HTTP listener "
-               "then "
-        "redirects to an HTTPS listener.",
-        "gcp": "Add a managed SSL certificate and a target HTTPS proxy; make the HTTP URL map redirect to "
-               "HTTPS.",
-    },
-    clouds=("aws", "gcp"),
-    controls={"aws": "AWS FSBP ELB.1"},
-    checks={"aws:lb/listener:Listener": _aws_listener, "aws:alb/listener:Listener": _aws_listener},
-    graph_check=_gcp_http_proxies,
-)
-
-RULES = [ADMIN_PORTS_CLOSED, IMDSV2, SERVERS_PRIVATE, LB_HTTPS]
+RULES = [ADMIN_PORTS_CLOSED, IMDSV2, SERVERS_PRIVATE]

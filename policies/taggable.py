@@ -12,10 +12,16 @@ import importlib
 import inspect
 from functools import cache
 
-# type token -> dotted input path of its labels when not top-level
+# type token -> input path of its labels when not ``labels`` (Cloud Monitoring's ``labels`` configure a
+# notification channel, its resource labels are ``user_labels``)
 NESTED_LABELS: dict[str, str] = {
     "gcp:sql/databaseInstance:DatabaseInstance": "settings.userLabels",
-}
+    **dict.fromkeys((
+        "gcp:monitoring/notificationChannel:NotificationChannel", "gcp:monitoring/alertPolicy:AlertPolicy",
+        "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig", "gcp:monitoring/customService:CustomService",
+        "gcp:monitoring/genericService:GenericService", "gcp:monitoring/slo:Slo",
+    ), "userLabels"),
+}  # fmt: skip
 TAG_PARAM = {"aws": "tags", "azure-native": "tags", "gcp": "labels"}
 
 

@@ -8,7 +8,6 @@ Only the modules of the kinds a stack has are imported, so a one-cloud run impor
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import inspect
 import re
@@ -58,11 +57,7 @@ def registry(cloud: str) -> ModuleType:
 
 def factory(cloud: str, kind: str) -> Factory:
     """The ``build`` function of ``kind`` on ``cloud`` (imports only that kind's module)."""
-    module = registry(cloud).FACTORIES.get(kind)
-    if module is None:  # TRANSITION: removed once every cloud registers registry, edge and monitoring
-        image = "ghcr.io/mbops/notes-app:0.1.0" if kind == "registry" else None
-        return lambda ctx: Built(gap=Gap(reason=f"mbops does not build {kind} on {cloud} yet"), image=image)
-    return importlib.import_module(module).build
+    return importlib.import_module(registry(cloud).FACTORIES[kind]).build
 
 
 def order(stack: Stack, late: tuple[str, ...] = ()) -> list[str]:
@@ -133,8 +128,6 @@ def build(stack: Stack, *, release_data: bool = False) -> BuildResult:
         ctx = BuildContext(stack=info, kind="foundation", spec=None, built=result.built, app_secrets=app_secrets)
         _collect(result, wiring, "foundation", importlib.import_module(foundation).build(ctx))
     for kind in order(stack, tuple(getattr(reg, "LATE", ()))):
-        if kind in APP_KINDS and isinstance(wiring.image, str) and info.app.image is None:  # TRANSITION
-            info = dataclasses.replace(info, app=info.app.model_copy(update={"image": wiring.image}))
         ctx = BuildContext(
             stack=info, kind=kind, spec=stack.spec(kind), built=result.built, app_secrets=app_secrets,
             wiring=wiring if kind in APP_KINDS else None,

@@ -20,11 +20,11 @@ import yaml
 
 from mbops.components.gcp.cache import redis_version
 from mbops.components.gcp.common import gcp_labels, gcp_name
-from mbops.engine.fakes.gcp import ANSWERS
 from mbops.components.gcp.network import GOOGLE_LB_RANGES, IAP_TCP_RANGE, plan_ranges
 from mbops.components.gcp.run import cloud_run_limits, split_image
 from mbops.components.gcp.servers import cloud_init
 from mbops.components.spec import KINDS
+from mbops.engine.fakes.gcp import ANSWERS
 from mbops.engine.plan import plan, run_plan
 from mbops.errors import ConfigError, MbopsError
 from mbops.stacks.config import AppSpec, StackFile, resolve
@@ -38,6 +38,7 @@ IAM_TYPES = (
     "gcp:secretmanager/secretIamMember:SecretIamMember",
     "gcp:storage/bucketIAMMember:BucketIAMMember",
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
 )
 EXPECTED_OUTPUTS = {
     "saas": {
@@ -49,10 +50,14 @@ EXPECTED_OUTPUTS = {
         "auth_client_id",
         "push_app",
         "secrets_store",
+        "registry",
+        "image",
     },
-    "managed": {"endpoint", "database_host", "database_name", "bucket", "redis_host", "secrets_store"},
-    "custom": {"endpoint", "database_host", "database_name", "bucket", "secrets_store"},
-}
+    "managed": {
+        "endpoint", "database_host", "database_name", "bucket", "redis_host", "secrets_store", "registry", "image"
+    },
+    "custom": {"endpoint", "database_host", "database_name", "bucket", "secrets_store", "registry", "image"},
+}  # fmt: skip
 
 
 @cache
@@ -99,7 +104,8 @@ def test_plans_every_kind_of_the_profile(planned, profile: str, env: str) -> Non
         if res["custom"]:
             assert res["parent"], f"{res['name']} is not inside a component"
             assert res["component"] in KINDS, res["name"]
-    assert set(graph["outputs"]) == EXPECTED_OUTPUTS[profile]
+    prod_only = {"edge_address"} if env == "prod" else set()  # the edge (without a domain: no dns_records)
+    assert set(graph["outputs"]) == EXPECTED_OUTPUTS[profile] | prod_only
     assert graph["outputs"]["secrets_store"] == f"projects/{stack.project}/secrets/{stack.name}-"
 
 
@@ -111,7 +117,9 @@ def test_graph_matches_the_contract_schema(planned, profile: str, env: str) -> N
     text = json.dumps(graph)
     assert "1b47061264138c4ac30d75fd1eb44270" not in text  # no secret in wire form
     assert "04da6b54-80e4-46f7-96ec-b56ff0331ba9" not in text  # unknowns read as [computed]
-    assert not [p for p in graph["policy"] if p.get("enforcement") == "mandatory"], graph["policy"]
+    mandatory = {p["rule"] for p in graph["policy"] if p.get("enforcement") == "mandatory"}
+    # The built-in prod profiles name no domain: prod must (HTTPS on it); test_gcp_prod plans prod with one.
+    assert mandatory == ({"prod-domain", "load-balancer-https"} if env == "prod" else set()), graph["policy"]
 
 
 @pytest.mark.parametrize("profile,env", PAIRS)
@@ -264,9 +272,10 @@ def test_firewall_never_opens_admin_or_data_ports_to_the_internet(planned, profi
 def test_only_the_load_balancer_or_cloud_run_faces_the_internet(planned, profile: str, env: str) -> None:
     graph = planned(profile, "gcp", env)
     rules = resources(graph, "gcp:compute/globalForwardingRule:GlobalForwardingRule")
-    assert {r["component"] for r in rules} == {"saas": {"cdn"}, "managed": set(), "custom": {"servers"}}[
-        profile
-    ]
+    fronts = {"saas": {"cdn"}, "managed": set(), "custom": {"servers"}}[profile]
+    if env == "prod":  # the edge fronts the app; the CDN keeps its own front without a domain to share
+        fronts = {"cdn", "edge"} if profile == "saas" else {"edge"}
+    assert {r["component"] for r in rules} == fronts
     for rule in rules:
         assert rule["inputs"]["loadBalancingScheme"] == "EXTERNAL_MANAGED"
         assert rule["inputs"]["portRange"] in ("80", "443")
@@ -294,7 +303,8 @@ def test_network_has_private_service_access_nat_and_flow_logs(planned, env: str)
         subnet["privateIpGoogleAccess"] is True and subnet["logConfig"]["metadata"] == "INCLUDE_ALL_METADATA"
     )
     assert subnet["ipCidrRange"] == "10.20.0.0/17"
-    psa = one(graph, "gcp:compute/globalAddress:GlobalAddress")["inputs"]
+    psa = next(a for a in resources(graph, "gcp:compute/globalAddress:GlobalAddress") if a["component"] == "network")
+    psa = psa["inputs"]
     assert psa["purpose"] == "VPC_PEERING" and (psa["address"], psa["prefixLength"]) == ("10.20.128.0", 17)
     connection = one(graph, "gcp:servicenetworking/connection:Connection")["inputs"]
     assert connection["service"] == "servicenetworking.googleapis.com"
@@ -357,6 +367,7 @@ def test_wired_secrets_reach_cloud_run_only_via_secret_key_ref(planned, profile:
     readers = {
         r["name"].rsplit("-reads-", 1)[1]
         for r in resources(graph, "gcp:secretmanager/secretIamMember:SecretIamMember")
+        if r["component"] == _app_kind(profile)
     }
     assert readers == {n.lower().replace("_", "-") for n in secret_names}
     plain = {
@@ -388,7 +399,8 @@ def test_cloud_run_scaling_probes_invoker_and_protection(planned, profile: str, 
     service = one(graph, "gcp:cloudrunv2/service:Service")
     inputs = service["inputs"]
     template = inputs["template"]
-    assert inputs["ingress"] == "INGRESS_TRAFFIC_ALL"
+    # prod: only the edge's load balancer (Cloud Armor) reaches it; dev: its own run.app URL
+    assert inputs["ingress"] == ("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" if env == "prod" else "INGRESS_TRAFFIC_ALL")
     assert inputs["deletionProtection"] is (env == "prod")
     expected_min = 0 if profile == "saas" else stack.app.min_replicas
     assert template["scaling"] == {
@@ -400,12 +412,9 @@ def test_cloud_run_scaling_probes_invoker_and_protection(planned, profile: str, 
     assert container["startupProbe"]["httpGet"]["path"] == stack.app.health_path
     assert container["livenessProbe"]["httpGet"]["path"] == stack.app.health_path
     assert template["serviceAccount"].endswith(f"@{stack.project}.iam.gserviceaccount.com")
-    assert container["image"].startswith(
-        f"{stack.region}-docker.pkg.dev/{stack.project}/"
-    )  # ghcr.io, proxied
-    invoker = one(graph, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
-    assert invoker["name"].endswith("-invoker") and invoker["inputs"]["role"] == "roles/run.invoker"
-    assert invoker["inputs"]["member"] == "allUsers"
+    # public without an allUsers binding (refused by the iam.allowedPolicyMemberDomains org policy)
+    assert inputs["invokerIamDisabled"] is True
+    assert not resources(graph, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
     log_bucket = one(graph, "gcp:logging/projectBucketConfig:ProjectBucketConfig")["inputs"]
     spec = stack.spec(_app_kind(profile))
     assert log_bucket["retentionDays"] == spec.log_retention_days
@@ -421,6 +430,7 @@ def test_invoker_member_is_overridable() -> None:
         one(graph, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember")["inputs"]["member"]
         == "group:ops@example.com"
     )
+    assert one(graph, "gcp:cloudrunv2/service:Service")["inputs"]["invokerIamDisabled"] is False
 
 
 def test_unknown_override_child_is_a_config_error() -> None:
@@ -432,32 +442,31 @@ def test_unknown_override_child_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_servers_group_autoscaler_health_and_http_lb(planned, env: str) -> None:
+def test_servers_group_autoscaler_health_and_lb(planned, env: str) -> None:
     graph, stack = planned("custom", "gcp", env), _stack("custom", env)
     group = one(graph, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")["inputs"]
     zones = stack.spec("network").zones
     assert len(group["distributionPolicyZones"]) == zones == group["updatePolicy"]["maxSurgeFixed"]
     assert group["namedPorts"] == [{"name": "http", "port": stack.app.port}]
+    # `up` waits until every VM runs the current template and is stable: a broken deploy fails
+    assert group["waitForInstances"] is True and group["waitForInstancesStatus"] == "UPDATED"
     policy = one(graph, "gcp:compute/regionAutoscaler:RegionAutoscaler")["inputs"]["autoscalingPolicy"]
     assert (policy["minReplicas"], policy["maxReplicas"]) == (stack.app.min_replicas, stack.app.max_replicas)
     check = one(graph, "gcp:compute/healthCheck:HealthCheck")["inputs"]["httpHealthCheck"]
     assert check == {"port": stack.app.port, "requestPath": stack.app.health_path}
-    assert (
-        one(graph, "gcp:compute/backendService:BackendService")["inputs"]["loadBalancingScheme"]
-        == "EXTERNAL_MANAGED"
-    )
+    backend = one(graph, "gcp:compute/backendService:BackendService")
+    assert backend["inputs"]["loadBalancingScheme"] == "EXTERNAL_MANAGED"
+    assert backend["component"] == ("edge" if env == "prod" else "servers")  # prod: the edge owns the front
     assert not resources(graph, "gcp:compute/targetHttpsProxy:TargetHttpsProxy")  # no domain configured
     template = one(graph, "gcp:compute/instanceTemplate:InstanceTemplate")["inputs"]
-    assert template["disks"][0]["sourceImage"].startswith("projects/cos-cloud/")
     assert template["serviceAccount"]["email"] == f"{stack.name}-vm@{stack.project}.iam.gserviceaccount.com"
 
 
-def test_servers_serve_https_with_a_domain() -> None:
-    domain = {"overrides": {"certificate": {"managed": {"domains": ["api.example.com"]}}}}
-    graph = _plan("custom", "prod", components={"servers": domain})
-    assert one(graph, "gcp:compute/managedSslCertificate:ManagedSslCertificate")["inputs"]["managed"] == {
-        "domains": ["api.example.com"]
-    }
+def test_servers_without_an_edge_serve_https_on_the_stack_domain() -> None:
+    graph = _plan("custom", "dev", domain="api.example.com")
+    certificate = one(graph, "gcp:certificatemanager/certificate:Certificate")
+    assert certificate["component"] == "servers"
+    assert certificate["inputs"]["managed"]["domains"] == ["api.example.com"]
     assert one(graph, "gcp:compute/sSLPolicy:SSLPolicy")["inputs"]["minTlsVersion"] == "TLS_1_2"
     ports = {
         r["inputs"]["portRange"]
@@ -473,8 +482,10 @@ def test_servers_serve_https_with_a_domain() -> None:
 
 def test_cloud_init_reads_secrets_from_secret_manager_at_start() -> None:
     app = AppSpec(env={"GREETING": "it's $HOME"})
+    image = "us-central1-docker.pkg.dev/p/s-images/app@sha256:" + "a" * 64
     text = cloud_init(
         app,
+        image,
         {"GREETING": "it's $HOME", "STORAGE_BUCKET": "b"},
         {"DATABASE_URL": "projects/1/secrets/s-DATABASE_URL/versions/3"},
         "europe-west1",
@@ -485,7 +496,7 @@ def test_cloud_init_reads_secrets_from_secret_manager_at_start() -> None:
         'DATABASE_URL="$(secret projects/1/secrets/s-DATABASE_URL/versions/3)"; export DATABASE_URL' in script
     )
     assert "export GREETING='it'\"'\"'s $HOME'" in script  # single-quoted: no expansion
-    assert "-e PORT -e GREETING -e STORAGE_BUCKET -e DATABASE_URL ghcr.io/mbops/notes-app:0.1.0" in script
+    assert f"-e PORT -e GREETING -e STORAGE_BUCKET -e DATABASE_URL {image}" in script  # by digest
     assert "docker-credential-gcr configure-docker --registries=europe-west1-docker.pkg.dev" in text
     assert config["runcmd"] == ["systemctl daemon-reload", "systemctl restart app.service"]
 
@@ -508,7 +519,7 @@ def test_self_hosted_postgres_is_private_with_its_own_disk() -> None:
         "hostssl app app 10.20.0.0/17 scram-sha-256" in script and "gcloud secrets versions access" in script
     )
     disk = one(graph, "gcp:compute/disk:Disk")
-    assert disk["protect"] is True and disk["inputs"]["resourcePolicies"] == ["[computed]"]
+    assert disk["inputs"]["resourcePolicies"] == ["[computed]"]  # kept on destroy: see test_gcp_prod
     retention = one(graph, "gcp:compute/resourcePolicy:ResourcePolicy")["inputs"]["snapshotSchedulePolicy"]
     assert retention["retentionPolicy"]["maxRetentionDays"] == 14
     allow = next(
@@ -518,7 +529,8 @@ def test_self_hosted_postgres_is_private_with_its_own_disk() -> None:
         "custom-prod-db"
     ]
     assert "sourceRanges" not in allow["inputs"]
-    assert [u["kind"] for u in graph["unavailable"]] == ["database"]  # ha: true cannot be honoured on one VM
+    # ha: true cannot be honoured on one VM; prod without a domain is HTTP; nat: per_zone is one regional NAT
+    assert [u["kind"] for u in graph["limitations"]] == ["database", "edge", "network"]
 
 
 # --- saas: auth, push, cdn ---------------------------------------------------------------------------------
@@ -534,8 +546,9 @@ def test_auth_push_cdn_and_declared_gaps(planned, env: str) -> None:
     key = one(graph, "gcp:projects/apiKey:ApiKey")["inputs"]["restrictions"]["apiTargets"]
     assert {t["service"] for t in key} == {"identitytoolkit.googleapis.com", "securetoken.googleapis.com"}
     assert graph["outputs"]["auth_user_pool_id"] == stack.project
-    assert [u["kind"] for u in graph["unavailable"]] == ["auth"]
-    assert "passwordPolicyConfig" in graph["unavailable"][0]["reason"]
+    gaps = {u["kind"]: u for u in graph["limitations"]}
+    assert set(gaps) == {"auth", "cdn"} | ({"edge"} if env == "prod" else set())  # prod: no domain set
+    assert "passwordPolicyConfig" in gaps["auth"]["reason"] and "price_class" in gaps["cdn"]["reason"]
 
     one(graph, "gcp:firebase/project:Project")
     role = one(graph, "gcp:projects/iAMCustomRole:IAMCustomRole")["inputs"]
@@ -567,7 +580,7 @@ def test_gaps_are_typed_and_partial() -> None:
     program = make_program(stack)
     run_plan(stack, program=program)
     gap = program.result.gaps["auth"]
-    assert set(program.result.gaps) == {"auth"} and gap.partial
+    assert set(program.result.gaps) == {"auth", "cdn"} and gap.partial and program.result.gaps["cdn"].partial
     assert "passwordPolicyConfig" in gap.reason and "identitytoolkit.googleapis.com" in gap.alternative
 
 
@@ -590,8 +603,8 @@ def test_push_registers_apps_and_reports_apns_upload() -> None:
     graph = _plan("saas", "dev", components={"push": push})
     assert one(graph, "gcp:firebase/androidApp:AndroidApp")["inputs"]["packageName"] == "com.example.notes"
     assert one(graph, "gcp:firebase/appleApp:AppleApp")["inputs"]["bundleId"] == "com.example.notes"
-    gaps = {u["kind"]: u for u in graph["unavailable"]}
-    assert set(gaps) == {"auth", "push"} and "APNs auth key" in gaps["push"]["reason"]
+    gaps = {u["kind"]: u for u in graph["limitations"]}
+    assert set(gaps) == {"auth", "cdn", "push"} and "APNs auth key" in gaps["push"]["reason"]
     with pytest.raises(ConfigError, match="package_name"):
         _plan("saas", "dev", components={"push": {"overrides": {"android_app": {}}}})
 

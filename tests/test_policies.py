@@ -91,8 +91,10 @@ def mandatory_lines(findings: list[dict[str, Any]]) -> str:
     ],
 )
 def test_builtin_stack_passes_every_mandatory_rule(planned, cloud: str, profile: str, env: str) -> None:
-    graph = planned(profile, cloud, env)
-    findings = evaluate(graph, resolve(profile=profile, cloud=cloud, environment=env))
+    """Prod stacks name their domain (without one, prod-domain fails them: tests/test_policy_prod.py)."""
+    domain = "api.example.com" if env == "prod" and cloud != "local" else None
+    graph = planned_with(cloud, profile, env, domain=domain) if domain else planned(profile, cloud, env)
+    findings = evaluate(graph, resolve(profile=profile, cloud=cloud, environment=env, domain=domain))
     assert findings == graph["policy"], "plan() reports what evaluate() finds"
     blocking = [f for f in findings if f["enforcement"] == "mandatory"]
     assert not blocking, f"{cloud}/{profile}/{env} violates mandatory rules:\n{mandatory_lines(findings)}"
@@ -222,6 +224,28 @@ CASES = [
     P("servers-no-public-ip", "gcp-vm-external-ip", "external IP", "gcp/custom",
       over("servers", "template", network_interfaces=EXTERNAL_NIC)),
     P("load-balancer-https", "alb-without-certificate", "plain HTTP", "aws/managed"),
+    P("load-balancer-https", "azure-public-layer-4-lb", "layer-4", "azure/custom"),
+    # production edge (more cases, per cloud: tests/test_policy_prod.py)
+    P("prod-domain", "prod-without-domain", "set `domain: api.example.com`", "aws/saas/prod"),
+    Case("edge-waf", "alb-without-web-acl", "no WAF web ACL", env="prod", resources=(
+        res("aws:lb/loadBalancer:LoadBalancer", {"loadBalancerType": "application"}, "alb"),)),
+    Case("edge-rate-limit", "web-acl-without-rate-rule", "rate-based", env="prod", resources=(
+        res("aws:wafv2/webAcl:WebAcl", {"rules": [{"name": "common", "statement": {}}]}),)),
+    P("cdn-private-files", "cloudfront-origin-at-bucket-root", "root of the app's bucket", "aws/saas",
+      over("cdn", "distribution", origins=[{
+          "origin_id": "bucket", "domain_name": "files.s3.amazonaws.com", "origin_path": "",
+          "s3_origin_config": {"origin_access_identity": "origin-access-identity/cloudfront/E2QWRUHEXAMPLE"}}])),
+    P("monitoring-on", "prod-monitoring-off", "monitoring is off", "aws/managed/prod",
+      {"domain": "api.example.com", "components": {"monitoring": False}}),
+    P("monitoring-notify", "prod-without-notify", "components.monitoring.notify", "azure/managed/prod",
+      {"domain": "api.example.com"}),
+    P("image-pinned", "app-image-tag", "is a tag", "azure/managed", {"app": {"image": "mcr.microsoft.com/app:1.0"}}),
+    Case("os-image-pinned", "ssm-resolved-ami", "resolve:ssm:", env="prod", resources=(
+        res("aws:ec2/launchTemplate:LaunchTemplate", {"imageId": "resolve:ssm:/aws/service/ami"}),)),
+    P("registry-access", "acr-admin-user", "adminUserEnabled", "azure/managed",
+      over("registry", "registry", admin_user_enabled=True)),
+    P("registry-hardened", "ecr-mutable-tags", "MUTABLE", "aws/managed",
+      over("registry", "repository", image_tag_mutability="MUTABLE")),
     # IAM
     P("iam-no-wildcard-actions", "inline-policy-star", "wildcard actions *", "aws/managed",
       over("network", "flow_log_role", inline_policies=[{"name": "all", "policy": WILDCARD_POLICY}])),
@@ -302,7 +326,7 @@ def test_misconfiguration_is_caught(case: Case) -> None:
     assert any(case.contains in f["message"] for f in hits), [f["message"] for f in hits]
     rule = BY_ID[case.rule]
     for f in hits:
-        assert f["enforcement"] == rule.enforcement and f["severity"] == rule.severity
+        assert f["enforcement"] == rule.enforcement_for(case.env == "prod") and f["severity"] == rule.severity
         assert f["remediation"] and f["resource"]
 
 
@@ -325,8 +349,11 @@ CLEAN = [
     res("aws:lambda/function:Function", {"environment": {"variables": {
         "SECRETS_PREFIX": "mbops/x/", "DB_SECRET_ARN": "[computed]", "API_KEY": "arn:aws:secretsmanager:x",
         "REDIS_URL": "[computed]", "PORT": "8080"}}}),
-    res("gcp:cloudrunv2/service:Service", {"template": {"containers": [{"envs": [
-        {"name": "DATABASE_URL", "valueSource": {"secretKeyRef": {"secret": "s", "version": "1"}}}]}]}}),
+    res("gcp:cloudrunv2/service:Service", {"ingress": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "template": {
+        "containers": [{"envs": [
+            {"name": "DATABASE_URL", "valueSource": {"secretKeyRef": {"secret": "s", "version": "1"}}}]}]}}),
+    res("aws:cloudwatch/metricAlarm:MetricAlarm", {"alarmActions": ["[computed]"]}, "alarm"),
+    res("aws:sns/topicSubscription:TopicSubscription", {"protocol": "email", "endpoint": "ops@example.com"}, "ops"),
     res("aws:ec2/launchTemplate:LaunchTemplate", {
         "userData": base64.b64encode(b"DATABASE_URL=$(aws secretsmanager get-secret-value --id x)").decode(),
         "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true"}}],

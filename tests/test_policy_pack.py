@@ -82,6 +82,8 @@ def run_pack(resources: list[dict[str, Any]], config: dict[str, Any] | None = No
 def offline(resources: list[dict[str, Any]], env: str | None) -> tuple[set[tuple[str, str]], set[str]]:
     graph = {"stack": "test", "environment": env, "resources": resources, "outputs": {}}
     findings = evaluate(graph)
+    for f in findings:  # the pack reports findings about the whole stack without a resource
+        f["name"] = "stack" if f["resource"].startswith("stack:") else f["name"]
     definite = {(f["rule"], f["name"]) for f in findings if not f["message"].endswith("set a literal value")}
     unverified = {f["rule"] for f in findings if f["message"].endswith("set a literal value")}
     return definite, unverified
@@ -109,17 +111,20 @@ def test_prod_only_rules_follow_the_stack_environment(
     db = res(RDS, inputs, "db")
     found, _ = run_pack([db], config, PROD_ONLY)
     expected = {("database-ha", "db"), ("database-deletion-protection", "db")} if prod else set()
-    assert found == expected
+    assert {f for f in found if f[1] == "db"} == expected
+    # the stack as a whole: a prod stack with no alarm at all (monitoring-on is stack-level)
+    assert {f for f in found if f[1] != "db"} == ({("monitoring-on", "stack")} if prod else set())
     env = (config or {}).get("environment")
     offline_found, _ = offline([db], env)
-    assert {f for f in offline_found if f[0] in PROD_ONLY} == expected
+    assert {f for f in offline_found if f[0] in PROD_ONLY and f[1] == "db"} == expected
+    assert {f[0] for f in offline_found if f[0] in PROD_ONLY and f[1] != "db"} == ({"monitoring-on"} if prod else set())
 
 
 def test_azure_lock_rule_is_quiet_in_dev_and_fires_in_prod() -> None:
     server = res("azure-native:dbforpostgresql:Server", {"highAvailability": {"mode": "Disabled"},
                                                          "tags": {"env": "dev"}}, "pg")  # fmt: skip
     assert run_pack([server], None, PROD_ONLY)[0] == set()
-    assert run_pack([server], {"environment": "prod"}, PROD_ONLY)[0] == {
+    assert {f for f in run_pack([server], {"environment": "prod"}, PROD_ONLY)[0] if f[1] == "pg"} == {
         ("database-ha", "pg"), ("database-deletion-protection", "pg")
     }
 

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
+from mbops.components.gcp.armor import edge_policy
 from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, gcp_name, stack_args
 from mbops.components.gcp.lb import Frontend, frontend
 from mbops.components.spec import CdnSpec
@@ -18,9 +19,16 @@ from mbops.components.wiring import BuildContext, Built
 class CdnArgs(GcpArgs):
     spec: CdnSpec = field(default_factory=CdnSpec)
     stack: str = "mbops"
-    bucket_name: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]  # the bucket's name output (children wait for the bucket)
+    bucket_id: str = ""  # the same name, known when planned: the fill grant's IAM condition names it
     public_prefix: str = "public/"
+    edge_waf: bool = False  # the stack's edge has a WAF: the backend bucket gets a Cloud Armor edge policy
     shared_domain: str | None = None  # the edge serves the CDN on this domain (prod): no front of its own
+
+
+def prefix_condition(bucket: str, prefix: str) -> str:
+    """The IAM condition that keeps a bucket grant to the objects under ``prefix``."""
+    return f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")'
 
 
 def base64url(standard: str) -> str:
@@ -43,12 +51,14 @@ class Cdn(GcpComponent):
 
     Where: with the stack's edge and domain (prod), on the edge's HTTPS load balancer, which sends
     ``/<public_prefix>*`` to the bucket (``CDN_URL`` is ``https://<domain>``); otherwise on a load balancer of
-    its own (``lb.py``: plain HTTP without a domain, dev). ``price_class`` has no Cloud CDN equivalent (it
-    always serves from every Google edge location, i.e. ``global``): another value is reported as a gap.
+    its own (``lb.py``: plain HTTP without a domain, dev). With the edge's WAF, a Cloud Armor edge security
+    policy sits on the backend bucket (``armor.edge_policy``: IP and region rules before the cache). ``price_class``
+    has no Cloud CDN equivalent (it always serves from every Google edge location, i.e. ``global``): another value
+    is reported as a gap.
 
-    Children: ``signing_key_bytes``, ``backend_bucket``, ``signing_key``, ``fill_access``,
-    ``signing_key_secret``, ``signing_key_secret_version``, and without the edge's front the load balancer
-    front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
+    Children: ``signing_key_bytes``, ``edge_security_policy`` (with the edge), ``backend_bucket``, ``signing_key``,
+    ``fill_access``, ``signing_key_secret``, ``signing_key_secret_version``, and without the edge's front the load
+    balancer front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
     """
 
     kind = "cdn"
@@ -61,12 +71,14 @@ class Cdn(GcpComponent):
             f"{name}-signing-key-bytes", **self.args("signing_key_bytes", length=16), opts=self.opts()
         )
         key_value = pulumi.Output.secret(key_bytes.base64.apply(base64url))
+        edge = {"edge_security_policy": edge_policy(self, f"mbops {args.stack} CDN").self_link} if args.edge_waf else {}
         self.backend_bucket = gcp.compute.BackendBucket(
             f"{name}-backend",
             **self.args(
                 "backend_bucket",
                 project=self.project,
                 bucket_name=args.bucket_name,
+                **edge,
                 enable_cdn=True,
                 compression_mode="AUTOMATIC",
                 description=f"mbops {args.stack}: CDN origin",
@@ -111,10 +123,7 @@ class Cdn(GcpComponent):
                 condition={
                     "title": "public-prefix-only",
                     "description": f"Cloud CDN reads only objects under {args.public_prefix}",
-                    "expression": pulumi.Output.format(
-                        'resource.name.startsWith("projects/_/buckets/{0}/objects/{1}")', args.bucket_name,
-                        args.public_prefix,
-                    ),
+                    "expression": prefix_condition(args.bucket_id, args.public_prefix),
                 },
             ),
             opts=self.opts(depends_on=[signed_key]),
@@ -147,11 +156,12 @@ class Cdn(GcpComponent):
 def build(ctx: BuildContext) -> Built:
     """Cloud CDN on the stack's bucket: ``CDN_URL``, the signing key's name and the key (Secret Manager)."""
     storage = ctx.component("storage")
-    shared = ctx.stack.domain if ctx.stack.has("edge") else None
+    edge = ctx.stack.specs.get("edge")
     cdn = Cdn(
         ctx.name,
-        CdnArgs(spec=ctx.spec, stack=ctx.stack.name, bucket_name=storage.bucket_name,
-                public_prefix=storage.public_prefix, shared_domain=shared, **stack_args(ctx.stack)),
+        CdnArgs(spec=ctx.spec, stack=ctx.stack.name, bucket_name=storage.bucket_name, bucket_id=storage.name_in_gcp,
+                public_prefix=storage.public_prefix, shared_domain=ctx.stack.domain if edge is not None else None,
+                edge_waf=bool(edge is not None and edge.waf), **stack_args(ctx.stack)),
     )  # fmt: skip
     return built(
         cdn, env={"CDN_URL": cdn.url, "CDN_SIGNING_KEY_NAME": cdn.signing_key_name},

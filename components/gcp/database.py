@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -42,6 +43,7 @@ class DatabaseArgs(GcpArgs):
     stack: str = "mbops"
     network: Network
     prod: bool = False
+    registry: Any = None  # the stack's Registry: the app-role job's client image is pushed there
 
 
 def database_url(
@@ -115,7 +117,7 @@ class Database(GcpComponent):
             )  # fmt: skip
             self.setup_job = app_role_job(
                 self, name, args.stack, args.network, spec.database_name, admin_url, self.url,
-                after=[self.admin_user, self.database],
+                after=[self.admin_user, self.database], registry=args.registry,
             )  # fmt: skip
             self.ready = [self.setup_job]
         self.finish({"host": host, "database_name": spec.database_name, "url_secret": self.url.secret_id})
@@ -215,6 +217,7 @@ def build(ctx: BuildContext) -> Built:
     database = Database(
         ctx.name,
         DatabaseArgs(spec=ctx.spec, stack=ctx.stack.name, network=ctx.component("network"), prod=ctx.stack.prod,
+                     registry=ctx.component("registry") if "registry" in ctx.built else None,
                      **stack_args(ctx.stack)),
     )  # fmt: skip
     return built(

@@ -6,11 +6,16 @@ is never given to the app. The app logs in as ``app``, a plain role (no superuse
 may connect to and create objects in its own database only. Creating it takes SQL on a private IP, so a Cloud
 Run job in the stack's subnet (Direct VPC egress) runs ``psql`` once per change of the passwords or the script
 (``run_execution_token``): ``pulumi up`` waits until it has succeeded, and the app depends on it.
+
+The job's image is the official PostgreSQL client image of the server's major version (``db_setup/Dockerfile``),
+built and pushed to the stack's Artifact Registry, so it runs by digest; a stack without a registry runs the
+Docker Hub image by its tag instead (the image-pinned policy says so).
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -18,10 +23,14 @@ import pulumi_gcp as gcp
 
 from mbops.components.gcp.common import SecretRef, gcp_name
 from mbops.components.gcp.propagation import IamPropagation
+from mbops.components.spec import BuildSpec
 
 if TYPE_CHECKING:
     from mbops.components.gcp.database import Database
     from mbops.components.gcp.network import Network
+    from mbops.components.gcp.registry import Registry
+
+SETUP_IMAGE_CONTEXT = Path(__file__).resolve().parent / "db_setup"
 
 ADMIN_USER, APP_USER = "mbops_admin", "app"
 IAM_PROPAGATION_S = 90
@@ -44,9 +53,13 @@ psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -v pw="$pw" -v db="$DATABASE" <<'SQL'
 """
 
 
-def setup_image(engine_version: str) -> str:
-    """The PostgreSQL client the job runs: the official image of the server's major version (Docker Hub)."""
-    return f"docker.io/library/postgres:{engine_version}-alpine"
+def setup_image(c: Database, name: str, registry: Registry | None) -> pulumi.Input[str]:
+    """The PostgreSQL client image the job runs: built into the stack's registry (by digest), else Docker Hub's."""
+    version = c.spec.engine_version
+    if registry is None:
+        return f"docker.io/library/postgres:{version}-alpine"
+    build = BuildSpec(context=str(SETUP_IMAGE_CONTEXT), args={"PG_MAJOR": version})
+    return registry.push(c, f"{name}-setup-image", build, "db-setup").ref
 
 
 def run_token(*parts: str) -> str:
@@ -56,7 +69,7 @@ def run_token(*parts: str) -> str:
 
 def app_role_job(
     c: Database, name: str, stack: str, network: Network, database: str, admin_url: SecretRef, app_url: SecretRef,
-    after: list[pulumi.Resource],
+    after: list[pulumi.Resource], registry: Registry | None = None,
 ) -> gcp.cloudrunv2.Job:  # fmt: skip
     """The job (and its own service account, which reads only the two URLs) that creates the app's role.
 
@@ -104,7 +117,7 @@ def app_role_job(
                         {"network": network.network_id, "subnetwork": network.subnetwork_id,
                          "tags": [network.app_tag]}]},
                     "containers": [{
-                        "name": "psql", "image": setup_image(c.spec.engine_version),
+                        "name": "psql", "image": setup_image(c, name, registry),
                         "commands": ["/bin/sh", "-c"], "args": [SETUP_SCRIPT],
                         "envs": [{"name": "DATABASE", "value": database}, secret_env("ADMIN_URL", admin_url),
                                  secret_env("APP_URL", app_url)],

@@ -86,7 +86,9 @@ class Edge(GcpComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The public HTTPS entry of the stack; its URL is the stack's ``endpoint`` (``https://<domain>``)."""
-    app_kind = next(kind for kind in APP_KINDS if kind in ctx.built)
+    app_kind = next((kind for kind in APP_KINDS if kind in ctx.built), None)
+    if app_kind is None:  # the stack wiring builds the app before the edge
+        raise RuntimeError(f"the gcp edge kind was built before the app ({', '.join(APP_KINDS)}): it fronts the app")
     edge = Edge(
         ctx.name,
         EdgeArgs(spec=ctx.spec, stack=ctx.stack.name, domain=ctx.stack.domain, dns_zone=ctx.stack.dns_zone,

@@ -198,7 +198,9 @@ def dashboard(stack: str, charts: list[tuple[str, str, dict[str, Any]]]) -> dict
 def watch_of(ctx: BuildContext) -> Watch:
     """What the stack built that the monitoring watches."""
     stack, built_kinds = ctx.stack, ctx.built
-    app_kind = next(kind for kind in APP_KINDS if kind in built_kinds)
+    app_kind = next((kind for kind in APP_KINDS if kind in built_kinds), None)
+    if app_kind is None:  # the stack wiring builds the app before the monitoring
+        raise RuntimeError(f"the gcp monitoring kind was built before the app ({', '.join(APP_KINDS)}): it watches it")
     app = ctx.component(app_kind)
     entry = built_kinds["edge"] if "edge" in built_kinds else built_kinds[app_kind]
     front = ctx.component("edge").frontend if "edge" in built_kinds else getattr(app, "frontend", None)

@@ -73,17 +73,23 @@ class Registry(GcpComponent):
         )  # fmt: skip
         self.repository = gcp.artifactregistry.Repository(f"{name}-repo", **repository_args, opts=self.opts())
         self.url = repository_url(repository_args["location"], self.project, repository_args["repository_id"])
+        self._auth: pulumi.Output[dict[str, str]] | None = None
         self.image: Image | None = None
         self.ref: pulumi.Input[str] | None = None
         if args.build is not None:
-            token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-            auth = token.access_token.apply(lambda t: {"username": TOKEN_USER, "password": t})
-            self.image = Image(
-                f"{name}-image", args.build, repository=f"{self.url}/app", registry_auth=auth,
-                opts=self.opts(depends_on=[self.repository]),
-            )  # fmt: skip
+            self.image = self.push(self, f"{name}-image", args.build, "app")
             self.ref = self.image.ref
         self.finish({"url": self.url, "image": self.ref})
+
+    def push(self, owner: GcpComponent, resource_name: str, build: BuildSpec, image: str) -> Image:
+        """Build ``build`` and push it here as ``<repository>/<image>``, a child of ``owner``; run its ``ref``."""
+        if self._auth is None:
+            token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            self._auth = token.access_token.apply(lambda t: {"username": TOKEN_USER, "password": t})
+        return Image(
+            resource_name, build, repository=f"{self.url}/{image}", registry_auth=self._auth,
+            opts=owner.opts(depends_on=[self.repository]),
+        )  # fmt: skip
 
 
 def build(ctx: BuildContext) -> Built:

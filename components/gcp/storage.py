@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
+from mbops.components.gcp.common import GcpArgs, GcpComponent, built, gcp_name, stack_args
 from mbops.components.spec import StorageSpec
 from mbops.components.wiring import BuildContext, Built, Grant
 
@@ -15,6 +15,13 @@ from mbops.components.wiring import BuildContext, Built, Grant
 @dataclass(kw_only=True)
 class StorageArgs(GcpArgs):
     spec: StorageSpec = field(default_factory=StorageSpec)
+    stack: str = "mbops"
+
+
+def bucket_name(project: str, stack: str) -> str:
+    """The bucket's global name, ``<project>-<stack>-files``: unique (project ids are), and known when planned,
+    so IAM conditions naming its objects can be read in the plan."""
+    return gcp_name(project, stack, "files")
 
 
 class Storage(GcpComponent):
@@ -25,7 +32,9 @@ class Storage(GcpComponent):
     ``allUsers``: user uploads stay private, the app serves or signs them.
 
     Data guard: ``destroy`` keeps the bucket and its objects (``retain_on_delete``); a stack that releases its
-    data deletes it with everything in it (``force_destroy``), as ``force_destroy`` in the spec always does.
+    data deletes it with everything in it (``force_destroy``), as ``force_destroy`` in the spec always does. A
+    bucket kept by an earlier ``destroy`` is taken back by the next ``up`` with ``mbops:adopt`` naming
+    ``storage.bucket`` (its name is the stack's: creating it again would fail).
 
     Children: ``bucket``.
     """
@@ -60,22 +69,25 @@ class Storage(GcpComponent):
             if spec.cors_origins
             else {}
         )
+        bucket_args = self.args(
+            "bucket",
+            name=bucket_name(self.project, args.stack),
+            project=self.project,
+            location=self.region.upper(),
+            storage_class="STANDARD",
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            versioning={"enabled": spec.versioning},
+            lifecycle_rules=lifecycle,
+            force_destroy=spec.force_destroy or self.release_data,
+            labels=self.labels,
+            **cors,
+        )
+        self.name_in_gcp: str = bucket_args["name"]  # known when planned (bucket_name is the output: waits for it)
         self.bucket = gcp.storage.Bucket(
             f"{name}-bucket",
-            **self.args(
-                "bucket",
-                project=self.project,
-                location=self.region.upper(),
-                storage_class="STANDARD",
-                uniform_bucket_level_access=True,
-                public_access_prevention="enforced",
-                versioning={"enabled": spec.versioning},
-                lifecycle_rules=lifecycle,
-                force_destroy=spec.force_destroy or self.release_data,
-                labels=self.labels,
-                **cors,
-            ),
-            opts=self.data_opts(),
+            **bucket_args,
+            opts=self.data_opts(import_=self.adopted("bucket", f"{self.project}/{self.name_in_gcp}")),
         )
         self.public_prefix = spec.public_prefix
         self.bucket_name = self.bucket.name
@@ -85,7 +97,7 @@ class Storage(GcpComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The app's bucket (objectAdmin for the app's service account; the CDN's origin when the stack has one)."""
-    storage = Storage(ctx.name, StorageArgs(spec=ctx.spec, **stack_args(ctx.stack)))
+    storage = Storage(ctx.name, StorageArgs(spec=ctx.spec, stack=ctx.stack.name, **stack_args(ctx.stack)))
     return built(
         storage, env={"STORAGE_BUCKET": storage.bucket_name},
         grants=[Grant(what="bucket", target=storage.bucket_name)], outputs={"bucket": storage.bucket_name},

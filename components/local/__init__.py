@@ -20,5 +20,7 @@ FACTORIES: dict[str, str] = {
     "containers": "mbops.components.local.app",
     "servers": "mbops.components.local.app",
     "serverless": "mbops.components.local.app",
+    "edge": "mbops.components.local.unavailable",
+    "monitoring": "mbops.components.local.unavailable",
 }
 LATE = ("secrets",)

@@ -18,6 +18,14 @@ GAPS: dict[str, Gap] = {
         reason="no CDN runs on this machine",
         alternative="serve files from the app (its /files endpoints) locally; deploy to a cloud for a CDN",
     ),
+    "edge": Gap(
+        reason="no certificate, domain or WAF fronts the app on this machine: it listens on 127.0.0.1 only",
+        alternative="deploy the stack to a cloud with `domain:` set for HTTPS on your domain behind a WAF",
+    ),
+    "monitoring": Gap(
+        reason="no alerting service runs on this machine",
+        alternative="`mbops status` shows each component's health and `mbops logs -F` follows the logs",
+    ),
 }
 
 
