@@ -47,7 +47,8 @@ def finding_line(finding: dict[str, Any]) -> str:
     enforcement = finding.get("enforcement", "mandatory")
     colour = "red" if enforcement == "mandatory" else "yellow"
     where = escape(str(finding.get("name") or finding.get("resource")))
-    line = f"[{colour}]{enforcement}[/] {finding['rule']} ({finding['severity']}): {where}: {escape(finding['message'])}"
+    message = escape(finding["message"])
+    line = f"[{colour}]{enforcement}[/] {finding['rule']} ({finding['severity']}): {where}: {message}"
     if finding.get("reason"):
         line += f" [dim](lowered to advisory: {escape(finding['reason'])})[/]"
     return line
