@@ -113,6 +113,11 @@ class StackInfo:
     def image(self, wiring: AppWiring) -> pulumi.Input[str]:
         """The image the app runs: the one the registry kind built and pushed, else ``app.image``."""
         image = wiring.image or self.app.image
+        if image is None and self.app.build is not None:
+            raise ConfigError(
+                f"{self.source}: app.build needs components.registry (the image is pushed there); turn it back on "
+                f"or give a prebuilt app.image"
+            )
         if image is None:
             raise ConfigError(
                 f"{self.source}: app: give app.image (a prebuilt image) or app.build (a Dockerfile to build) "
