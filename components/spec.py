@@ -220,7 +220,10 @@ class EdgeSpec(ComponentSpec):
     only (HTTP redirects), TLS 1.2+, and a web application firewall."""
 
     waf: bool = True
-    rate_limit: int = Field(1000, ge=100, le=2_000_000_000, description="Requests per IP per 5 minutes.")
+    rate_limit: int = Field(
+        10_000, ge=100, le=2_000_000_000,
+        description="Requests per IP per 5 minutes (mobile users share IPs behind carrier NAT: keep it generous).",
+    )  # fmt: skip
     managed_rules: bool = Field(True, description="The cloud's managed rule sets (OWASP core, known bad inputs).")
     min_tls: Literal["1.2", "1.3"] = "1.2"
 

@@ -80,6 +80,13 @@ class DnsZone(_Strict):
     resource_group: str | None = Field(
         None, pattern=r"^[\w.()-]{1,90}$", description="Azure: the resource group of the DNS zone."
     )
+    project: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP: the zone's project (default: the stack's)."
+    )
+    subscription: str | None = Field(
+        None, pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$",
+        description="Azure: the zone's subscription (default: the stack's).",
+    )  # fmt: skip
 
     @model_validator(mode="before")
     @classmethod

@@ -237,7 +237,7 @@ def test_a_regional_waf_with_a_rate_limit_and_managed_rules_guards_the_load_bala
     assert acl["inputs"]["scope"] == "REGIONAL"
     rules = {r["name"]: r for r in acl["inputs"]["rules"]}
     rate = rules["rate-limit-per-ip"]["statement"]["rateBasedStatement"]
-    assert (rate["aggregateKeyType"], rate["limit"]) == ("IP", 1000)
+    assert (rate["aggregateKeyType"], rate["limit"]) == ("IP", 10_000)
     assert "block" in rules["rate-limit-per-ip"]["action"]
     assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(rules)
     association = one(graph, "aws:wafv2/webAclAssociation:WebAclAssociation")
