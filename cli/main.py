@@ -70,4 +70,7 @@ def main() -> None:
     # A command lives for seconds: reference counting frees its memory, and the cyclic collector's passes
     # over the provider SDKs' millions of objects would only cost time (a quarter of a plan).
     gc.disable()
-    sys.exit(cli.main(prog_name="mbops"))
+    try:
+        sys.exit(cli.main(prog_name="mbops", standalone_mode=True))
+    except KeyboardInterrupt:  # before the engine had a step in flight (it exits 130 itself otherwise)
+        sys.exit(130)

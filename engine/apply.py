@@ -234,7 +234,7 @@ class Applier:
         changed = _inputs_changed(provider, olds, news)
         changes = diff.changes if diff.changes is not None else bool(changed)
         if not changes:
-            self._record(reg, component, old.id, old.outputs, old)
+            self._record(reg, component, old.id, old.outputs, old, done=reg.urn)
             with self.lock:
                 self.counts["same"] += 1
             self.on_event(Event(reg.urn, reg.name, reg.type, component, "same", "done"))
@@ -357,10 +357,14 @@ class Applier:
             created=old.created if old else now(), updated=now(),
         )  # fmt: skip
         with self.lock:
-            if done:
+            finished = [p for p in self.state.pending if p.urn == done] if done else []
+            if finished:
                 self.state.pending = [p for p in self.state.pending if p.urn != done]
+                self.dirty = True
             current = self.state.find(reg.urn)
             if current is not None and old is not None and _same_entry(current, entry):
+                if finished:
+                    self.store.save(self.state)
                 return
             if current is None:
                 self.state.resources.append(entry)

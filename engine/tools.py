@@ -183,14 +183,17 @@ def docker_engine(
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         reason = reason.removeprefix("Error while fetching server API version: ")[:200]
         return Finding(
-            name="docker", present=False, enables="app runs as a local process (no container engine)",
+            name="docker", present=False,
+            enables="local: the app runs app.command as a process (app.build needs a Docker engine); "
+            "clouds: app.build cannot be built here",
             detail=f"no Docker engine reachable ({reason})",
             path=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
         )  # fmt: skip
     return Finding(
         name="docker", present=True, version=version,
         path=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
-        enables="app images: build the app's image and run it in a container",
+        enables="local: a stack with app.build runs its app as a container built from it (pushed to "
+        "MBOPS_LOCAL_REGISTRY when set); clouds: app.build is built and pushed",
     )  # fmt: skip
 
 

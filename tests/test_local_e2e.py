@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mbops.components.local import process
+from mbops.host import data_root
 from tests.test_local_helpers import (
     HAS_POSTGRES,
     HAS_REDIS,
@@ -181,8 +182,9 @@ def test_app_environment_secrets_stacks_and_outputs(
     raw = Path(f"/proc/{app['pid']}/environ").read_text().split("\0")
     environ = dict(item.split("=", 1) for item in raw if "=" in item)
     assert environ["API_TOKEN"] == "s3cr3t-token" and environ["PORT"] == str(app["port"])
-    assert environ["DATABASE_URL"] == f"sqlite://{local_env}/outs-one/database.sqlite"
-    assert environ["STORAGE_URL"] == f"file://{local_env}/outs-one/storage"
+    data = data_root(local_env, "outs-one")  # the stack's folder, or as root one its app's user can reach
+    assert environ["DATABASE_URL"] == f"sqlite://{data}/sqlite/database.sqlite"
+    assert environ["STORAGE_URL"] == f"file://{data}/storage"
     assert "AWS_SECRET_ACCESS_KEY" not in environ
     secrets = json.loads((local_env / "outs-one" / "secrets.json").read_text())
     assert secrets == {"API_TOKEN": "s3cr3t-token", "DATABASE_URL": environ["DATABASE_URL"]}
@@ -191,7 +193,7 @@ def test_app_environment_secrets_stacks_and_outputs(
     masked = json.loads(mbops("outputs", "-f", str(stack_file), "--json").output)
     assert masked["database_url"] == "[secret]" and masked["endpoint"].startswith("http://127.0.0.1:")
     shown = json.loads(mbops("outputs", "-f", str(stack_file), "--json", "--show-secrets").output)
-    assert shown["database_url"] == f"sqlite://{local_env}/outs-one/database.sqlite"
+    assert shown["database_url"] == f"sqlite://{data}/sqlite/database.sqlite"
     assert mbops("outputs", "-f", str(stack_file), "endpoint").output.strip() == masked["endpoint"]
     refused = mbops("outputs", "-f", str(stack_file), "database_url")
     assert refused.exit_code == 2 and "--show-secrets" in refused.output

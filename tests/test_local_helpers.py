@@ -26,7 +26,7 @@ from click.testing import CliRunner, Result
 from mbops.cli.main import cli
 from mbops.components.local import process
 from mbops.components.local.cache import redis_server
-from mbops.components.local.database import cluster_dir, find_postgres
+from mbops.components.local.database import find_postgres
 from mbops.engine.embedded import unwrap
 from mbops.engine.state import StateStore
 
@@ -52,10 +52,20 @@ def http(method: str, url: str, body: bytes | dict | None = None) -> tuple[int, 
     return status, json.loads(raw) if kind.startswith("application/json") else raw
 
 
+def free_port() -> int:
+    """A port nothing listens on now (8080 may be taken on a shared machine)."""
+    from mbops.components.local.provider import free_port as pick
+
+    return pick()
+
+
 def write_stack(path: Path, **fields: Any) -> Path:
-    """A stack file whose app can import ``examples`` from any folder (PYTHONPATH = the repo)."""
+    """A stack file whose app can import ``examples`` from any folder (PYTHONPATH = the repo), on a free port."""
     app = fields.setdefault("app", {})
     app.setdefault("env", {}).setdefault("PYTHONPATH", str(REPO))
+    if path.exists() and "port" not in app:  # rewriting a stack file: keep its port
+        app["port"] = (yaml.safe_load(path.read_text()).get("app") or {}).get("port") or free_port()
+    app.setdefault("port", free_port())
     path.write_text(yaml.safe_dump(fields, sort_keys=False))
     return path
 
@@ -141,6 +151,7 @@ def kill(pid: int, started: int | None = None) -> None:
 def cleanup(state_dir: Path) -> None:
     """Destroy every stack in ``state_dir`` with its data; stop by pid whatever is still running."""
     from mbops.engine import apply
+    from mbops.host import stack_roots, stop_survivors
 
     store = StateStore(state_dir)
     names = {p.name.split(".json")[0] for p in state_dir.glob("*.json*")} if state_dir.is_dir() else set()
@@ -153,21 +164,24 @@ def cleanup(state_dir: Path) -> None:
             apply.destroy(name, store, delete_data=True)
         for pid, started in leftovers.values():
             kill(pid, started)
-        for pid_file in (state_dir / name).glob("*/*.pid"):
-            with contextlib.suppress(Exception):
-                info = json.loads(pid_file.read_text())
-                kill(int(info["pid"]), int(info["start_time"]))
-        root, user = cluster_dir(state_dir / name, name)
-        data = root / "data"
-        if _postmaster_pid(data):
-            bin_dir = find_postgres().bin_dir if find_postgres() else None
-            if bin_dir:
-                with contextlib.suppress(Exception):
-                    process.run(
-                        [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user=user
-                    )
-        if root.is_dir() and str(root).startswith(("/var/lib/mbops/", str(state_dir))):
-            subprocess.run(["rm", "-rf", str(root)], check=False)
+        roots = stack_roots(state_dir, name)
+        stop_survivors(roots)  # pid files, and PostgreSQL servers of the stack's data directories
+        _remove_containers(state_dir / name)
+        for root in roots:
+            if root.is_dir() and str(root).startswith(("/var/lib/mbops/", str(state_dir))):
+                subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def _remove_containers(stack_dir: Path) -> None:
+    """Remove the app containers of a stack (labelled with its folder), when a Docker engine answers."""
+    if not os.environ.get("DOCKER_HOST"):
+        return
+    with contextlib.suppress(Exception):
+        import docker
+
+        client = docker.from_env(timeout=5)
+        for found in client.containers.list(all=True, filters={"label": f"io.mbops.run-dir={stack_dir / 'app'}"}):
+            found.remove(force=True)
 
 
 @pytest.fixture

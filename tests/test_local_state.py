@@ -21,11 +21,20 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from mbops.components.local.database import PostgresProvider
 from mbops.components.local.provider import LocalProvider
+from mbops.engine import apply
 from mbops.engine.apply import Applier, Event, load_provider, mark_secrets
 from mbops.engine.embedded import SECRET_SIG, SIG_KEY, run_program
 from mbops.engine.state import LockedError, StackState, StateError, StateStore
+from mbops.errors import DeployError
 
 # -- a tiny provider for engine tests: a file whose content is an input --------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def trust_this_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine runs only providers of trusted modules: this module's test provider too, here."""
+    monkeypatch.setattr(apply, "TRUSTED_PROVIDER_MODULES", [*apply.TRUSTED_PROVIDER_MODULES, __name__])
+
 
 LOG: list[tuple[str, str, float]] = []  # (action, name, time)
 
@@ -256,3 +265,134 @@ def test_concurrent_lockers_in_threads_get_exactly_one_winner(tmp_path: Path) ->
     for thread in threads:
         thread.join()
     assert sorted(outcome) == ["locked", "locked", "locked", "won"]
+
+
+# -- guard rails: state folders, the code a state names, the paths it names, unfinished steps ---------------
+
+
+def test_a_state_folder_that_other_users_can_change_is_refused(tmp_path: Path) -> None:
+    from mbops.errors import ConfigError
+
+    open_parent = tmp_path / "open"
+    open_parent.mkdir()
+    os.chmod(open_parent, 0o777)  # anyone may rename or replace what is in it
+    with pytest.raises(ConfigError, match=r"can be written by other users \(mode 0777\)"):
+        StateStore(open_parent / "state").save(StackState(stack="s1"))
+    assert not (open_parent / "state").exists()
+
+    sticky = tmp_path / "sticky"  # like /tmp: others may add entries, but not rename or remove ours
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    StateStore(sticky / "state").save(StackState(stack="s1"))
+    assert (sticky / "state").stat().st_mode & 0o777 == 0o700
+
+    loose = tmp_path / "loose"  # an existing folder of ours that others could read: made private
+    loose.mkdir(mode=0o755)
+    os.chmod(loose, 0o755)
+    StateStore(loose).save(StackState(stack="s1"))
+    assert loose.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another user")
+def test_a_state_folder_under_another_users_folder_is_refused(tmp_path: Path) -> None:
+    from mbops.errors import ConfigError
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)  # nobody: could swap our state for one that runs their code as us
+    with pytest.raises(ConfigError, match="belongs to nobody"):
+        StateStore(theirs / "state").load("s1")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o775)
+    os.chown(shared, 0, 100)  # group "users": writable by its other members
+    with pytest.raises(ConfigError, match="can be written by other users"):
+        StateStore(shared / "state").load("s1")
+
+
+def test_a_state_that_names_code_outside_mbops_is_refused(tmp_path: Path) -> None:
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (os.system, (f"touch {marker}",))
+
+    for raw in (pickle.dumps(Payload()), pickle.dumps(os.getcwd), pickle.dumps(StackState)):
+        text = base64.b64encode(raw).decode()
+        with pytest.raises(DeployError, match="refusing a dynamic provider"):
+            load_provider({SIG_KEY: SECRET_SIG, "value": text})
+    assert not marker.exists()
+
+
+def test_a_state_file_of_another_stack_is_not_read_as_this_one(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.save(StackState(stack="one"))
+    store.path("two").write_bytes(store.path("one").read_bytes())
+    with pytest.raises(StateError, match="is not stack two's: it names one"):
+        store.load("two")
+
+
+def test_paths_outside_the_stacks_folders_are_refused_before_anything_is_done(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def program() -> None:
+        File("f", {"path": str(store.stack_dir("t") / "f"), "content": "x"})
+
+    store.stack_dir("t").mkdir(parents=True)
+    _apply(store, program)
+    apply.check_paths(store.load("t"), store)  # its own folder: fine
+    state = store.load("t")
+    state.kept_data = [str(elsewhere)]
+    with pytest.raises(StateError, match=f"names paths outside stack t's folders .*: {elsewhere}"):
+        apply.check_paths(state, store)
+    state.kept_data = [str(store.stack_dir("t") / ".." / "other")]  # `..` does not escape the check
+    with pytest.raises(StateError, match="names paths outside"):
+        apply.check_paths(state, store)
+
+
+class PathFileProvider(FileProvider):
+    path_keys = ("path",)
+
+
+class PathFile(Resource, module="test", name="PathFile"):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PathFileProvider(), name, {**props, "size": None, "status": None}, opts)
+
+
+def test_a_resource_path_outside_the_stacks_folders_is_refused(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    _apply(store, lambda: PathFile("f", {"path": str(tmp_path / "outside"), "content": "x"}))
+    with pytest.raises(StateError, match=f"names paths outside stack t's folders .*: {tmp_path / 'outside'}"):
+        apply.check_paths(store.load("t"), store)
+
+
+class FailingProvider(FileProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        Path(props["path"]).write_text("half")  # what a step leaves behind before it fails
+        raise DeployError("boom")
+
+    def leftovers(self, inputs: dict[str, Any]) -> list[str]:
+        return [f"{inputs['path']} was left"] if Path(inputs["path"]).exists() else []
+
+
+class Failing(Resource, module="test", name="Failing"):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(FailingProvider(), name, {**props, "size": None, "status": None}, opts)
+
+
+def test_an_unfinished_step_is_recorded_reported_by_refresh_and_cleaned_up_by_destroy(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    left = tmp_path / "left"
+    with pytest.raises(Exception, match="boom"):
+        _apply(store, lambda: Failing("x", {"path": str(left), "content": "x"}))
+    state = store.load("t")
+    assert state.resources == [] and [(p.name, p.op, p.failed) for p in state.pending] == [("x", "create", "boom")]
+    drift = apply.refresh("t", store).drift
+    assert drift == [{"resource": "x", "urn": state.pending[0].urn, "was": "create failed (boom)",
+                      "now": f"{left} was left", "repair": "the next up runs it again; destroy removes what it left"}]
+    apply.destroy("t", store)  # the step's own delete, with its inputs, removes what it left
+    assert not left.exists() and store.load("t").pending == []

@@ -81,6 +81,7 @@ def local_stack(name: str, tmp: Path, **fields: Any) -> Stack:
     """A local stack from a stack file (its app imports ``examples`` from the repo)."""
     fields = {"name": name, "cloud": "local", "profile": "managed", **fields}
     fields.setdefault("app", {}).setdefault("env", {})["PYTHONPATH"] = str(REPO)
+    fields["app"].setdefault("port", free_port())  # a busy port is an error: never the shared default 8080
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(fields, sort_keys=False))
     return resolve(read_stack_file(path), source=str(path))
@@ -563,7 +564,7 @@ def test_the_embedded_plan_and_the_real_preview_agree(real: dict[str, Any], tmp_
     run(real, "up", stack)  # the real engine's copy, in the test's state folder
     monkeypatch.setenv("MBOPS_STATE_DIR", str(embedded_state))  # the embedded engine's copy, in its own
     try:
-        apply.up(stack, StateStore(embedded_state))
+        apply.up(stack, StateStore(embedded_state), port_auto=True)  # both engines run a copy side by side
         changed = local_stack("pcli-agree", real["tmp"], app={"env": {"APP_GREETING": "two"}})
         planned = embedded_plan(changed, embedded_state)
     finally:

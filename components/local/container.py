@@ -36,6 +36,7 @@ from mbops.components.local.provider import LOOPBACK, LocalProvider, owns_port, 
 from mbops.errors import DeployError
 from mbops.host import remove_tree, start_time
 
+API_TIMEOUT_S = 600
 LABEL_STACK = "io.mbops.stack"
 LABEL_FOLDER = "io.mbops.run-dir"
 
@@ -45,7 +46,9 @@ def client(docker_host: str | None = None) -> Any:
     import docker
 
     try:
-        found = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
+        # Creating a container copies its image's layers on some storage drivers (vfs): minutes, not seconds.
+        found = (docker.DockerClient(base_url=docker_host, timeout=API_TIMEOUT_S) if docker_host
+                 else docker.from_env(timeout=API_TIMEOUT_S))  # fmt: skip
         found.ping()
     except Exception as exc:  # noqa: BLE001 - the SDK raises several unrelated types for "not reachable"
         where = docker_host or os.environ.get("DOCKER_HOST") or "the default socket"

@@ -19,15 +19,22 @@ Deleting the resource stops the server and keeps the data unless ``delete_data``
 (``mbops destroy --delete-data``) or as an input of a stack released for deletion (``release_data``); creating
 it over an existing cluster or SQLite file adopts the data.
 
-Interruptions: ``initdb`` writes into ``data.init`` and the folder becomes ``data`` only when it is complete,
-so a killed ``initdb`` never leaves a cluster that looks real (the next create starts it over; ``refresh``
-reports it). The server's pid and start time are recorded: a server whose data directory was removed under it
-is stopped (by signal) before a new cluster takes its place.
+A new cluster is a copy of a template cluster, made once per PostgreSQL version and OS user with ``initdb``
+(seconds) and cached (``MBOPS_POSTGRES_TEMPLATES``: the folder, default ``/var/lib/mbops/postgres/templates`` as
+root, else ``~/.cache/mbops/postgres-templates``; ``off``: run ``initdb`` for every cluster). The copies share
+the template's system identifier, which matters only to replication tools.
+
+Interruptions: a cluster is written into ``data.init`` (by ``initdb`` or the copy) and the folder becomes
+``data`` only when it is complete, so a killed run never leaves a cluster that looks real (the next create
+starts it over; ``refresh`` reports it). The server's pid and start time are recorded: a server whose data
+directory was removed under it is stopped (by signal) before a new cluster takes its place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import re
 import secrets
@@ -68,6 +75,7 @@ from mbops.host import (
 )
 
 APP_ROLE = "app"
+TEMPLATES_ENV = "MBOPS_POSTGRES_TEMPLATES"
 PG_USER_AS_ROOT = "mbops"
 PG_ROOT_AS_ROOT = Path("/var/lib/mbops/postgres")
 MODE_ENV = "MBOPS_LOCAL_DATABASE"
@@ -134,6 +142,23 @@ def cluster_dir(stack_dir: Path, stack: str) -> tuple[Path, str]:
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
+
+INITDB_OPTIONS = (
+    "--auth-local=peer", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions",
+)  # fmt: skip
+
+
+def template_root() -> Path | None:
+    """Where template clusters are cached (see the module docstring); None when turned off."""
+    raw = os.environ.get(TEMPLATES_ENV, "").strip()
+    if raw.lower() == "off":
+        return None
+    if raw:
+        return Path(raw).expanduser().resolve()
+    if os.geteuid() == 0:
+        return PG_ROOT_AS_ROOT / "templates"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mbops" / "postgres-templates"
+
 
 
 class PostgresProvider(LocalProvider):
@@ -268,12 +293,43 @@ class PostgresProvider(LocalProvider):
                 f"stack's data with `mbops destroy --delete-data`"
             )
         private_dir(building, owner=user)
-        process.run(
-            [self._bin(props, "initdb"), "-D", str(building), "-U", user, "--auth-local=peer",
-             "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions"],
-            user=user, what="initdb", timeout=180,
-        )  # fmt: skip
+        template = self._template(props)
+        if template is None:
+            self._initdb(props, building)
+        else:
+            process.run(["cp", "-a", f"{template}/.", str(building)], what="copying the template cluster")
+            os.sync()  # on disk before it becomes the cluster
         os.rename(building, data)
+
+    def _initdb(self, props: dict[str, Any], folder: Path) -> None:
+        user = props["os_user"]
+        process.run(
+            [self._bin(props, "initdb"), "-D", str(folder), "-U", user, *INITDB_OPTIONS], user=user, what="initdb",
+            timeout=180,
+        )  # fmt: skip
+
+    def _template(self, props: dict[str, Any]) -> Path | None:
+        """The cached template cluster of this version and OS user (made with initdb on first use), or None."""
+        base = template_root()
+        if base is None:
+            return None
+        user = props["os_user"]
+        digest = hashlib.sha256(" ".join(INITDB_OPTIONS).encode()).hexdigest()[:8]
+        template = base / f"{props['version']}-{user}-{digest}"
+        if (template / "PG_VERSION").exists():
+            return template
+        private_dir(base)
+        if os.geteuid() == 0:
+            os.chmod(base, 0o711)  # the cluster's user enters it (to run initdb), nobody lists it
+        with open(base / f".{template.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one initdb at a time; the others wait and copy its result
+            if not (template / "PG_VERSION").exists():
+                building = base / f"{template.name}.init"
+                remove_tree(building)
+                private_dir(building, owner=user)
+                self._initdb(props, building)
+                os.rename(building, template)
+        return template
 
     def _start(self, props: dict[str, Any], port: int) -> int:
         data, run, log = self._paths(props)

@@ -16,9 +16,9 @@ from mbops.host import data_root, state_dir
 class LocalContext:
     """``folder``: ``<state folder>/<stack>/`` (logs, pid files, secrets); ``data``: where the app's files and
     SQLite databases live (the same folder, or as root ``/var/lib/mbops/data/<stack>-<key>``, which the app's
-    unprivileged user can reach); ``app_cwd``: the app's working directory (the stack file's folder, or the
-    current directory); ``app_user`` / ``cache_user``: the OS users of the app and Redis (None: the current
-    user; as root: ``mbops-app`` / ``mbops-cache``)."""
+    unprivileged user can reach); ``app_cwd``: the app's working directory (``app.workdir``, the stack file's
+    folder, or the current directory); ``app_user`` / ``cache_user``: the OS users of the app and Redis (None:
+    the current user; as root: ``mbops-app`` / ``mbops-cache``)."""
 
     folder: Path
     app_cwd: Path
@@ -40,7 +40,8 @@ def build(ctx: BuildContext) -> Built:
     ``MBOPS_STATE_DIR``, else ``~/.mbops/state``."""
     from mbops.components.local.app import check_command
 
-    app_cwd = ctx.stack.source_dir or Path.cwd()
+    workdir = ctx.stack.app.workdir  # absolute once resolved (stacks/config.py)
+    app_cwd = Path(workdir) if workdir else ctx.stack.source_dir or Path.cwd()
     check_command(ctx.stack.app.command, app_cwd, source=ctx.stack.source)  # before anything is created
     root = state_dir(pulumi.Config("mbops").get("stateDir"))
     return Built(component=LocalContext(

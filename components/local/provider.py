@@ -127,8 +127,8 @@ def changed_inputs(olds: dict[str, Any], news: dict[str, Any], ignore: tuple[str
 
 def free_port(preferred: int | None = None) -> int:
     """``preferred`` when it is free on the loopback, else a free ephemeral port."""
-    if preferred and port_free(preferred):
-        return preferred
+    if preferred and port_free(int(preferred)):
+        return int(preferred)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
@@ -139,7 +139,7 @@ def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((LOOPBACK, port))
+            sock.bind((LOOPBACK, int(port)))
         except OSError:
             return False
         return True

@@ -8,9 +8,9 @@ loopback is configured, pushes it there and the app runs it by digest (``<regist
 - ``MBOPS_LOCAL_REGISTRY=127.0.0.1:5000`` (any loopback ``host:port``), or
 - the raw override ``components: {registry: {overrides: {image: {repository: 127.0.0.1:5000/notes}}}}``.
 
-Without one the image stays in the engine and the app runs it by id. Without a Docker engine the kind is
-reported as unavailable (``not available: registry``, with the reason) and the app runs ``app.command`` as a
-process, as it does without ``app.build``; ``mbops doctor`` says which.
+Without one the image stays in the engine and the app runs it by id. Without a Docker engine, or without
+``app.build``, the kind is reported as unavailable (``not available: registry``, with the reason) and the app
+runs ``app.command`` as a process; ``mbops doctor`` says whether an engine is reachable.
 """
 
 from __future__ import annotations
@@ -96,11 +96,15 @@ class LocalRegistry(MbopsComponent):
 
 
 def build(ctx: BuildContext) -> Built:
-    """With ``app.build`` and a Docker engine: the built (and pushed) image the app runs; otherwise nothing
-    (no ``app.build``) or a gap saying why the app runs as a process."""
+    """With ``app.build`` and a Docker engine: the built (and pushed) image the app runs; otherwise a gap saying
+    why the app runs as a process (no ``app.build``, or no Docker engine)."""
     build_spec = ctx.stack.app.build
     if build_spec is None:
-        return Built()
+        return Built(gap=Gap(
+            reason="the stack has no app.build: the app runs app.command as a process, with no image to build",
+            alternative="set app.build (with a Docker engine running) to build the app's image and run it as a "
+            "container",
+        ))  # fmt: skip
     reachable, where = docker_engine()
     if not reachable:
         return Built(gap=Gap(
