@@ -98,8 +98,8 @@ class Target(ABC):
         A stack recorded as prod becomes dev only when asked explicitly and confirmed (a prompt, or ``yes``).
         """
         guard_environment(stack, self.recorded(stack), yes=yes, confirm=confirm)
-        self.check_policies(stack, progress)
-        return self._up(stack, progress=progress, yes=yes, confirm=confirm)
+        graph = self.check_policies(stack, progress)
+        return self._up(stack, progress=progress, yes=yes, confirm=confirm, plan=graph)
 
     def destroy(
         self, stack: Stack, *, progress: Progress, delete_data: bool = False, yes: bool = False,
@@ -127,7 +127,9 @@ class Target(ABC):
         return None
 
     @abstractmethod
-    def _up(self, stack: Stack, *, progress: Progress, yes: bool, confirm: Confirm | None) -> Outcome: ...
+    def _up(
+        self, stack: Stack, *, progress: Progress, yes: bool, confirm: Confirm | None, plan: dict[str, Any]
+    ) -> Outcome: ...
 
     @abstractmethod
     def _destroy(
@@ -217,12 +219,37 @@ class EmbeddedTarget(Target):
                 f"(the embedded engine deploys the local cloud and plans the others); use --engine pulumi"
             )
 
-    def _up(self, stack: Stack, *, progress: Progress, yes: bool, confirm: Confirm | None) -> Outcome:
+    def _up(
+        self, stack: Stack, *, progress: Progress, yes: bool, confirm: Confirm | None, plan: dict[str, Any]
+    ) -> Outcome:
         from mbops.engine import apply
 
         self._local_only(stack, "up")
+        unchanged = self._unchanged(stack, plan)
+        if unchanged is not None:
+            return unchanged
         done = apply.up(stack, self.store, on_event=progress.event, notice=progress.notice, port_auto=self.port_auto)
         return self._outcome(done, stack.name)
+
+    def _unchanged(self, stack: Stack, plan: dict[str, Any]) -> Outcome | None:
+        """The outcome of an `up` with nothing to do — the plan that gated it, made against the state with each
+        provider's own diff (a dead process or a missing folder is a change), says every resource is the same
+        and the last run finished — without running the program a second time."""
+        from mbops.engine.embedded import plain
+
+        state = self.store.load(stack.name)
+        if (
+            state is None or state.pending or state.kept_data or state.last.get("result") != "succeeded"
+            or (state.profile, state.environment) != (stack.profile, stack.environment)
+            or any(r["op"] != "same" for r in plan["resources"])
+        ):  # fmt: skip
+            return None
+        return Outcome(
+            stack=stack.name, command="up", target=self.name, counts={"same": plan["summary"].get("same", 0)},
+            outputs=dict(sorted(plain(state.outputs).items())), unavailable=dict(state.unavailable),
+            messages=[("warning", text) for text in plan.get("warnings") or []],
+            state=str(self.store.path(stack.name)),
+        )  # fmt: skip
 
     def _destroy(
         self, stack: Stack, *, progress: Progress, delete_data: bool, yes: bool, confirm: Confirm | None
@@ -346,7 +373,9 @@ class PulumiTarget(Target):
             f"{done.get('backend')}",
         )  # fmt: skip
 
-    def _up(self, stack: Stack, *, progress: Progress, yes: bool, confirm: Confirm | None) -> Outcome:
+    def _up(
+        self, stack: Stack, *, progress: Progress, yes: bool, confirm: Confirm | None, plan: dict[str, Any]
+    ) -> Outcome:
         from mbops.engine.automation import pulumi_command
 
         pulumi_command(f"mbops up --cloud {stack.cloud}")  # a missing CLI fails at once, before the plan

@@ -95,16 +95,23 @@ class LocalRegistry(MbopsComponent):
         self.finish({"image": self.image, "repository": self.repository})
 
 
+class NoImage(MbopsComponent):
+    """A stack without ``app.build`` builds no image: its app runs ``app.command`` as a process (no children)."""
+
+    kind = "registry"
+
+    def __init__(self, name: str, spec: RegistrySpec, tags: dict[str, str]) -> None:
+        super().__init__("local", name, spec, tags)
+        self.finish({})
+
+
 def build(ctx: BuildContext) -> Built:
-    """With ``app.build`` and a Docker engine: the built (and pushed) image the app runs; otherwise a gap saying
-    why the app runs as a process (no ``app.build``, or no Docker engine)."""
+    """With ``app.build`` and a Docker engine: the built (and pushed) image the app runs. Without ``app.build``
+    nothing is built (the app runs ``app.command``); with it but no Docker engine, a gap saying why the app runs
+    as a process."""
     build_spec = ctx.stack.app.build
     if build_spec is None:
-        return Built(gap=Gap(
-            reason="the stack has no app.build: the app runs app.command as a process, with no image to build",
-            alternative="set app.build (with a Docker engine running) to build the app's image and run it as a "
-            "container",
-        ))  # fmt: skip
+        return Built(component=NoImage(ctx.name, ctx.spec, dict(ctx.stack.tags)))
     reachable, where = docker_engine()
     if not reachable:
         return Built(gap=Gap(
