@@ -118,20 +118,52 @@ def _gcs_acl(res: Resource, ctx: Context) -> Iterator[str]:
         yield f"predefined ACL {acl} makes the bucket public"
 
 
+AZURE_ACCOUNT = "azure-native:storage:StorageAccount"
+AZURE_CONTAINER = "azure-native:storage:BlobContainer"
+
+
+def _azure_private_network_only(account: Resource) -> bool:
+    """The account answers only its VNet rules and approved private endpoints (no internet, no trusted-service
+    bypass): the Front Door + Private Link pattern for public assets, where anonymous reads come only through
+    Front Door."""
+    inputs = _inputs(account)
+    if word(get(inputs, "publicNetworkAccess")) == "disabled":
+        return True
+    rules = get(inputs, "networkRuleSet")
+    return (
+        known(rules) and isinstance(rules, dict) and word(get(rules, "defaultAction")) == "deny"
+        and not items(get(rules, "ipRules")) and word(get(rules, "bypass"), "none") == "none"
+    )  # fmt: skip
+
+
 def _azure_storage_account_public(res: Resource, ctx: Context) -> Iterator[str]:
     value = get(_inputs(res), "allowBlobPublicAccess")
     if not known(value):
         yield unverified("allowBlobPublicAccess")
-    elif flag(value) is not False:
+    elif flag(value) is not False and not _azure_private_network_only(res):
         yield "allowBlobPublicAccess is not false: containers can be made anonymously readable"
 
 
-def _azure_blob_container(res: Resource, ctx: Context) -> Iterator[str]:
-    access = get(_inputs(res), "publicAccess")
-    if not known(access):
-        yield unverified("publicAccess")
-    elif access is not None and word(access) != "none":
-        yield f"publicAccess is {access!r}: blobs are readable anonymously"
+def _azure_blob_container_public(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    """A container readable anonymously, unless its account is reachable only privately (see above)."""
+    accounts = {get(_inputs(a), "accountName"): a for a in graph.of_type(AZURE_ACCOUNT)}
+    for container in graph.of_type(AZURE_CONTAINER):
+        access = get(_inputs(container), "publicAccess")
+        if not known(access):
+            yield container, unverified("publicAccess")
+            continue
+        if access is None or word(access) == "none":
+            continue
+        account = accounts.get(get(_inputs(container), "accountName")) or next(
+            iter(graph.dependencies(container, AZURE_ACCOUNT)), None
+        )
+        if account is None or not _azure_private_network_only(account):
+            yield container, f"publicAccess is {access!r}: blobs are readable anonymously"
+
+
+def _storage_private_graph(graph: Graph, ctx: Context) -> Iterator[tuple[Resource | None, str]]:
+    yield from _s3_pab_attached(graph, ctx)
+    yield from _azure_blob_container_public(graph, ctx)
 
 
 STORAGE_PRIVATE = Rule(
@@ -169,10 +201,9 @@ STORAGE_PRIVATE = Rule(
         r"re:(?i)^gcp:storage/(bucket|managedFolder)iam(member|binding|policy):": _gcs_iam,
         r"re:^gcp:storage/(bucketACL|bucketAccessControl|defaultObjectACL|defaultObjectAccessControl"
         r"|objectAccessControl|objectACL):": _gcs_acl,
-        "azure-native:storage:StorageAccount": _azure_storage_account_public,
-        "azure-native:storage:BlobContainer": _azure_blob_container,
+        AZURE_ACCOUNT: _azure_storage_account_public,
     },
-    graph_check=_s3_pab_attached,
+    graph_check=_storage_private_graph,
 )
 
 

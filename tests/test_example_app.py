@@ -30,7 +30,26 @@ from urllib.parse import urlsplit
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-APP_ENV_VARS = ("PORT", "HOST", "DATABASE_URL", "STORAGE_URL", "REDIS_URL", "APP_GREETING", "BODY_TIMEOUT", "LOG_LEVEL")
+APP_ENV_VARS = (
+    "PORT", "HOST", "DATABASE_URL", "STORAGE_URL", "STORAGE_BUCKET", "DOCUMENT_TABLE", "DOCUMENT_DB_URL", "REDIS_URL",
+    "REDIS_CA_CERT", "APP_GREETING", "BODY_TIMEOUT", "LOG_LEVEL", "K_SERVICE", "CLOUD_RUN_JOB",
+)  # fmt: skip
+# The clouds' own variables (regions, endpoints, credentials, identities) never leak from the test's environment.
+CLOUD_ENV_PREFIXES = (
+    "AWS_", "GOOGLE_", "GCLOUD_", "AZURE_", "IDENTITY_", "MSI_", "ECS_", "STORAGE_EMULATOR", "FIRESTORE_",
+)  # fmt: skip
+
+
+def app_environ(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without the app's and the clouds' variables, plus ``env``."""
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in APP_ENV_VARS and not k.endswith("_SECRET_ARN") and not k.startswith(CLOUD_ENV_PREFIXES)
+    }
+    return kept | env
+
+
 MiB = 1024 * 1024
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -142,8 +161,7 @@ class AppRunner:
         wait: bool = True,
     ) -> App:
         port = int(env.get("PORT") or free_port())
-        full_env = {k: v for k, v in os.environ.items() if k not in APP_ENV_VARS}
-        full_env.update(env)
+        full_env = app_environ(env)
         full_env["PORT"] = str(port)
         full_env["PYTHONUNBUFFERED"] = "1"
         log = self.tmp_path / f"app-{len(self.started)}.log"
@@ -523,7 +541,7 @@ def test_listens_on_host(runner: AppRunner, tmp_path: Path) -> None:
 
 def healthcheck(env: dict[str, str], cwd: Path = REPO, module: str = "examples.notes_app") -> tuple[int, str]:
     """Run the image's HEALTHCHECK command (``python -m notes_app.healthcheck``); its exit code and output."""
-    full_env = {k: v for k, v in os.environ.items() if k not in APP_ENV_VARS} | env
+    full_env = app_environ(env)
     done = subprocess.run(
         [sys.executable, "-m", f"{module}.healthcheck"], cwd=cwd, env=full_env, capture_output=True, text=True
     )
@@ -570,7 +588,7 @@ def test_image_requirements_match_the_app_extra() -> None:
         ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "PORT is not set"),
         ({"PORT": "8080", "DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
         (
-            {"PORT": "8080", "DATABASE_URL": "sqlite:////tmp/x.db", "STORAGE_URL": "s3://bucket"},
+            {"PORT": "8080", "DATABASE_URL": "sqlite:////tmp/x.db", "STORAGE_URL": "ftp://bucket"},
             "STORAGE_URL",
         ),
         ({"PORT": "99999", "DATABASE_URL": "sqlite:////tmp/x.db"}, "PORT"),
@@ -580,7 +598,7 @@ def test_image_requirements_match_the_app_extra() -> None:
     ],
 )
 def test_bad_configuration_fails_at_start(env: dict[str, str], message: str) -> None:
-    full_env = {k: v for k, v in os.environ.items() if k not in APP_ENV_VARS} | env
+    full_env = app_environ(env)
     proc = subprocess.run(
         [sys.executable, "-m", "examples.notes_app"],
         cwd=REPO,
@@ -595,8 +613,7 @@ def test_bad_configuration_fails_at_start(env: dict[str, str], message: str) -> 
 
 
 def test_missing_dependency_is_one_clear_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in APP_ENV_VARS}
-    env |= {"PORT": str(free_port()), "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+    env = app_environ({"PORT": str(free_port()), "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"})
     # -S: without site-packages, so uvicorn and starlette cannot be imported
     proc = subprocess.run(
         [sys.executable, "-S", "-m", "examples.notes_app"], cwd=REPO, env=env, capture_output=True, text=True
@@ -610,8 +627,7 @@ def test_busy_port_fails_at_start(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        env = {k: v for k, v in os.environ.items() if k not in APP_ENV_VARS}
-        env |= {"PORT": str(taken.getsockname()[1]), "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+        env = app_environ({"PORT": str(taken.getsockname()[1]), "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"})
         proc = subprocess.run(
             [sys.executable, "-m", "examples.notes_app"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30
         )

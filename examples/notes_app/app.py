@@ -11,24 +11,30 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import __version__
 from .body import body_chunks, discard_body, read_body, require_json
 from .cache import NoteCache
 from .config import Config
-from .db import Database, DatabaseUnavailable
+from .db import DatabaseUnavailable
+from .documents import NoteStore
 from .errors import ApiError, ClientGone
-from .storage import FileStorage, InvalidName, check_name
+from .storage import FileStorage, InvalidName, StorageUnavailable, check_name
 from .validation import ValidationError, parse_limit, parse_note, parse_note_id
+
+if TYPE_CHECKING:
+    from .cloud_storage import ObjectStorage
+
+Storage = Union[FileStorage, "ObjectStorage"]
 
 NOTE_REQUEST_MAX = 1024 * 1024  # JSON of a 100 000-character body fits comfortably.
 FILE_MAX = 10 * 1024 * 1024
@@ -41,8 +47,8 @@ class AppState:
     """Everything the endpoints need, shared by all requests."""
 
     config: Config
-    db: Database
-    storage: FileStorage | None
+    db: NoteStore
+    storage: Storage | None
     cache: NoteCache
     stopping: Callable[[], bool] = lambda: False  # true once the server is shutting down
 
@@ -80,11 +86,57 @@ def _file_name(request: Request) -> str:
         raise ApiError(400, str(exc), "name") from None
 
 
-def _storage(request: Request) -> FileStorage:
+def _storage(request: Request) -> Storage:
     storage = state_of(request).storage
     if storage is None:
-        raise ApiError(503, "file storage is not configured: set STORAGE_URL=file:///absolute/dir")
+        raise ApiError(503, "file storage is not configured: set STORAGE_URL (file:///absolute/dir) or STORAGE_BUCKET")
     return storage
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first and last byte (inclusive) of a single ``Range: bytes=...`` over ``size`` (> 0) bytes.
+
+    None means "send the whole file": several ranges (allowed by RFC 9110, which lets a server ignore Range).
+    Answers as the local files do: 400 when malformed or reversed, 416 when it starts past the end.
+    """
+    units, equals, spec = header.partition("=")
+    if not equals or units.strip().lower() != "bytes":
+        raise ApiError(400, "Range must be bytes=first-last", "range")
+    parts = [part.strip() for part in spec.split(",") if part.strip() not in ("", "-")]
+    if len(parts) > 1:
+        return None
+    first, dash, last = parts[0].partition("-") if parts else ("", "", "")
+    numbers = [x.strip() for x in (first, last) if x.strip()]
+    if not dash or not numbers or not all(x.isascii() and x.isdigit() for x in numbers):
+        raise ApiError(400, "Range must be bytes=first-last, bytes=first- or bytes=-suffix", "range")
+    if first.strip():
+        start = int(first)
+        end = min(int(last), size - 1) if last.strip() else size - 1
+        if last.strip() and int(last) < start:
+            raise ApiError(400, "Range: the last byte is before the first", "range")
+    else:
+        start, end = max(size - int(last), 0), size - 1
+    if start >= size:
+        past = f"Range starts past the end of the file ({size} bytes)"
+        raise ApiError(416, past, "range", headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+def _object_response(request: Request, storage: ObjectStorage, name: str) -> Response:
+    """A stored object (or the one range asked for) streamed from the cloud's object store."""
+    info = storage.stat(name)
+    if info is None:
+        raise ApiError(404, f"file {name!r} not found")
+    headers = {"Accept-Ranges": "bytes"}
+    wanted = parse_range(request.headers["range"], info.size) if "range" in request.headers and info.size else None
+    first, last = wanted or (0, info.size - 1)
+    headers["Content-Length"] = str(last - first + 1)
+    if wanted:
+        headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
+    status = 206 if wanted else 200
+    if request.method == "HEAD" or info.size == 0:
+        return Response(None, status, headers, "application/octet-stream")
+    return StreamingResponse(storage.read(name, info, first, last), status, headers, "application/octet-stream")
 
 
 # ---- endpoints --------------------------------------------------------------------------------------------------
@@ -104,7 +156,7 @@ class Health(HTTPEndpoint):
             {
                 "status": "ok" if database_ok else "unavailable",
                 "database": state.db.kind,
-                "storage": "file" if state.storage else "disabled",
+                "storage": state.storage.kind if state.storage else "disabled",
                 "cache": state.cache.status(),
             },
             200 if database_ok else 503,
@@ -152,8 +204,10 @@ class Files(HTTPEndpoint):
 
 class File(HTTPEndpoint):
     def get(self, request: Request) -> Response:
-        name = _file_name(request)
-        found = _storage(request).stat(name)
+        name, storage = _file_name(request), _storage(request)
+        if not isinstance(storage, FileStorage):
+            return _object_response(request, storage, name)
+        found = storage.stat(name)
         if found is None:
             raise ApiError(404, f"file {name!r} not found")
         path, stat = found
@@ -208,6 +262,11 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     return await _error(request, 503, "database unavailable")
 
 
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("file storage unavailable: %s", exc)
+    return await _error(request, 503, "file storage unavailable")
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own answers (unknown path, method not allowed) as JSON."""
     assert isinstance(exc, HTTPException)
@@ -248,6 +307,7 @@ def create_app(state: AppState) -> Starlette:
             ApiError: _api_error,
             ValidationError: _validation_error,
             DatabaseUnavailable: _database_unavailable,
+            StorageUnavailable: _storage_unavailable,
             HTTPException: _http_exception,
             ClientGone: _client_gone,
             Exception: _internal_error,

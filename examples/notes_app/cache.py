@@ -1,7 +1,9 @@
 """Optional Redis cache for single-note reads.
 
-Enabled only when ``REDIS_URL`` is set and the ``redis`` package is importable. Cache
-failures never fail a request: reads fall through to the database.
+Enabled only when ``REDIS_URL`` is set and the ``redis`` package is importable. A ``rediss://`` server is
+verified against the system's CAs, or against ``REDIS_CA_CERT`` (PEM) when given: Memorystore's server
+certificates come from a per-instance CA. Cache failures never fail a request: reads fall through to the
+database.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ TTL_SECONDS = 60
 class NoteCache:
     """Get/set/delete serialized notes in Redis, or do nothing when disabled."""
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(self, redis_url: str | None, ca_cert: str | None = None) -> None:
         self._client: Any = None
         self._errors: tuple[type[BaseException], ...] = ()
         if not redis_url:
@@ -24,7 +26,8 @@ class NoteCache:
             import redis
         except ImportError:
             return
-        self._client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        tls = {"ssl_ca_data": ca_cert} if ca_cert and redis_url.startswith("rediss://") else {}
+        self._client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, **tls)
         self._errors = (redis.RedisError, OSError)
 
     @property

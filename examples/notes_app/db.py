@@ -59,6 +59,7 @@ class Database:
     """
 
     def __init__(self, config: Config) -> None:
+        assert config.database_kind is not None and config.database_url is not None
         self.kind: DatabaseKind = config.database_kind
         self._url = config.database_url
         self._sqlite_path = config.sqlite_path
@@ -139,6 +140,10 @@ class Database:
                 time.sleep(0.5)
         if self._pool is not None:
             self._pool.open(wait=False)
+
+    def prepare(self) -> None:
+        """Make the database ready for the app (see :meth:`create_schema`)."""
+        self.create_schema()
 
     def ping(self) -> bool:
         """Return True when the database answers ``SELECT 1``."""

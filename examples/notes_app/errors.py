@@ -1,4 +1,4 @@
-"""Errors that become HTTP answers."""
+"""Errors that become HTTP answers, and how an error is told in one line."""
 
 from __future__ import annotations
 
@@ -25,3 +25,8 @@ class ApiError(Exception):
 
 class ClientGone(Exception):
     """The client closed the connection before sending the whole request; nobody is left to answer."""
+
+
+def one_line(exc: BaseException, limit: int = 500) -> str:
+    """An error's text on one line, for the log or stderr (several SDKs put codes and hints on lines of their own)."""
+    return " ".join(str(exc).split())[:limit]

@@ -1,13 +1,14 @@
 """Wire configuration, database, storage and cache into the app and serve it with uvicorn until SIGTERM.
 
 Startup problems end the process before it listens, with one line on stderr: exit 2 for configuration, 1 for
-an unusable database or address. SIGTERM (or SIGINT) stops it gracefully: no new connections, requests in
-flight get up to :data:`GRACEFUL_SECONDS` to finish, then exit 0.
+an unusable database, file store, secret store, address or a missing cloud SDK. SIGTERM (or SIGINT) stops it
+gracefully: no new connections, requests in flight get up to :data:`GRACEFUL_SECONDS` to finish, then exit 0.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import signal
 import socket
 import sys
@@ -17,28 +18,61 @@ from types import FrameType
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from . import __version__
-from .app import AppState, create_app
+from . import __version__, aws
+from .app import AppState, Storage, create_app
 from .cache import NoteCache
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, StorageTarget, load_config
 from .db import Database, DatabaseUnavailable
-from .storage import FileStorage
+from .documents import NoteStore, open_store
+from .errors import one_line
+from .storage import FileStorage, StorageUnavailable
+
+# azure-identity logs each credential it tried, over many lines, when none gives a token; the error it raises
+# says the same and reaches the log (or stderr, at start) as one line.
+logging.getLogger("azure.identity").setLevel(logging.ERROR)
+
+# Which requirements file brings the SDK a backend needs (the image installs them by its CLOUDS build argument).
+SDK_REQUIREMENTS = {"boto3": "aws", "botocore": "aws", "google": "gcp", "azure": "azure"}
 
 BACKLOG = 2048  # pending connections the kernel queues (capped by net.core.somaxconn)
 GRACEFUL_SECONDS = 8  # Cloud Run and ECS kill 10 s / 30 s after SIGTERM; finish before that
 KEEP_ALIVE_SECONDS = 75  # longer than load balancers' idle timeouts (ALB 60 s), so they never reuse a closed one
 
 
-def build_state(config: Config, stopping: Callable[[], bool] = lambda: False) -> AppState:
-    """Create the schema and the storage directory; raise ConfigError / DatabaseUnavailable when unusable."""
-    database = Database(config)
-    database.create_schema()
+def open_storage(target: StorageTarget | None) -> Storage | None:
+    """The file store ``target`` names (a cloud's SDK is imported only for its own backend)."""
+    if target is None:
+        return None
+    if target.kind == "file":
+        try:
+            return FileStorage(target.path)
+        except OSError as exc:
+            raise ConfigError(f"STORAGE_URL directory {target.path} is not usable: {exc}") from exc
+    from . import cloud_storage
+
+    kinds: dict[str, Callable[[str], Storage]] = {
+        "s3": cloud_storage.S3Storage, "gcs": cloud_storage.GcsStorage, "azure-blob": cloud_storage.AzureBlobStorage,
+    }  # fmt: skip
     try:
-        storage = FileStorage(config.storage_dir) if config.storage_dir else None
-    except OSError as exc:
-        raise ConfigError(f"STORAGE_URL directory {config.storage_dir} is not usable: {exc}") from exc
-    cache = NoteCache(config.redis_url)
-    return AppState(config=config, db=database, storage=storage, cache=cache, stopping=stopping)
+        return kinds[target.kind](target.location)
+    except ImportError:
+        raise
+    except Exception as exc:  # the SDK refused its settings (e.g. no credentials found): say so in one line
+        raise StorageUnavailable(f"{target.kind} {target.location}: {one_line(exc)}") from exc
+
+
+def build_state(config: Config, stopping: Callable[[], bool] = lambda: False) -> AppState:
+    """Open the notes store (creating the SQL schema) and the file store; raise ConfigError / DatabaseUnavailable
+    when unusable."""
+    store: NoteStore
+    if config.documents is not None:
+        store = open_store(config.documents)
+    else:
+        store = Database(config)
+    store.prepare()
+    storage = open_storage(config.storage)
+    cache = NoteCache(config.redis_url, config.redis_ca_cert)
+    return AppState(config=config, db=store, storage=storage, cache=cache, stopping=stopping)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -61,6 +95,12 @@ def log_config(level: str) -> dict[str, object]:
 def main() -> int:
     """Run the app; return the process exit code (0 after SIGTERM/SIGINT, 1-2 on startup errors)."""
     try:
+        aws.resolve()
+    except aws.SecretError as exc:
+        kind = "configuration error" if exc.config else "cannot read the app's secrets"
+        print(f"notes_app: {kind}: {exc}", file=sys.stderr)
+        return 2 if exc.config else 1
+    try:
         config = load_config()
     except ConfigError as exc:
         for problem in str(exc).splitlines():
@@ -73,7 +113,21 @@ def main() -> int:
         print(f"notes_app: configuration error: {exc}", file=sys.stderr)
         return 2
     except DatabaseUnavailable as exc:
-        print(f"notes_app: cannot use the {config.database_kind} database: {exc}", file=sys.stderr)
+        print(f"notes_app: cannot use the {config.notes_kind} database: {exc}", file=sys.stderr)
+        return 1
+    except StorageUnavailable as exc:
+        print(f"notes_app: cannot use the file storage: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "?").split(".")[0]
+        cloud = SDK_REQUIREMENTS.get(package)
+        if cloud is None:
+            raise
+        print(
+            f"notes_app: the {cloud} SDK ({exc.name}) is not installed: pip install -r requirements-{cloud}.txt "
+            f"(the image: docker build --build-arg CLOUDS={cloud} ...)",
+            file=sys.stderr,
+        )
         return 1
     try:
         sock = listen(config.host, config.port)
@@ -108,7 +162,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     print(
         f"notes_app {__version__} listening on http://{config.host}:{config.port} "
-        f"(database={config.database_kind}, storage={'file' if state.storage else 'disabled'}, "
+        f"(database={state.db.kind}, storage={state.storage.kind if state.storage else 'disabled'}, "
         f"cache={state.cache.status()})",
         flush=True,
     )

@@ -1,4 +1,5 @@
-"""Uploaded files kept flat in one local directory (the ``file://`` STORAGE_URL).
+"""Uploaded files kept flat in one local directory (the ``file://`` STORAGE_URL); the clouds' object stores
+are in :mod:`.cloud_storage`, behind the same methods.
 
 Names are restricted to ``[A-Za-z0-9._-]{1,128}`` and may not start with a dot, so no
 name can escape the directory (``..``) or collide with in-progress uploads, which are
@@ -19,6 +20,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 class InvalidName(ValueError):
     """The file name is not allowed."""
+
+
+class StorageUnavailable(Exception):
+    """The object store could not be used (unreachable, denied, misconfigured); the request gets a 503."""
 
 
 def check_name(name: str) -> str:
@@ -64,6 +69,8 @@ class Upload:
 
 class FileStorage:
     """Save, read, delete and list files in ``root``."""
+
+    kind = "file"
 
     def __init__(self, root: Path) -> None:
         self.root = root
