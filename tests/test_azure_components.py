@@ -113,7 +113,7 @@ def test_global_names_follow_azure_rules(case: tuple) -> None:
     for account in resources(graph, "azure-native:storage:StorageAccount"):
         assert re.fullmatch(r"[a-z0-9]{3,24}", account["inputs"]["accountName"]), account["inputs"]["accountName"]
     # The vault's name ends with 5 random characters drawn once per deployment (kv-<stack>-xxxxx <= 24).
-    suffix = one(graph, "random:index/randomString:RandomString")
+    suffix = next(r for r in resources(graph, "random:index/randomString:RandomString") if r["component"] == "secrets")
     assert (suffix["inputs"]["length"], suffix["inputs"]["upper"], suffix["inputs"]["special"]) == (5, False, False)
     assert one(graph, "azure-native:keyvault:Vault")["inputs"]["vaultName"] == "[computed]"
     for server in resources(graph, "azure-native:dbforpostgresql:Server"):
@@ -134,8 +134,11 @@ def test_storage_is_private_tls12_https_only_and_keyless(case: tuple) -> None:
     assert account["allowSharedKeyAccess"] is False
     assert account["encryption"]["requireInfrastructureEncryption"] is True
     assert account["sku"]["name"] == ("Standard_ZRS" if env == "prod" else "Standard_LRS")
-    assert one(graph, "azure-native:storage:BlobContainer")["inputs"]["publicAccess"] == "None"
-    service = one(graph, "azure-native:storage:BlobServiceProperties")["inputs"]
+    containers = resources(graph, "azure-native:storage:BlobContainer")
+    uploads = next(c for c in containers if c["name"].endswith("-files-container"))
+    assert uploads["inputs"]["publicAccess"] == "None"
+    service = next(s for s in resources(graph, "azure-native:storage:BlobServiceProperties")
+                   if s["name"].endswith("-files-blob-service"))["inputs"]  # fmt: skip
     assert service["isVersioningEnabled"] is True and service["deleteRetentionPolicy"]["enabled"] is True
     rule = one(graph, "azure-native:storage:ManagementPolicy")["inputs"]["policy"]["rules"][0]
     assert rule["definition"]["actions"]["version"]["delete"]["daysAfterCreationGreaterThan"] == 30
@@ -175,15 +178,15 @@ def test_the_app_reads_every_secret_through_a_key_vault_reference(case: tuple) -
         "saas": {"PUSH_CONNECTION_STRING"},
     }
     runtime = one(graph, RUNTIME[profile])
-    reader = next(
+    readers = {
         a["urn"]
         for a in resources(graph, "azure-native:authorization:RoleAssignment")
-        if a["inputs"]["roleDefinitionId"].endswith(ROLES["Key Vault Secrets User"])
-    )
-    stored = {s["urn"] for s in resources(graph, "azure-native:keyvault:Secret")}
-    assert {reader} | stored <= set(runtime["dependencies"]), (
-        "the app starts only after its secrets and access"
-    )
+        if a["inputs"]["roleDefinitionId"].endswith(ROLES["Key Vault Secrets User"]) and "-setup-" not in a["name"]
+    }
+    stored = {s["urn"] for s in resources(graph, "azure-native:keyvault:Secret") if s["component"] != "servers"}
+    assert readers and readers | stored <= set(runtime["dependencies"]) | {
+        s["urn"] for s in resources(graph, "azure-native:authorization:RoleAssignment") if s["component"] == "servers"
+    }, "the app starts only after its secrets and access"
     if profile == "custom":  # the VMs fetch them at boot with the app identity (see test_cloud_init_*)
         assert runtime["inputs"]["identity"]["type"] == "SystemAssigned, UserAssigned"
         return
@@ -287,13 +290,14 @@ def test_postgres_is_private_with_backups_and_prod_safety(planned: Any, profile:
         for c in resources(graph, "azure-native:dbforpostgresql:Configuration")
     }
     assert tls == {"require_secure_transport": "on", "ssl_min_protocol_version": "TLSv1.2"}
-    locks = resources(graph, "azure-native:authorization:ManagementLockByScope")
+    locks = [lock for lock in resources(graph, "azure-native:authorization:ManagementLockByScope")
+             if lock["component"] == "database"]  # fmt: skip
     if env == "prod":
         assert inputs["highAvailability"]["mode"] == "ZoneRedundant"
         assert inputs["backup"]["geoRedundantBackup"] == "Enabled"
         assert inputs["sku"] == {"name": "Standard_D2ds_v5", "tier": "GeneralPurpose"}
         assert [lock["inputs"]["level"] for lock in locks] == ["CanNotDelete"] and server["protect"] is True
-        assert server["urn"] in one(graph, "azure-native:authorization:ManagementLockByScope")["dependencies"]
+        assert server["urn"] in locks[0]["dependencies"]
     else:
         assert inputs["highAvailability"]["mode"] == "Disabled" and not locks and server["protect"] is False
         assert inputs["sku"] == {"name": "Standard_B1ms", "tier": "Burstable"}
@@ -333,7 +337,8 @@ def test_cosmos_is_serverless_entra_only_with_a_data_role_for_the_app(planned: A
     assert role["principalId"] == "[computed]" and role["scope"]
     container = one(graph, "azure-native:cosmosdb:SqlResourceSqlContainer")["inputs"]["resource"]
     assert container["partitionKey"]["paths"] == ["/pk"]
-    locked = resources(graph, "azure-native:authorization:ManagementLockByScope")
+    locked = [lock for lock in resources(graph, "azure-native:authorization:ManagementLockByScope")
+              if lock["component"] == "docdb"]  # fmt: skip
     assert (
         (len(locked) == 1 and account["protect"])
         if env == "prod"
@@ -407,18 +412,17 @@ def test_scale_set_is_hardened_keyless_and_autoscaled(planned: Any, env: str) ->
         assert graph["outputs"]["endpoint"].endswith(".eastus.cloudapp.azure.com")
 
 
-def test_cloud_init_fetches_secrets_at_boot_and_never_embeds_them() -> None:
+def test_cloud_init_fetches_secrets_and_the_deployment_at_boot_and_embeds_neither() -> None:
     document = cloudinit.app_server(
-        image="ghcr.io/x/app:1",
-        port=8080,
-        vault="kv-x",
-        client_id="cid",
-        env={"PORT": "8080"},
-        secrets={"DATABASE_URL": "database-url"},
-    )
+        port=8080, health_path="/healthz", vault="kv-x", client_id="cid", secrets={"DATABASE_URL": "database-url"},
+    )  # fmt: skip
     assert document.startswith("#cloud-config\n") and "ssh_pwauth: false" in document
     assert "mbops-kv-fetch kv-x cid DATABASE_URL=database-url" in document
     assert "--env-file /run/mbops/secrets.env" in document and "postgresql://" not in document
+    # The image and plain env come from Key Vault (app-deploy) at each start, not from custom data.
+    assert "ExecStartPre=/usr/local/sbin/mbops-deploy kv-x cid app-deploy 8080 /healthz\n" in document
+    assert '"$(cat /etc/mbops/image)"' in document and "@sha256" not in document
+    assert "postgresql-client" in document  # psql for the operators (the role setup runs as a job)
 
 
 # --- saas extras ------------------------------------------------------------------------------------------
@@ -437,26 +441,29 @@ def test_auth_gap_is_declared_not_dropped(planned: Any, env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_front_door_serves_the_private_container_over_https(planned: Any, env: str) -> None:
+def test_front_door_serves_the_public_assets_account_over_https(planned: Any, env: str) -> None:
     graph = planned("saas", "azure", env)
     profile = one(graph, "azure-native:cdn:Profile")["inputs"]
     sku = "Premium_AzureFrontDoor" if env == "prod" else "Standard_AzureFrontDoor"  # prod: shared with the edge
     assert profile["sku"]["name"] == sku and profile["identity"]["type"] == "SystemAssigned"
     route = next(r for r in resources(graph, "azure-native:cdn:Route") if r["component"] == "cdn")["inputs"]
     assert route["httpsRedirect"] == "Enabled" and route["forwardingProtocol"] == "HttpsOnly"
-    assert route["originPath"] == "/app-files"
+    assert route["originPath"] == "/public"
     group = next(r for r in resources(graph, "azure-native:cdn:AFDOriginGroup") if r["component"] == "cdn")["inputs"]
-    assert group["authentication"] == {
-        "type": "SystemAssignedIdentity",
-        "scope": "https://storage.azure.com/.default",
-    }
     origin = next(r for r in resources(graph, "azure-native:cdn:AFDOrigin") if r["component"] == "cdn")["inputs"]
-    assert origin["hostName"].endswith(".blob.core.windows.net")
-    roles = {
-        a["inputs"]["roleDefinitionId"].rsplit("/", 1)[1]
-        for a in resources(graph, "azure-native:authorization:RoleAssignment")
-    }
-    assert ROLES["Storage Blob Data Reader"] in roles
+    public = next(a for a in resources(graph, "azure-native:storage:StorageAccount")
+                  if a["name"].endswith("-public-account"))  # fmt: skip
+    assert origin["hostName"] == f"{public['inputs']['accountName']}.blob.core.windows.net"
+    readers = [a for a in resources(graph, "azure-native:authorization:RoleAssignment")
+               if a["inputs"]["roleDefinitionId"].endswith(ROLES["Storage Blob Data Reader"])]  # fmt: skip
+    if env == "dev":  # Front Door Standard signs its reads with its identity: nothing is anonymous
+        assert group["authentication"] == {"type": "SystemAssignedIdentity", "scope": "https://storage.azure.com/.default"}
+        assert public["urn"] in {d for r in readers for d in r["dependencies"]}
+        assert public["inputs"]["allowBlobPublicAccess"] is False
+    else:  # Private Link: no origin authentication there; only Front Door's endpoint reaches the account
+        assert "authentication" not in group and not readers
+        assert public["inputs"]["allowBlobPublicAccess"] is True
+        assert public["inputs"]["networkRuleSet"]["defaultAction"] == "Deny"
 
 
 def test_push_hub_and_send_only_rule(planned: Any) -> None:
@@ -505,13 +512,16 @@ def test_self_hosted_database_runs_on_a_private_vm_with_an_encrypted_data_disk()
     app_cidr = next(
         s for s in resources(graph, "azure-native:network:Subnet") if s["inputs"]["subnetName"] == "app"
     )
-    assert [r["sourceAddressPrefix"] for r in allowed] == [app_cidr["inputs"]["addressPrefix"]]
+    setup_cidr = next(  # the database setup job's environment
+        s for s in resources(graph, "azure-native:network:Subnet") if s["inputs"]["subnetName"] == "containerapps"
+    )
+    assert [r["sourceAddressPrefix"] for r in allowed] == [
+        app_cidr["inputs"]["addressPrefix"], setup_cidr["inputs"]["addressPrefix"]]  # fmt: skip
     vm = one(graph, "azure-native:compute:VirtualMachine")["inputs"]
     assert vm["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
     assert {s["inputs"]["secretName"] for s in resources(graph, "azure-native:keyvault:Secret")} >= {
-        "database-url",
-        "database-password",
-    }
+        "database-url", "database-admin-url", "database-password",
+    }  # fmt: skip
     host = graph["outputs"]["database_host"]
     assert host == nic["ipConfigurations"][0]["privateIPAddress"]
 
@@ -582,6 +592,6 @@ def test_the_app_env_keeps_its_order() -> None:
     """Container Apps keep the env as a list: another order would roll out a new revision for nothing."""
     graph = plan_variant("saas", "dev", app={"env": {"FEATURE_FLAGS": "beta"}})
     assert list(env_of(one(graph, "azure-native:app:ContainerApp"))) == [
-        "FEATURE_FLAGS", "PORT", "STORAGE_BUCKET", "STORAGE_URL", "CDN_URL", "DOCUMENT_TABLE", "DOCUMENT_DB_URL",
-        "PUSH_PLATFORM_APP", "AZURE_CLIENT_ID", "PUSH_CONNECTION_STRING",
+        "FEATURE_FLAGS", "PORT", "STORAGE_BUCKET", "STORAGE_URL", "CDN_URL", "STORAGE_PUBLIC_URL", "DOCUMENT_TABLE",
+        "DOCUMENT_DB_URL", "PUSH_PLATFORM_APP", "AZURE_CLIENT_ID", "PUSH_CONNECTION_STRING",
     ]  # fmt: skip

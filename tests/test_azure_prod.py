@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mbops.components.azure.common import ROLES
+from mbops.engine.fakes.azure import PLAN_SUBSCRIPTION_ID
 from mbops.engine.plan import plan
 from mbops.stacks.config import StackFile, resolve
 from mbops.stacks.wiring import build as build_stack
@@ -38,9 +39,10 @@ def of(graph: dict[str, Any], type_token: str, component: str) -> dict[str, Any]
 
 
 def role_assignment(graph: dict[str, Any], role: str) -> dict[str, Any]:
+    """The app identity's first assignment of ``role`` (not the database setup job's)."""
     return next(
         a for a in resources(graph, "azure-native:authorization:RoleAssignment")
-        if a["inputs"]["roleDefinitionId"].endswith(ROLES[role])
+        if a["inputs"]["roleDefinitionId"].endswith(ROLES[role]) and "-setup-" not in a["name"]
     )  # fmt: skip
 
 
@@ -59,7 +61,8 @@ def test_registry_is_keyless_with_cleanup_and_pull_only_for_the_app(planned: Any
     assert f"acr purge --filter 'app:.*' --ago 0d --keep {keep} --untagged" in script
     assert task["trigger"]["timerTriggers"][0]["status"] == "Enabled"
     pull = role_assignment(graph, "AcrPull")
-    identity = one(graph, "azure-native:managedidentity:UserAssignedIdentity")["urn"]
+    identity = next(i for i in resources(graph, "azure-native:managedidentity:UserAssignedIdentity")
+                    if i["name"].endswith("-app-identity"))["urn"]  # fmt: skip
     assert pull["component"] == "registry" and identity in pull["dependencies"]
     assert not [a for a in resources(graph, "azure-native:authorization:RoleAssignment")
                 if a["inputs"]["roleDefinitionId"].endswith("8311e382-0749-4cb8-b61a-304f252e45ec")]  # no AcrPush
@@ -68,14 +71,16 @@ def test_registry_is_keyless_with_cleanup_and_pull_only_for_the_app(planned: Any
 @pytest.mark.parametrize("profile,env", PAIRS)
 def test_the_app_runs_the_pushed_digest_pulled_with_its_identity(planned: Any, profile: str, env: str) -> None:
     graph = planned(profile, "azure", env)
-    image = one(graph, IMAGE)
+    image = next(i for i in resources(graph, IMAGE) if i["component"] == "registry")
     server = graph["outputs"]["registry"]
     assert image["inputs"]["repository"] == f"{server}/app" and image["inputs"]["registry_auth"] == "[secret]"
     app = one(graph, APP[profile])
-    assert image["urn"] in app["dependencies"], "the app waits for the pushed image"
-    if profile == "custom":  # cloud-init runs the digest after a docker login with the identity
-        assert app["inputs"]["virtualMachineProfile"]["osProfile"]["customData"] == "[computed]"
+    if profile == "custom":  # the deployment (the digest) is a Key Vault secret the VMs apply (mbops-deploy)
+        secrets = resources(graph, "azure-native:keyvault:Secret")
+        deploy = next(s for s in secrets if s["name"].endswith("-deploy-secret"))
+        assert image["urn"] in deploy["dependencies"] and deploy["urn"] in app["dependencies"]
         return
+    assert image["urn"] in app["dependencies"], "the app waits for the pushed image"
     container = app["inputs"]["template"]["containers"][0]
     assert container["image"] == "[computed]"  # the Image's ref: <server>/app@sha256:...
     assert app["inputs"]["configuration"]["registries"] == [{"server": server, "identity": "[computed]"}]
@@ -83,7 +88,7 @@ def test_the_app_runs_the_pushed_digest_pulled_with_its_identity(planned: Any, p
 
 def test_a_prebuilt_image_is_run_as_given_and_nothing_is_built() -> None:
     graph = variant("managed", "dev", app={"image": "example.azurecr.io/app@sha256:" + "a" * 64})
-    assert not resources(graph, IMAGE)
+    assert [i["name"] for i in resources(graph, IMAGE)] == ["managed-dev-app-setup-image"]  # the psql job's only
     container = one(graph, "azure-native:app:ContainerApp")["inputs"]["template"]["containers"][0]
     assert container["image"] == "example.azurecr.io/app@sha256:" + "a" * 64
 
@@ -94,7 +99,7 @@ def test_a_prebuilt_image_is_run_as_given_and_nothing_is_built() -> None:
 @pytest.mark.parametrize("profile,env", [p for p in PAIRS if p[0] != "custom"])
 def test_the_app_waits_for_its_roles_to_propagate(planned: Any, profile: str, env: str) -> None:
     graph = planned(profile, "azure", env)
-    wait = one(graph, WAIT)
+    wait = next(w for w in resources(graph, WAIT) if w["name"].endswith("-app-rbac-wait"))
     assert wait["inputs"]["seconds"] >= 60
     for role in ("Key Vault Secrets User", "AcrPull"):
         assert role_assignment(graph, role)["urn"] in wait["dependencies"], role
@@ -120,8 +125,8 @@ def test_saas_prod_data_services_answer_only_the_app_subnet(planned: Any) -> Non
     assert {"service": "Microsoft.AzureCosmosDB"} in subnet["inputs"]["serviceEndpoints"]
     cosmos = one(graph, "azure-native:cosmosdb:DatabaseAccount")["inputs"]
     assert cosmos["isVirtualNetworkFilterEnabled"] is True and cosmos["virtualNetworkRules"]
-    account = of(graph, "azure-native:storage:StorageAccount", "storage")["inputs"]
-    assert account["networkRuleSet"]["defaultAction"] == "Deny"
+    for account in resources(graph, "azure-native:storage:StorageAccount"):  # uploads, public assets, flow logs
+        assert account["inputs"]["networkRuleSet"]["defaultAction"] == "Deny", account["name"]
     environment = one(graph, "azure-native:app:ManagedEnvironment")["inputs"]
     assert environment["vnetConfiguration"]["infrastructureSubnetId"]
 
@@ -137,8 +142,10 @@ def test_encryption_at_host_is_an_opt_in_override() -> None:
 def test_vms_log_to_the_workspace_and_sign_in_with_a_system_identity(planned: Any, env: str) -> None:
     graph = planned("custom", "azure", env)
     vmss = one(graph, "azure-native:compute:VirtualMachineScaleSet")
-    extensions = {e["name"] for e in vmss["inputs"]["virtualMachineProfile"]["extensionProfile"]["extensions"]}
-    assert extensions == {"AADSSHLoginForLinux", "AzureMonitorLinuxAgent"}
+    assert "extensionProfile" not in vmss["inputs"]["virtualMachineProfile"], "each extension is its own resource"
+    extensions = {e["inputs"]["vmssExtensionName"] for e in
+                  resources(graph, "azure-native:compute:VirtualMachineScaleSetExtension")}  # fmt: skip
+    assert extensions == {"AADSSHLoginForLinux", "AzureMonitorLinuxAgent", "mbops-deploy"}
     assert vmss["inputs"]["identity"]["type"] == "SystemAssigned, UserAssigned"
     rule = one(graph, "azure-native:monitor:DataCollectionRule")["inputs"]
     assert rule["dataSources"]["syslog"][0]["streams"] == ["Microsoft-Syslog"]
@@ -193,7 +200,8 @@ def test_front_door_reaches_the_app_only_over_approved_private_link(planned: Any
         public = [ip["name"] for ip in resources(graph, "azure-native:network:PublicIPAddress")]
         assert public == ["custom-prod-net-nat-ip"]
         service = one(graph, "azure-native:network:PrivateLinkService")["inputs"]
-        assert service["visibility"] == {"subscriptions": ["*"]} and "groupId" not in link
+        # Found by alias only from the stack's subscription (Front Door connects by resource id).
+        assert service["visibility"] == {"subscriptions": [PLAN_SUBSCRIPTION_ID]} and "groupId" not in link
         assert approval["inputs"]["api_version"] == "2024-05-01"
     else:
         assert link["groupId"] == "managedEnvironments"
@@ -239,7 +247,7 @@ def test_a_zone_without_its_resource_group_is_a_config_error() -> None:
 def test_the_cdn_serves_only_the_public_prefix_with_typed_rule_actions(planned: Any, env: str) -> None:
     graph = planned("saas", "azure", env)
     route = of(graph, "azure-native:cdn:Route", "cdn")["inputs"]
-    assert route["patternsToMatch"] == ["/public/*"] and route["originPath"] == "/app-files"
+    assert route["patternsToMatch"] == ["/public/*"] and route["originPath"] == "/public"
     header = one(graph, "azure-native:cdn:Rule")["inputs"]["actions"][0]
     assert header["parameters"] == {"typeName": "DeliveryRuleHeaderActionParameters", "headerAction": "Overwrite",
                                     "headerName": "x-ms-version", "value": "2024-11-04"}  # fmt: skip
@@ -257,10 +265,14 @@ EXPECTED_ALERTS = {
     "saas": {"entry-5xx", "entry-latency", "entry-origin-health", "app-cpu", "app-memory", "app-restarts",
              "docdb-throttles"},
     "managed": {"entry-5xx", "entry-latency", "entry-origin-health", "app-cpu", "app-memory", "app-restarts",
-                "app-replicas", "db-cpu", "db-storage", "db-connections", "cache-memory", "cache-evictions"},
+                "app-replicas", "db-alive", "db-cpu", "db-storage", "db-connections", "cache-memory",
+                "cache-evictions"},
     "custom": {"entry-5xx", "entry-latency", "entry-origin-health", "app-cpu", "app-memory", "app-instances",
-               "app-unhealthy", "db-cpu", "db-storage", "db-connections"},
+               "app-unhealthy", "db-alive", "db-cpu", "db-storage", "db-connections"},
 }  # fmt: skip
+
+
+SUSTAINED = {"app-instances", "app-unhealthy"}  # longer than a rolling upgrade batch
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -277,7 +289,8 @@ def test_prod_alerts_cover_what_the_stack_has_and_notify_the_action_group(planne
     for alert in alerts.values():
         assert group["urn"] in alert["dependencies"] and alert["inputs"]["actions"]
         assert len(alert["inputs"]["description"]) > 40, "every alert says what to do"
-        assert alert["inputs"]["windowSize"] == "PT5M"
+        window = "PT15M" if alert["inputs"]["criteria"]["allOf"][0]["name"] in SUSTAINED else "PT5M"
+        assert alert["inputs"]["windowSize"] == window
 
 
 def test_notify_targets_become_receivers_and_the_budget_alerts_them() -> None:

@@ -33,4 +33,4 @@ NEEDS: dict[str, dict[str, str]] = {
     "serverless": {"secrets": _APP_SECRETS},
 }
 # Wired by the Azure components beyond the cross-cloud names: the app may not use them for its own env.
-WIRED_ENV = frozenset({"AZURE_CLIENT_ID", "PUSH_CONNECTION_STRING"})
+WIRED_ENV = frozenset({"AZURE_CLIENT_ID", "PUSH_CONNECTION_STRING", "STORAGE_PUBLIC_URL"})

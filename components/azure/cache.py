@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import network, privatedns, redisenterprise
+from pulumi_azure_native import redisenterprise
 
 from mbops.components.azure.common import AzureComponent, AzureContext, Identity, KeyVaultRef
+from mbops.components.azure.network import Network, private_link
 from mbops.components.spec import CacheSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -20,8 +21,7 @@ DNS_ZONE = "privatelink.redis.azure.net"
 class CacheArgs:
     ctx: AzureContext
     vault: KeyVaultRef
-    subnet_id: pulumi.Input[str]
-    vnet_id: pulumi.Input[str]
+    network: Network  # the private endpoint goes in its data subnet
     spec: CacheSpec = field(default_factory=CacheSpec)
     app_identity: Identity | None = None
 
@@ -92,7 +92,10 @@ class Cache(AzureComponent):
                 ),
                 opts=self.opts(depends_on=[self.database]),
             )
-        self._private_endpoint(name, args, cluster_name)
+        private_link(
+            self, label="redis", target_id=self.cluster.id, group_id="redisEnterprise", zone=DNS_ZONE,
+            net=args.network, depends_on=[self.database],
+        )  # fmt: skip
         self.host = f"{cluster_name}.{ctx.location}.redis.azure.net"
         database_args = spec.overrides.get("database", {})
         self.keys_enabled = database_args.get("access_keys_authentication", "Enabled") != "Disabled"
@@ -108,66 +111,8 @@ class Cache(AzureComponent):
             url = pulumi.Output.secret(keys.primary_key).apply(lambda key: f"rediss://:{key}@{self.host}:{PORT}/0")
         else:  # Entra ID only: the app signs in with its identity (AZURE_CLIENT_ID), the URL holds no secret
             url = pulumi.Output.from_input(f"rediss://{self.host}:{PORT}/0")
-        self.store_secret("url_secret", vault=args.vault, secret_name="redis-url", value=url)
+        self.store_secret("url_secret", vault=args.vault, secret_name="redis-url", value=url, app=args.app_identity)
         self.finish({"host": self.host, "port": PORT, "url_secret": "redis-url"})
-
-    def _private_endpoint(self, name: str, args: CacheArgs, cluster_name: str) -> None:
-        ctx = args.ctx
-        endpoint_name = ctx.name("pe-redis", 80, unique=False)
-        endpoint = network.PrivateEndpoint(
-            f"{name}-private-endpoint",
-            **self.args(
-                "private_endpoint",
-                **self.base(
-                    private_endpoint_name=endpoint_name,
-                    subnet={"id": args.subnet_id},
-                    private_link_service_connections=[
-                        {
-                            "name": "redis",
-                            "private_link_service_id": self.cluster.id,
-                            "group_ids": ["redisEnterprise"],
-                        }
-                    ],
-                ),
-            ),
-            opts=self.opts(depends_on=[self.database]),
-        )
-        zone = privatedns.PrivateZone(
-            f"{name}-dns-zone",
-            **self.args(
-                "dns_zone",
-                resource_group_name=ctx.resource_group_name,
-                location="global",
-                private_zone_name=DNS_ZONE,
-                tags=dict(self.tags),
-            ),
-            opts=self.opts(),
-        )
-        privatedns.VirtualNetworkLink(
-            f"{name}-dns-link",
-            **self.args(
-                "dns_link",
-                resource_group_name=ctx.resource_group_name,
-                location="global",
-                private_zone_name=DNS_ZONE,
-                virtual_network_link_name="redis-link",
-                virtual_network={"id": args.vnet_id},
-                registration_enabled=False,
-                tags=dict(self.tags),
-            ),
-            opts=self.opts(depends_on=[zone]),
-        )
-        network.PrivateDnsZoneGroup(
-            f"{name}-dns-group",
-            **self.args(
-                "dns_group",
-                resource_group_name=ctx.resource_group_name,
-                private_endpoint_name=endpoint_name,
-                private_dns_zone_group_name="default",
-                private_dns_zone_configs=[{"name": "redis", "private_dns_zone_id": zone.id}],
-            ),
-            opts=self.opts(depends_on=[endpoint]),
-        )
 
 
 def build(ctx: BuildContext) -> Built:
@@ -179,8 +124,7 @@ def build(ctx: BuildContext) -> Built:
             ctx=found.azure,
             spec=ctx.spec,
             vault=ctx.component("secrets").ref,
-            subnet_id=net.subnet_ids["data"],
-            vnet_id=net.vnet_id,
+            network=net,
             app_identity=found.identity,
         ),
     )

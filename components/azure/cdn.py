@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import cdn
 
+from mbops.components.azure.arm import PrivateLinkApproval, arm_token, request_message
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import CdnSpec
 from mbops.components.wiring import BuildContext, Built, Gap, StackInfo
@@ -36,14 +37,14 @@ PRICE_CLASS_GAP = Gap(
     alternative="price_class: global (the same result, stated)",
     partial=True,
 )
-ORIGIN_MESSAGE = "mbops: Front Door to the stack's files"
+ORIGIN_MESSAGE = "mbops: Front Door to the stack's public files"
 
 
 @dataclass(kw_only=True)
 class CdnArgs:
     ctx: AzureContext
-    blob_host: str
-    container: str
+    blob_host: str  # the public-assets account's blob endpoint (storage.py)
+    container: str  # its public container
     storage_account_id: pulumi.Input[str]
     public_prefix: str = "public/"
     private: bool = False  # Premium profile, Private Link origin (shared with the edge)
@@ -51,22 +52,23 @@ class CdnArgs:
 
 
 class Cdn(AzureComponent):
-    """Front Door profile, endpoint, origin group, origin and a route serving only the container's public
-    prefix (``storage.public_prefix``, ``/public/*``): user uploads elsewhere in the container are never served
-    or cached by the CDN (the app serves or signs them), so no cache keeps a deleted private object.
+    """Front Door profile, endpoint, origin group, origin and a route serving only the public prefix
+    (``storage.public_prefix``, ``/public/*``) from the stack's public-assets account (``storage.py``): user
+    uploads live in another account the CDN cannot reach, so they are never served or cached, and no cache
+    keeps a deleted private object.
 
-    Origin access: the container stays private (no anonymous access, no keys); Front Door authenticates to
-    Blob Storage with its system-assigned managed identity (origin authentication), which gets "Storage Blob
-    Data Reader" on the account, and the ``blobauth`` rule sets the ``x-ms-version`` header that
-    Entra-authorised blob reads need. In dev the profile is Standard and reads the account's public endpoint
-    (requests without an Entra token are refused). With an edge (prod) the profile is Premium - shared with
-    the edge's app route and WAF - and reaches the account over Private Link (``blob``), whose connection
-    the ``origin_approval`` approves; the account's firewall then admits only the app's subnet.
+    Origin access: in dev the profile is Standard and reads the account's public endpoint, signing each read
+    with its system-assigned managed identity (origin authentication; "Storage Blob Data Reader" on that
+    account, ``origin_reader``) - the ``blobauth`` rule sets the ``x-ms-version`` header Entra-authorised blob
+    reads need; the account refuses anonymous requests. With an edge (prod) the profile is Premium - shared
+    with the edge's app route and WAF - and reaches the account over Private Link (``blob``), approved by
+    ``origin_approval``: Front Door cannot use its identity on a Private Link origin, so the public container
+    allows anonymous reads while the account's firewall admits nobody else from the internet.
     HTTP redirects to HTTPS, the origin is called over HTTPS only, and the azurefd.net endpoint accepts TLS
     1.2+ only. Objects without Cache-Control are cached for ``default_ttl_s``. ``price_class`` has no Front
     Door counterpart (a declared partial gap unless ``global``).
     Children: ``profile``, ``endpoint``, ``origin_group``, ``origin``, ``rule_set``, ``rule``, ``route``,
-    ``origin_reader`` (and ``origin_approval`` with Private Link).
+    and ``origin_reader`` (dev) or ``origin_approval`` (Private Link).
     """
 
     kind = "cdn"
@@ -74,6 +76,9 @@ class Cdn(AzureComponent):
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.spec, args.ctx, opts)
         ctx = args.ctx
+        self.request_message: pulumi.Input[str] = (
+            request_message(self, f"{name}-origin-nonce", ORIGIN_MESSAGE) if args.private else ORIGIN_MESSAGE
+        )
         self.profile_name = ctx.name("afd", 260, unique=False)
         endpoint_name = ctx.name("cdn", 46)
         names = {"resource_group_name": ctx.resource_group_name, "profile_name": self.profile_name}
@@ -91,13 +96,12 @@ class Cdn(AzureComponent):
             ),
             opts=self.opts(),
         )
-        reader = self.grant(
-            "origin_reader",
-            role="Storage Blob Data Reader",
-            scope=args.storage_account_id,
+        signed = not args.private  # origin authentication: not available on Private Link origins
+        reader = [self.grant(
+            "origin_reader", role="Storage Blob Data Reader", scope=args.storage_account_id,
             principal_id=self.profile.identity.apply(lambda i: i.principal_id if i else None),
-            key="frontdoor-blob",
-        )
+            key="frontdoor-public-blob",
+        )] if signed else []  # fmt: skip
         self.endpoint = cdn.AFDEndpoint(
             f"{name}-endpoint",
             **self.args(
@@ -122,15 +126,15 @@ class Cdn(AzureComponent):
                 ),
                 authentication=cdn.OriginAuthenticationPropertiesArgs(
                     type="SystemAssignedIdentity", scope="https://storage.azure.com/.default"
-                ),
+                ) if signed else None,
                 session_affinity_state="Disabled",
             ),
-            opts=self.opts(depends_on=[self.profile, reader]),
+            opts=self.opts(depends_on=[self.profile, *reader]),
         )
         private_link = (
             cdn.SharedPrivateLinkResourcePropertiesArgs(
                 private_link=cdn.ResourceReferenceArgs(id=args.storage_account_id), group_id="blob",
-                private_link_location=ctx.location, request_message=ORIGIN_MESSAGE,
+                private_link_location=ctx.location, request_message=self.request_message,
             )
             if args.private else None
         )  # fmt: skip
@@ -155,12 +159,10 @@ class Cdn(AzureComponent):
         )
         ready: list[pulumi.Resource] = [origin]
         if args.private:
-            from mbops.components.azure.arm import PrivateLinkApproval, arm_token
-
             ready.append(PrivateLinkApproval(
                 f"{name}-origin-approval", target_id=args.storage_account_id,
-                target_type="Microsoft.Storage/storageAccounts", request_message=ORIGIN_MESSAGE, token=arm_token(self),
-                opts=self.opts(depends_on=[origin]),
+                target_type="Microsoft.Storage/storageAccounts", request_message=self.request_message,
+                token=arm_token(self, after=[origin]), opts=self.opts(depends_on=[origin]),
             ))  # fmt: skip
         rule_set = cdn.RuleSet(
             f"{name}-rule-set",
@@ -236,15 +238,15 @@ class Cdn(AzureComponent):
 
 def build(ctx: BuildContext) -> Built:
     """Front Door in front of the stack's storage container's public prefix (``CDN_URL``)."""
-    storage = ctx.component("storage")
+    storage = ctx.component("storage")  # built with public assets: the stack has a CDN
     front_door = Cdn(
         ctx.name,
         CdnArgs(
             ctx=ctx.foundation.azure,
             spec=ctx.spec,
-            blob_host=storage.blob_host,
-            container=storage.container_name,
-            storage_account_id=storage.account.id,
+            blob_host=storage.public_blob_host,
+            container=storage.public_container_name,
+            storage_account_id=storage.public_account.id,
             public_prefix=ctx.stack.specs["storage"].public_prefix,
             private=private_cdn(ctx.stack),
         ),

@@ -2,6 +2,11 @@
 
 Secrets never enter custom data (it is readable from inside the VM and kept in the VM model): the VM
 fetches them from Key Vault at boot with its managed identity (IMDS token) into a root-only tmpfs file.
+
+What the app VMs run is not in custom data either (cloud-init runs once per instance, so a new image there
+would never reach a running VM): the deployment - the image by digest and the plain environment - is a Key
+Vault secret (``app-deploy``, JSON) that ``mbops-deploy`` applies at every boot and whenever the scale set's
+``mbops-deploy`` extension runs it (its ``forceUpdateTag`` changes with the deployment: servers.py).
 """
 
 from __future__ import annotations
@@ -87,23 +92,97 @@ def encode(document: str) -> str:
     return base64.b64encode(document.encode()).decode()
 
 
+DEPLOY = '''#!/usr/bin/env python3
+"""mbops-deploy VAULT CLIENT_ID SECRET PORT HEALTH [--restart]: apply the deployment kept in Key Vault.
+
+Writes the image (/etc/mbops/image) and the plain environment (/etc/mbops/app.env) from the secret (JSON:
+image, env). With --restart (the scale set's deploy extension): pulls the image, restarts mbops-app when the
+deployment changed or it is not running, and fails unless the health path answers 200 within 5 minutes, so a
+rolling upgrade stops at the first bad batch.
+"""
+import json, os, subprocess, sys, time, urllib.parse, urllib.request
+
+def get(url, headers):
+    for attempt in range(30):  # role assignments can take minutes to propagate
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+                return json.load(r)
+        except Exception as exc:
+            print(f"mbops-deploy: {url.split('?')[0]}: {exc}; retrying", file=sys.stderr)
+            time.sleep(min(2 ** attempt, 30))
+    sys.exit(f"mbops-deploy: giving up on {url.split('?')[0]}")
+
+def write(path, text):
+    old = open(path).read() if os.path.exists(path) else None
+    if old != text:
+        with open(path + ".new", "w", opener=lambda p, f: os.open(p, f, 0o600)) as out:
+            out.write(text)
+        os.replace(path + ".new", path)
+    return old != text
+
+vault, client_id, secret, port, health, *flags = sys.argv[1:]
+query = urllib.parse.urlencode({"api-version": "2018-02-01", "resource": "https://vault.azure.net",
+                                "client_id": client_id})
+token = get(f"http://169.254.169.254/metadata/identity/oauth2/token?{query}", {"Metadata": "true"})["access_token"]
+document = json.loads(get(f"https://{vault}.vault.azure.net/secrets/{secret}?api-version=7.4",
+                          {"Authorization": f"Bearer {token}"})["value"])
+os.makedirs("/etc/mbops", mode=0o700, exist_ok=True)
+changed = write("/etc/mbops/image", document["image"] + "\\n")
+changed |= write("/etc/mbops/app.env", "".join(f"{k}={v}\\n" for k, v in sorted(document["env"].items())))
+if "--restart" not in flags:
+    sys.exit(0)
+subprocess.run(["/bin/systemctl", "start", "mbops-registry-login.service"], check=True)
+subprocess.run(["/usr/bin/docker", "pull", document["image"]], check=True)
+active = subprocess.run(["/bin/systemctl", "is-active", "--quiet", "mbops-app"]).returncode == 0
+if changed or not active:
+    subprocess.run(["/bin/systemctl", "restart", "mbops-app"], check=True)
+deadline = time.monotonic() + 300
+while time.monotonic() < deadline:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{health}", timeout=5) as r:
+            if r.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(5)
+sys.exit(f"mbops-deploy: {health} did not answer 200 on port {port} within 5 minutes (journalctl -u mbops-app)")
+'''
+DEPLOY_SECRET = "app-deploy"
+
+
+def deploy_command(*, vault: str, client_id: str, port: int, health_path: str, restart: bool) -> str:
+    """The ``mbops-deploy`` command line (shell-quoted)."""
+    parts = [vault, client_id, DEPLOY_SECRET, str(port), health_path] + (["--restart"] if restart else [])
+    return " ".join(["/usr/local/sbin/mbops-deploy", *map(shlex.quote, parts)])
+
+
 def app_server(
-    *, image: str, port: int, vault: str, client_id: str, env: Mapping[str, str], secrets: Mapping[str, str],
+    *, port: int, health_path: str, vault: str, client_id: str, secrets: Mapping[str, str],
     registry: str | None = None,
 ) -> str:
-    """cloud-init that runs the app container under systemd, secrets fetched (and, with ``registry``, a docker
-    login to the stack's ACR made with the app identity) at each start."""
-    login = (
-        f"ExecStartPre=/usr/local/bin/mbops-acr-login {shlex.quote(registry)} {shlex.quote(client_id)}\n"
-        if registry else ""
-    )  # fmt: skip
+    """cloud-init that runs the app container under systemd: the deployment (image, plain env) applied from Key
+    Vault by ``mbops-deploy`` before each start, secrets fetched at each start, a docker login to the stack's
+    ACR with the app identity (``registry``), and the PostgreSQL client for the app-role setup."""
+    login = "/bin/true"
+    if registry:
+        login = f"/usr/local/bin/mbops-acr-login {shlex.quote(registry)} {shlex.quote(client_id)}"
     pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(secrets.items()))
     fetch = f"/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} {pairs}".rstrip()
-    env_file = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
-    unit = f"""[Unit]
-Description=mbops app container
+    deploy = deploy_command(vault=vault, client_id=client_id, port=port, health_path=health_path, restart=False)
+    login_unit = f"""[Unit]
+Description=mbops: docker login to the stack's registry with the app identity
 After=docker.service network-online.target
 Requires=docker.service
+
+[Service]
+Type=oneshot
+ExecStart={login}
+"""
+    unit = f"""[Unit]
+Description=mbops app container
+After=docker.service network-online.target mbops-registry-login.service
+Requires=docker.service
+Wants=mbops-registry-login.service
 
 [Service]
 Restart=always
@@ -111,10 +190,12 @@ RestartSec=5
 RuntimeDirectory=mbops
 RuntimeDirectoryMode=0700
 UMask=0077
+ExecStartPre={deploy}
 ExecStartPre=/bin/sh -c '{fetch} > /run/mbops/secrets.env'
-{login}ExecStartPre=-/usr/bin/docker rm -f app
-ExecStart=/usr/bin/docker run --rm --name app -p {port}:{port} --log-driver journald \\
-  --env-file /etc/mbops/app.env --env-file /run/mbops/secrets.env {shlex.quote(image)}
+ExecStartPre=-/usr/bin/docker rm -f app
+ExecStart=/bin/sh -c 'exec /usr/bin/docker run --rm --name app -p {port}:{port} --log-driver journald \\
+  --log-opt tag=mbops-app \\
+  --env-file /etc/mbops/app.env --env-file /run/mbops/secrets.env "$(cat /etc/mbops/image)"'
 ExecStop=/usr/bin/docker stop app
 
 [Install]
@@ -123,12 +204,14 @@ WantedBy=multi-user.target
     return _document(
         {
             "package_update": True,
-            "packages": ["docker.io"],
+            "packages": ["docker.io", "postgresql-client"],
             "ssh_pwauth": False,
             "write_files": [
                 {"path": "/usr/local/bin/mbops-kv-fetch", "permissions": "0755", "content": KV_FETCH},
                 {"path": "/usr/local/bin/mbops-acr-login", "permissions": "0755", "content": ACR_LOGIN},
-                {"path": "/etc/mbops/app.env", "permissions": "0600", "content": env_file},
+                {"path": "/usr/local/sbin/mbops-deploy", "permissions": "0700", "content": DEPLOY},
+                {"path": "/etc/systemd/system/mbops-registry-login.service", "permissions": "0644",
+                 "content": login_unit},
                 {"path": "/etc/systemd/system/mbops-app.service", "permissions": "0644", "content": unit},
                 # The app's journald lines reach syslog, which the Azure Monitor Agent ships to Log Analytics.
                 {"path": "/etc/systemd/journald.conf.d/mbops.conf", "permissions": "0644",
@@ -141,7 +224,7 @@ WantedBy=multi-user.target
                 ["systemctl", "enable", "--now", "mbops-app.service"],
             ],
         }
-    )
+    )  # fmt: skip
 
 
 def postgres_server(
@@ -180,7 +263,7 @@ umask 077
 PASSWORD=$(/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} \\
   P={shlex.quote(password_secret)} | cut -d= -f2-)
 runuser -u postgres -- psql -v ON_ERROR_STOP=1 -v pw="$PASSWORD" <<'SQL'
-SELECT format('CREATE ROLE {admin} LOGIN CREATEDB PASSWORD %L', :'pw') WHERE NOT EXISTS
+SELECT format('CREATE ROLE {admin} LOGIN CREATEDB CREATEROLE PASSWORD %L', :'pw') WHERE NOT EXISTS
   (SELECT FROM pg_roles WHERE rolname = '{admin}')\\gexec
 SELECT 'CREATE DATABASE {database} OWNER {admin}' WHERE NOT EXISTS
   (SELECT FROM pg_database WHERE datname = '{database}')\\gexec

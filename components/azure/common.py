@@ -46,6 +46,9 @@ class AzureContext:
     resource_group: pulumi.Resource | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     release_data: bool = False  # data resources deletable (the up before `destroy --delete-data`)
+    # The app identity's role assignments made so far (per Key Vault secret, storage, registry): the app waits
+    # for them to propagate before it starts (see arm.RbacWait).
+    app_grants: list[pulumi.Resource] = field(default_factory=list)
 
     @property
     def prod(self) -> bool:
@@ -112,6 +115,21 @@ class AzureComponent(MbopsComponent):
         release = self.ctx.release_data
         return self.opts(retain_on_delete=not release, protect=protect and not release, **kwargs)
 
+    def lock(self, child: str, *, scope: pulumi.Input[str], why: str, after: pulumi.Resource,
+             when: bool = True) -> pulumi.Resource | None:  # fmt: skip
+        """A CanNotDelete management lock on ``scope`` (prod deletion protection), unless ``when`` is false or the
+        stack releases its data (``release_data``: the lock goes before ``destroy --delete-data``)."""
+        if not when or self.ctx.release_data:
+            return None
+        from pulumi_azure_native import authorization
+
+        return authorization.ManagementLockByScope(
+            f"{self.prefix}-{child.replace('_', '-')}",
+            **self.args(child, scope=scope, level="CanNotDelete", lock_name="mbops-deletion-protection",
+                        notes=f"mbops: deletion protection ({why})"),
+            opts=self.opts(depends_on=[after]),
+        )  # fmt: skip
+
     def base(self, **extra: Any) -> dict[str, Any]:
         """The args every ARM resource in the group takes: resource group, location, tags."""
         return {
@@ -149,16 +167,18 @@ class AzureComponent(MbopsComponent):
         )
 
     def store_secret(
-        self, child: str, *, vault: KeyVaultRef, secret_name: str, value: pulumi.Input[str]
+        self, child: str, *, vault: KeyVaultRef, secret_name: str, value: pulumi.Input[str], app: Identity | None = None
     ) -> pulumi.Resource:
-        """Write ``value`` (made a Pulumi secret) to the stack's Key Vault as ``secret_name``.
+        """Write ``value`` (made a Pulumi secret) to the stack's Key Vault as ``secret_name``; with ``app``, the app
+        identity may read that one secret ("Key Vault Secrets User" scoped to it, child ``<child>_reader``).
 
         The write goes through ARM (Microsoft.KeyVault/vaults/secrets), so the deployer needs only
-        control-plane rights on the vault; the vault's firewall and data-plane RBAC do not apply to it.
+        control-plane rights on the vault; the vault's firewall and data-plane RBAC do not apply to it. The secret
+        is data: kept with its vault when the stack is destroyed, unless the data is released.
         """
         from pulumi_azure_native import keyvault
 
-        return keyvault.Secret(
+        secret = keyvault.Secret(
             f"{self.prefix}-{child.replace('_', '-')}",
             **self.args(
                 child,
@@ -168,8 +188,14 @@ class AzureComponent(MbopsComponent):
                 tags=dict(self.tags),
                 properties={"value": pulumi.Output.secret(value), "content_type": "text/plain"},
             ),
-            opts=self.opts(depends_on=[vault.resource], additional_secret_outputs=["properties"]),
+            opts=self.data_opts(depends_on=[vault.resource], additional_secret_outputs=["properties"]),
         )
+        if app is not None:
+            self.ctx.app_grants.append(self.grant(
+                f"{child}_reader", role="Key Vault Secrets User", scope=vault.secret_id(secret_name),
+                principal_id=app.principal_id, key=f"app-kv/{secret_name}", depends_on=[secret],
+            ))  # fmt: skip
+        return secret
 
 
 @dataclass(kw_only=True)
@@ -182,6 +208,10 @@ class KeyVaultRef:
     @property
     def uri(self) -> pulumi.Output[str]:
         return pulumi.Output.concat("https://", self.name, ".vault.azure.net/")
+
+    def secret_id(self, secret_name: str) -> pulumi.Output[str]:
+        """ARM id of one secret: the scope of a role assignment on that secret alone."""
+        return pulumi.Output.concat(self.resource.id, f"/secrets/{secret_name}")  # type: ignore[attr-defined]
 
     def secret_url(self, secret_name: str) -> pulumi.Output[str]:
         """Versionless secret URL: Container Apps picks up new versions without a redeploy."""

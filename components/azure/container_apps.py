@@ -9,13 +9,19 @@ the same identity (``registries: [{server, identity}]``; no registry password an
 
 First deploy: a revision resolves its Key Vault references and pulls its image when it is created, so the app
 waits for the identity's role assignments to propagate (``rbac_wait``, see ``arm.py``) as well as for them to
-exist. With an edge (prod) the environment's public network access is off: Front Door Premium reaches it over
-Private Link (``edge.py``), so the WAF cannot be bypassed through the app's own hostname.
+exist. With a PostgreSQL database the app logs in as its own role (``database.SETUP_SQL``), which a manual
+Container Apps job in the same environment (so inside the VNet) creates before the app starts: it runs the
+PostgreSQL client image of the server's version, built into the stack's registry and run by digest, as its own
+identity - the only one that may read the admin URL - and ``JobRun`` starts it and waits for it to succeed
+(again whenever either URL changes). With an edge (prod) the environment's public network access is off: Front
+Door Premium reaches it over Private Link (``edge.py``), so the WAF cannot be bypassed through the app's own
+hostname.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -24,10 +30,11 @@ from pulumi_azure_native import monitor, operationalinsights
 
 from mbops.components.azure.app import AppArgs, plain_env
 from mbops.components.azure.common import AzureComponent
-from mbops.components.spec import AppSpec
+from mbops.components.spec import AppSpec, BuildSpec
 from mbops.errors import ConfigError
 
 MAX_CONSUMPTION_CPU = 4.0
+SETUP_IMAGE_CONTEXT = Path(__file__).resolve().parent / "db_setup"
 
 
 def container_resources(cpu: float, memory_mb: int) -> tuple[float, str]:
@@ -88,7 +95,7 @@ class ContainerAppsComponent(AzureComponent):
     """Base of Containers and Serverless: builds the workspace, environment and app (children below).
 
     Children: ``log_workspace``, ``environment``, ``environment_diagnostics``, ``app`` (and the ``RbacWait``
-    resource ``<name>-rbac-wait``).
+    resource ``<name>-rbac-wait``), and with a database the setup job's (``database_setup``).
     """
 
     def build_apps(
@@ -152,6 +159,8 @@ class ContainerAppsComponent(AzureComponent):
         registries = (
             [{"server": args.registry_server, "identity": identity.id}] if args.registry_server is not None else []
         )
+        self.app_name = ctx.name("ca", 32, unique=False)
+        setup_run = [database_setup(self, args, self.environment.id)] if args.database_setup is not None else []
         cpu, memory = container_resources(app.cpu, app.memory_mb)
         secrets = [
             {"name": s, "key_vault_url": args.vault.secret_url(s), "identity": identity.id}
@@ -162,7 +171,7 @@ class ContainerAppsComponent(AzureComponent):
             **self.args(
                 "app",
                 **self.base(
-                    container_app_name=ctx.name("ca", 32, unique=False),
+                    container_app_name=self.app_name,
                     managed_environment_id=self.environment.id,
                     workload_profile_name="Consumption",
                     identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
@@ -201,9 +210,74 @@ class ContainerAppsComponent(AzureComponent):
                     },
                 ),
             ),
-            opts=self.opts(depends_on=[*args.wiring.depends_on, self.rbac_wait]),
+            opts=self.opts(depends_on=[*args.wiring.depends_on, self.rbac_wait, *setup_run]),
         )
         self.fqdn = self.app.configuration.apply(lambda c: c.ingress.fqdn if c and c.ingress else None)
         self.url = self.app.configuration.apply(
             lambda c: f"https://{c.ingress.fqdn}" if c and c.ingress and c.ingress.fqdn else None
         )
+
+
+def database_setup(comp: AzureComponent, args: AppArgs, environment_id: pulumi.Input[str]) -> pulumi.Resource:
+    """The job that creates the app's PostgreSQL role in the Container Apps environment ``environment_id`` (so
+    inside the VNet), and its run (see the module docstring); the app depends on the returned run.
+
+    Children of ``comp``: ``setup_identity``, ``setup_reader_admin``, ``setup_reader_app``, ``setup_pull`` (with a
+    registry), ``setup_job``, and the dynamic ``<name>-setup-image``, ``<name>-setup-rbac-wait``,
+    ``<name>-setup-run``.
+    """
+    from pulumi_azure_native import managedidentity
+
+    from mbops.components.azure.arm import JobRun, RbacWait, arm_token
+
+    ctx, name, setup = comp.ctx, comp.prefix, args.database_setup
+    identity = managedidentity.UserAssignedIdentity(
+        f"{name}-setup-identity",
+        **comp.args("setup_identity", **comp.base(resource_name_=ctx.name("id-dbsetup", 128, unique=False))),
+        opts=comp.opts(),
+    )
+    grants = [
+        comp.grant(f"setup_reader_{which}", role="Key Vault Secrets User", scope=args.vault.secret_id(secret),
+                   principal_id=identity.principal_id, key=f"dbsetup-kv/{secret}", depends_on=setup.secrets)
+        for which, secret in (("admin", setup.admin_secret), ("app", setup.app_secret))
+    ]  # fmt: skip
+    registry = args.registry
+    if registry is not None:
+        grants.append(comp.grant("setup_pull", role="AcrPull", scope=registry.registry.id,
+                                 principal_id=identity.principal_id, key="dbsetup-acr"))  # fmt: skip
+        build = BuildSpec(context=str(SETUP_IMAGE_CONTEXT), args={"PG_MAJOR": setup.engine_version})
+        image: pulumi.Input[str] = registry.push(f"{name}-setup-image", build, "db-setup", parent=comp)
+    else:  # no registry to build into: Docker Hub's image by its tag (the image-pinned policy says so)
+        image = f"docker.io/library/postgres:{setup.engine_version}-alpine"
+    propagated = RbacWait(f"{name}-setup-rbac-wait", grants, opts=comp.opts())
+    secrets = [{"name": ref, "key_vault_url": args.vault.secret_url(secret), "identity": identity.id}
+               for ref, secret in (("admin-url", setup.admin_secret), ("app-url", setup.app_secret))]  # fmt: skip
+    job = containerapps.Job(
+        f"{name}-setup",
+        **comp.args(
+            "setup_job",
+            **comp.base(
+                job_name=ctx.name("job-dbsetup", 32, unique=False), environment_id=environment_id,
+                workload_profile_name="Consumption",
+                identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+                configuration={
+                    "trigger_type": "Manual", "replica_timeout": 900, "replica_retry_limit": 1,
+                    "manual_trigger_config": {"parallelism": 1, "replica_completion_count": 1},
+                    "secrets": secrets,
+                    "registries": [{"server": registry.server, "identity": identity.id}] if registry else [],
+                },
+                template={"containers": [{
+                    "name": "psql", "image": image, "command": ["/bin/sh", "-c"], "args": [setup.script],
+                    "resources": {"cpu": 0.25, "memory": "0.5Gi"},
+                    "env": [{"name": "DATABASE", "value": setup.database},
+                            {"name": "ADMIN_URL", "secret_ref": "admin-url"},
+                            {"name": "APP_URL", "secret_ref": "app-url"}],
+                }]},
+            ),
+        ),
+        opts=comp.opts(depends_on=[propagated, setup.server]),
+    )  # fmt: skip
+    return JobRun(
+        f"{name}-setup-run", job_id=job.id, run_key=setup.run_key, token=arm_token(comp, after=[job]),
+        opts=comp.opts(depends_on=[job, *setup.secrets]),
+    )  # fmt: skip

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mbops.components.azure.app import AppArgs, app_args
+from mbops.components.azure.app import AppArgs, app_args, container_app_logs
 from mbops.components.azure.container_apps import ContainerAppsComponent
 from mbops.components.spec import ContainersSpec
 from mbops.components.wiring import BuildContext, Built
@@ -44,4 +44,5 @@ def build(ctx: BuildContext) -> Built:
     """The app on Container Apps (in the VNet when the stack has one); its URL is the ``endpoint`` output."""
     subnet = ctx.component("network").subnet_ids["containerapps"] if ctx.stack.has("network") else None
     containers = Containers(ctx.name, ContainersArgs(**app_args(ctx), infrastructure_subnet_id=subnet))
-    return Built(component=containers, outputs={"endpoint": containers.url})
+    logs = container_app_logs(containers.ctx, containers.app_name, containers.app, containers.log_workspace)
+    return Built(component=containers, outputs={"endpoint": containers.url, "logs": logs})

@@ -7,14 +7,58 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import authorization, dbforpostgresql
+from pulumi_azure_native import dbforpostgresql
 
-from mbops.components.azure.common import AzureComponent, AzureContext, KeyVaultRef
+from mbops.components.azure.common import AzureComponent, AzureContext, Identity, KeyVaultRef
 from mbops.components.spec import DatabaseSpec
-from mbops.components.wiring import BuildContext, Built
+from mbops.components.wiring import BuildContext, Built, Gap
 from mbops.errors import ConfigError
 
 ADMIN = "mbopsadmin"
+APP_ROLE = "app"
+ADMIN_URL_SECRET, APP_URL_SECRET = "database-admin-url", "database-url"
+# Idempotent, run by the app runtime from inside the VNet (container_apps.py: a Container Apps job; servers.py:
+# the VMs' deploy extension) as the admin, connected to the app's database: creates the app's role once and
+# (re)sets its password, lets it connect to and create in its own database only, and hands it the objects the
+# admin created in ``public`` (stacks whose app used to connect as the admin keep working).
+SETUP_SQL = f"""SELECT 'CREATE ROLE {APP_ROLE} LOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}')
+\\gexec
+ALTER ROLE {APP_ROLE} WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'pw';
+SELECT format('GRANT %I TO %I', '{APP_ROLE}', current_user) WHERE NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER')
+\\gexec
+SELECT format('GRANT CONNECT, TEMPORARY, CREATE ON DATABASE %I TO {APP_ROLE}', :'db')
+\\gexec
+GRANT USAGE, CREATE ON SCHEMA public TO {APP_ROLE};
+DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+             AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  LOOP
+    EXECUTE format('ALTER %s public.%I OWNER TO {APP_ROLE}',
+                   CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                  WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.relname);
+  END LOOP;
+END $$;
+DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind = 'S'
+             AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  LOOP EXECUTE format('ALTER SEQUENCE public.%I OWNER TO {APP_ROLE}', r.relname); END LOOP;
+END $$;
+"""
+# The shell around it: the app's password is the one in its own URL (postgresql://app:<password>@...), one
+# secret; the server may still be starting (a self-hosted VM installs PostgreSQL at first boot).
+SETUP_SCRIPT = f"""set -eu
+pw="${{APP_URL#*://*:}}"
+pw="${{pw%%@*}}"
+tries=0
+until psql "$ADMIN_URL" -tAc 'select 1' >/dev/null; do
+  tries=$((tries + 1)); [ "$tries" -lt 60 ] || {{ echo "mbops: PostgreSQL does not answer" >&2; exit 1; }}; sleep 10
+done
+psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -v pw="$pw" -v db="$DATABASE" <<'SQL'
+{SETUP_SQL}SQL
+"""
 SKUS = {
     "small": ("Standard_B1ms", "Burstable"),
     "medium": ("Standard_D2ds_v5", "GeneralPurpose"),
@@ -34,9 +78,34 @@ def storage_size(gb: int) -> int:
 
 
 @dataclass(kw_only=True)
+class AppRoleSetup:
+    """What the app runtime needs to create the app's role from inside the VNet (see ``SETUP_SQL``)."""
+
+    database: str
+    engine_version: str
+    admin_secret: str  # Key Vault secret holding the admin URL (the app identity cannot read it)
+    app_secret: str  # Key Vault secret holding the app's URL
+    admin_url: pulumi.Output[str]  # Pulumi secrets
+    app_url: pulumi.Output[str]
+    secrets: list[pulumi.Resource]  # the two Key Vault secrets
+    server: pulumi.Resource  # what must exist first (the server, or the self-hosted VM)
+    script: str = SETUP_SCRIPT
+
+    @property
+    def run_key(self) -> pulumi.Output[str]:
+        """Changes when the script or either URL changes: the setup runs again then."""
+        import hashlib
+
+        return pulumi.Output.all(self.admin_url, self.app_url).apply(
+            lambda urls: hashlib.sha256("\0".join([self.script, self.database, *urls]).encode()).hexdigest()[:16]
+        )
+
+
+@dataclass(kw_only=True)
 class DatabaseArgs:
     ctx: AzureContext
     vault: KeyVaultRef
+    app_identity: Identity | None = None  # may read the app's URL (and nothing else of the database's)
     spec: DatabaseSpec = field(default_factory=DatabaseSpec)
     delegated_subnet_id: pulumi.Input[str] | None = None
     private_dns_zone_id: pulumi.Input[str] | None = None
@@ -59,10 +128,16 @@ class Database(AzureComponent):
     its database are kept when the stack is destroyed (``retain_on_delete``) unless its data is released
     (``destroy --delete-data``: lock, ``protect`` and retention off). Flexible Server has no final backup on
     delete: its backups are deleted with it (restore a deleted server within 5 days through Azure support).
-    The admin password is a generated Pulumi secret; the app only ever sees ``database-url`` in Key Vault.
-    ``self_hosted``: see ``selfhosted.py``.
-    Children: ``password``, ``server``, ``require_tls``, ``tls_version``, ``database``, ``lock``,
-    ``url_secret`` (and the self-hosted ones).
+    Logins: passwords only (``active_directory_auth`` off: no Entra administrator is configured, so Entra logins
+    would reach nothing; set one through overrides with an ``Administrator`` to use them). The admin
+    (``mbopsadmin``) password is a generated Pulumi secret and its URL the Key Vault secret ``database-admin-url``,
+    which the app identity cannot read. The app logs in as ``app``, a plain role with its own generated password
+    (``database-url``, the only database secret the app reads), created from inside the VNet before the app
+    starts by the app runtime (``SETUP_SQL``; ``container_apps.database_setup``), which also hands ``app`` the
+    tables an older deployment's app made as the admin. Server parameters and the database are kept with the
+    server. ``self_hosted``: see ``selfhosted.py``.
+    Children: ``password``, ``app_password``, ``server``, ``require_tls``, ``tls_version``, ``database``,
+    ``lock``, ``admin_url_secret``, ``url_secret``, ``url_secret_reader`` (and the self-hosted ones).
     """
 
     kind = "database"
@@ -80,24 +155,40 @@ class Database(AzureComponent):
             **self.args("password", length=32, special=False, min_upper=2, min_lower=2, min_numeric=2),
             opts=self.opts(),
         )
+        self.app_password = random.RandomPassword(
+            f"{name}-app-password",
+            **self.args("app_password", length=32, special=False, min_upper=2, min_lower=2, min_numeric=2),
+            opts=self.opts(),
+        )
         if spec.self_hosted:
             from mbops.components.azure.selfhosted import build_self_hosted
 
-            self.host = build_self_hosted(self, args)
+            self.host, server = build_self_hosted(self, args)
         else:
-            self.host = self._flexible_server(name, args)
-        url = pulumi.Output.concat(
-            f"postgresql://{ADMIN}:",
-            self.password.result,
-            f"@{self.host}:5432/{spec.database_name}?sslmode=require",
+            self.host, server = self._flexible_server(name, args)
+
+        def url(user: str, password: pulumi.Output[str]) -> pulumi.Output[str]:
+            tail = f"@{self.host}:5432/{spec.database_name}?sslmode=require"
+            return pulumi.Output.secret(pulumi.Output.concat(f"postgresql://{user}:", password, tail))
+
+        admin_url, app_url = url(ADMIN, self.password.result), url(APP_ROLE, self.app_password.result)
+        # For operators and the role setup only: no app identity reads it.
+        self.admin_url_secret = self.store_secret(
+            "admin_url_secret", vault=args.vault, secret_name=ADMIN_URL_SECRET, value=admin_url
         )
         self.url_secret = self.store_secret(
-            "url_secret", vault=args.vault, secret_name="database-url", value=url
+            "url_secret", vault=args.vault, secret_name=APP_URL_SECRET, value=app_url, app=args.app_identity
         )
+        self.setup = AppRoleSetup(
+            database=spec.database_name, engine_version=spec.engine_version, admin_secret=ADMIN_URL_SECRET,
+            app_secret=APP_URL_SECRET, admin_url=admin_url, app_url=app_url,
+            secrets=[self.admin_url_secret, self.url_secret], server=server,
+        )  # fmt: skip
         self.database_name = spec.database_name
-        self.finish({"host": self.host, "database": spec.database_name, "url_secret": "database-url"})
+        self.finish({"host": self.host, "database": spec.database_name, "url_secret": APP_URL_SECRET,
+                     "admin_url_secret": ADMIN_URL_SECRET, "app_role": APP_ROLE})  # fmt: skip
 
-    def _flexible_server(self, name: str, args: DatabaseArgs) -> str:
+    def _flexible_server(self, name: str, args: DatabaseArgs) -> tuple[str, pulumi.Resource]:
         ctx, spec = args.ctx, args.spec
         if args.delegated_subnet_id is None or args.private_dns_zone_id is None:
             raise ConfigError("azure: components.database needs components.network (private access only)")
@@ -118,11 +209,8 @@ class Database(AzureComponent):
                     sku={"name": sku, "tier": tier},
                     administrator_login=ADMIN,
                     administrator_login_password=pulumi.Output.secret(self.password.result),
-                    auth_config={
-                        "password_auth": "Enabled",
-                        "active_directory_auth": "Enabled",
-                        "tenant_id": ctx.tenant_id,
-                    },
+                    # Passwords only: no Entra administrator is configured, so Entra logins would reach nothing.
+                    auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
                     storage={"storage_size_gb": storage_size(spec.storage_gb), "auto_grow": "Enabled"},
                     backup={
                         "backup_retention_days": max(spec.backup_retention_days, MIN_BACKUP_DAYS),
@@ -156,7 +244,7 @@ class Database(AzureComponent):
                 value="on",
                 source="user-override",
             ),
-            opts=self.opts(depends_on=[server]),
+            opts=self.data_opts(depends_on=[server]),
         )
         tls_version = dbforpostgresql.Configuration(
             f"{name}-tls-version",
@@ -167,9 +255,9 @@ class Database(AzureComponent):
                 value="TLSv1.2",
                 source="user-override",
             ),
-            opts=self.opts(depends_on=[tls_on]),
+            opts=self.data_opts(depends_on=[tls_on]),
         )
-        dbforpostgresql.Database(
+        database = dbforpostgresql.Database(
             f"{name}-database",
             **self.args(
                 "database",
@@ -180,19 +268,9 @@ class Database(AzureComponent):
             ),
             opts=self.data_opts(depends_on=[tls_version], protect=spec.deletion_protection),
         )
-        if spec.deletion_protection and not ctx.release_data:
-            authorization.ManagementLockByScope(
-                f"{name}-lock",
-                **self.args(
-                    "lock",
-                    scope=server.id,
-                    level="CanNotDelete",
-                    lock_name="mbops-deletion-protection",
-                    notes="mbops: deletion protection (components.database.deletion_protection)",
-                ),
-                opts=self.opts(depends_on=[server]),
-            )
-        return f"{server_name}.postgres.database.azure.com"
+        self.lock("lock", scope=server.id, why="components.database.deletion_protection", after=server,
+                  when=spec.deletion_protection)  # fmt: skip
+        return f"{server_name}.postgres.database.azure.com", database
 
 
 def static_ip(cidr: str, offset: int = 10) -> str:
@@ -200,10 +278,22 @@ def static_ip(cidr: str, offset: int = 10) -> str:
     return str(ipaddress.ip_network(cidr)[offset])
 
 
+MAX_STORAGE_GAP = Gap(
+    reason=(
+        "database.max_storage_gb: PostgreSQL Flexible Server storage auto-grows without a ceiling on Azure (and "
+        "never shrinks), so the limit is not enforced; storage_gb sets the starting size"
+    ),
+    alternative="the db-storage alert (monitoring) warns before the disk fills; watch its growth there",
+    partial=True,
+)
+
+
 def build(ctx: BuildContext) -> Built:
     """PostgreSQL inside the VNet; the app gets ``DATABASE_URL`` from Key Vault (``database-url``)."""
     net, spec = ctx.component("network"), ctx.spec
-    args = DatabaseArgs(ctx=ctx.foundation.azure, spec=spec, vault=ctx.component("secrets").ref)
+    args = DatabaseArgs(
+        ctx=ctx.foundation.azure, spec=spec, vault=ctx.component("secrets").ref, app_identity=ctx.foundation.identity
+    )
     if spec.self_hosted:
         args.data_subnet_id, args.data_cidr = net.subnet_ids["data"], net.cidrs["data"]
         args.app_cidrs = list(net.app_cidrs)
@@ -214,5 +304,6 @@ def build(ctx: BuildContext) -> Built:
     database = Database(ctx.name, args, opts=pulumi.ResourceOptions(depends_on=[net]))
     return Built(
         component=database, secrets={"DATABASE_URL": "database-url"}, depends_on=[database],
+        gap=None if spec.self_hosted else MAX_STORAGE_GAP,
         outputs={"database_host": database.host, "database_name": database.database_name},
     )  # fmt: skip

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, cosmosdb
+from pulumi_azure_native import cosmosdb
 
 from mbops.components.azure.common import COSMOS_DATA_CONTRIBUTOR, AzureComponent, AzureContext, Identity
 from mbops.components.azure.network import app_subnet_ids
@@ -28,16 +28,16 @@ class DocDbArgs:
 class DocDb(AzureComponent):
     """Cosmos DB account (serverless capacity) with a SQL database and a container partitioned on ``/pk``.
 
-    Keys are off (``disable_local_auth``), so only Entra ID tokens work: the app identity gets the built-in
-    "Cosmos DB Built-in Data Contributor" data-plane role (a SQL role assignment, not an ARM role), and
-    control-plane writes through keys are disabled too (``disable_key_based_metadata_write_access``).
-    TLS 1.2 minimum. The saas app runs outside a VNet, so the public endpoint stays enabled - without keys
-    an anonymous or key-holding caller gets nothing; with ``allowed_subnet_ids`` the account is limited to
-    those subnets (saas prod: the foundation's VNet, service endpoint ``Microsoft.AzureCosmosDB``), so
-    the public endpoint answers no one else. ``point_in_time_recovery``: continuous backup (7 days; 30 days
-    in prod) instead of periodic; ``deletion_protection``: a CanNotDelete lock and Pulumi ``protect``. The
-    account, database and container are kept when the stack is destroyed unless its data is released
-    (``destroy --delete-data``, which also drops the lock and ``protect``).
+    Keys are off (``disable_local_auth``), so only Entra ID tokens work: the app identity gets the built-in "Cosmos
+    DB Built-in Data Contributor" data-plane role (a SQL role assignment, not an ARM role), and control-plane writes
+    through keys are disabled too (``disable_key_based_metadata_write_access``). TLS 1.2 minimum, zone-redundant in
+    prod (a creation-time choice). The saas app runs outside a VNet, so the public endpoint stays enabled - without
+    keys an anonymous or key-holding caller gets nothing; with ``allowed_subnet_ids`` the account is limited to
+    those subnets (saas prod: the foundation's VNet, service endpoint ``Microsoft.AzureCosmosDB``), so the public
+    endpoint answers no one else. ``point_in_time_recovery``: continuous backup (7 days; 30 days in prod) instead of
+    periodic; ``deletion_protection``: a CanNotDelete lock and Pulumi ``protect``. The account, database and
+    container are kept when the stack is destroyed unless its data is released (``destroy --delete-data``, which
+    also drops the lock and ``protect``).
     Children: ``account``, ``database``, ``container``, ``app_access``, ``lock``.
     """
 
@@ -59,7 +59,8 @@ class DocDb(AzureComponent):
             account_name=self.account_name,
             kind="GlobalDocumentDB",
             database_account_offer_type="Standard",
-            locations=[{"location_name": ctx.location, "failover_priority": 0, "is_zone_redundant": False}],
+            # Zone-redundant in prod (set at creation only; the region must have availability zones).
+            locations=[{"location_name": ctx.location, "failover_priority": 0, "is_zone_redundant": ctx.prod}],
             capabilities=[{"name": "EnableServerless"}],
             consistency_policy={"default_consistency_level": "Session"},
             backup_policy=backup,
@@ -115,20 +116,11 @@ class DocDb(AzureComponent):
                     principal_id=args.app_identity.principal_id,
                     scope=self.account.id,
                 ),
-                opts=self.opts(depends_on=[self.account]),
+                # A child of the (locked, retained) account: kept with it unless the data is released.
+                opts=self.data_opts(depends_on=[self.account]),
             )
-        if spec.deletion_protection and not ctx.release_data:
-            authorization.ManagementLockByScope(
-                f"{name}-lock",
-                **self.args(
-                    "lock",
-                    scope=self.account.id,
-                    level="CanNotDelete",
-                    lock_name="mbops-deletion-protection",
-                    notes="mbops: deletion protection (components.docdb.deletion_protection)",
-                ),
-                opts=self.opts(depends_on=[self.account]),
-            )
+        self.lock("lock", scope=self.account.id, why="components.docdb.deletion_protection", after=self.account,
+                  when=spec.deletion_protection)  # fmt: skip
         self.endpoint = f"https://{self.account_name}.documents.azure.com:443/"
         self.table = f"{DATABASE}/{CONTAINER}"
         self.finish({"endpoint": self.endpoint, "database": DATABASE, "container": CONTAINER})

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import cdn, dns, frontdoor
 
-from mbops.components.azure.arm import PrivateLinkApproval, arm_token
+from mbops.components.azure.arm import PrivateLinkApproval, arm_token, request_message
 from mbops.components.azure.common import AzureComponent, AzureContext
 from mbops.components.spec import EdgeSpec
 from mbops.components.wiring import APP_KINDS, BuildContext, Built
@@ -69,8 +69,9 @@ class Edge(AzureComponent):
     - WAF (``waf``): Prevention mode, request body inspection, the managed Default Rule Set 2.1 (OWASP) and
       Bot Manager 1.1 (``managed_rules``), and a per-client-IP rate limit of ``rate_limit`` requests per 5
       minutes, attached to the domain and to the CDN's endpoint when they share the profile.
-    - Origin: the app over Private Link (approved by ``origin_approval``), health-probed on the app's health
-      path; the API is never cached.
+    - Origin: the app over Private Link (approved by ``origin_approval``: the request message carries a random
+      nonce drawn once per deployment, ``origin_nonce``), health-probed on the app's health path; the API is
+      never cached.
     Children: ``profile`` (unless the CDN's is shared), ``endpoint``, ``waf_policy``, ``security_policy``,
     ``custom_domain``, ``origin_group``, ``origin``, ``route``, ``dns_validation``, ``dns_record``.
     """
@@ -124,6 +125,7 @@ class Edge(AzureComponent):
             ),
             opts=self.opts(depends_on=[profile]),
         )  # fmt: skip
+        message = request_message(self, f"{name}-origin-nonce", ORIGIN_MESSAGE)
         self.origin = cdn.AFDOrigin(
             f"{name}-origin",
             **self.args(
@@ -141,14 +143,15 @@ class Edge(AzureComponent):
                 enforce_certificate_name_check=True,
                 shared_private_link_resource=cdn.SharedPrivateLinkResourcePropertiesArgs(
                     private_link=cdn.ResourceReferenceArgs(id=origin.target_id), group_id=origin.group_id,
-                    private_link_location=ctx.location, request_message=ORIGIN_MESSAGE,
+                    private_link_location=ctx.location, request_message=message,
                 ),
             ),
             opts=self.opts(depends_on=[group]),
         )  # fmt: skip
         self.approval = PrivateLinkApproval(
             f"{name}-origin-approval", target_id=origin.target_id, target_type=origin.target_type,
-            request_message=ORIGIN_MESSAGE, token=arm_token(self), opts=self.opts(depends_on=[self.origin]),
+            request_message=message, token=arm_token(self, after=[self.origin]),
+            opts=self.opts(depends_on=[self.origin]),
         )  # fmt: skip
         domains = [cdn.ActivatedResourceReferenceArgs(id=self.custom_domain.id)] if self.custom_domain else []
         self.route = cdn.Route(

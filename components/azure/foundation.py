@@ -40,6 +40,11 @@ def resource_group_name(stack: str, environment: str) -> str:
 def create_foundation(ctx: AzureContext) -> Identity:
     """Create the resource group (sets ``ctx.resource_group``) and the app identity; return the identity.
 
+    The group is kept when the stack is destroyed unless its data is released (``destroy --delete-data``):
+    deleting a group deletes everything in it, so a group deleted around retained data would delete that data
+    too. ``destroy`` therefore leaves the group holding the retained data (and the network a retained
+    PostgreSQL server lives in); ``destroy --delete-data`` deletes all of it.
+
     The app identity is user-assigned (not system-assigned) on every runtime - Container Apps and the VM
     scale set alike - so its role assignments (Key Vault, Storage, Cosmos DB, Redis) exist *before* the
     first replica or VM boots and survive a replacement of the app.
@@ -49,6 +54,7 @@ def create_foundation(ctx: AzureContext) -> Identity:
         resource_group_name=ctx.resource_group_name,
         location=ctx.location,
         tags=dict(ctx.tags),
+        opts=pulumi.ResourceOptions(retain_on_delete=not ctx.release_data),
     )
     ctx.resource_group = group
     identity = managedidentity.UserAssignedIdentity(

@@ -24,6 +24,8 @@ TEST_LOCATIONS = ("us-va-ash-azr", "us-il-ch1-azr", "emea-nl-ams-azr", "emea-gb-
 # PostgreSQL Flexible Server's default max_connections per SKU (for the connections-percent alert).
 PG_MAX_CONNECTIONS = {"Standard_B1ms": 50, "Standard_D2ds_v5": 859, "Standard_D4ds_v5": 1719}
 NETWORK_WATCHER_GROUP = "NetworkWatcherRG"  # where Azure creates each region's network watcher by default
+# Azure portal metric chart aggregation codes (MonitorChartPart).
+AGGREGATION_TYPES = {"Total": 1, "Minimum": 2, "Maximum": 3, "Average": 4, "Count": 7}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +41,8 @@ class Alert:
     aggregation: str
     description: str
     severity: int = 2
-    dimensions: tuple[tuple[str, str], ...] = ()
+    dimensions: tuple[tuple[str, pulumi.Input[str]], ...] = ()
+    window_s: int | None = None  # the evaluation window (default: thresholds.period_s)
 
 
 @dataclass(kw_only=True)
@@ -53,6 +56,8 @@ class Watched:
     app: Any
     min_replicas: int
     front_door: Any = None  # the Front Door profile of the edge (or the CDN)
+    entry_host: pulumi.Input[str] | None = None  # the entry's Front Door endpoint host (the profile may be shared)
+    entry_origin_group: str = "app"  # the entry's origin group on that profile
     database: Any = None
     database_sku: str | None = None
     cache: Any = None
@@ -80,23 +85,28 @@ def alerts(w: Watched, spec: MonitoringSpec) -> list[Alert]:
     """The alerts for what the stack has, with ``spec.thresholds``."""
     t = spec.thresholds
     found: list[Alert] = []
+    # With diagnostic settings (resource-specific mode) the Container Apps tables carry no _CL suffix.
+    logs = "Syslog" if w.app_kind == "servers" else "ContainerAppConsoleLogs"
     if w.front_door is not None:
         fd, ns = w.front_door.id, "Microsoft.Cdn/profiles"
+        endpoint = (("Endpoint", w.entry_host),) if w.entry_host is not None else ()
         found += [
             Alert(key="entry-5xx", scope=fd, namespace=ns, metric="Percentage5XX", operator="GreaterThan",
-                  threshold=t.error_rate_pct, aggregation="Average", severity=1,
-                  description=f"More than {t.error_rate_pct:g}% of requests at Front Door end in 5xx. Check the "
-                  "app's logs (ContainerAppConsoleLogs_CL / Syslog) and its last deployment; roll back if it "
-                  "started with a release."),
+                  threshold=t.error_rate_pct, aggregation="Average", severity=1, dimensions=endpoint,
+                  description=f"More than {t.error_rate_pct:g}% of the app's requests at Front Door end in 5xx. "
+                  f"Check the app's logs ({logs}) and its last deployment; roll back if it started with a "
+                  "release."),
             Alert(key="entry-latency", scope=fd, namespace=ns, metric="TotalLatency", operator="GreaterThan",
-                  threshold=t.latency_p95_ms, aggregation="Average",
-                  description=f"Average Front Door latency is above {t.latency_p95_ms:g} ms (Azure metrics have "
-                  "no percentile; the p95 is in the FrontDoorAccessLog table). Look for a slow dependency "
-                  "(database CPU, cache) or scale the app out."),
+                  threshold=t.latency_p95_ms, aggregation="Average", dimensions=endpoint,
+                  description=f"Average Front Door latency of the app is above {t.latency_p95_ms:g} ms (Azure "
+                  "metrics have no percentile; the p95 is in the FrontDoorAccessLog table). Look for a slow "
+                  "dependency (database CPU, cache) or scale the app out."),
             Alert(key="entry-origin-health", scope=fd, namespace=ns, metric="OriginHealthPercentage",
-                  operator="LessThan", threshold=100, aggregation="Average", severity=1,
-                  description="Front Door finds the app unhealthy on its health path. Check the app's replicas "
-                  "or instances and the health path's answer; the Private Link connection must be Approved."),
+                  operator="LessThan", threshold=90, aggregation="Average", severity=1,
+                  dimensions=(("OriginGroup", w.entry_origin_group),),
+                  description="Fewer than 90% of Front Door's health probes find the app healthy on its health "
+                  "path. Check the app's replicas or instances and the health path's answer; the Private Link "
+                  "connection must be Approved."),
         ]  # fmt: skip
     if w.app_kind == "servers":
         vmss, ns = w.app.scale_set.id, "Microsoft.Compute/virtualMachineScaleSets"
@@ -110,14 +120,19 @@ def alerts(w: Watched, spec: MonitoringSpec) -> list[Alert]:
                   operator="LessThan", threshold=100 - t.memory_pct, aggregation="Average",
                   description=f"App VMs have less than {100 - t.memory_pct:g}% memory free. Look for a leak in "
                   "the app (Syslog) or raise the VM size (components.servers.size)."),
+            # A rolling or OS upgrade takes up to a third of the VMs out for minutes: these fire on more than that,
+            # sustained over 15 minutes.
             Alert(key="app-instances", scope=vmss, namespace=ns, metric="VmAvailabilityMetric",
-                  operator="LessThan", threshold=1, aggregation="Average", severity=1,
-                  description="An app VM is unavailable. Automatic repairs replace it after 15 minutes; check "
-                  "boot diagnostics and `az vmss get-instance-view` if it does not come back."),
+                  operator="LessThan", threshold=0.6, aggregation="Average", window_s=900,
+                  description="Over 40% of the app VMs have been unavailable for 15 minutes, more than an upgrade "
+                  "batch. Automatic repairs replace failed VMs after 15 minutes; check boot diagnostics and "
+                  "`az vmss get-instance-view` if they do not come back."),
             Alert(key="app-unhealthy", scope=lb, namespace=lbns, metric="DipAvailability", operator="LessThan",
-                  threshold=100, aggregation="Average", severity=1,
-                  description="The load balancer's health probe fails on some app VMs. Check the mbops-app "
-                  "service on them (az vmss run-command) and the app's logs in Syslog."),
+                  threshold=60, aggregation="Average", severity=1, window_s=900,
+                  description="The load balancer's health probe has failed on over 40% of the app VMs for 15 "
+                  "minutes. Check the mbops-app service on them (az vmss run-command invoke ... --scripts "
+                  "'journalctl -u mbops-app -n 50') and the app's logs in Syslog; a bad release stops its own "
+                  "rolling upgrade (mbops-deploy)."),
         ]  # fmt: skip
     else:
         app, ns = w.app.app.id, "Microsoft.App/containerApps"
@@ -129,29 +144,35 @@ def alerts(w: Watched, spec: MonitoringSpec) -> list[Alert]:
             Alert(key="app-memory", scope=app, namespace=ns, metric="MemoryPercentage", operator="GreaterThan",
                   threshold=t.memory_pct, aggregation="Average",
                   description=f"App replicas use more than {t.memory_pct:g}% of their memory. Look for a leak "
-                  "(ContainerAppConsoleLogs_CL) or raise app.memory_mb."),
+                  "(ContainerAppConsoleLogs) or raise app.memory_mb."),
             Alert(key="app-restarts", scope=app, namespace=ns, metric="RestartCount", operator="GreaterThan",
-                  threshold=0, aggregation="Total", severity=1,
-                  description="App replicas restart (failed probes or crashes). Read ContainerAppSystemLogs_CL "
-                  "for the probe failures and ContainerAppConsoleLogs_CL for the app's last lines."),
+                  threshold=2, aggregation="Total",
+                  description="App replicas restarted more than twice in the window (failed probes or crashes). "
+                  "Read ContainerAppSystemLogs for the probe failures and ContainerAppConsoleLogs for the app's "
+                  "last lines."),
         ]  # fmt: skip
         if w.min_replicas > 0:
             found.append(Alert(
                 key="app-replicas", scope=app, namespace=ns, metric="Replicas", operator="LessThan",
                 threshold=w.min_replicas, aggregation="Minimum", severity=1,
                 description=f"Fewer than {w.min_replicas} app replicas run. A revision may fail to provision: "
-                "read ContainerAppSystemLogs_CL (image pull, Key Vault references, probes).",
+                "read ContainerAppSystemLogs (image pull, Key Vault references, probes).",
             ))  # fmt: skip
         if w.front_door is None:
             found.append(Alert(
                 key="app-5xx", scope=app, namespace=ns, metric="Requests", operator="GreaterThan", threshold=10,
                 aggregation="Total", severity=1, dimensions=(("statusCodeCategory", "5xx"),),
-                description="The app answers 5xx. Check ContainerAppConsoleLogs_CL and the last revision.",
+                description="The app answers 5xx. Check ContainerAppConsoleLogs and the last revision.",
             ))  # fmt: skip
     if w.database is not None:
         db, ns = w.database.id, "Microsoft.DBforPostgreSQL/flexibleServers"
         limit = PG_MAX_CONNECTIONS.get(w.database_sku or "", 50)
         found += [
+            Alert(key="db-alive", scope=db, namespace=ns, metric="is_db_alive", operator="LessThan", threshold=1,
+                  aggregation="Minimum", severity=1, window_s=300,
+                  description="PostgreSQL does not answer. Check the server's state and Resource Health in the "
+                  "portal (a failover or maintenance shows there) and PostgreSQLLogs; the app's health path "
+                  "fails until it is back."),
             Alert(key="db-cpu", scope=db, namespace=ns, metric="cpu_percent", operator="GreaterThan",
                   threshold=t.db_cpu_pct, aggregation="Average",
                   description=f"PostgreSQL above {t.db_cpu_pct:g}% CPU. Find the slow queries (Query Store, "
@@ -194,9 +215,10 @@ class Monitoring(AzureComponent):
     workspace for every data service (PostgreSQL, Redis, Cosmos DB, storage), Key Vault's audit log, the
     registry and Front Door, VNet flow logs with traffic analytics (the successor of NSG flow logs, which
     Azure no longer creates), and a monthly budget on the resource group (``budget_usd``: 80% actual, 100%
-    forecast). The dashboard is the Application Insights and workspace views (``az monitor app-insights``).
-    Children: ``action_group``, ``alert_<key>``, ``app_insights``, ``health_test``, ``diagnostics_<what>``,
-    ``flow_log_storage``, ``flow_log``, ``budget``.
+    forecast), and a portal dashboard charting every metric the alerts watch.
+    Children: ``action_group``, ``alert_<key>``, ``dashboard``, ``app_insights``, ``health_test``,
+    ``alert_health``, ``diagnostics_<what>``, ``flow_log_storage``, ``flow_log_identity``, ``flow_log_writer``,
+    ``flow_log``, ``budget``.
     """
 
     kind = "monitoring"
@@ -224,9 +246,11 @@ class Monitoring(AzureComponent):
         )  # fmt: skip
         if not spec.notify:
             pulumi.log.warn("components.monitoring.notify: no target; alerts fire into an action group nobody reads")
-        for alert in alerts(w, spec):
+        found = alerts(w, spec)
+        for alert in found:
             self._alert(name, alert, spec.thresholds.period_s)
         self._insights(name, w)
+        self._dashboard(name, found)
         self._diagnostics(name, w)
         if w.vnet is not None:
             self._flow_logs(name, w)
@@ -243,7 +267,7 @@ class Monitoring(AzureComponent):
                 resource_group_name=ctx.resource_group_name,
                 rule_name=ctx.name(f"alert-{alert.key}", 260, unique=False), location="global",
                 tags=dict(self.tags), description=alert.description, severity=alert.severity, enabled=True,
-                scopes=[alert.scope], evaluation_frequency="PT1M", window_size=window(period_s),
+                scopes=[alert.scope], evaluation_frequency="PT1M", window_size=window(alert.window_s or period_s),
                 auto_mitigate=True,
                 criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
                     odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
@@ -256,6 +280,52 @@ class Monitoring(AzureComponent):
                     )],
                 ),
                 actions=[monitor.MetricAlertActionArgs(action_group_id=self.action_group.id)],
+            ),
+            opts=self.opts(),
+        )  # fmt: skip
+
+    def _dashboard(self, name: str, found: list[Alert]) -> None:
+        """A portal dashboard with a chart of each metric the alerts watch (the last 24 hours), two per row."""
+        from pulumi_azure_native import portal
+
+        charts, seen = [], set()
+        for alert in found:
+            if (alert.namespace, alert.metric) in seen:
+                continue
+            seen.add((alert.namespace, alert.metric))
+            chart = {
+                "metrics": [{
+                    "resourceMetadata": {"id": alert.scope}, "name": alert.metric, "namespace": alert.namespace,
+                    "aggregationType": AGGREGATION_TYPES[alert.aggregation],
+                    "metricVisualization": {"displayName": alert.metric},
+                }],
+                "title": f"{alert.metric} ({alert.aggregation.lower()})",
+                "timespan": {"relative": {"duration": 24 * 3600 * 1000}, "showUTCTime": False, "grain": 1},
+                "visualization": {"chartType": 2, "legendVisualization": {"isVisible": True, "position": 2}},
+            }  # fmt: skip
+            index = len(charts)
+            charts.append(portal.DashboardPartsArgs(
+                position=portal.DashboardPartsPositionArgs(x=6 * (index % 2), y=4 * (index // 2), col_span=6,
+                                                           row_span=4),
+                metadata=portal.DashboardPartMetadataArgs(
+                    type="Extension/HubsExtension/PartType/MonitorChartPart",
+                    inputs=[{"name": "options", "value": {"chart": chart}},
+                            {"name": "sharedTimeRange", "isOptional": True}],
+                ),
+            ))  # fmt: skip
+        ctx = self.ctx
+        self.dashboard = portal.Dashboard(
+            f"{name}-dashboard",
+            **self.args(
+                "dashboard", **self.base(
+                    dashboard_name=ctx.name("dash", 160, unique=False),
+                    properties=portal.DashboardPropertiesWithProvisioningStateArgs(
+                        lenses=[portal.DashboardLensArgs(order=0, parts=charts)],
+                        metadata={"model": {"timeRange": {"value": {"relative": {"duration": 24, "timeUnit": 1}},
+                                                          "type": "MsPortalFx.Composition.Configuration.ValueTypes"
+                                                                  ".TimeRange"}}},
+                    ),
+                ),
             ),
             opts=self.opts(),
         )  # fmt: skip
@@ -277,8 +347,7 @@ class Monitoring(AzureComponent):
         )  # fmt: skip
         url = pulumi.Output.concat(w.url, w.health_path)
         test_name = ctx.name("health", 260, unique=False)
-        self.web_test_id = ctx.resource_id("Microsoft.Insights", "webtests", test_name)
-        applicationinsights.WebTest(
+        self.web_test = applicationinsights.WebTest(
             f"{name}-health-test",
             **self.args(
                 "health_test",
@@ -300,7 +369,8 @@ class Monitoring(AzureComponent):
             ),
             opts=self.opts(depends_on=[self.app_insights]),
         )  # fmt: skip
-        # Down from 3 of 5 locations: the one availability alert.
+        # Down from 3 of 5 locations: the one availability alert. It names the test by its id and waits for it
+        # (ARM validates that the test exists), scoped to the test and its component as Azure requires.
         monitor.MetricAlert(
             f"{name}-health",
             **self.args(
@@ -309,15 +379,15 @@ class Monitoring(AzureComponent):
                 location="global", tags=dict(self.tags), severity=0, enabled=True, auto_mitigate=True,
                 description=f"{w.health_path} fails from 3 of {len(TEST_LOCATIONS)} test locations: the app is "
                 "down for users. Check the entry alerts, the app's replicas or instances, and the last release.",
-                scopes=[self.app_insights.id], evaluation_frequency="PT1M", window_size="PT5M",
+                scopes=[self.web_test.id, self.app_insights.id], evaluation_frequency="PT1M", window_size="PT5M",
                 criteria=monitor.WebtestLocationAvailabilityCriteriaArgs(
                     odata_type="Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria",
-                    web_test_id=self.web_test_id,
+                    web_test_id=self.web_test.id,
                     component_id=self.app_insights.id, failed_location_count=3,
                 ),
                 actions=[monitor.MetricAlertActionArgs(action_group_id=self.action_group.id)],
             ),
-            opts=self.opts(),
+            opts=self.opts(depends_on=[self.web_test, self.app_insights]),
         )  # fmt: skip
 
     def _diagnostics(self, name: str, w: Watched) -> None:
@@ -350,7 +420,18 @@ class Monitoring(AzureComponent):
             )  # fmt: skip
 
     def _flow_logs(self, name: str, w: Watched) -> None:
-        """VNet flow logs (every NSG's decisions) to a logs storage account, analysed into the workspace."""
+        """VNet flow logs (every NSG's decisions) to a logs storage account, analysed into the workspace.
+
+        The account takes Entra ID only (no shared keys), so the flow log writes with its own user-assigned
+        identity, which gets "Storage Blob Data Contributor" on that account alone. The flow log belongs to the
+        region's network watcher, ``NetworkWatcherRG/NetworkWatcher_<region>``: one per subscription and region,
+        which Azure creates with the region's first VNet unless the subscription opted out
+        (``DisableNetworkWatcherAutocreation``) - ``mbops bootstrap`` / ``mbops doctor`` make sure it exists. The
+        stack does not create it: a second watcher in the region is refused, and adopting the shared one would
+        tie it to one stack's lifetime.
+        """
+        from pulumi_azure_native import managedidentity
+
         ctx = self.ctx
         account = storage.StorageAccount(
             f"{name}-flow-log-storage",
@@ -368,6 +449,15 @@ class Monitoring(AzureComponent):
             ),
             opts=self.opts(),
         )  # fmt: skip
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-flow-log-identity",
+            **self.args("flow_log_identity", **self.base(resource_name_=ctx.name("id-flowlog", 128, unique=False))),
+            opts=self.opts(),
+        )
+        writer = self.grant(
+            "flow_log_writer", role="Storage Blob Data Contributor", scope=account.id,
+            principal_id=identity.principal_id, key="flow-log-blob",
+        )  # fmt: skip
         network.FlowLog(
             f"{name}-flow-log",
             **self.args(
@@ -375,6 +465,9 @@ class Monitoring(AzureComponent):
                 resource_group_name=NETWORK_WATCHER_GROUP, network_watcher_name=f"NetworkWatcher_{ctx.location}",
                 flow_log_name=ctx.name("flowlog", 80), location=ctx.location, tags=dict(self.tags), enabled=True,
                 target_resource_id=w.vnet.vnet_id, storage_id=account.id,
+                identity=network.ManagedServiceIdentityArgs(
+                    type="UserAssigned", user_assigned_identities=[identity.id]
+                ),
                 format=network.FlowLogFormatParametersArgs(type="JSON", version=2),
                 retention_policy=network.RetentionPolicyParametersArgs(days=90 if ctx.prod else 30, enabled=True),
                 flow_analytics_configuration=network.TrafficAnalyticsPropertiesArgs(
@@ -384,7 +477,7 @@ class Monitoring(AzureComponent):
                     ),
                 ),
             ),
-            opts=self.opts(),
+            opts=self.opts(depends_on=[writer, w.vnet]),
         )  # fmt: skip
 
     def _budget(self, name: str, spec: MonitoringSpec) -> None:
@@ -422,6 +515,8 @@ def watched(ctx: BuildContext) -> Watched:
     app = ctx.built[kind].component
     edge, cdn = ctx.built.get("edge"), ctx.built.get("cdn")
     front_door = (edge.component.profile if edge else None) or (cdn.component.profile if cdn else None)
+    entry = edge or cdn  # the Front Door endpoint the entry alerts watch (the profile may hold both)
+    entry_host = entry.component.endpoint.host_name if entry else None
     url = (edge.outputs["endpoint"] if edge else None) or ctx.built[kind].outputs["endpoint"]
     database = ctx.built.get("database")
     db = getattr(database.component, "server", None) if database else None
@@ -434,7 +529,8 @@ def watched(ctx: BuildContext) -> Watched:
         sku = SKUS[ctx.stack.specs["database"].size][0]
     return Watched(
         workspace=app.log_workspace, url=url, health_path=ctx.stack.app.health_path, app_kind=kind, app=app,
-        min_replicas=ctx.stack.app.min_replicas, front_door=front_door, database=db, database_sku=sku,
+        min_replicas=ctx.stack.app.min_replicas, front_door=front_door, entry_host=entry_host,
+        entry_origin_group="app" if edge else "storage", database=db, database_sku=sku,
         cache=part["cache"], docdb=part["docdb"], storage=part["storage"],
         registry=part["registry"].registry if part["registry"] else None,
         vault=secrets.component.vault if secrets else None, vnet=vnet_of(ctx),

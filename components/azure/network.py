@@ -16,6 +16,14 @@ from mbops.errors import ConfigError
 
 ADMIN_PORTS = ("22", "3389")
 APP_SUBNETS = ("app", "containerapps")  # where the app runs: the VM scale set, the Container Apps environment
+POSTGRES_PORTS = ("5432", "6432")  # PostgreSQL and its built-in PgBouncer
+# The TCP ports the app reaches through a private endpoint in the ``data`` subnet, by private link sub-resource
+# (group id). The data subnet enforces its NSG on private endpoints (``private_endpoint_network_policies``), so
+# each one needs its allow rule: a component may only place an endpoint whose group is listed here.
+PRIVATE_ENDPOINT_PORTS: dict[str, tuple[str, ...]] = {
+    "vault": ("443",),  # Key Vault
+    "redisEnterprise": ("10000",),  # Azure Managed Redis (NoCluster policy, TLS)
+}
 
 
 @dataclass(kw_only=True)
@@ -25,8 +33,11 @@ class NetworkArgs:
     app_port: int = 8080
     servers: bool = False  # a VM scale set behind a public load balancer runs in the app subnet
     containers: bool = False  # a Container Apps environment gets a delegated subnet
+    setup_jobs: bool = False  # a jobs-only Container Apps environment (the VMs' database setup) needs it too
     managed_database: bool = False  # PostgreSQL Flexible Server gets a delegated subnet and a private DNS zone
     private_entry: bool = False  # the app is reached only through Front Door's Private Link (prod with edge)
+    self_hosted_database: bool = False  # PostgreSQL on a VM in the data subnet
+    private_endpoints: tuple[str, ...] = ()  # the private link groups placed in the data subnet (see PRIVATE_...)
 
 
 def subnet_cidrs(cidr: str, names: list[str]) -> dict[str, str]:
@@ -106,12 +117,19 @@ class Network(AzureComponent):
         super().__init__(name, args.spec, args.ctx, opts)
         ctx, spec = args.ctx, args.spec
         self.private_entry = args.private_entry
+        unknown = sorted(set(args.private_endpoints) - set(PRIVATE_ENDPOINT_PORTS))
+        if unknown:
+            raise ValueError(f"network: no NSG port known for private endpoint groups {unknown}")
+        self.private_endpoint_groups = frozenset(args.private_endpoints)
         names = (
             ["app", "data"]
             + (["postgres"] if args.managed_database else [])
-            + (["containerapps"] if args.containers else [])
+            + (["containerapps"] if args.containers or args.setup_jobs else [])
         )
         cidrs = subnet_cidrs(spec.cidr, names)
+        # A retained PostgreSQL server keeps the network it lives in (its delegated subnet cannot be deleted
+        # under it, nor the VNet): those are kept on destroy too, unless the data is released.
+        keep = pulumi.ResourceOptions(retain_on_delete=args.managed_database and not ctx.release_data)
         self.vnet_name = ctx.name("vnet", 64, unique=False)
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
@@ -121,13 +139,14 @@ class Network(AzureComponent):
                     virtual_network_name=self.vnet_name, address_space={"address_prefixes": [spec.cidr]}
                 ),
             ),
-            opts=self.opts(),
+            opts=pulumi.ResourceOptions.merge(self.opts(), keep),
         )
         nat = self._nat(name) if spec.nat != "none" else None
         self.subnets: dict[str, network.Subnet] = {}
         self.nsgs: dict[str, network.NetworkSecurityGroup] = {}
         previous: list[pulumi.Resource] = []
         for subnet in names:
+            kept = keep if subnet == "postgres" else None
             nsg = network.NetworkSecurityGroup(
                 f"{name}-nsg-{subnet}",
                 **self.args(
@@ -137,19 +156,19 @@ class Network(AzureComponent):
                         security_rules=self._rules(subnet, cidrs, args),
                     ),
                 ),
-                opts=self.opts(),
+                opts=pulumi.ResourceOptions.merge(self.opts(), kept),
             )
             # Subnets of one VNet are created one at a time: ARM rejects concurrent subnet writes.
             created = network.Subnet(
                 f"{name}-subnet-{subnet}",
                 **self.args(f"subnet_{subnet}", **self._subnet_args(subnet, cidrs[subnet], nsg, nat)),
-                opts=self.opts(depends_on=[self.vnet, *previous]),
+                opts=pulumi.ResourceOptions.merge(self.opts(depends_on=[self.vnet, *previous]), kept),
             )
             previous = [created]
             self.subnets[subnet], self.nsgs[subnet] = created, nsg
         self.postgres_dns_zone = None
         if args.managed_database:
-            self._postgres_dns(name)
+            self._postgres_dns(name, keep)
         self.vnet_id = self.vnet.id
         self.subnet_ids = {k: s.id for k, s in self.subnets.items()}
         self.cidrs = cidrs
@@ -232,7 +251,7 @@ class Network(AzureComponent):
                     description="public load balancer to the app port",
                 )
             )
-        if subnet == "containerapps" and not args.private_entry:
+        if subnet == "containerapps" and args.containers and not args.private_entry:
             rules.append(
                 rule(
                     "allow-https-ingress",
@@ -244,27 +263,13 @@ class Network(AzureComponent):
                     description="Container Apps external ingress",
                 )
             )
-        if subnet in ("postgres", "data"):
+        ports = self._data_ports(subnet, args)
+        if ports:
+            what = ", ".join(f"{service} ({'/'.join(p)})" for service, p in ports)
+            flat = sorted({port for _, p in ports for port in p}, key=int)
             for i, source in enumerate(app_sources):
                 rules.append(
-                    rule(
-                        f"allow-postgres-from-app-{i + 1}",
-                        100 + i,
-                        "Allow",
-                        source,
-                        ["5432", "6432"],
-                        description="app tier to PostgreSQL",
-                    )
-                )
-                rules.append(
-                    rule(
-                        f"allow-redis-from-app-{i + 1}",
-                        110 + i,
-                        "Allow",
-                        source,
-                        ["10000"],
-                        description="app tier to Redis (private endpoint)",
-                    )
+                    rule(f"allow-app-{i + 1}", 100 + i, "Allow", source, flat, description=f"app tier to {what}")
                 )
             rules.append(
                 rule(
@@ -290,7 +295,21 @@ class Network(AzureComponent):
             )
         return rules + deny_admin_from_internet()
 
-    def _postgres_dns(self, name: str) -> None:
+    @staticmethod
+    def _data_ports(subnet: str, args: NetworkArgs) -> list[tuple[str, tuple[str, ...]]]:
+        """(service, ports) the app tier reaches in ``subnet``: the managed PostgreSQL subnet, or the data
+        subnet's private endpoints (and a self-hosted PostgreSQL VM)."""
+        if subnet == "postgres":
+            return [("PostgreSQL", POSTGRES_PORTS)]
+        if subnet != "data":
+            return []
+        names = {"vault": "Key Vault", "redisEnterprise": "Redis"}
+        found = [(names[g], PRIVATE_ENDPOINT_PORTS[g]) for g in sorted(args.private_endpoints)]
+        if args.self_hosted_database:
+            found.append(("PostgreSQL", POSTGRES_PORTS))
+        return found
+
+    def _postgres_dns(self, name: str, keep: pulumi.ResourceOptions) -> None:
         zone_name = f"{self.ctx.name('psql', 40)}.private.postgres.database.azure.com"
         self.postgres_dns_zone = privatedns.PrivateZone(
             f"{name}-postgres-dns",
@@ -301,7 +320,7 @@ class Network(AzureComponent):
                 private_zone_name=zone_name,
                 tags=dict(self.tags),
             ),
-            opts=self.opts(),
+            opts=pulumi.ResourceOptions.merge(self.opts(), keep),
         )
         privatedns.VirtualNetworkLink(
             f"{name}-postgres-dns-link",
@@ -315,7 +334,7 @@ class Network(AzureComponent):
                 registration_enabled=False,
                 tags=dict(self.tags),
             ),
-            opts=self.opts(depends_on=[self.postgres_dns_zone]),
+            opts=pulumi.ResourceOptions.merge(self.opts(depends_on=[self.postgres_dns_zone]), keep),
         )
         self.postgres_dns_zone_id = self.postgres_dns_zone.id
 
@@ -353,6 +372,11 @@ def private_link(
     linked to the VNet and the endpoint's record in it. Children: ``private_endpoint``, ``dns_zone``,
     ``dns_link``, ``dns_group``."""
     ctx, name = comp.ctx, comp.prefix
+    if group_id not in net.private_endpoint_groups:
+        raise ValueError(
+            f"network: a private endpoint for {group_id!r} was not declared to the network, whose data subnet NSG "
+            "would refuse the app's traffic to it (add it in network_args)"
+        )
     endpoint_name = ctx.name(f"pe-{label}", 80, unique=False)
     endpoint = network.PrivateEndpoint(
         f"{name}-private-endpoint",
@@ -402,14 +426,18 @@ def private_link(
 def network_args(stack: StackInfo, azure: AzureContext, spec: NetworkSpec, *, containers: bool) -> NetworkArgs:
     """The VNet a stack needs: subnets for its app runtime and managed database."""
     database = stack.specs.get("database")
+    endpoints = tuple(g for kind, g in (("secrets", "vault"), ("cache", "redisEnterprise")) if stack.has(kind))
     return NetworkArgs(
         ctx=azure,
         spec=spec,
         app_port=stack.app.port,
         servers=stack.has("servers"),
         containers=containers,
+        setup_jobs=stack.has("servers") and database is not None,
         managed_database=database is not None and not database.self_hosted,
         private_entry=stack.has("edge"),
+        self_hosted_database=database is not None and database.self_hosted,
+        private_endpoints=endpoints,
     )
 
 

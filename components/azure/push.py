@@ -11,7 +11,13 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import notificationhubs
 
-from mbops.components.azure.common import PLAN_SECRET_PLACEHOLDER, AzureComponent, AzureContext, KeyVaultRef
+from mbops.components.azure.common import (
+    PLAN_SECRET_PLACEHOLDER,
+    AzureComponent,
+    AzureContext,
+    Identity,
+    KeyVaultRef,
+)
 from mbops.components.spec import PushSpec
 from mbops.components.wiring import BuildContext, Built
 from mbops.errors import ConfigError
@@ -32,6 +38,7 @@ class PushArgs:
     vault: KeyVaultRef
     spec: PushSpec = field(default_factory=PushSpec)
     secret_env: Mapping[str, str] = field(default_factory=dict)  # the app's NAME -> "env:VAR"
+    app_identity: Identity | None = None  # may read the connection string
 
 
 def read_credential(spec: PushSpec, secret_env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -150,6 +157,7 @@ class Push(AzureComponent):
             vault=args.vault,
             secret_name="push-connection-string",
             value=pulumi.Output.secret(keys.primary_connection_string),
+            app=args.app_identity,
         )
         self.app = f"{namespace_name}/{hub_name}"
         self.finish({"namespace": namespace_name, "hub": hub_name})
@@ -164,6 +172,7 @@ def build(ctx: BuildContext) -> Built:
             spec=ctx.spec,
             vault=ctx.component("secrets").ref,
             secret_env=ctx.stack.app.secret_env,
+            app_identity=ctx.foundation.identity,
         ),
     )
     return Built(

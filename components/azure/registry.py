@@ -113,15 +113,24 @@ class Registry(AzureComponent):
         )  # fmt: skip
         self.image: pulumi.Output[str] | None = None
         if args.build is not None:
-            from mbops.components.image import Image
-
-            auth = {"server": self.server, "entra_token": arm_token(self), "tenant": ctx.tenant_id}
-            built = Image(
-                f"{name}-image", args.build, repository=f"{self.server}/{REPOSITORY}", registry_auth=auth,
-                opts=self.opts(depends_on=[self.registry]),
-            )  # fmt: skip
-            self.image = built.ref
+            self.image = self.push(f"{name}-image", args.build, REPOSITORY)
         self.finish({"server": self.server, "image": self.image})
+
+    def push(self, name: str, build: BuildSpec, repository: str, *, parent: AzureComponent | None = None
+             ) -> pulumi.Output[str]:  # fmt: skip
+        """Build ``build`` and push it to ``repository`` in this registry (the deployer's Entra token, exchanged
+        for an ACR token at push time, read once the registry exists); return the ``<server>/<repo>@sha256:...``
+        ref. ``parent``: the component the image belongs to (default: the registry)."""
+        from mbops.components.image import Image
+
+        owner = parent or self
+        auth = {"server": self.server, "entra_token": arm_token(owner, after=[self.registry]),
+                "tenant": self.ctx.tenant_id}  # fmt: skip
+        built = Image(
+            name, build, repository=f"{self.server}/{repository}", registry_auth=auth,
+            opts=owner.opts(depends_on=[self.registry]),
+        )  # fmt: skip
+        return built.ref
 
 
 def build(ctx: BuildContext) -> Built:

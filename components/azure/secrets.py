@@ -46,10 +46,13 @@ class Secrets(AzureComponent):
     The deployer needs no firewall exception and no data-plane role: mbops writes secrets through ARM
     (Contributor on the resource group), which the vault's network rules do not apply to.
     Each app secret (``values``: ``app.secret_env``, read by the stack wiring) becomes a secret
-    ``app-<name>``; the app identity gets "Key Vault Secrets User" on the vault. The vault is kept when the
-    stack is destroyed unless its data is released (``destroy --delete-data``).
-    Children: ``name_suffix``, ``vault``, ``secret_<NAME>``, ``app_reader``, and with a VNet
-    ``private_endpoint``, ``dns_zone``, ``dns_link``, ``dns_group``.
+    ``app-<name>``. The app identity gets "Key Vault Secrets User" on each secret it reads, one assignment per
+    secret (``secret_<NAME>_reader`` here, the same for the database, cache and push secrets), never on the
+    vault: other secrets (the PostgreSQL admin URL) stay out of its reach. The vault and its secrets are kept
+    when the stack is destroyed unless its data is released (``destroy --delete-data``); in prod a
+    CanNotDelete lock (``lock``) guards the vault until then.
+    Children: ``name_suffix``, ``vault``, ``secret_<NAME>``, ``secret_<NAME>_reader``, ``lock`` (prod), and
+    with a VNet ``private_endpoint``, ``dns_zone``, ``dns_link``, ``dns_group``.
     """
 
     kind = "secrets"
@@ -94,15 +97,12 @@ class Secrets(AzureComponent):
         self.secret_names: dict[str, str] = {}
         for env_name in sorted(args.values):
             secret = secret_name_for(env_name)
-            self.store_secret(f"secret_{env_name}", vault=self.ref, secret_name=secret, value=args.values[env_name])
+            self.store_secret(
+                f"secret_{env_name}", vault=self.ref, secret_name=secret, value=args.values[env_name],
+                app=args.app_identity,
+            )  # fmt: skip
             self.secret_names[env_name] = secret
-        self.app_reader = self.grant(
-            "app_reader",
-            role="Key Vault Secrets User",
-            scope=self.vault.id,
-            principal_id=args.app_identity.principal_id,
-            key="app-kv",
-        )
+        self.lock("lock", scope=self.vault.id, why="prod Key Vault", after=self.vault, when=ctx.prod)
         self.uri = self.ref.uri
         self.vault_name = vault_name
         self.finish({"vault_name": vault_name, "vault_uri": self.ref.uri})

@@ -4,7 +4,9 @@ A VM without a public IP in the ``data`` subnet (whose NSG admits 5432 only from
 separate managed data disk for the data directory (platform-key encryption at rest, no network export,
 kept when the VM is replaced), PostgreSQL from the PostgreSQL project's apt repository set up by cloud-init,
 TLS on, scram-sha-256 logins from the app CIDRs only. The admin password never enters custom data: the VM
-reads it from Key Vault with its own identity, which may read that one secret only.
+reads it from Key Vault with its own identity, which may read that one secret only. The admin may create
+roles (CREATEROLE), so the app runtime's setup job creates the app's own role as on Flexible Server (a VM
+made before that change needs ``ALTER ROLE mbopsadmin CREATEROLE`` once, through Run Command).
 Backups are not managed by Azure here: snapshot the data disk (Azure Backup for disks) or run pg_dump;
 the component warns about it on every run.
 """
@@ -26,8 +28,8 @@ if TYPE_CHECKING:
 PASSWORD_SECRET = "database-password"
 
 
-def build_self_hosted(db: Database, args: DatabaseArgs) -> str:
-    """Create the VM, its disk, identity and password secret; return the host the app connects to."""
+def build_self_hosted(db: Database, args: DatabaseArgs) -> tuple[str, pulumi.Resource]:
+    """Create the VM, its disk, identity and password secret; return the host the app connects to and the VM."""
     from mbops.components.azure.database import static_ip
 
     ctx, spec, name = args.ctx, args.spec, db.prefix
@@ -163,4 +165,4 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> str:
         ),
         opts=db.opts(depends_on=[machine]),
     )
-    return host
+    return host, machine

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mbops.components.azure.app import AppArgs, app_args
+from mbops.components.azure.app import AppArgs, app_args, container_app_logs
 from mbops.components.azure.container_apps import ContainerAppsComponent
 from mbops.components.azure.network import vnet_of
 from mbops.components.spec import ServerlessSpec
@@ -48,4 +48,5 @@ def build(ctx: BuildContext) -> Built:
     net = vnet_of(ctx)
     subnet = net.subnet_ids["containerapps"] if net is not None else None
     serverless = Serverless(ctx.name, ServerlessArgs(**app_args(ctx), infrastructure_subnet_id=subnet))
-    return Built(component=serverless, outputs={"endpoint": serverless.url})
+    logs = container_app_logs(serverless.ctx, serverless.app_name, serverless.app, serverless.log_workspace)
+    return Built(component=serverless, outputs={"endpoint": serverless.url, "logs": logs})

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_tls as tls
 from pulumi_azure_native import compute, monitor, network, operationalinsights
 
 from mbops.components.azure import cloudinit, vm
-from mbops.components.azure.app import AppArgs, app_args, plain_env
+from mbops.components.azure.app import AppArgs, app_args, plain_env, servers_logs
 from mbops.components.azure.common import AzureComponent
 from mbops.components.spec import ServersSpec
 from mbops.components.wiring import BuildContext, Built
@@ -19,9 +22,15 @@ from mbops.components.wiring import BuildContext, Built
 @dataclass(kw_only=True)
 class ServersArgs(AppArgs):
     subnet_id: pulumi.Input[str]
+    jobs_subnet_id: pulumi.Input[str] | None = None  # the database setup job's environment (with a database)
     subnet_cidr: str = "10.20.0.0/19"
     zones: int = 2
     spec: ServersSpec = field(default_factory=ServersSpec)
+
+
+def deploy_tag(document: str) -> str:
+    """The deploy extension's ``forceUpdateTag``: changes exactly when the deployment (image, env) does."""
+    return hashlib.sha256(document.encode()).hexdigest()[:32]
 
 
 def cpu_rule(direction: str, operator: str, threshold: int, window: str, target: pulumi.Input[str]) -> dict:
@@ -51,21 +60,28 @@ class Servers(AzureComponent):
     """Ubuntu LTS VM scale set (no public IPs) behind a Standard load balancer, CPU autoscale, logs shipped.
 
     Entry: in dev a public Standard load balancer (HTTP probe on the health path, rule 80 -> app port,
-    zone-redundant Standard public IP with a DNS name): plain HTTP, acceptable in dev. With an edge (prod) the
-    load balancer is internal (a fixed private address in the app subnet) and a Private Link Service on its
-    frontend is the only way in: Front Door Premium reaches it over Private Link (HTTPS and WAF at the edge,
-    see ``edge.py``), so the app has no public address at all. Egress goes through the NAT gateway, so the
-    rule disables outbound SNAT. Each VM runs the app container under systemd via cloud-init: a docker login
-    to the stack's registry and its secrets from Key Vault with the app's managed identity at each start,
-    the image by digest. Hardening: Trusted Launch, Premium SSD, password login off and no internet path to
-    SSH - see ``vm.py`` for access (Run Command, Entra ID SSH with the system-assigned identity) and for
-    encryption at host (opt-in: it needs a subscription feature). Rolling upgrades and automatic OS image
-    upgrades use the load balancer probe; automatic repairs replace instances that fail it. Autoscale: +1
-    above 70% CPU (5 min), -1 below 30% (10 min), between the app's min and max replicas.
+    zone-redundant Standard public IP with a DNS name): plain HTTP, acceptable in dev. With an edge (prod) the load
+    balancer is internal (a fixed private address in the app subnet) and a Private Link Service on its frontend is
+    the only way in: Front Door Premium reaches it over Private Link (HTTPS and WAF at the edge, see ``edge.py``),
+    so the app has no public address at all. Egress goes through the NAT gateway, so the rule disables outbound
+    SNAT. Each VM runs the app container under systemd via cloud-init: a docker login to the stack's registry and
+    its secrets from Key Vault with the app's managed identity at each start. What runs - the image by digest and
+    the plain environment - is the Key Vault secret ``app-deploy`` (``deploy_secret``), applied at each boot and by
+    the ``mbops-deploy`` scale set extension whenever it changes: a release rolls out to running VMs in
+    health-checked batches without touching the scale set's model, whose ``sku.capacity`` only sets the first size
+    (autoscale owns it; ``ignore_changes``). With a database the app's PostgreSQL role is created before the VMs
+    start, by a job in a jobs-only Container Apps environment inside the VNet (``jobs_environment``;
+    ``container_apps.database_setup``). Hardening: Trusted Launch, Premium SSD, password login off and no internet
+    path to SSH - see ``vm.py`` for access (Run Command, Entra ID SSH with the system-assigned identity) and for
+    encryption at host (opt-in: it needs a subscription feature). Rolling upgrades and automatic OS image upgrades
+    use the load balancer probe; automatic repairs replace instances that fail it. Autoscale: +1 above 70% CPU (5
+    min), -1 below 30% (10 min), between the app's min and max replicas.
     Logs: boot diagnostics (managed storage), and the Azure Monitor Agent sends syslog - where journald puts
     the app container's output - to a Log Analytics workspace through a data collection rule.
     Children: ``ssh_key``, ``public_ip`` (dev), ``load_balancer``, ``private_link_service`` (edge),
-    ``scale_set``, ``autoscale``, ``log_workspace``, ``collection_rule``, ``collection_link``.
+    ``deploy_secret``, ``scale_set``, ``entra_ssh``, ``monitor_agent``, ``deploy``, ``autoscale``,
+    ``log_workspace``, ``collection_rule``, ``collection_link``, and with a database ``jobs_environment``,
+    ``jobs_environment_diagnostics`` and the setup job's (``container_apps.database_setup``).
     """
 
     kind = "servers"
@@ -165,34 +181,46 @@ class Servers(AzureComponent):
                                 subnet=network.SubnetArgs(id=args.subnet_id),
                             )
                         ],
-                        # Front Door requests from Microsoft's subscription; every request still needs approval.
-                        visibility=network.PrivateLinkServicePropertiesVisibilityArgs(subscriptions=["*"]),
+                        # Only the stack's subscription can find it by alias. Front Door requests by resource id
+                        # from its own subscription, and every request needs approval (edge.py: nonce-checked).
+                        visibility=network.PrivateLinkServicePropertiesVisibilityArgs(
+                            subscriptions=[ctx.subscription_id]
+                        ),
                     ),
                 ),
                 opts=self.opts(depends_on=[self.load_balancer]),
             )  # fmt: skip
         self._logs(name, args)
-        env = plain_env(app, args.wiring, identity.client_id)
         secrets, registry = args.wiring.secrets, args.registry_server
-        values = pulumi.Output.all(identity.client_id, args.vault.name, args.image, pulumi.Output.all(**env))
-        custom_data = values.apply(
-            lambda v: cloudinit.encode(
-                cloudinit.app_server(
-                    image=v[2], port=app.port, vault=v[1], client_id=v[0], env=v[3], secrets=secrets,
-                    registry=registry,
-                )
-            )
+        custom_data = pulumi.Output.all(identity.client_id, args.vault.name).apply(
+            lambda v: cloudinit.encode(cloudinit.app_server(
+                port=app.port, health_path=app.health_path, vault=v[1], client_id=v[0], secrets=secrets,
+                registry=registry,
+            ))
         )  # fmt: skip
+        # What the VMs run (image by digest, plain env) is data in Key Vault, applied by mbops-deploy (cloudinit).
+        document = pulumi.Output.all(args.image, pulumi.Output.all(**plain_env(app, args.wiring, identity.client_id)))
+        document = document.apply(lambda v: json.dumps({"image": v[0], "env": v[1]}, sort_keys=True))
+        self.deploy_secret = self.store_secret(
+            "deploy_secret", vault=args.vault, secret_name=cloudinit.DEPLOY_SECRET, value=document, app=identity
+        )
+        setup = []
+        if args.database_setup is not None:  # the app's PostgreSQL role, from a job inside the VNet
+            from mbops.components.azure.container_apps import database_setup
+
+            setup = [database_setup(self, args, self._jobs_environment(name, args).id)]
         capacity = max(app.min_replicas, 1)
+        vmss_name = self.scale_set_name = ctx.name("vmss", 64, unique=False)
         self.scale_set = compute.VirtualMachineScaleSet(
             f"{name}-vmss",
             **self.args(
                 "scale_set",
                 **self.base(
-                    vm_scale_set_name=ctx.name("vmss", 64, unique=False),
+                    vm_scale_set_name=vmss_name,
                     zones=zones,
                     orchestration_mode="Uniform",
                     overprovision=False,
+                    # The initial size: autoscale owns the count afterwards (ignore_changes below).
                     sku={"name": vm.VM_SIZES[spec.size], "tier": "Standard", "capacity": capacity},
                     identity=vm.identity(identity.id),
                     upgrade_policy={
@@ -245,14 +273,17 @@ class Servers(AzureComponent):
                                 }
                             ],
                         },
-                        "extension_profile": {
-                            "extensions": [vm.entra_ssh_extension(), vm.monitor_agent(identity.id)]
-                        },
                     },
                 ),
             ),
-            opts=self.opts(depends_on=[self.load_balancer, *args.wiring.depends_on]),
+            opts=self.opts(
+                depends_on=[self.load_balancer, self.deploy_secret, *args.wiring.depends_on, *setup],
+                # azure-native sends the whole model on an update, so an unchanged capacity input would still
+                # reset the count autoscale chose; releases do not update the scale set (see the extensions).
+                ignore_changes=["sku.capacity"],
+            ),
         )
+        self._extensions(name, args, vmss_name, document)
         monitor.DataCollectionRuleAssociation(
             f"{name}-collection-link",
             **self.args(
@@ -289,6 +320,66 @@ class Servers(AzureComponent):
         )
         self.url = f"http://{self.private_ip}" if private else f"http://{label}.{ctx.location}.cloudapp.azure.com"
         self.finish({"url": self.url, "scale_set_id": self.scale_set.id})
+
+    def _extensions(self, name: str, args: ServersArgs, vmss_name: str, document: pulumi.Output[str]) -> None:
+        """The scale set's extensions, each its own resource (a scale set update carrying an extension list
+        would drop the others): Entra ID SSH, the Azure Monitor Agent, and ``mbops-deploy``, whose
+        ``forceUpdateTag`` is the deployment's hash, so a new image or environment rolls out to running VMs in
+        health-checked batches (the rolling upgrade policy) without touching the scale set's model."""
+        app = args.app
+        on_set = {"resource_group_name": self.ctx.resource_group_name, "vm_scale_set_name": vmss_name}
+        previous: list[pulumi.Resource] = [self.scale_set]
+        for child, extension in (("entra_ssh", vm.entra_ssh_extension()),
+                                 ("monitor_agent", vm.monitor_agent(args.identity.id))):  # fmt: skip
+            fields = {k: v for k, v in extension.items() if k != "name"}
+            previous = [compute.VirtualMachineScaleSetExtension(
+                f"{name}-{child.replace('_', '-')}",
+                **self.args(child, **on_set, vmss_extension_name=extension["name"], **fields),
+                opts=self.opts(depends_on=previous),
+            )]  # fmt: skip
+        command = pulumi.Output.all(args.identity.client_id, args.vault.name).apply(
+            lambda v: cloudinit.deploy_command(vault=v[1], client_id=v[0], port=app.port,
+                                               health_path=app.health_path, restart=True)
+        )  # fmt: skip
+        self.deploy = compute.VirtualMachineScaleSetExtension(
+            f"{name}-deploy",
+            **self.args(
+                "deploy", **on_set, vmss_extension_name="mbops-deploy", publisher="Microsoft.Azure.Extensions",
+                type="CustomScript", type_handler_version="2.1", auto_upgrade_minor_version=True,
+                force_update_tag=document.apply(deploy_tag), settings={"commandToExecute": command},
+            ),
+            opts=self.opts(depends_on=[self.scale_set, *previous, self.deploy_secret, *self.ctx.app_grants]),
+        )  # fmt: skip
+
+    def _jobs_environment(self, name: str, args: ServersArgs) -> Any:
+        """A Container Apps environment for jobs only (no apps), internal to the VNet: where the database setup
+        job runs. Consumption only, so it costs nothing while idle."""
+        from pulumi_azure_native import app as containerapps
+
+        environment = containerapps.ManagedEnvironment(
+            f"{name}-jobs-env",
+            **self.args(
+                "jobs_environment",
+                **self.base(
+                    environment_name=self.ctx.name("cae-jobs", 60, unique=False),
+                    app_logs_configuration={"destination": "azure-monitor"},
+                    workload_profiles=[{"name": "Consumption", "workload_profile_type": "Consumption"}],
+                    public_network_access="Disabled",
+                    vnet_configuration={"infrastructure_subnet_id": args.jobs_subnet_id, "internal": True},
+                ),
+            ),
+            opts=self.opts(),
+        )  # fmt: skip
+        monitor.DiagnosticSetting(
+            f"{name}-jobs-env-diagnostics",
+            **self.args(
+                "jobs_environment_diagnostics", name="to-log-analytics", resource_uri=environment.id,
+                workspace_id=self.log_workspace.id,
+                logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
+            ),
+            opts=self.opts(),
+        )  # fmt: skip
+        return environment
 
     def _logs(self, name: str, args: ServersArgs) -> None:
         """The workspace, and the rule that sends the VMs' syslog (the app's journald output) to it."""
@@ -345,7 +436,9 @@ def build(ctx: BuildContext) -> Built:
             **app_args(ctx),
             subnet_id=ctx.component("network").subnet_ids["app"],
             subnet_cidr=ctx.component("network").cidrs["app"],
+            jobs_subnet_id=ctx.component("network").subnet_ids.get("containerapps"),
             zones=ctx.stack.specs["network"].zones,
         ),
     )
-    return Built(component=servers, outputs={"endpoint": servers.url})
+    logs = servers_logs(servers.ctx, servers.scale_set_name, servers.log_workspace)
+    return Built(component=servers, outputs={"endpoint": servers.url, "logs": logs})

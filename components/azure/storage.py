@@ -16,6 +16,7 @@ from mbops.components.spec import StorageSpec
 from mbops.components.wiring import BuildContext, Built
 
 CONTAINER = "app-files"
+PUBLIC_CONTAINER = "public"  # the public assets' container: CDN_URL/<public_prefix>x is blob <public_prefix>x in it
 
 
 @dataclass(kw_only=True)
@@ -24,7 +25,8 @@ class StorageArgs:
     spec: StorageSpec = field(default_factory=StorageSpec)
     app_identity: Identity | None = None
     allowed_subnet_ids: Sequence[pulumi.Input[str]] = ()  # with a VNet: the firewall admits only these subnets
-    public_origin: bool = False  # a CDN (Front Door Standard) reads the account over its public endpoint
+    public_assets: bool = False  # a CDN serves the public prefix: a separate public-assets account for it
+    private_cdn: bool = False  # the CDN (Front Door Premium) reads the public assets over Private Link
 
 
 class Storage(AzureComponent):
@@ -34,14 +36,25 @@ class Storage(AzureComponent):
     Entra ID as the portal default, infrastructure (double) encryption, no cross-tenant replication, no
     SFTP/local users. Blob versioning with a lifecycle rule expiring old versions after
     ``noncurrent_version_days``, soft delete for blobs and containers. Zone-redundant (ZRS) in prod.
-    With a VNet the firewall denies by default and admits the app subnets (service endpoints), unless a
-    Front Door Standard CDN reads the account over its public endpoint (dev); a Front Door Premium CDN (prod,
-    with an edge) reaches it over Private Link, which the firewall does not apply to. Without a VNet (saas
-    dev) the public endpoint answers only Entra-authenticated requests. The app identity gets "Storage Blob
-    Data Contributor" on the account. The account is kept when the stack is destroyed unless its data is
-    released (``destroy --delete-data``, which deletes it with its blobs); ``force_destroy`` has no Azure
-    counterpart (deleting an account deletes its blobs).
-    Children: ``account``, ``blob_service``, ``container``, ``lifecycle``, ``app_writer``.
+    With a VNet the firewall denies by default and admits the app subnets (service endpoints); without one
+    (saas dev) the public endpoint answers only Entra-authenticated requests. The app identity gets "Storage
+    Blob Data Contributor" on the account. No CDN ever reads this account: user uploads stay private.
+
+    Public assets (``public_assets``: the stack has a CDN): a second account holds what the CDN serves, in the
+    container ``public`` (the app writes blob ``<public_prefix>x`` there, served as ``CDN_URL/<public_prefix>x``;
+    it gets the container's URL as ``STORAGE_PUBLIC_URL`` and "Storage Blob Data Contributor" on the account).
+    With a private CDN (prod: Front Door Premium over Private Link) the container allows anonymous reads but the
+    account's firewall admits only the app subnets, so the only anonymous reader is Front Door through its
+    approved private endpoint (Front Door cannot sign requests with its identity over Private Link). Without
+    (dev: Front Door Standard over the public endpoint) nothing is anonymous: Front Door signs its reads with
+    its managed identity (origin authentication) and the account answers Entra-authenticated requests only.
+
+    Both accounts and their children are kept when the stack is destroyed unless its data is released
+    (``destroy --delete-data``, which deletes them with their blobs), and locked (CanNotDelete) in prod until
+    then; ``force_destroy`` has no Azure counterpart (deleting an account deletes its blobs).
+    Children: ``account``, ``blob_service``, ``container``, ``lifecycle``, ``app_writer``, ``lock`` (prod), and
+    with public assets ``public_account``, ``public_blob_service``, ``public_container``, ``public_writer``,
+    ``public_lock`` (prod).
     """
 
     kind = "storage"
@@ -51,14 +64,8 @@ class Storage(AzureComponent):
         ctx, spec = args.ctx, args.spec
         self.account_name = ctx.name("st", 24, alnum=True)
         rules: dict[str, Any] = {"bypass": "AzureServices", "default_action": "Allow"}
-        if args.allowed_subnet_ids and not args.public_origin:
-            rules = {
-                "bypass": "AzureServices",
-                "default_action": "Deny",
-                "virtual_network_rules": [
-                    {"virtual_network_resource_id": s, "action": "Allow"} for s in args.allowed_subnet_ids
-                ],
-            }
+        if args.allowed_subnet_ids:
+            rules = subnet_rules(args.allowed_subnet_ids)
         self.account = storage.StorageAccount(
             f"{name}-account",
             **self.args(
@@ -107,7 +114,7 @@ class Storage(AzureComponent):
         self.blob_service = storage.BlobServiceProperties(
             f"{name}-blob-service",
             **self.args("blob_service", **blob_service),
-            opts=self.opts(depends_on=[self.account]),
+            opts=self.data_opts(depends_on=[self.account]),
         )
         self.container = storage.BlobContainer(
             f"{name}-container",
@@ -127,22 +134,88 @@ class Storage(AzureComponent):
                 **self.args(
                     "lifecycle", **account_args, management_policy_name="default", policy={"rules": [rule]}
                 ),
-                opts=self.opts(depends_on=[self.blob_service]),
+                opts=self.data_opts(depends_on=[self.blob_service]),
             )
         if args.app_identity is not None:
-            self.grant(
-                "app_writer",
-                role="Storage Blob Data Contributor",
-                scope=self.account.id,
-                principal_id=args.app_identity.principal_id,
-                key="app-blob",
-            )
+            ctx.app_grants.append(self.grant(
+                "app_writer", role="Storage Blob Data Contributor", scope=self.account.id,
+                principal_id=args.app_identity.principal_id, key="app-blob",
+            ))  # fmt: skip
+        self.lock("lock", scope=self.account.id, why="prod storage account", after=self.account, when=ctx.prod)
         self.blob_host = f"{self.account_name}.blob.core.windows.net"
         self.container_name = CONTAINER
         self.container_url = f"https://{self.blob_host}/{CONTAINER}"
-        self.finish(
-            {"account_name": self.account_name, "container": CONTAINER, "container_url": self.container_url}
-        )
+        self.public_account = None
+        self.public_url: str | None = None
+        if args.public_assets:
+            self._public_assets(name, args)
+        self.finish({
+            "account_name": self.account_name, "container": CONTAINER, "container_url": self.container_url,
+            "public_url": self.public_url,
+        })  # fmt: skip
+
+    def _public_assets(self, name: str, args: StorageArgs) -> None:
+        """The account the CDN serves (see the class docstring)."""
+        ctx, anonymous = args.ctx, args.private_cdn
+        self.public_account_name = ctx.name("stpub", 24, alnum=True)
+        # Anonymous: the app subnets only, not even Azure's trusted services (Front Door comes over Private Link).
+        rules = (
+            {**subnet_rules(args.allowed_subnet_ids), "bypass": "None"} if anonymous
+            else {"bypass": "AzureServices", "default_action": "Allow"}
+        )  # fmt: skip
+        self.public_account = storage.StorageAccount(
+            f"{name}-public-account",
+            **self.args(
+                "public_account",
+                **self.base(
+                    account_name=self.public_account_name, kind="StorageV2",
+                    sku={"name": "Standard_ZRS" if ctx.prod else "Standard_LRS"}, access_tier="Hot",
+                    minimum_tls_version="TLS1_2", enable_https_traffic_only=True,
+                    # Anonymous reads only where nothing but Front Door's private endpoint can reach the account.
+                    allow_blob_public_access=anonymous, allow_shared_key_access=False,
+                    default_to_o_auth_authentication=True, allow_cross_tenant_replication=False,
+                    is_local_user_enabled=False, is_sftp_enabled=False, public_network_access="Enabled",
+                    network_rule_set=rules, encryption=storage_encryption(),
+                ),
+            ),
+            opts=self.data_opts(),
+        )  # fmt: skip
+        names = {"resource_group_name": ctx.resource_group_name, "account_name": self.public_account_name}
+        retention = 30 if ctx.prod else 7
+        storage.BlobServiceProperties(
+            f"{name}-public-blob-service",
+            **self.args(
+                "public_blob_service", **names, blob_services_name="default",
+                delete_retention_policy={"enabled": True, "days": retention},
+                container_delete_retention_policy={"enabled": True, "days": retention},
+            ),
+            opts=self.data_opts(depends_on=[self.public_account]),
+        )  # fmt: skip
+        self.public_container = storage.BlobContainer(
+            f"{name}-public-container",
+            **self.args("public_container", **names, container_name=PUBLIC_CONTAINER,
+                        public_access="Blob" if anonymous else "None"),
+            opts=self.data_opts(depends_on=[self.public_account]),
+        )  # fmt: skip
+        if args.app_identity is not None:
+            ctx.app_grants.append(self.grant(
+                "public_writer", role="Storage Blob Data Contributor", scope=self.public_account.id,
+                principal_id=args.app_identity.principal_id, key="app-public-blob",
+            ))  # fmt: skip
+        self.lock("public_lock", scope=self.public_account.id, why="prod public assets account",
+                  after=self.public_account, when=ctx.prod)  # fmt: skip
+        self.public_blob_host = f"{self.public_account_name}.blob.core.windows.net"
+        self.public_container_name = PUBLIC_CONTAINER
+        self.public_url = f"https://{self.public_blob_host}/{PUBLIC_CONTAINER}"
+
+
+def subnet_rules(subnet_ids: Sequence[pulumi.Input[str]]) -> dict[str, Any]:
+    """A storage firewall that admits only ``subnet_ids`` (service endpoints), and Azure's trusted services."""
+    return {
+        "bypass": "AzureServices",
+        "default_action": "Deny",
+        "virtual_network_rules": [{"virtual_network_resource_id": s, "action": "Allow"} for s in subnet_ids],
+    }
 
 
 def build(ctx: BuildContext) -> Built:
@@ -155,10 +228,12 @@ def build(ctx: BuildContext) -> Built:
             spec=ctx.spec,
             app_identity=found.identity,
             allowed_subnet_ids=app_subnet_ids(ctx),
-            public_origin=ctx.stack.has("cdn") and not private_cdn(ctx.stack),
+            public_assets=ctx.stack.has("cdn"),
+            private_cdn=private_cdn(ctx.stack),
         ),
     )
-    return Built(
-        component=storage, env={"STORAGE_BUCKET": storage.container_name, "STORAGE_URL": storage.container_url},
-        depends_on=[storage], outputs={"bucket": storage.container_url},
-    )  # fmt: skip
+    env = {"STORAGE_BUCKET": storage.container_name, "STORAGE_URL": storage.container_url}
+    outputs = {"bucket": storage.container_url}
+    if storage.public_url is not None:
+        env["STORAGE_PUBLIC_URL"] = outputs["public_assets"] = storage.public_url
+    return Built(component=storage, env=env, depends_on=[storage], outputs=outputs)
