@@ -188,7 +188,7 @@ class Edge(AzureComponent):
                     "(mbops writes the domain's records there)"
                 )
             zone_id = (
-                f"/subscriptions/{ctx.subscription_id}/resourceGroups/{zone.resource_group}"
+                f"/subscriptions/{zone.subscription or ctx.subscription_id}/resourceGroups/{zone.resource_group}"
                 f"/providers/Microsoft.Network/dnszones/{zone.name}"
             )
         custom = cdn.AFDCustomDomain(
@@ -218,6 +218,14 @@ class Edge(AzureComponent):
         self.dns_records = []
         relative = relative_name(domain, zone.name)
         in_zone = {"resource_group_name": zone.resource_group, "zone_name": zone.name, "ttl": 3600}
+        # A zone in another subscription (dns_zone.subscription): its records go through a provider signed in there.
+        zone_provider = None
+        if zone.subscription and zone.subscription != ctx.subscription_id:
+            import pulumi_azure_native as azure_native
+
+            zone_provider = azure_native.Provider(
+                f"{name}-dns-provider", subscription_id=zone.subscription, opts=self.opts()
+            )
         validation = "_dnsauth" if relative == "@" else f"_dnsauth.{relative}"
         dns.RecordSet(
             f"{name}-dns-validation",
@@ -225,7 +233,7 @@ class Edge(AzureComponent):
                 "dns_validation", **in_zone, relative_record_set_name=validation, record_type="TXT",
                 txt_records=[dns.TxtRecordArgs(value=[token])],
             ),
-            opts=self.opts(depends_on=[custom]),
+            opts=self.opts(depends_on=[custom], provider=zone_provider),
         )  # fmt: skip
         record: dict[str, Any] = (
             {"record_type": "A", "target_resource": dns.SubResourceArgs(id=self.endpoint.id)}
@@ -234,7 +242,7 @@ class Edge(AzureComponent):
         dns.RecordSet(
             f"{name}-dns-record",
             **self.args("dns_record", **in_zone, relative_record_set_name=relative, **record),
-            opts=self.opts(depends_on=[self.endpoint]),
+            opts=self.opts(depends_on=[self.endpoint], provider=zone_provider),
         )
         return custom
 
