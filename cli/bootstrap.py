@@ -125,8 +125,6 @@ def bootstrap(
     )  # fmt: skip
     source = engine.StackPolicies(engine.plan_stacks(stacks))
     planned = engine.plan_bootstrap(spec, source)
-    for warning in planned.policy.warnings:
-        click.echo(f"warning: {warning}", err=True)
     if preview or find_pulumi() is None:
         if as_json:
             click.echo(json.dumps(plan_report(spec, stacks, planned), indent=2))
@@ -173,7 +171,7 @@ def plan_report(spec: Any, stacks: list[Any], planned: Any) -> dict[str, Any]:
     return {
         **_header(spec, stacks), "deployed": False,
         "ci_settings": ci_settings(spec.cloud, planned.graph["outputs"]),
-        "deploy_policy": {"documents": planned.documents, "notes": policy.notes, "warnings": policy.warnings,
+        "deploy_policy": {"documents": planned.documents, "notes": policy.notes,
                           "resource_types": sorted(policy.requirements.by_type)},
         "plan": planned.graph,
     }  # fmt: skip

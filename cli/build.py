@@ -17,8 +17,8 @@ from mbops.errors import ConfigError, DeployError
 def build(ref: StackRef, as_json: bool) -> None:
     """Build the app's image from its Dockerfile (app.build) and tag it; nothing is pushed or deployed.
 
-    The tag is the content digest of the build context (the files .dockerignore keeps), so an unchanged
-    context gives the same tag, and `mbops up` pushes and deploys it by digest. Build output streams here;
+    The tag is a hash of the build context's content (the files .dockerignore keeps) and the build settings,
+    so an unchanged build gives the same tag, and `mbops up` pushes and deploys it by digest. Build output streams here;
     a failed build shows its last lines and exits 1. MBOPS_BUILD_NETWORK sets the build's network (e.g. host).
 
     \b

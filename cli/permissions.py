@@ -52,7 +52,7 @@ def permissions(
     GCP: a custom role (gcloud iam roles create mbopsDeployer --project P --file role.json).
     Azure: a custom role definition (az role definition create --role-definition role.json).
 
-    Resource types the permission map does not know are listed in a warning (their permissions are missing).
+    A resource type the permission map does not know is an error (exit 1) naming it: never a partial policy.
 
     \b
     Examples:
@@ -66,15 +66,14 @@ def permissions(
     from mbops.engine.permissions import deployer_policy, split_policy
     from mbops.errors import ConfigError
 
+    if split and ref.stack.cloud != "aws":
+        cloud = ref.stack.cloud
+        raise ConfigError(f"--split: only AWS policies have a size limit to split for (the stack is on {cloud})")
     policy = deployer_policy(
         _plans(ref), account=account_id, subscription=subscription_id or "{subscription-id}", backend=backend,
         secrets_provider=secrets_provider,
     )  # fmt: skip
     err = console(stderr=True)
-    for warning in policy.warnings:
-        err.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
-    if split and policy.cloud != "aws":
-        raise ConfigError(f"--split: only AWS policies have a size limit to split for (the stack is on {policy.cloud})")
     if fmt == "json":
         document = split_policy(policy.document) if split else policy.document
         text = json.dumps(document, indent=2) + "\n"

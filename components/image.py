@@ -8,6 +8,11 @@ the repository and the registry's credentials (a Pulumi secret, never written ou
 output ``ref`` is ``<repository>@sha256:...``: what the app deploys. Without a repository the image is only
 built (the local cloud's Docker engine runs it by id).
 
+The pushed tag is a hash of everything that makes the image (``build_key``: the context digest, Dockerfile,
+target, build arguments and platform), so a changed argument or platform pushes a new tag rather than finding
+the old one. Where the context lies on disk is not part of it: the provider's diff ignores ``context`` (a
+checkout at another path, like a CI runner's, changes nothing), while the build still reads it.
+
 Build and push output goes to the ``mbops.image`` logger line by line; a failed build raises with its last
 lines. ``MBOPS_BUILD_NETWORK`` sets the build containers' network mode (e.g. ``host``).
 """
@@ -31,6 +36,9 @@ from mbops.components.spec import BuildSpec
 LOG = logging.getLogger("mbops.image")
 TAIL = 25  # lines of build output a failure shows
 BUILD_INPUTS = ("context", "dockerfile", "target", "args", "platform", "context_digest", "repository")
+# What makes the image: a change of one of these builds (and pushes) again. Not ``context``: a folder's path.
+DIFF_INPUTS = tuple(k for k in BUILD_INPUTS if k != "context")
+KEY_INPUTS = ("context_digest", "dockerfile", "target", "args", "platform")  # the tag's hash
 
 
 def context_digest(build: BuildSpec) -> str:
@@ -49,6 +57,15 @@ def context_digest(build: BuildSpec) -> str:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
         digest.update(b"\0")
     return f"sha256:{digest.hexdigest()}"
+
+
+def build_key(props: Mapping[str, Any]) -> str:
+    """The image's tag: a hash of the context's content and the build settings (16 hex digits)."""
+    import json
+
+    settings = {k: props.get(k) for k in KEY_INPUTS}
+    settings["args"] = dict(sorted((props.get("args") or {}).items()))
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class BuildFailed(Exception):
@@ -92,7 +109,7 @@ def build_and_push(props: Mapping[str, Any]) -> dict[str, Any]:
     """Build the image, push it when there is a repository; return the outputs (``ref``, ``digest``, ...)."""
     client = _docker()
     repository = props.get("repository") or ""
-    tag = f"{repository or 'mbops-app'}:{str(props['context_digest']).removeprefix('sha256:')[:16]}"
+    tag = f"{repository or 'mbops-app'}:{build_key(props)}"
     build = client.api.build(
         path=props["context"], dockerfile=props["dockerfile"], tag=tag, target=props.get("target") or None,
         buildargs=dict(props.get("args") or {}), platform=props.get("platform"), rm=True, forcerm=True,
@@ -179,7 +196,7 @@ class ImageProvider(ResourceProvider):
         return CreateResult(outs["digest"], {**_public(props), **outs})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in BUILD_INPUTS if olds.get(k) != news.get(k)]
+        changed = [k for k in DIFF_INPUTS if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -42,7 +42,7 @@ def _ipv4(count: float, ctx: Context, what: str) -> Charge:
 
 
 def _endpoint(ctx: Context, service: str) -> bool:
-    """Whether the plan has an interface endpoint for an AWS service (traffic to it skips the NAT)."""
+    """Whether the plan has a VPC endpoint (interface or gateway) for an AWS service (its traffic skips the NAT)."""
     endpoints = ctx.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
     return any(service in str(r["inputs"].get("serviceName", "")) for r in endpoints)
 
@@ -52,7 +52,7 @@ def nat_gateway(res: dict[str, Any], ctx: Context) -> Outcome:
     app = any(ctx.of_type(t) for t in ("aws:ecs/service:Service", "aws:autoscaling/group:Group"))
     total, how = nat_processed(
         ctx,
-        pulls_via_nat=app and not _endpoint(ctx, "ecr.dkr"),
+        pulls_via_nat=app and not _endpoint(ctx, ".s3"),  # image layers come from S3, not the ECR API
         logs_via_nat=app and not _endpoint(ctx, ".logs"),
     )
     explicit = ctx.usage["nat_processed_gb"] >= 0
@@ -156,10 +156,23 @@ def ecs_cluster(res: dict[str, Any], ctx: Context) -> Outcome:
     return charges
 
 
+# Functions that serve the app's requests; the others (the database-role setup, alarm webhooks) run a few times
+# a month: once per deploy.
+TRAFFIC_COMPONENTS = ("serverless", "containers", "servers", "edge")
+
+
 def lambda_function(res: dict[str, Any], ctx: Context) -> Outcome:
     inputs = res["inputs"]
     gb = num(inputs.get("memorySize"), 128) / 1024
     arch = "arm" if "arm64" in (inputs.get("architectures") or []) else "x86"
+    if res.get("component") not in TRAFFIC_COMPONENTS:
+        runs = ctx.usage["deploys_per_month"]
+        return [
+            Charge(sku="lambda.requests", quantity=runs / 1e6, detail=f"deploys_per_month {fmt(runs)} (runs once "
+                   "per deploy)", usage=("deploys_per_month",)),
+            Charge(sku=f"lambda.{arch}.gb_second", quantity=runs * 10 * gb,
+                   detail=f"{fmt(runs)} runs x 10 s x {gb:g} GB", usage=("deploys_per_month",)),
+        ]  # fmt: skip
     requests = ctx.usage["requests_per_month"]
     seconds = requests * ctx.usage["avg_request_ms"] / 1000
     return [

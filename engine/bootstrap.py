@@ -84,7 +84,7 @@ class StackPolicies:
     """The PolicySource of a bootstrap: ``deployer_policy`` of the planned stacks, where the program applies it.
 
     AWS: the IAM policy as one document when a managed policy can hold it, else ``split_policy``'s parts.
-    ``result`` keeps the last DeployerPolicy (its notes and warnings are for the user).
+    ``result`` keeps the last DeployerPolicy (its notes are for the user).
     """
 
     graphs: list[dict[str, Any]]

@@ -4,14 +4,16 @@ role or an Azure custom role definition.
 Which actions each resource type needs to be created, read (preview, refresh), updated, deleted and tagged is
 data: ``permission_maps/<cloud>.yaml`` (per type, plus the provider functions the components call and what the
 provider itself calls) and ``permission_maps/common.yaml`` (types that call no cloud API). ``requirements``
-collects them for one or more planned graphs and lists the types the maps do not know — never dropped: the
-caller warns about them. ``deployer_policy`` renders the cloud's document:
+collects them for one or more planned graphs and lists the types the maps do not know; ``deployer_policy``
+refuses to render a document while any is unknown (a policy without their permissions would fail the deploy
+half-way). It renders the cloud's document:
 
-- AWS: statements per set of resources, each regional one limited to the stack's region
-  (``aws:RequestedRegion``); IAM limited to the stack's own roles and instance profiles (names start with the
-  stack name); ``iam:PassRole`` only on the stack's roles and only to the services their trust policies name;
-  ``iam:AttachRolePolicy`` only for the managed policies the stack attaches; service-linked roles only for
-  the services that need one; optional access to the state bucket and the secrets key.
+- AWS: statements per set of resources, each regional one limited to the regions the stack deploys to
+  (``aws:RequestedRegion``: the stack's, and every region a planned resource names, e.g. us-east-1 for
+  CloudFront's certificate and web ACL); IAM limited to the stack's own roles and instance profiles (names
+  start with the stack name); ``iam:PassRole`` only on the stack's roles and only to the services their trust
+  policies name; ``iam:AttachRolePolicy`` only for the managed policies the stack attaches; service-linked
+  roles only for the services that need one; optional access to the state bucket and the secrets key.
 - GCP: a custom role (``gcloud iam roles create --file``); bucket and key access are bindings on those resources.
 - Azure: a custom role definition (``az role definition create --role-definition``) for the subscription.
 
@@ -133,8 +135,7 @@ def requirements(graphs: list[dict[str, Any]]) -> Requirements:
     if len(clouds) != 1:
         raise ConfigError(f"plans of one cloud only; got {', '.join(clouds)}")
     mapping = load_map(clouds[0])
-    req = Requirements(cloud=clouds[0], stacks=sorted({g["stack"] for g in graphs}),
-                       regions=sorted({g["region"] for g in graphs}))  # fmt: skip
+    req = Requirements(cloud=clouds[0], stacks=sorted({g["stack"] for g in graphs}), regions=regions(graphs))
     req.base = sorted({*mapping.provider, *(a for acts in mapping.functions.values() for a in acts)})
     unknown = set()
     for graph in graphs:
@@ -153,14 +154,25 @@ def requirements(graphs: list[dict[str, Any]]) -> Requirements:
     return req
 
 
-def unknown_warning(req: Requirements) -> str | None:
-    """The warning to print when some planned types have no mapping (their permissions are not included)."""
+def regions(graphs: list[dict[str, Any]]) -> list[str]:
+    """The regions the plans deploy to: each stack's, and any a resource names in its ``region`` input."""
+    found = {g["region"] for g in graphs}
+    for graph in graphs:
+        for res in graph["resources"]:
+            region = res.get("inputs", {}).get("region") if res.get("custom") else None
+            if isinstance(region, str) and region and region != "[computed]":
+                found.add(region)
+    return sorted(found)
+
+
+def unknown_error(req: Requirements) -> str | None:
+    """Why no policy can be given when some planned types have no mapping (the deploy would fail on them)."""
     if not req.unknown:
         return None
     return (
-        f"{len(req.unknown)} resource type(s) have no entry in the {req.cloud} permission map, so the policy "
-        f"lacks their permissions: {', '.join(req.unknown)}. Add them to {load_map(req.cloud).path} "
-        "(create/read/update/delete/tag)."
+        f"{len(req.unknown)} resource type(s) the stack plans have no entry in the {req.cloud} permission map, so "
+        f"a deployer policy would lack their permissions: {', '.join(req.unknown)}. Add them to "
+        f"{load_map(req.cloud).path} (create/read/update/delete/tag)."
     )
 
 
@@ -396,18 +408,17 @@ class DeployerPolicy:
     requirements: Requirements
     notes: list[str]
 
-    @property
-    def warnings(self) -> list[str]:
-        warning = unknown_warning(self.requirements)
-        return [warning] if warning else []
-
 
 def deployer_policy(
     graphs: list[dict[str, Any]], *, account: str = "*", subscription: str = "{subscription-id}",
     backend: str | None = None, secrets_provider: str | None = None,
 ) -> DeployerPolicy:  # fmt: skip
-    """The least-privilege deployer policy of ``graphs`` (plans of one cloud), with notes on applying it."""
+    """The least-privilege deployer policy of ``graphs`` (plans of one cloud), with notes on applying it.
+    MbopsError when a planned resource type has no permission mapping."""
     req = requirements(graphs)
+    problem = unknown_error(req)
+    if problem:
+        raise MbopsError(problem)
     notes: list[str] = []
     if req.cloud == "aws":
         document = aws_policy(graphs, req, account=account, backend=backend, secrets_provider=secrets_provider)

@@ -226,6 +226,17 @@ def _pair_unmatched(
     return pairs
 
 
+# Inputs that differ between two checkouts of the same code without changing what is deployed.
+IGNORED_INPUTS: dict[str, frozenset[str]] = {
+    "pulumi-python:dynamic/mbops:Image": frozenset({"context"}),  # the build context's absolute path
+}
+
+
+def _changes(res_type: str, base: Any, head: Any) -> list[dict[str, Any]]:
+    ignored = IGNORED_INPUTS.get(res_type, frozenset())
+    return [_change(res_type, *c) for c in input_changes(base, head) if c[0] not in ignored]
+
+
 def resource_changes(base: dict[str, Any] | None, head: dict[str, Any]) -> dict[str, Any]:
     """Added, changed, replaced and removed custom resources, and how many are unchanged."""
     old, new = _desired(base), _desired(head)
@@ -236,7 +247,7 @@ def resource_changes(base: dict[str, Any] | None, head: dict[str, Any]) -> dict[
     for urn, res in new.items():
         if urn not in old:
             continue
-        changes = [_change(res["type"], *c) for c in input_changes(old[urn]["inputs"], res["inputs"])]
+        changes = _changes(res["type"], old[urn]["inputs"], res["inputs"])
         if not changes:
             unchanged += 1
             continue
@@ -251,7 +262,7 @@ def resource_changes(base: dict[str, Any] | None, head: dict[str, Any]) -> dict[
         else:
             out["changed"].append(entry)
     for before, after, reason in _pair_unmatched(removed, added):
-        changes = [_change(after["type"], *c) for c in input_changes(before["inputs"], after["inputs"])]
+        changes = _changes(after["type"], before["inputs"], after["inputs"])
         out["replaced"].append({
             **_brief(after), "certain": True, "reason": reason, "from": _brief(before), "changes": changes,
             "stateful": stateful(after["type"]) or stateful(before["type"]),

@@ -16,7 +16,7 @@ from mbops.policies.credentials import (
     typed_secret,
 )
 from mbops.policies.model import Check, Context, Graph, Resource, Rule
-from mbops.policies.values import SECRET, document, get, items, known
+from mbops.policies.values import SECRET, UNKNOWN, document, get, items, known
 
 SCRIPT_ASSIGNMENT = re.compile(r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9_]*)=(['\"]?)([^\s'\"$`][^\s'\"]*)\2")
 
@@ -138,12 +138,19 @@ def script_problems(label: str, value: Any, ctx: Context) -> Iterator[str]:
             )
         return
     text = decode_script(value)
+    for literal in {v for v in ctx.app_env.values() if v}:  # the stack file's app.env: reported on the stack
+        text = text.replace(literal, "")
     shape = credential_shape(text)
     if shape:
         yield f"{label} contains {shape}"
-    for name, _, _ in SCRIPT_ASSIGNMENT.findall(text):
-        if secret_like_name(name):
+    for name, _, literal in SCRIPT_ASSIGNMENT.findall(text):
+        if secret_like_name(name) and not _reference(literal):
             yield f"{label} sets {name} to a literal value; fetch it from the secret store at boot instead"
+
+
+def _reference(value: str) -> bool:
+    """A secret store reference (an ARN, a Secret Manager or Key Vault name, a value known at deploy), not a value."""
+    return value == UNKNOWN or value.startswith(("arn:", "projects/", "https://")) and "@" not in value
 
 
 def _user_data(*paths: str) -> Check:

@@ -100,10 +100,10 @@ EXPECTED_TYPES = {
 }
 NOT_EXPECTED = {
     "saas": {"aws:ec2/vpc:Vpc", RDS, "aws:ecs/service:Service", LAUNCH_TEMPLATE},
-    "managed": {LAUNCH_TEMPLATE, "aws:lambda/function:Function", "aws:dynamodb/table:Table"},
+    "managed": {LAUNCH_TEMPLATE, "aws:dynamodb/table:Table", "aws:apigatewayv2/api:Api"},
     "custom": {
         "aws:ecs/service:Service",
-        "aws:lambda/function:Function",
+        "aws:apigatewayv2/api:Api",
         "aws:elasticache/replicationGroup:ReplicationGroup",
     },
 }
@@ -118,9 +118,11 @@ OUTPUTS = {
         "push_app",
         "secrets_store",
         "registry",
+        "logs",
     },
-    "managed": {"endpoint", "database_host", "database_name", "bucket", "redis_host", "secrets_store", "registry"},
-    "custom": {"endpoint", "database_host", "database_name", "bucket", "secrets_store", "registry"},
+    "managed": {"endpoint", "database_host", "database_name", "bucket", "redis_host", "secrets_store", "registry",
+                "logs"},
+    "custom": {"endpoint", "database_host", "database_name", "bucket", "secrets_store", "registry", "logs"},
 }
 PROD_OUTPUTS = {"alerts_topic"}  # monitoring is on in prod
 ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/notes-app:0.1.0"
@@ -220,6 +222,7 @@ def deployed() -> Iterator[Callable[[str, str], dict[str, Any]]]:
             cloud="aws",
             environment=environment,
             app={"image": ECR_IMAGE, "secret_env": SECRET_ENV},
+            components={"auth": {"callback_urls": ["com.example.notes://callback"]}} if profile == "saas" else {},
         )
         record = run_program(
             make_program(stack), EchoCloud(stack.region), project=PROJECT, stack=stack.name, dry_run=False
@@ -372,12 +375,16 @@ def test_rds_subnet_group_holds_exactly_the_private_subnets(planned, profile: st
 
 @pytest.mark.parametrize(("profile", "env"), WITH_NETWORK)
 def test_database_group_admits_5432_from_the_app_group_only(planned, profile: str, env: str) -> None:
+    """The app tier and the database's own role bootstrap function: no address range."""
     graph = planned(profile, "aws", env)
     db_sg = by_name(graph, SG, "-db-sg")
-    (rule,) = db_sg["inputs"]["ingress"]
-    assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (5432, 5432, "tcp")
-    assert "cidrBlocks" not in rule and len(rule["securityGroups"]) == 1
-    assert by_name(graph, SG, "-net-app-sg")["urn"] in db_sg["dependencies"]
+    rules = db_sg["inputs"]["ingress"]
+    assert [r["description"] for r in rules] == ["app to PostgreSQL", "role bootstrap function to PostgreSQL"]
+    for rule in rules:
+        assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (5432, 5432, "tcp")
+        assert "cidrBlocks" not in rule and len(rule["securityGroups"]) == 1
+    assert {by_name(graph, SG, "-net-app-sg")["urn"], by_name(graph, SG, "-db-role-fn-sg")["urn"]} <= set(
+        db_sg["dependencies"])  # fmt: skip
     assert db_sg["inputs"]["egress"] == []
 
 
@@ -633,10 +640,8 @@ def test_app_role_may_read_exactly_the_stack_secrets(deployed, profile: str) -> 
         for arn in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
     }
     admin = {arn for name, arn in secret_arns.items() if "-admin-url" in name}
-    # Only the VMs read the database admin URL (to create the app role before the app starts); ECS injects
-    # it into the init container alone.
-    expected = set(secret_arns.values()) - (set() if profile == "custom" else admin)
-    assert readable == expected
+    # The database admin URL is read by the database's role bootstrap function alone (tests/test_aws_prod.py).
+    assert readable == set(secret_arns.values()) - admin
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -660,7 +665,7 @@ def test_task_execution_role_may_inject_only_the_stack_secrets(deployed) -> None
     policy = json.loads(by_name(graph, ROLE_POLICY, "-execution-role-policy")["inputs"]["policy"])
     statement = {st["Sid"]: st for st in policy["Statement"]}["InjectSecrets"]
     assert statement["Action"] == ["secretsmanager:GetSecretValue"]
-    injected = {s["valueFrom"] for name in ("app", "db-init") for s in container(graph, name)["secrets"]}
+    injected = {s["valueFrom"] for s in container(graph)["secrets"]}
     assert set(statement["Resource"]) == injected
 
 
@@ -675,7 +680,7 @@ def test_server_user_data_fetches_secrets_at_boot_and_holds_no_values(deployed, 
     files = {f["path"]: f for f in document["write_files"]}
     assert files["/etc/mbops/secrets"]["permissions"] == "0600"
     assert "aws secretsmanager get-secret-value" in files["/usr/local/sbin/mbops-app-env"]["content"]
-    assert "DATABASE_URL=arn:aws:secretsmanager:" in user_data and "API_KEY=arn:aws:secretsmanager:" in user_data
+    assert "DATABASE_URL arn:aws:secretsmanager:" in user_data and "API_KEY arn:aws:secretsmanager:" in user_data
     assert "generated-" not in user_data  # no generated password
     assert all(value not in user_data for value in SECRET_VALUES.values())
     assert (

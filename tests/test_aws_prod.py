@@ -11,22 +11,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import subprocess
 from functools import cache
 from typing import Any
 
 import pytest
-import yaml
 
-from mbops.components.aws.database import BOOTSTRAP_SCRIPT
 from mbops.engine.embedded import RecordingMonitor, Registration, run_program
 from mbops.engine.plan import PROJECT, Planner, graph_of, plan
 from mbops.stacks.config import resolve
 from mbops.stacks.program import make_program
 from tests.conftest import PROFILES, one, resources
 from tests.test_aws_components import EchoCloud, by_name, container
-from tests.test_example_app import postgres_url  # noqa: F401 - a fixture
 
 ALB_PROFILES = ("managed", "custom")
 APP_TYPES = {"managed": "aws:ecs/taskDefinition:TaskDefinition", "custom": "aws:ec2/launchTemplate:LaunchTemplate",
@@ -38,6 +33,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 RECORD = "aws:route53/record:Record"
 DIGEST = "sha256:" + "ab" * 32
 DOMAIN = {"domain": "api.example.com", "dns_zone": {"name": "example.com"}}
+CALLBACK = "com.example.notes://callback"
 
 
 @cache
@@ -67,6 +63,10 @@ class BuildingCloud(EchoCloud):
             outputs["arn"] = f"arn:aws:ecr:{self.region}:{self.ACCOUNT}:repository/{reg.deserialized['name']}"
         if reg.type == IMAGE:
             outputs["ref"] = f"{reg.deserialized['repository']}@{DIGEST}"
+        if reg.type == "aws:ses/domainIdentity:DomainIdentity":
+            outputs["verificationToken"] = "ses-verification-token"
+        if reg.type == "aws:ses/domainDkim:DomainDkim":
+            outputs["dkimTokens"] = ["dkim1", "dkim2", "dkim3"]
         if reg.type == "aws:acm/certificate:Certificate":
             outputs["domainValidationOptions"] = [{
                 "domainName": reg.deserialized["domainName"], "resourceRecordType": "CNAME",
@@ -84,6 +84,7 @@ def deployed(profile: str, env: str, settings: str = "{}") -> dict[str, Any]:
     if profile == "saas":
         os.environ.setdefault("MBOPS_TEST_PUSH_CREDENTIAL", "fcm-json-value")
         given["app"] = {**given.get("app", {}), "secret_env": {"PUSH_CREDENTIAL": "env:MBOPS_TEST_PUSH_CREDENTIAL"}}
+        given["components"] = {"auth": {"callback_urls": [CALLBACK]}, **given.get("components", {})}
     stack = resolve(profile=profile, cloud="aws", environment=env, **given)
     record = run_program(make_program(stack), BuildingCloud(stack.region), project=PROJECT, stack=stack.name,
                          dry_run=False)  # fmt: skip
@@ -260,7 +261,8 @@ def test_with_a_route53_zone_the_domain_and_the_validation_records_are_created(p
     assert "A" in records and records["A"]["zoneId"] == "Z0PLANZONE00000000000"
     assert records["A"]["aliases"][0]["evaluateTargetHealth"] is (profile != "saas")
     assert "dns_records" not in graph["outputs"]
-    assert one(graph, "aws:acm/certificateValidation:CertificateValidation")["inputs"]["validationRecordFqdns"]
+    validations = resources(graph, "aws:acm/certificateValidation:CertificateValidation")
+    assert validations and all(v["inputs"]["validationRecordFqdns"] for v in validations)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -268,8 +270,9 @@ def test_without_a_zone_the_records_to_create_are_an_output(profile: str) -> Non
     graph = deployed(profile, "prod", json.dumps({"domain": "api.example.com"}))
     assert not resources(graph, RECORD)
     records = graph["outputs"]["dns_records"]
+    (acm,) = [r for r in records if r["name"] == "_x1.api.example.com"]
     assert {"name": "_x1.api.example.com", "type": "CNAME", "value": "_x2.acm-validations.aws",
-            "purpose": records[0]["purpose"]} == records[0]  # fmt: skip
+            "purpose": acm["purpose"]} == acm  # fmt: skip
     (target,) = [r for r in records if r["name"] == "api.example.com"]
     assert target["type"] == "CNAME" and target["value"].endswith(
         ".elb.example" if profile != "saas" else ".cloudfront.example"
@@ -283,7 +286,7 @@ def test_prod_lambda_api_is_fronted_by_cloudfront_with_a_cloudfront_waf_and_a_us
     assert inputs["aliases"] == ["api.example.com"]
     assert inputs["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
     assert inputs["viewerCertificate"]["sslSupportMethod"] == "sni-only"
-    assert one(graph, "aws:acm/certificate:Certificate")["inputs"]["region"] == "us-east-1"
+    assert by_name(graph, "aws:acm/certificate:Certificate", "-edge-cert")["inputs"]["region"] == "us-east-1"
     assert inputs["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https"
     assert inputs["defaultCacheBehavior"]["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # no caching
     (origin,) = inputs["origins"]
@@ -387,53 +390,62 @@ def test_rds_master_is_an_admin_the_app_never_uses(profile: str) -> None:
     assert app_url == "[secret]"  # values stay secret; the URL names the app role (see database_url)
 
 
-def test_ecs_runs_the_role_bootstrap_as_an_init_container_with_the_admin_url_alone() -> None:
+@pytest.mark.parametrize("profile", ALB_PROFILES)
+def test_the_app_role_is_made_by_a_vpc_function_the_app_waits_for(profile: str) -> None:
+    """H1: one bootstrap for ECS and EC2, outside the app's hosts: a function in the private subnets, invoked
+    once the instance and both URLs exist; the task definition / launch template waits for the invocation."""
+    graph = _plan(profile, "prod")
+    fn = by_name(graph, "aws:lambda/function:Function", "-db-role-fn")
+    invocation = one(graph, "aws:lambda/invocation:Invocation")
+    assert fn["urn"] in invocation["dependencies"]
+    assert one(graph, "aws:rds/instance:Instance")["urn"] in invocation["dependencies"]
+    versions = {r["urn"] for r in resources(graph, "aws:secretsmanager/secretVersion:SecretVersion")
+                if "-db-" in r["name"]}  # fmt: skip
+    assert len(versions) == 2 and versions <= set(invocation["dependencies"])
+    assert set(invocation["inputs"]["triggers"]) == {"instance", "code", "secret_version_0", "secret_version_1"}
+    assert invocation["urn"] in one(graph, APP_TYPES[profile])["dependencies"]
+    inputs = fn["inputs"]
+    assert (inputs["runtime"], inputs["handler"]) == ("python3.12", "index.handler")
+    assert inputs["vpcConfig"]["subnetIds"] and len(inputs["vpcConfig"]["securityGroupIds"]) == 1
+    assert set(inputs["environment"]["variables"]) == {"ADMIN_URL_SECRET_ARN", "APP_URL_SECRET_ARN"}
+
+
+def test_the_database_admits_the_bootstrap_function_and_the_app_only() -> None:
     graph = deployed("managed", "dev")
-    init, app = container(graph, "db-init"), container(graph)
-    assert init["essential"] is False and init["image"].startswith("public.ecr.aws/docker/library/postgres:16")
-    assert {s["name"] for s in init["secrets"]} == {"DATABASE_ADMIN_URL", "DATABASE_URL"}
-    assert "DATABASE_ADMIN_URL" not in {s["name"] for s in app["secrets"]}
-    assert app["dependsOn"] == [{"containerName": "db-init", "condition": "SUCCESS"}]
-    assert init["command"] == [BOOTSTRAP_SCRIPT]
+    db_sg = by_name(graph, "aws:ec2/securityGroup:SecurityGroup", "-db-sg")["inputs"]
+    sources = {rule["description"]: rule["securityGroups"] for rule in db_sg["ingress"]}
+    assert sources == {"app to PostgreSQL": ["managed-dev-net-app-sg-id"],
+                       "role bootstrap function to PostgreSQL": ["managed-dev-db-role-fn-sg-id"]}  # fmt: skip
+    fn_sg = by_name(graph, "aws:ec2/securityGroup:SecurityGroup", "-db-role-fn-sg")["inputs"]
+    assert fn_sg["ingress"] == [] and {(e["fromPort"], e["toPort"]) for e in fn_sg["egress"]} == {(5432, 5432),
+                                                                                                (443, 443)}
 
 
-def test_servers_run_the_role_bootstrap_before_the_app() -> None:
-    user_data = base64.b64decode(one(deployed("custom", "dev"), APP_TYPES["custom"])["inputs"]["userData"]).decode()
-    files = {f["path"]: f for f in yaml.safe_load(user_data)["write_files"]}
-    assert files["/etc/mbops/db-init"]["content"].startswith("DATABASE_ADMIN_URL=arn:aws:secretsmanager:")
-    assert files["/etc/mbops/db-init"]["permissions"] == "0600"
-    assert files["/etc/mbops/db-bootstrap.sh"]["content"] == BOOTSTRAP_SCRIPT
-    assert "ExecStartPre=/usr/local/sbin/mbops-db-init" in files["/etc/systemd/system/mbops-app.service"]["content"]
+@pytest.mark.parametrize("profile", ALB_PROFILES)
+def test_only_the_bootstrap_function_reads_the_admin_url(profile: str) -> None:
+    """Nothing on the app's hosts (task roles, the instance role) may read the master user's URL."""
+    graph = deployed(profile, "dev")
+    admin = by_name(graph, "aws:secretsmanager/secret:Secret", "-db-admin-url")["inputs"]
+    admin_arn = f"arn:aws:secretsmanager:us-east-1:123456789012:{profile}-dev-db-admin-url"
+    assert admin["namePrefix"].startswith(f"mbops/{profile}-dev/DATABASE_ADMIN_URL-")
+    readers = sorted(r["name"] for r in resources(graph, "aws:iam/rolePolicy:RolePolicy")
+                     if admin_arn in r["inputs"]["policy"])  # fmt: skip
+    assert readers == [f"{profile}-dev-db-role-fn-role-policy"]
+    policy = json.loads(by_name(graph, "aws:iam/rolePolicy:RolePolicy", "-db-role-fn-role-policy")["inputs"]["policy"])
+    read = {s["Sid"]: s for s in policy["Statement"]}["ReadDatabaseUrls"]
+    assert read["Resource"] == [admin_arn, f"arn:aws:secretsmanager:us-east-1:123456789012:{profile}-dev-db-url"]
+    if profile == "custom":
+        user_data = base64.b64decode(one(graph, APP_TYPES["custom"])["inputs"]["userData"]).decode()
+        assert "db-init" not in user_data and "DATABASE_ADMIN_URL" not in user_data
+    else:
+        assert [d["name"] for d in json.loads(one(graph, APP_TYPES["managed"])["inputs"]["containerDefinitions"])] == [
+            "app"]  # no init container  # fmt: skip
 
 
 def test_self_hosted_postgres_has_no_admin_url() -> None:
     graph = planned_with("custom", "dev", components={"database": {"self_hosted": True}})
     names = {r["name"] for r in resources(graph, "aws:secretsmanager/secret:Secret")}
     assert not any("admin" in n for n in names)
-
-
-def test_the_bootstrap_creates_the_app_role_owning_the_database(postgres_url: str) -> None:  # noqa: F811
-    """The script the init container runs, against a real PostgreSQL: the role is created, owns the database,
-    is no superuser, and a second run (a new password) is idempotent."""
-    import psycopg
-
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed")
-    admin = postgres_url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE app")
-    for password in ("FirstPassw0rd", "SecondPassw0rd"):
-        app_url = f"postgresql://app:{password}@{admin.split('@', 1)[1]}/app"
-        env = {"PATH": os.environ["PATH"], "DATABASE_ADMIN_URL": f"{admin}/app", "DATABASE_URL": app_url}
-        run = subprocess.run(["sh", "-c", BOOTSTRAP_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
-        assert run.returncode == 0, run.stderr
-        with psycopg.connect(app_url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS notes (id int)")
-            owner, superuser = conn.execute(
-                "SELECT pg_get_userbyid(datdba), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
-                "FROM pg_database WHERE datname = 'app'"
-            ).fetchone()
-        assert (owner, superuser) == ("app", False)
 
 
 # ---- monitoring ----------------------------------------------------------------------------------------------
@@ -471,7 +483,8 @@ def test_every_alarm_notifies_the_encrypted_topic_and_says_what_to_do(profile: s
 def test_the_alerts_key_admits_cloudwatch_and_budgets() -> None:
     policy = json.loads(one(deployed("managed", "prod", json.dumps(DOMAIN)), "aws:kms/key:Key")["inputs"]["policy"])
     publish = {s["Sid"]: s for s in policy["Statement"]}["AlarmsAndBudgetsPublish"]
-    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]}
+    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com",
+                                                "events.rds.amazonaws.com"]}  # fmt: skip
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
@@ -493,7 +506,18 @@ def test_notify_targets_subscribe_and_the_budget_alerts_them() -> None:
         (r["inputs"]["protocol"], r["inputs"]["endpoint"])
         for r in resources(graph, "aws:sns/topicSubscription:TopicSubscription")
     }
-    assert subs == {("email", "ops@example.com"), ("https", "https://hooks.example.com/x")}
+    # M6: a webhook is a function subscribed to the topic (Slack/Teams never confirm an SNS https subscription).
+    assert subs == {("email", "ops@example.com"), ("lambda", "[computed]")}
+    hook = by_name(graph, "aws:lambda/function:Function", "-monitoring-webhook-2")
+    assert hook["inputs"]["environment"]["variables"] == {"WEBHOOK_URL": "https://hooks.example.com/x"}
+    sub = [r for r in resources(graph, "aws:sns/topicSubscription:TopicSubscription")
+           if r["inputs"]["protocol"] == "lambda"][0]  # fmt: skip
+    assert hook["urn"] in sub["dependencies"]
+    permission = by_name(graph, "aws:lambda/permission:Permission", "-monitoring-webhook-2-invoke")["inputs"]
+    assert permission["principal"] == "sns.amazonaws.com" and permission["sourceArn"] == "[computed]"
+    # Low: Budgets checks it may publish: the budget waits for the topic's policy.
+    assert by_name(graph, "aws:sns/topicPolicy:TopicPolicy", "-monitoring-alerts-policy")["urn"] in one(
+        graph, "aws:budgets/budget:Budget")["dependencies"]  # fmt: skip
     budget = one(graph, "aws:budgets/budget:Budget")["inputs"]
     assert (budget["limitAmount"], budget["limitUnit"], budget["timeUnit"]) == ("500.00", "USD", "MONTHLY")
     assert budget["costFilters"] == [{"name": "TagKeyValue", "values": ["user:app$managed-prod"]}]

@@ -341,16 +341,14 @@ def test_nat_data_is_derived_from_the_app_unless_set():
     # outbound_gb 10 + image pulls 0.3 GB x 2 replicas (the planned minimum is the stack's: 1) x 20 deploys...
     replicas = resolve(profile="managed", cloud="aws", environment="dev").app.min_replicas
     assert gb["quantity"] == pytest.approx(10 + 0.3 * replicas * 20 + 5)  # ... + app logs 5 through the NAT
-    endpoint = res(
-        "ecr",
-        "aws:ec2/vpcEndpoint:VpcEndpoint",
-        "network",
-        vpcEndpointType="Interface",
-        serviceName="com.amazonaws.us-east-1.ecr.dkr",
-        subnetIds=["a"],
-    )
-    private = estimate(graph_of("aws", nat, service, endpoint), stack("aws"))
-    assert items_of(private, "nat")["nat.gb"]["quantity"] == pytest.approx(10 + 5)  # images come via the endpoint
+    api = res("ecr", "aws:ec2/vpcEndpoint:VpcEndpoint", "network", vpcEndpointType="Interface",
+              serviceName="com.amazonaws.us-east-1.ecr.dkr", subnetIds=["a"])  # fmt: skip
+    with_api = estimate(graph_of("aws", nat, service, api), stack("aws"))
+    assert items_of(with_api, "nat")["nat.gb"]["quantity"] == pytest.approx(10 + 0.3 * replicas * 20 + 5)  # layers: S3
+    s3 = res("s3", "aws:ec2/vpcEndpoint:VpcEndpoint", "network", vpcEndpointType="Gateway",
+             serviceName="com.amazonaws.us-east-1.s3", routeTableIds=["rt"])  # fmt: skip
+    private = estimate(graph_of("aws", nat, service, s3), stack("aws"))
+    assert items_of(private, "nat")["nat.gb"]["quantity"] == pytest.approx(10 + 5)  # image layers via the S3 endpoint
     fixed = estimate(graph_of("aws", nat, service), stack("aws", nat_processed_gb=123))
     assert items_of(fixed, "nat")["nat.gb"]["quantity"] == 123
 

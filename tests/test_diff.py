@@ -79,7 +79,8 @@ def test_markdown_comment_of_resized_database_and_new_cache(plans: dict[str, Any
     assert delta > 100  # db.r6g-class instance and a Redis replication group: well over $100 a month
     pct = delta / base["cost"]["monthly_total"] * 100
     assert lines[1].startswith(f"**mbops** `managed-dev` (managed on aws, dev): {len(cache)} to add, ")
-    assert "0 to replace, 0 to remove" in lines[1]
+    # The cache's REDIS_URL enters the container definitions: ECS task definitions are immutable (a new revision).
+    assert "1 to replace, 0 to remove" in lines[1]
     assert f"cost **+${delta:,.2f}/month** (+{pct:.1f}%, ${base['cost']['monthly_total']:,.2f} → " in lines[1]
     assert "policy: 0 new, 1 resolved" in lines[1]
 
@@ -89,10 +90,12 @@ def test_markdown_comment_of_resized_database_and_new_cache(plans: dict[str, Any
     changed = _section(text, "Changed in place")
     row = next(line for line in changed.splitlines() if "`instanceClass`" in line)
     assert "`managed-dev-db-postgres`" in row and f"`{old_class}` | `{new_class}`" in row
-    # The owner tag changed on every tagged resource: one row with the count, not 36 rows.
-    tagged = [r for r in _custom(base) if "tags" in r["inputs"]]
+    # The owner tag changed on every tagged resource changed in place (the task definition is replaced): one row
+    # with the count, not one row each.
+    tagged = [r for r in _custom(base) if "tags" in r["inputs"] and r["name"] != "managed-dev-app-task"]
     assert f"| *{len(tagged)} resources* | `tags.owner` | `unassigned` | `team-mobile` |" in changed
-    assert "Replaced" not in text
+    replaced = _section(text, "Replaced")
+    assert "`managed-dev-app-task`" in replaced and "containerDefinitions" in replaced
 
     # Every cache resource is listed as added, under its component.
     added = _section(text, "Added")

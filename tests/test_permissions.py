@@ -9,6 +9,7 @@ import importlib
 import json
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,29 @@ from mbops.engine.permissions import (
     requirements,
     split_policy,
 )
+from mbops.engine.plan import plan
 from mbops.errors import MbopsError
+from mbops.stacks.config import resolve
 
 Planned = Callable[[str, str, str], dict[str, Any]]
-PLANS = [(p, c, e) for p in ("saas", "managed", "custom") for c in ("local", "aws", "gcp", "azure")
-         for e in ("dev", "prod")]  # fmt: skip
+PROFILES = ("saas", "managed", "custom")
+PLANS = [(p, c, e) for p in PROFILES for c in ("local", "aws", "gcp", "azure") for e in ("dev", "prod")]
+# Prod with a domain in a DNS zone: the edge's certificates, records and the user pool's email identity appear.
+ZONES: dict[str, dict[str, str]] = {
+    "aws": {"name": "example.com"},
+    "gcp": {"name": "example.com", "managed_zone": "example-com"},
+    "azure": {"name": "example.com", "resource_group": "rg-dns"},
+}
+EDGE_PLANS = [(p, c) for p in PROFILES for c in ZONES]
+
+
+@cache
+def prod_with_zone(profile: str, cloud: str, region: str | None = None) -> dict[str, Any]:
+    """The prod plan of a built-in profile with ``domain`` and ``dns_zone`` (and a region, when given)."""
+    extra = {"region": region} if region else {}
+    stack = resolve(profile=profile, cloud=cloud, environment="prod", domain="api.example.com", dns_zone=ZONES[cloud],
+                    gcp_project="acme-prod" if cloud == "gcp" else None, **extra)  # fmt: skip
+    return plan(stack, with_policy=False, with_cost=False)
 
 
 # --- coverage: a new resource type without a mapping fails here, by name ------------------------------------
@@ -39,7 +58,15 @@ PLANS = [(p, c, e) for p in ("saas", "managed", "custom") for c in ("local", "aw
 
 @pytest.mark.parametrize(("profile", "cloud", "env"), PLANS, ids=["-".join(p) for p in PLANS])
 def test_every_planned_type_has_a_mapping(planned: Planned, profile: str, cloud: str, env: str) -> None:
-    graph = planned(profile, cloud, env)
+    _assert_mapped(planned(profile, cloud, env), cloud)
+
+
+@pytest.mark.parametrize(("profile", "cloud"), EDGE_PLANS, ids=["-".join(p) for p in EDGE_PLANS])
+def test_every_type_of_a_prod_plan_with_a_domain_and_zone_has_a_mapping(profile: str, cloud: str) -> None:
+    _assert_mapped(prod_with_zone(profile, cloud), cloud)
+
+
+def _assert_mapped(graph: dict[str, Any], cloud: str) -> None:
     types = sorted({r["type"] for r in graph["resources"] if r["custom"]})
     if cloud == "local":
         common = yaml.safe_load((MAP_DIR / "common.yaml").read_text())["no_cloud_api"]
@@ -104,7 +131,6 @@ def test_aws_policy_covers_every_needed_action_in_the_stacks_region(planned: Pla
     graphs = [planned(profile, "aws", "dev"), planned(profile, "aws", "prod")]
     policy = deployer_policy(graphs)
     document = policy.document
-    assert not policy.warnings
     granted = {a for s in _statements(document) for a in _actions(s)}
     mapping = load_map("aws")
     for type_token in {r["type"] for g in graphs for r in g["resources"] if r["custom"]}:
@@ -134,11 +160,13 @@ def test_aws_iam_is_limited_to_the_stacks_roles(planned: Planned) -> None:
     pass_role = by_sid["PassStackRolesToTheirServices"]
     assert pass_role["Resource"] == [f"arn:aws:iam::*:role/{name}-*" for name in roles]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": [
-        "ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"]}}  # fmt: skip
-    attach = by_sid["AttachOnlyTheStacksManagedPolicies"]
+        "ecs-tasks.amazonaws.com", "lambda.amazonaws.com", "vpc-flow-logs.amazonaws.com"]}}  # fmt: skip
+    assert "AttachOnlyTheStacksManagedPolicies" not in by_sid  # no AWS managed policy in managed: nothing to attach
+    saas = {s["Sid"]: s for s in _statements(deployer_policy([planned("saas", "aws", "dev")]).document)}
+    attach = saas["AttachOnlyTheStacksManagedPolicies"]
     assert attach["Action"] == ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
     assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": [
-        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]}}  # fmt: skip
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]}}  # fmt: skip
     linked = by_sid["CreateServiceLinkedRoles"]["Condition"]["StringEquals"]["iam:AWSServiceName"]
     assert linked == ["ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
                       "elasticache.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com"]
@@ -207,11 +235,14 @@ def test_cli_prints_the_aws_policy_and_notes() -> None:
 
 
 def test_cli_text_format_and_split() -> None:
-    text = CliRunner().invoke(cli, ["permissions", "--cloud", "gcp", "--profile", "saas", "--format", "text"])
+    text = CliRunner().invoke(cli, ["permissions", "--cloud", "aws", "--profile", "saas", "--format", "text"])
     assert text.exit_code == 0, text.output
-    assert "gcp:cloudrunv2/service:Service\n  create  run.services.create" in text.stdout
+    assert "aws:lambda/function:Function\n  create  lambda:CreateFunction" in text.stdout
     split = CliRunner().invoke(cli, ["permissions", "--cloud", "aws", "--profile", "custom", "--split"])
     assert split.exit_code == 0 and isinstance(json.loads(split.stdout), list)
+
+
+def test_cli_split_is_for_aws_only() -> None:
     refused = CliRunner().invoke(cli, ["permissions", "--cloud", "gcp", "--split"])
     assert refused.exit_code == 2 and "--split: only AWS" in refused.output
 
@@ -222,17 +253,70 @@ def test_cli_refuses_the_local_target() -> None:
     assert "needs no cloud permissions; give --cloud aws, gcp or azure" in result.output
 
 
-def test_unknown_types_are_warned_never_dropped(planned: Planned, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_type_is_an_error_never_a_partial_policy(planned: Planned,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A policy without a planned type's permissions would fail the deploy half-way: refuse it, naming the type."""
     graph = copy.deepcopy(planned("managed", "aws", "dev"))
     urn = "urn:pulumi:managed-dev::mbops::aws:shield/protection:Protection::p"
     graph["resources"].append({**graph["resources"][0], "type": "aws:shield/protection:Protection", "urn": urn})
     req = requirements([graph])
     assert req.unknown == ["aws:shield/protection:Protection"]
+    with pytest.raises(MbopsError, match=r"1 resource type\(s\) the stack plans have no entry in the aws permission "
+                                         r"map.*aws:shield/protection:Protection"):  # fmt: skip
+        deployer_policy([graph])
     import mbops.cli.permissions as command
 
     monkeypatch.setattr(command, "_plans", lambda ref: [graph])
     result = CliRunner().invoke(cli, ["permissions", "--cloud", "aws"])
-    assert result.exit_code == 0
-    assert "warning: 1 resource type(s) have no entry in the aws permission map" in " ".join(result.stderr.split())
-    assert "aws:shield/protection:Protection" in result.stderr
-    json.loads(result.stdout)  # the policy is still printed, for the types it knows
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "aws:shield/protection:Protection" in result.output
+
+
+# --- the prod edge on AWS: every region it deploys to, the registry push, access logs ----------------------
+
+
+def test_aws_policy_allows_the_regions_the_stack_deploys_to() -> None:
+    """An eu-west-1 saas stack puts CloudFront's certificate and web ACL, their logs and the us-east-1 alarms'
+    topic and key in us-east-1: the region condition names both."""
+    graph = prod_with_zone("saas", "aws", "eu-west-1")
+    assert {r["inputs"].get("region") for r in graph["resources"] if r["custom"]} >= {"us-east-1"}
+    document = deployer_policy([graph]).document
+    regional = [s for s in _statements(document) if "Condition" in s and "aws:RequestedRegion" in str(s["Condition"])]
+    assert regional and all(s["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}}
+                            for s in regional)  # fmt: skip
+    # Route 53, Budgets, CloudFront and IAM have no region: never under the condition.
+    for statement in _statements(document):
+        services = {a.split(":")[0] for a in _actions(statement)}
+        if services & {"route53", "budgets", "cloudfront", "iam"}:
+            assert "Condition" not in statement or "aws:RequestedRegion" not in str(statement["Condition"])
+    dev = deployer_policy([planned_dev_eu()]).document
+    assert all(s["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}}
+               for s in _statements(dev) if "aws:RequestedRegion" in str(s.get("Condition")))  # fmt: skip
+
+
+@cache
+def planned_dev_eu() -> dict[str, Any]:
+    return plan(resolve(profile="saas", cloud="aws", environment="dev", region="eu-west-1"), with_policy=False,
+                with_cost=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_aws_policy_pushes_only_to_the_stacks_repository(profile: str) -> None:
+    document = deployer_policy([prod_with_zone(profile, "aws")], account="123456789012").document
+    push = {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
+            "ecr:BatchCheckLayerAvailability"}  # fmt: skip
+    (scoped,) = [s for s in _statements(document) if push <= set(_actions(s))]
+    assert scoped["Resource"] == f"arn:aws:ecr:*:123456789012:repository/{profile}-prod-*"
+    login = [s for s in _statements(document) if "ecr:GetAuthorizationToken" in _actions(s)]
+    assert login and all(s["Resource"] == "*" for s in login)  # the token has no resource-level scope
+
+
+def test_aws_policy_sets_up_access_log_deliveries() -> None:
+    """HTTP API access logs and WAF logs are CloudWatch Logs deliveries the deployer creates."""
+    granted = {a for s in _statements(deployer_policy([prod_with_zone("saas", "aws")]).document) for a in _actions(s)}
+    assert {"logs:CreateLogDelivery", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+            "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+            "wafv2:PutLoggingConfiguration", "lambda:InvokeFunction"} - {"lambda:InvokeFunction"} <= granted
+    custom = {a for s in _statements(deployer_policy([prod_with_zone("custom", "aws")]).document) for a in _actions(s)}
+    assert {"lambda:InvokeFunction", "elasticloadbalancing:SetWebAcl", "wafv2:AssociateWebACL",
+            "rds:CreateEventSubscription", "ec2:CreateVpcEndpoint"} <= custom  # fmt: skip

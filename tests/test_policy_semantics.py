@@ -58,6 +58,10 @@ def res(type_token: str, inputs: dict[str, Any], name: str = "r", *, deps: tuple
             "component": None, "inputs": inputs, "dependencies": list(deps), "protect": False, "op": op}  # fmt: skip
 
 
+# The managed dev stack's bucket on AWS (its name is fixed: <stack>-<account>-<region>; the account is the plan's).
+BUCKET = "arn:aws:s3:::managed-dev-123456789012-us-east-1"
+
+
 def over(kind: str, child: str, **args: Any) -> dict[str, Any]:
     """Stack-file fields that override one child's raw args."""
     return {"components": {kind: {"overrides": {child: args}}}}
@@ -70,13 +74,13 @@ def s3_policy(*statements: dict[str, Any]) -> dict[str, Any]:
 
 def public_read(condition: dict[str, Any] | None = None, principal: Any = "*") -> dict[str, Any]:
     statement = {"Sid": "PublicRead", "Effect": "Allow", "Principal": principal, "Action": "s3:GetObject",
-                 "Resource": "arn:aws:s3:::files/*"}  # fmt: skip
+                 "Resource": f"{BUCKET}/*"}  # fmt: skip
     return statement | ({"Condition": condition} if condition else {})
 
 
 def tls_deny(**changes: Any) -> dict[str, Any]:
     statement = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": ["arn:aws:s3:::files", "arn:aws:s3:::files/*"],
+                 "Resource": [BUCKET, f"{BUCKET}/*"],
                  "Condition": {"Bool": {"aws:SecureTransport": "false"}}}  # fmt: skip
     return statement | changes
 
@@ -264,7 +268,7 @@ CASES = [
       s3_policy(tls_deny(), public_read({"IpAddress": {"aws:SourceIp": HALVES}}))),
     P("not-principal-allow", "aws", PUBLIC, "fires", "everyone except", "managed",
       s3_policy(tls_deny(), {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"},
-                             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::files/*"})),
+                             "Action": "s3:GetObject", "Resource": f"{BUCKET}/*"})),
     P("public-principal-pinned-to-vpc-endpoint", "aws", PUBLIC, "quiet", "", "managed",
       s3_policy(tls_deny(), public_read({"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c"}}))),
     P("public-principal-pinned-to-org", "aws", PUBLIC, "quiet", "", "managed",
@@ -276,7 +280,7 @@ CASES = [
     P("tls-deny-narrowed-to-one-action", "aws", HTTPS, "fires", "Action is not s3:*", "managed",
       s3_policy(tls_deny(Action="s3:GetObject"))),
     P("tls-deny-objects-only", "aws", HTTPS, "fires", "Resource is not the bucket and all its objects",
-      "managed", s3_policy(tls_deny(Resource="arn:aws:s3:::files/*"))),
+      "managed", s3_policy(tls_deny(Resource=f"{BUCKET}/*"))),
     P("tls-deny-with-extra-condition", "aws", HTTPS, "fires", "other conditions narrow it", "managed",
       s3_policy(tls_deny(Condition={"Bool": {"aws:SecureTransport": "false"},
                                     "StringEquals": {"aws:SourceVpc": "vpc-1"}}))),

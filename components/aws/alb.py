@@ -1,8 +1,9 @@
 """The public Application Load Balancer in front of the app, shared by the servers and containers components.
 
 Children (built through the owner's ``args`` so users can override them): ``load_balancer`` (public subnets,
-the network's load balancer group, invalid headers dropped), ``target_group`` (health path), and either
-``https_listener`` + ``http_listener`` (301 to HTTPS) with a certificate, or ``http_listener`` alone.
+the network's load balancer group, invalid headers dropped, deletion-protected in prod unless ``release_data``),
+``target_group`` (health path), and either ``https_listener`` + ``http_listener`` (301 to HTTPS) with a
+certificate, or ``http_listener`` alone.
 
 The certificate is the stack's ``domain`` (an ACM certificate validated by DNS, see ``certs``; children
 ``certificate``, ``validation_record``, ``certificate_validation``) when the stack has an ``edge``, else the
@@ -12,7 +13,6 @@ its own (``access_log_bucket`` and its ``access_log_*`` settings), kept ``ACCESS
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.certs import Domain, managed_certificate
+from mbops.components.aws.log_bucket import log_bucket
 
 if TYPE_CHECKING:
     from mbops.components.base import MbopsComponent
@@ -73,6 +74,7 @@ def public_load_balancer(
     certificate_hint: str,
     region: str,
     access_logs: bool = False,
+    deletion_protection: bool = False,
 ) -> LoadBalancer:
     """An internet-facing ALB forwarding to the app port; HTTPS (HTTP redirected) when ``https`` is enabled."""
     tags = owner.tags
@@ -91,6 +93,7 @@ def public_load_balancer(
             subnets=list(subnet_ids),
             security_groups=[security_group_id],
             drop_invalid_header_fields=True,
+            enable_deletion_protection=deletion_protection,
             enable_http2=True,
             idle_timeout=60,
             **logs,
@@ -178,68 +181,18 @@ def public_load_balancer(
 
 
 def _access_log_bucket(owner: MbopsComponent, name: str, region: str) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
-    """A private bucket the load balancer writes its access logs to (SSE-S3: ELB cannot use KMS keys)."""
-    bucket = aws.s3.Bucket(
-        f"{name}-alb-logs",
-        **owner.args("access_log_bucket", force_destroy=True, tags=owner.tags),
-        opts=owner.opts(),
-    )
-    block = aws.s3.BucketPublicAccessBlock(
-        f"{name}-alb-logs-public-access-block",
-        **owner.args("access_log_public_access_block", bucket=bucket.id, block_public_acls=True,
-                     block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True),
-        opts=owner.opts(),
-    )  # fmt: skip
-    aws.s3.BucketOwnershipControls(
-        f"{name}-alb-logs-ownership",
-        **owner.args("access_log_ownership", bucket=bucket.id,
-                     rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced")),
-        opts=owner.opts(),
-    )  # fmt: skip
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-alb-logs-encryption",
-        **owner.args(
-            "access_log_encryption",
-            bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(sse_algorithm="AES256")
-            )],
-        ),
-        opts=owner.opts(),
-    )  # fmt: skip
-    aws.s3.BucketLifecycleConfiguration(
-        f"{name}-alb-logs-lifecycle",
-        **owner.args(
-            "access_log_lifecycle",
-            bucket=bucket.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-logs", status="Enabled", filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=ACCESS_LOG_DAYS),
-            )],
-        ),
-        opts=owner.opts(),
-    )  # fmt: skip
+    """The bucket the load balancer writes its access logs to (SSE-S3: ELB cannot use KMS keys)."""
     account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=owner)).account_id
     if region in ELB_ACCOUNT_REGIONS:
         elb = aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=owner))
         writer: pulumi.Input[Any] = elb.arn.apply(lambda arn: {"AWS": arn})
     else:
         writer = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
-    policy = pulumi.Output.all(bucket.arn, account, writer).apply(
-        lambda a: json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": [a[0], f"{a[0]}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-                {"Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": a[2], "Action": "s3:PutObject",
-                 "Resource": f"{a[0]}/alb/AWSLogs/{a[1]}/*"},
-            ],
-        })
-    )  # fmt: skip
-    bucket_policy = aws.s3.BucketPolicy(
-        f"{name}-alb-logs-policy",
-        **owner.args("access_log_policy", bucket=bucket.id, policy=policy),
-        opts=owner.opts(depends_on=[block]),
-    )
-    return bucket, bucket_policy
+
+    def delivery(bucket_arn: pulumi.Output[str]) -> pulumi.Output[dict[str, Any]]:
+        return pulumi.Output.all(bucket_arn, account, writer).apply(lambda a: {
+            "Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": a[2], "Action": "s3:PutObject",
+            "Resource": f"{a[0]}/alb/AWSLogs/{a[1]}/*"})  # fmt: skip
+
+    logs = log_bucket(owner, f"{name}-alb-logs", "access_log", days=ACCESS_LOG_DAYS, writer=delivery)
+    return logs.bucket, logs.policy

@@ -10,11 +10,16 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from mbops.components.aws.certs import Domain, dns_record, stack_dns_records
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AuthSpec
 from mbops.components.wiring import BuildContext, Built
+from mbops.errors import ConfigError
 
 MFA = {"off": "OFF", "optional": "OPTIONAL", "on": "ON"}
+PLACEHOLDER_CALLBACK = "myapp://callback"  # AuthSpec's default: a dev convenience, never a prod app's
+DKIM_RECORDS = 3  # SES Easy DKIM always gives three tokens
+SENDER = "no-reply"
 
 
 def domain_prefix(name: str) -> str:
@@ -27,7 +32,8 @@ def domain_prefix(name: str) -> str:
 class AuthArgs:
     spec: AuthSpec = field(default_factory=AuthSpec)
     prod: bool = False
-    release_data: bool = False  # prod's deletion protection off: `destroy --delete-data` follows
+    release_data: bool = False  # deletion protection off, not retained: `destroy --delete-data` follows
+    email_domain: Domain | None = None  # the stack's domain: the pool sends its email through SES from it
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -40,7 +46,18 @@ class Auth(MbopsComponent):
     mobile app cannot keep one) and uses the authorization code flow (PKCE) with the spec's callback URLs on
     the hosted domain ``<name>-<random>.auth.<region>.amazoncognito.com``.
 
-    Children: ``user_pool``, ``domain_suffix``, ``domain``, ``client``.
+    Email: with ``email_domain`` (the stack's domain) the pool sends from ``no-reply@<domain>`` through SES
+    (``DEVELOPER``): a domain identity with Easy DKIM, its records in the Route 53 zone (else listed in
+    ``dns_records``), and the pool waits until SES has verified the domain. The account must be out of the SES
+    sandbox, or mail reaches verified addresses only. Without a domain Cognito's own sender is used, which is
+    capped at a few dozen messages a day.
+
+    Data guard: the pool holds the users. Unless ``release_data`` it is protected in Pulumi and retained when
+    the stack is destroyed (prod: deletion-protected in AWS too).
+
+    Children: ``user_pool``, ``domain_suffix``, ``domain``, ``client`` and, with ``email_domain``,
+    ``email_identity``, ``email_dkim``, ``email_verification_record``, ``email_dkim_record`` (with a zone),
+    ``email_verification``.
     """
 
     kind = "auth"
@@ -49,6 +66,8 @@ class Auth(MbopsComponent):
         super().__init__("aws", name, args.spec, args.tags, opts)
         spec = args.spec
         mfa = MFA[spec.mfa]
+        self.dns_records: list[pulumi.Output] = []
+        email = self._email(name, args.email_domain)
         self.user_pool = aws.cognito.UserPool(
             f"{name}-users",
             **self.args(
@@ -72,9 +91,10 @@ class Auth(MbopsComponent):
                 deletion_protection="ACTIVE" if args.prod and not args.release_data else "INACTIVE",
                 user_pool_tier="PLUS" if args.prod else "ESSENTIALS",
                 user_pool_add_ons={"advanced_security_mode": "ENFORCED"} if args.prod else None,
+                email_configuration=email,
                 tags=self.tags,
             ),
-            opts=self.opts(),
+            opts=self.opts(protect=not args.release_data, retain_on_delete=not args.release_data),
         )
         suffix = random.RandomString(
             f"{name}-domain-suffix",
@@ -119,15 +139,86 @@ class Auth(MbopsComponent):
         )
         self.user_pool_id = self.user_pool.id
         self.client_id = self.client.id
-        self.finish({"user_pool_id": self.user_pool.id, "client_id": self.client.id, "domain": self.domain.domain})
+        self.finish({"user_pool_id": self.user_pool.id, "client_id": self.client.id, "domain": self.domain.domain,
+                     "dns_records": self.dns_records})  # fmt: skip
+
+    def _email(self, name: str, domain: Domain | None) -> aws.cognito.UserPoolEmailConfigurationArgs:
+        """How the pool sends email: SES from ``no-reply@<domain>`` (verified first), else Cognito's sender."""
+        children = ("email_identity", "email_dkim", "email_verification_record", "email_dkim_record",
+                    "email_verification")  # fmt: skip
+        if domain is None:
+            for child in children:
+                self.args(child)
+            return aws.cognito.UserPoolEmailConfigurationArgs(email_sending_account="COGNITO_DEFAULT")
+        identity = aws.ses.DomainIdentity(
+            f"{name}-email", **self.args("email_identity", domain=domain.name), opts=self.opts()
+        )
+        dkim = aws.ses.DomainDkim(
+            f"{name}-email-dkim", **self.args("email_dkim", domain=identity.domain), opts=self.opts()
+        )
+        records = [(f"_amazonses.{domain.name}", "TXT", identity.verification_token, "verification")]
+        for i in range(DKIM_RECORDS):
+            token = dkim.dkim_tokens.apply(lambda tokens, i=i: tokens[i])
+            records.append((pulumi.Output.concat(token, "._domainkey.", domain.name), "CNAME",
+                            pulumi.Output.concat(token, ".dkim.amazonses.com"), f"DKIM {i + 1}"))  # fmt: skip
+        zone_id = domain.zone_id(self)
+        verified_after: list[pulumi.Resource] = []
+        for i, (record_name, kind, value, purpose) in enumerate(records):
+            if zone_id is None:
+                self.dns_records.append(dns_record(record_name, kind, value, f"SES {purpose} of {domain.name}"))
+                continue
+            child = "email_verification_record" if kind == "TXT" else "email_dkim_record"
+            verified_after.append(aws.route53.Record(
+                f"{name}-email-{'verify' if kind == 'TXT' else f'dkim-{i}'}",
+                **self.args(child, zone_id=zone_id, name=record_name, type=kind, ttl=600, records=[value],
+                            allow_overwrite=True),
+                opts=self.opts(),
+            ))  # fmt: skip
+        if zone_id is None:
+            self.args("email_verification_record"), self.args("email_dkim_record")
+        verification = aws.ses.DomainIdentityVerification(
+            f"{name}-email-verification",
+            **self.args("email_verification", domain=identity.domain),
+            opts=self.opts(depends_on=verified_after, custom_timeouts=pulumi.CustomTimeouts(create="2h")),
+        )
+        return aws.cognito.UserPoolEmailConfigurationArgs(
+            email_sending_account="DEVELOPER", source_arn=verification.arn,
+            from_email_address=f"{SENDER}@{domain.name}",
+        )  # fmt: skip
+
+
+def check_callbacks(ctx: BuildContext) -> None:
+    """A prod user pool redirects to the app's own callback URLs, never the default placeholder: a deployment
+    refuses it (ConfigError); a preview (which shows what the profile makes) warns."""
+    if not (ctx.stack.prod and PLACEHOLDER_CALLBACK in ctx.spec.callback_urls):
+        return
+    problem = (
+        f"{ctx.stack.source}: components.auth.callback_urls: set the mobile app's own OAuth callback URLs for "
+        f"prod (its custom scheme or universal links, e.g. [com.example.notes://callback]); "
+        f"{PLACEHOLDER_CALLBACK} is the dev placeholder, and any app that registers it would receive the codes"
+    )
+    if not pulumi.runtime.is_dry_run():
+        raise ConfigError(problem)
+    pulumi.log.warn(f"{problem} (a deployment refuses it)")
+
+
+def stack_domain(ctx: BuildContext) -> Domain | None:
+    """The stack's domain and its Route 53 zone, when it has one."""
+    if not ctx.stack.domain:
+        return None
+    return Domain(name=ctx.stack.domain, zone=ctx.stack.dns_zone.name if ctx.stack.dns_zone is not None else None)
 
 
 def build(ctx: BuildContext) -> Built:
     """A Cognito user pool and the mobile app's client (``AUTH_USER_POOL_ID``, ``AUTH_CLIENT_ID``)."""
+    check_callbacks(ctx)  # before anything is registered: a deployment stops here
     auth = Auth(
-        ctx.name, AuthArgs(spec=ctx.spec, prod=ctx.stack.prod, release_data=ctx.stack.release_data, tags=ctx.stack.tags)
-    )
+        ctx.name,
+        AuthArgs(spec=ctx.spec, prod=ctx.stack.prod, release_data=ctx.stack.release_data,
+                 email_domain=stack_domain(ctx), tags=ctx.stack.tags),
+    )  # fmt: skip
     ids = {"AUTH_USER_POOL_ID": auth.user_pool_id, "AUTH_CLIENT_ID": auth.client_id}
-    return Built(
-        component=auth, env=ids, outputs={"auth_user_pool_id": auth.user_pool_id, "auth_client_id": auth.client_id}
-    )
+    outputs: dict[str, object] = {"auth_user_pool_id": auth.user_pool_id, "auth_client_id": auth.client_id}
+    if auth.dns_records:
+        outputs["dns_records"] = stack_dns_records(ctx.built, auth.dns_records)
+    return Built(component=auth, env=ids, outputs=outputs)

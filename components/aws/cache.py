@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from mbops.components.aws.database import final_snapshot_name
 from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import recovery_days, secret_prefix, stored_secret
 from mbops.components.base import MbopsComponent
@@ -35,11 +36,12 @@ class Cache(MbopsComponent):
     """Redis on ElastiCache: TLS in transit, encrypted at rest, AUTH token, reachable from the app tier only.
 
     With ``ha`` the group has a primary and a replica in different zones with automatic failover; in prod
-    daily snapshots are kept for 7 days. The app gets ``REDIS_URL`` (``rediss://:<token>@<host>:6379/0``)
+    daily snapshots are kept for 7 days and deleting the group leaves a final one (``<name>-final-<random>``: a
+    stack created again can be deleted again). The app gets ``REDIS_URL`` (``rediss://:<token>@<host>:6379/0``)
     from the Secrets Manager secret ``redis_url_secret_arn``, never as a plain value.
 
-    Children: ``subnet_group``, ``security_group``, ``auth_token``, ``replication_group``, ``url_secret``,
-    ``url_secret_version``.
+    Children: ``subnet_group``, ``security_group``, ``auth_token``, ``final_snapshot_suffix`` (prod),
+    ``replication_group``, ``url_secret``, ``url_secret_version``.
     """
 
     kind = "cache"
@@ -66,6 +68,9 @@ class Cache(MbopsComponent):
             f"{name}-auth-token", **self.args("auth_token", length=64, special=False), opts=self.opts()
         )
         snapshot_days = 7 if args.prod else 0
+        final = final_snapshot_name(self, name, name) if args.prod else None
+        if not args.prod:
+            self.args("final_snapshot_suffix")
         self.replication_group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",
             **self.args(
@@ -87,7 +92,7 @@ class Cache(MbopsComponent):
                 snapshot_retention_limit=snapshot_days,
                 snapshot_window="03:00-04:00" if snapshot_days else None,
                 maintenance_window="sun:05:00-sun:06:00",
-                final_snapshot_identifier=f"{name}-final" if args.prod else None,
+                final_snapshot_identifier=final,
                 tags=tags,
             ),
             opts=self.opts(),

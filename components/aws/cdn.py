@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.certs import CLOUDFRONT_REGION, Domain, alias_records, managed_certificate, stack_dns_records
 from mbops.components.aws.waf import web_acl
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import CdnSpec, EdgeSpec
@@ -17,6 +18,7 @@ PRICE_CLASSES = {"economy": "PriceClass_100", "standard": "PriceClass_200", "glo
 # AWS managed response headers policy "SecurityHeadersPolicy" (HSTS, nosniff, frame options, referrer policy).
 SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 ORIGIN_ID = "bucket"
+VIEWER_TLS = {"1.2": "TLSv1.2_2021", "1.3": "TLSv1.3_2025"}  # CloudFront's viewer security policies
 
 
 @dataclass(kw_only=True)
@@ -25,6 +27,7 @@ class CdnArgs:
     bucket_regional_domain_name: pulumi.Input[str]
     public_prefix: str = "public/"  # the only part of the bucket the distribution reaches
     edge: EdgeSpec | None = None  # the stack's edge: a WAF in front of the distribution too (``waf``)
+    domain: Domain | None = None  # cdn.<the stack's domain>: its own name, certificate and TLS minimum
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -39,9 +42,13 @@ class Cdn(MbopsComponent):
 
     Children: ``origin_access_control`` (SigV4, always signs), ``cache_policy`` (TTL from the spec, gzip and
     brotli), ``distribution`` (redirect-to-https, security headers, price class from the spec) and the
-    web ACL's (``web_acl``, ``web_acl_log_group``, ``web_acl_logging``). The ``*.cloudfront.net`` certificate
-    takes no TLS minimum (CloudFront serves TLSv1 to old clients and records any other value as drift); a
-    minimum applies with an alias and an ACM certificate (``overrides.distribution.viewer_certificate``).
+    web ACL's (``web_acl``, ``web_acl_log_group``, ``web_acl_logging``).
+
+    With a ``domain`` (``cdn.<the stack's domain>``) the distribution answers on that name only over SNI with
+    an ACM certificate in us-east-1 (``certificate``, ``validation_record``, ``certificate_validation``) and
+    TLS 1.2 at least (the edge's ``min_tls``), and the name points at it (``dns_record`` with a Route 53 zone,
+    else ``dns_records``): ``url`` is ``https://cdn.<domain>``. Without one it keeps ``*.cloudfront.net``,
+    whose certificate takes no TLS minimum (CloudFront serves TLSv1 there and records any other value as drift).
     """
 
     kind = "cdn"
@@ -87,6 +94,18 @@ class Cdn(MbopsComponent):
             ),
             opts=self.opts(),
         )
+        self.dns_records: list[pulumi.Output] = []
+        viewer: dict[str, object] = {"cloudfront_default_certificate": True}
+        domain = args.domain
+        if domain is not None:
+            cert = managed_certificate(self, name, domain, region=CLOUDFRONT_REGION, purpose="CDN")
+            self.dns_records += cert.dns_records
+            min_tls = args.edge.min_tls if args.edge is not None else "1.2"
+            viewer = {"acm_certificate_arn": cert.arn, "ssl_support_method": "sni-only",
+                      "minimum_protocol_version": VIEWER_TLS[min_tls]}  # fmt: skip
+        else:
+            for child in ("certificate", "validation_record", "certificate_validation", "dns_record"):
+                self.args(child)
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-distribution",
             **self.args(
@@ -95,6 +114,7 @@ class Cdn(MbopsComponent):
                 is_ipv6_enabled=True,
                 http_version="http2and3",
                 comment=f"{name} (mbops)",
+                aliases=[domain.name] if domain is not None else None,
                 price_class=PRICE_CLASSES[spec.price_class],
                 origins=[
                     {
@@ -114,25 +134,39 @@ class Cdn(MbopsComponent):
                     "response_headers_policy_id": SECURITY_HEADERS_POLICY_ID,
                 },
                 restrictions={"geo_restriction": {"restriction_type": "none"}},
-                viewer_certificate={"cloudfront_default_certificate": True},
+                viewer_certificate=viewer,
                 web_acl_id=self.web_acl.arn if self.web_acl is not None else None,
                 tags=self.tags,
             ),
             opts=self.opts(),
         )
         self.arn = self.distribution.arn
-        self.url = pulumi.Output.concat("https://", self.distribution.domain_name)
-        self.finish({"distribution_arn": self.arn, "url": self.url})
+        if domain is not None:
+            self.dns_records += alias_records(
+                self, name, domain, target=self.distribution.domain_name,
+                target_zone=self.distribution.hosted_zone_id, ipv6=True, evaluate_health=False,
+            )  # fmt: skip
+            self.url: pulumi.Output[str] = pulumi.Output.from_input(f"https://{domain.name}")
+        else:
+            self.url = pulumi.Output.concat("https://", self.distribution.domain_name)
+        self.finish({"distribution_arn": self.arn, "url": self.url, "dns_records": self.dns_records})
 
 
 def build(ctx: BuildContext) -> Built:
     """CloudFront in front of the stack's bucket (origin access control); ``CDN_URL``."""
     storage = ctx.component("storage")
+    domain = None
+    if ctx.stack.domain:
+        zone = ctx.stack.dns_zone.name if ctx.stack.dns_zone is not None else None
+        domain = Domain(name=f"cdn.{ctx.stack.domain}", zone=zone)
     cdn = Cdn(
         ctx.name,
         CdnArgs(spec=ctx.spec, bucket_regional_domain_name=storage.bucket_regional_domain_name,
-                public_prefix=storage.public_prefix, edge=ctx.stack.specs.get("edge"),
+                public_prefix=storage.public_prefix, edge=ctx.stack.specs.get("edge"), domain=domain,
                 log_retention_days=90 if ctx.stack.prod else 30, tags=ctx.stack.tags),
     )  # fmt: skip
     storage.allow_cloudfront_read(cdn.arn)
-    return Built(component=cdn, env={"CDN_URL": cdn.url}, outputs={"cdn_url": cdn.url})
+    outputs: dict[str, object] = {"cdn_url": cdn.url}
+    if cdn.dns_records:
+        outputs["dns_records"] = stack_dns_records(ctx.built, cdn.dns_records)
+    return Built(component=cdn, env={"CDN_URL": cdn.url}, outputs=outputs)

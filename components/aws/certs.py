@@ -7,6 +7,7 @@ during the deployment, which waits (up to ``VALIDATION_WAIT``) until the certifi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +112,12 @@ def managed_certificate(
         opts=owner.opts(custom_timeouts=pulumi.CustomTimeouts(create=VALIDATION_WAIT)),
     )
     return Certificate(cert, validation.certificate_arn, records)
+
+
+def stack_dns_records(built: Mapping[str, Any], own: list[pulumi.Output]) -> list[pulumi.Output]:
+    """The ``dns_records`` output: the records every kind built so far must have created elsewhere (their
+    components' ``dns_records``), then ``own``. The last kind that outputs it has them all."""
+    return [r for b in built.values() for r in getattr(b.component, "dns_records", None) or []] + own
 
 
 def alias_records(

@@ -22,7 +22,7 @@ umask 077
 mkdir -p /run/mbops
 tmp=$(mktemp /run/mbops/app.env.XXXXXX)
 cat /etc/mbops/app.env > "$tmp"
-while IFS='=' read -r name arn; do
+while read -r name arn; do
   [ -n "$name" ] || continue
   value=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$arn" \
             --query SecretString --output text)
@@ -38,24 +38,6 @@ if [ -n "${ECR_REGISTRY:-}" ]; then
 fi
 """
 
-DB_INIT = r"""#!/bin/bash
-# Create the app's database role (see mbops.components.aws.database.BOOTSTRAP_SCRIPT) before the app starts:
-# the admin URL is read here, passed to the PostgreSQL client container only, never written to disk.
-set -euo pipefail
-[ -s /etc/mbops/db-init ] || exit 0
-. /etc/mbops/host.env
-args=()
-while IFS='=' read -r name arn; do
-  [ -n "$name" ] || continue
-  value=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$arn" \
-            --query SecretString --output text)
-  export "$name=$value"
-  args+=(-e "$name")
-done < /etc/mbops/db-init
-docker run --rm --network host --read-only -v /etc/mbops/db-bootstrap.sh:/bootstrap.sh:ro "${args[@]}" \
-  "$DB_CLIENT_IMAGE" sh /bootstrap.sh
-"""
-
 APP_UNIT = """[Unit]
 Description=mbops app container
 After=docker.service network-online.target
@@ -68,9 +50,9 @@ Restart=always
 RestartSec=5
 TimeoutStartSec=600
 ExecStartPre=/usr/local/sbin/mbops-app-env
-ExecStartPre=/usr/local/sbin/mbops-db-init
 ExecStartPre=-/usr/bin/docker rm -f app
 ExecStart=/usr/bin/docker run --rm --name app --network host --read-only --tmpfs /tmp \\
+  --cpus ${CPUS} --memory ${MEMORY_MB}m \\
   --env-file /run/mbops/app.env --log-driver awslogs --log-opt awslogs-region=${REGION} \\
   --log-opt awslogs-group=${LOG_GROUP} --log-opt awslogs-stream=%H ${IMAGE}
 ExecStop=/usr/bin/docker stop app
@@ -167,16 +149,14 @@ def app_host(
     secrets: Mapping[str, str],
     ecr_registry: str | None = None,
     ecr_region: str | None = None,
-    db_init: Mapping[str, str] | None = None,
-    db_client_image: str = "",
-    db_script: str = "",
+    cpus: float = 1,
+    memory_mb: int = 1024,
 ) -> str:
     """cloud-init for an app VM: Docker, and a systemd unit that runs ``image`` with its env and secrets.
 
     The container shares the host network (the app listens on ``$PORT`` of the VM): with the metadata hop
-    limit of 1, a bridged container could not reach the instance role the app needs for its bucket. With
-    ``db_init`` (env name -> secret ARN: the admin and app database URLs) each start first runs ``db_script``
-    in ``db_client_image`` to create the app's database role.
+    limit of 1, a bridged container could not reach the instance role the app needs for its bucket. The
+    container is limited to ``cpus`` and ``memory_mb`` (``app.cpu``, ``app.memory_mb``).
     """
     host = {
         "REGION": region,
@@ -184,7 +164,8 @@ def app_host(
         "IMAGE": image,
         "ECR_REGISTRY": ecr_registry or "",
         "ECR_REGION": ecr_region or region,
-        "DB_CLIENT_IMAGE": db_client_image,
+        "CPUS": f"{cpus:g}",
+        "MEMORY_MB": str(memory_mb),
     }
     # App env values may hold anything: docker's env-file format takes them verbatim (no quoting).
     app_env = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
@@ -192,11 +173,9 @@ def app_host(
         [
             ("/etc/mbops/host.env", "0644", env_file(host)),
             ("/etc/mbops/app.env", "0644", app_env),
-            ("/etc/mbops/secrets", "0600", "".join(f"{k}={v}\n" for k, v in sorted(secrets.items()))),
+            # "NAME ARN" per line: a reference to the secret store, never the value (which is fetched at start).
+            ("/etc/mbops/secrets", "0600", "".join(f"{k} {v}\n" for k, v in sorted(secrets.items()))),
             ("/usr/local/sbin/mbops-app-env", "0700", APP_SETUP),
-            ("/etc/mbops/db-init", "0600", "".join(f"{k}={v}\n" for k, v in sorted((db_init or {}).items()))),
-            ("/etc/mbops/db-bootstrap.sh", "0644", db_script),
-            ("/usr/local/sbin/mbops-db-init", "0700", DB_INIT),
             ("/etc/systemd/system/mbops-app.service", "0644", APP_UNIT),
         ],
         [

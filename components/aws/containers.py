@@ -12,15 +12,15 @@ import pulumi_aws as aws
 from mbops.components.aws.alb import Https, public_load_balancer
 from mbops.components.aws.app import app_statements, pull_statements
 from mbops.components.aws.certs import Domain
-from mbops.components.aws.database import Bootstrap
 from mbops.components.aws.iam import allow, service_role
+from mbops.components.aws.logs import logs_output, stack_log_groups
+from mbops.components.aws.preview import readable_in_preview
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AppSpec, ContainersSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
 
 CONTAINER = "app"
-INIT_CONTAINER = "db-init"
 CPU_TARGET = 60.0
 # Fargate task sizes: CPU units -> allowed memory (MiB).
 FARGATE_MEMORY: dict[int, range] = {
@@ -61,8 +61,8 @@ class ContainersArgs:
     lb_security_group_id: pulumi.Input[str]
     app_security_group_id: pulumi.Input[str]
     https: Https = field(default_factory=Https)
-    database_bootstrap: Bootstrap | None = None  # run as an init container before the app
     access_logs: bool = False
+    lb_deletion_protection: bool = False  # prod, unless release_data (the destroy that follows needs it off)
     region: str = "us-east-1"
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -75,9 +75,8 @@ class Containers(MbopsComponent):
     Plain settings are ``environment``; ``DATABASE_URL``, ``REDIS_URL`` and the app secrets are ``secrets``
     (``valueFrom`` a Secrets Manager ARN), injected by ECS with the execution role, which may only pull the
     app image from its repository, write to the log group and read those ARNs (no AWS managed policy). The
-    task definition waits for the secrets' values and the roles' policies, so no task starts before either
-    exists. With a ``database_bootstrap`` an init container (``db-init``, the PostgreSQL client) creates the
-    app's database role with the admin URL only it receives; the app container starts after it succeeded.
+    task definition waits for the secrets' values, the roles' policies and the app's database role (created
+    by the database component's bootstrap function), so no task starts before any of them exists.
     The task role may use only the app's bucket, table and secrets. An ALB in the public subnets forwards to
     the tasks: HTTPS on the stack's domain or ``https_certificate`` (HTTP redirected), else HTTP. The service
     rolls back failed deployments and ``pulumi up`` waits for a steady state, so a deployment whose tasks
@@ -105,8 +104,7 @@ class Containers(MbopsComponent):
             **self.args("log_group", retention_in_days=spec.log_retention_days, tags=tags),
             opts=self.opts(),
         )
-        bootstrap = args.database_bootstrap
-        injected = [*wiring.secrets.values(), *([bootstrap.admin_secret_arn] if bootstrap else [])]
+        injected = list(wiring.secrets.values())
         ready: list[pulumi.Resource] = [*wiring.depends_on]
         self.execution_role = service_role(
             self,
@@ -131,10 +129,9 @@ class Containers(MbopsComponent):
             statements=app_statements(wiring),
             ready=ready,
         )
-        definitions = [self._container(app, wiring, args.image, args.region, after_init=bootstrap is not None)]
-        if bootstrap is not None:
-            definitions.append(self._init_container(bootstrap, wiring, args.region))
-        container = pulumi.Output.json_dumps(definitions)
+        container = pulumi.Output.json_dumps(
+            readable_in_preview([self._container(app, wiring, args.image, args.region)])
+        )
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             **self.args(
@@ -168,6 +165,7 @@ class Containers(MbopsComponent):
             "https_certificate",
             region=args.region,
             access_logs=args.access_logs,
+            deletion_protection=args.lb_deletion_protection,
         )
         self.service = aws.ecs.Service(
             f"{name}-service",
@@ -248,31 +246,12 @@ class Containers(MbopsComponent):
             },
         }
 
-    def _init_container(self, bootstrap: Bootstrap, wiring: AppWiring, region: str) -> dict[str, Any]:
-        """Creates the app's database role, then exits; only it receives the admin URL."""
-        return {
-            "name": INIT_CONTAINER,
-            "image": bootstrap.image,
-            "essential": False,
-            "entryPoint": ["sh", "-c"],
-            "command": [bootstrap.script],
-            "secrets": [
-                {"name": "DATABASE_ADMIN_URL", "valueFrom": bootstrap.admin_secret_arn},
-                {"name": "DATABASE_URL", "valueFrom": wiring.secrets["DATABASE_URL"]},
-            ],
-            "readonlyRootFilesystem": True,
-            "logConfiguration": self._logs(region, INIT_CONTAINER),
-        }
-
-    def _container(
-        self, app: AppSpec, wiring: AppWiring, image: pulumi.Input[str], region: str, *, after_init: bool
-    ) -> dict[str, Any]:
+    def _container(self, app: AppSpec, wiring: AppWiring, image: pulumi.Input[str], region: str) -> dict[str, Any]:
         env = {"PORT": str(app.port), **wiring.env}
         return {
             "name": CONTAINER,
             "image": image,
             "essential": True,
-            **({"dependsOn": [{"containerName": INIT_CONTAINER, "condition": "SUCCESS"}]} if after_init else {}),
             "portMappings": [{"containerPort": app.port, "protocol": "tcp"}],
             "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
             "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(wiring.secrets.items())],
@@ -292,19 +271,19 @@ def build(ctx: BuildContext) -> Built:
         ContainersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring),
                        tags=ctx.stack.tags, region=ctx.stack.region, **placement(ctx, ctx.spec.https_certificate)),
     )  # fmt: skip
-    return Built(component=containers, outputs={"endpoint": containers.endpoint})
+    logs = logs_output(ctx.stack.region, stack_log_groups(ctx.built, {"app": containers.log_group.name}))
+    return Built(component=containers, outputs={"endpoint": containers.endpoint, "logs": logs})
 
 
 def placement(ctx: BuildContext, certificate_arn: str | None) -> dict[str, Any]:
     """Where the app and its load balancer go in the stack's network; how the load balancer serves HTTPS (the
-    stack's domain when the stack has an edge); whether it logs (with monitoring); the database bootstrap."""
+    stack's domain when the stack has an edge); whether it logs (with monitoring)."""
     net = ctx.component("network")
     edge = ctx.stack.specs.get("edge")
     domain = None
     if edge is not None and ctx.stack.domain:
         zone = ctx.stack.dns_zone.name if ctx.stack.dns_zone is not None else None
         domain = Domain(name=ctx.stack.domain, zone=zone)
-    database = ctx.built.get("database")
     return {
         "vpc_id": net.vpc_id, "public_subnet_ids": net.public_subnet_ids,
         "private_subnet_ids": net.private_subnet_ids, "lb_security_group_id": net.lb_security_group.id,
@@ -312,5 +291,5 @@ def placement(ctx: BuildContext, certificate_arn: str | None) -> dict[str, Any]:
         "https": Https(domain=domain, certificate_arn=None if domain else certificate_arn,
                        min_tls=edge.min_tls if edge is not None else "1.2"),
         "access_logs": ctx.stack.has("monitoring"),
-        "database_bootstrap": database.component.bootstrap if database is not None else None,
+        "lb_deletion_protection": ctx.stack.prod and not ctx.stack.release_data,
     }  # fmt: skip

@@ -16,7 +16,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from mbops.components.aws.cloud_init import postgres_host
-from mbops.components.aws.iam import allow, service_role
+from mbops.components.aws.db_role import AppRole, app_role, bootstrap_security_group
+from mbops.components.aws.iam import allow, service_role, ssm_agent_statement
 from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import new_secret, recovery_days, secret_prefix, set_secret_value
 from mbops.components.base import MbopsComponent
@@ -28,7 +29,7 @@ VM_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "r6i.large"}
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 PORT = 5432
 USERNAME = "app"  # the app's role: owns the app database, nothing else
-ADMIN_USERNAME = "dbadmin"  # RDS master user: only the bootstrap below logs in with it
+ADMIN_USERNAME = "dbadmin"  # RDS master user: only the role bootstrap (db_role) logs in with it
 LOG_EXPORTS = ("postgresql", "upgrade")
 BACKUP_TAG = "mbops-backup"
 
@@ -61,36 +62,15 @@ def database_url(
     )
 
 
-# Run before the app starts (an ECS init container, a systemd unit on the VMs) with the admin URL in
-# DATABASE_ADMIN_URL and the app's URL in DATABASE_URL: creates the app role (or resets its password) and makes
-# it the owner of the app database. Idempotent; the passwords are alphanumeric (no URL escapes).
-BOOTSTRAP_SCRIPT = r"""set -eu
-user=$(printf '%s' "$DATABASE_URL" | sed -E 's#^[a-z]+://([^:]+):.*$#\1#')
-pw=$(printf '%s' "$DATABASE_URL" | sed -E 's#^[a-z]+://[^:]+:([^@]*)@.*$#\1#')
-db=$(printf '%s' "$DATABASE_URL" | sed -E 's#^.*/([^/?]+)([?].*)?$#\1#')
-psql "$DATABASE_ADMIN_URL" -v ON_ERROR_STOP=1 -q -v user="$user" -v pw="$pw" -v db="$db" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user')\gexec
-ALTER ROLE :"user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'pw';
-GRANT :"user" TO CURRENT_USER;
-ALTER DATABASE :"db" OWNER TO :"user";
-REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
-SQL
-"""
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """What the app's platform runs before the app: ``script`` in ``image`` (a PostgreSQL client) with the
-    admin URL (``admin_secret_arn``) and the app URL as ``DATABASE_ADMIN_URL`` and ``DATABASE_URL``."""
-
-    image: str
-    admin_secret_arn: pulumi.Output[str]
-    script: str = BOOTSTRAP_SCRIPT
-
-
-def client_image(engine_version: str) -> str:
-    """The PostgreSQL client image (psql), from the Docker official images mirrored on ECR Public."""
-    return f"public.ecr.aws/docker/library/postgres:{engine_version}-alpine"
+def final_snapshot_name(owner: MbopsComponent, name: str, identifier: str) -> pulumi.Output[str]:
+    """``<identifier>-final-<random>``: a fixed name would exist already when a re-created stack is deleted
+    again (child ``final_snapshot_suffix``, also used by the cache)."""
+    suffix = random.RandomString(
+        f"{name}-final-snapshot-suffix",
+        **owner.args("final_snapshot_suffix", length=8, special=False, upper=False),
+        opts=owner.opts(),
+    )
+    return pulumi.Output.concat(identifier, "-final-", suffix.result)
 
 
 class Database(MbopsComponent):
@@ -100,11 +80,15 @@ class Database(MbopsComponent):
     by its parameter group, IAM auth, Performance Insights, logs exported to CloudWatch (retention set),
     backups for ``backup_retention_days``; ``ha`` is Multi-AZ; in prod it leaves a final snapshot. The master
     user ``dbadmin`` has a ``RandomPassword`` (a Pulumi secret) kept in the ``DATABASE_ADMIN_URL`` secret,
-    which only the bootstrap reads (``bootstrap``: the app's platform runs it before the app, creating the app
-    role ``app`` that owns the app database); the app gets ``DATABASE_URL`` as ``app``.
+    which only the role bootstrap reads: a Lambda function in the VPC that ``pulumi up`` invokes once the
+    instance and both URLs exist (``db_role``), creating the app role ``app`` that owns the app database; the
+    app gets ``DATABASE_URL`` as ``app`` and waits for that invocation (``ready``). In prod the final snapshot
+    is named ``<name>-final-<random>``, so a stack created again can be destroyed again.
     Children: ``subnet_group``, ``security_group``, ``parameter_group``, ``password``, ``app_password``,
-    ``log_group``, ``instance``, ``url_secret``, ``url_secret_version``, ``admin_url_secret``,
-    ``admin_url_secret_version``.
+    ``log_group``, ``final_snapshot_suffix`` (prod), ``instance``, ``url_secret``, ``url_secret_version``,
+    ``admin_url_secret``, ``admin_url_secret_version`` and the bootstrap's (``role_function_security_group``,
+    ``role_function_role``, ``role_function_role_policy``, ``role_function_log_group``, ``role_function``,
+    ``role_invocation``).
 
     Data guard: unless ``release_data``, the instance is protected in Pulumi, retained on delete and (with
     ``deletion_protection``) deletion-protected in AWS; ``release_data`` lifts all three for the
@@ -122,9 +106,16 @@ class Database(MbopsComponent):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
+        managed = not args.spec.self_hosted
+        role_fn_sg = (
+            bootstrap_security_group(self, name, vpc_id=args.vpc_id, vpc_cidr=args.vpc_cidr, port=PORT)
+            if managed
+            else None
+        )
         self.security_group = data_tier_security_group(
             self, name, vpc_id=args.vpc_id, port=PORT, app_security_group_id=args.app_security_group_id,
             service="PostgreSQL", egress=self._egress(args),
+            also=[(role_fn_sg.id, "role bootstrap function to PostgreSQL")] if role_fn_sg is not None else (),
         )  # fmt: skip
         self.password = random.RandomPassword(
             f"{name}-password", **self.args("password", length=40, special=False), opts=self.opts()
@@ -155,9 +146,11 @@ class Database(MbopsComponent):
                 database_url(self.app_password.result, self.host, self.database_name),
             )
         ]  # fmt: skip
-        self.bootstrap: Bootstrap | None = None
-        if args.spec.self_hosted:
-            for child in ("app_password", "admin_url_secret", "admin_url_secret_version"):
+        self.app_role: AppRole | None = None
+        if role_fn_sg is None:
+            for child in ("app_password", "admin_url_secret", "admin_url_secret_version", "role_function_role",
+                          "role_function_role_policy", "role_function_log_group", "role_function",
+                          "role_invocation", "role_function_security_group"):  # fmt: skip
                 self.args(child)
         else:
             admin = new_secret(
@@ -171,7 +164,13 @@ class Database(MbopsComponent):
                     database_url(self.password.result, self.host, self.database_name, ADMIN_USERNAME),
                 )
             )  # fmt: skip
-            self.bootstrap = Bootstrap(client_image(args.spec.engine_version), admin.arn)
+            self.app_role = app_role(
+                self, name, security_group=role_fn_sg, subnet_ids=args.subnet_ids, admin_secret=admin,
+                app_secret=self.url_secret, after=self.versions, instance=self.instance,
+                log_retention_days=args.log_retention_days,
+            )  # fmt: skip
+        # What the app waits for: the URL values and, on RDS, its role.
+        self.ready: list[pulumi.Resource] = [*self.versions, *([self.app_role.invocation] if self.app_role else [])]
         self.database_url_secret_arn = self.url_secret.arn
         self.finish(
             {
@@ -223,6 +222,7 @@ class Database(MbopsComponent):
         )
         identifier = name
         # RDS would create its log groups without a retention: create them first, with one.
+        self.log_groups = {"database": f"/aws/rds/instance/{identifier}/postgresql"}  # the `logs` output
         log_groups = [
             aws.cloudwatch.LogGroup(
                 f"{name}-{log}-logs",
@@ -236,6 +236,9 @@ class Database(MbopsComponent):
             )
             for log in LOG_EXPORTS
         ]
+        final = final_snapshot_name(self, name, identifier) if args.prod else None
+        if not args.prod:
+            self.args("final_snapshot_suffix")
         instance_args = self.args(
             "instance",
             identifier=identifier,
@@ -261,7 +264,7 @@ class Database(MbopsComponent):
             maintenance_window="sun:04:00-sun:04:30",
             copy_tags_to_snapshot=True,
             skip_final_snapshot=not args.prod,
-            final_snapshot_identifier=f"{identifier}-final" if args.prod else None,
+            final_snapshot_identifier=final,
             delete_automated_backups=not args.prod,
             auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
@@ -291,8 +294,8 @@ class Database(MbopsComponent):
             "role",
             service="ec2.amazonaws.com",
             description=f"{name}: PostgreSQL VM (SSM access, reads its own password)",
-            managed=["AmazonSSMManagedInstanceCore"],
-            statements=[allow("ReadDatabaseUrl", ["secretsmanager:GetSecretValue"], self.url_secret.arn)],
+            statements=[allow("ReadDatabaseUrl", ["secretsmanager:GetSecretValue"], self.url_secret.arn),
+                        ssm_agent_statement()],
         )
         profile = aws.iam.InstanceProfile(
             f"{name}-vm-profile", **self.args("instance_profile", role=role.name, tags=tags), opts=self.opts()
@@ -415,6 +418,6 @@ def build(ctx: BuildContext) -> Built:
     )  # fmt: skip
     return Built(
         component=database, secrets={"DATABASE_URL": database.database_url_secret_arn},
-        depends_on=list(database.versions),
+        depends_on=list(database.ready),
         outputs={"database_host": database.host, "database_name": database.database_name},
     )  # fmt: skip

@@ -17,6 +17,7 @@ from mbops.components.wiring import BuildContext, Built, Grant
 class DocDbArgs:
     spec: DocDbSpec = field(default_factory=DocDbSpec)
     release_data: bool = False  # no deletion protection, not retained: `destroy --delete-data` follows
+    table_name: str | None = None  # deterministic (see DocDb); None: generated
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -26,7 +27,9 @@ class DocDb(MbopsComponent):
     Pay per request (scales to zero), server-side encryption with the AWS managed KMS key, point-in-time
     recovery and TTL on ``expires_at``. With ``deletion_protection`` the table refuses deletion in AWS and
     Pulumi protects it too. It is retained when the stack is destroyed; ``release_data`` lifts all three for
-    the ``destroy --delete-data`` that follows. Child: ``table``.
+    the ``destroy --delete-data`` that follows. The table is named after the stack (``table_name``), so a stack
+    created again after a destroy that kept it fails loudly on the name instead of starting an empty table
+    beside it (a stack deployed before keeps its generated name: ``ignore_changes``). Child: ``table``.
     """
 
     kind = "docdb"
@@ -39,6 +42,7 @@ class DocDb(MbopsComponent):
             f"{name}-table",
             **self.args(
                 "table",
+                name=args.table_name,
                 billing_mode="PAY_PER_REQUEST",
                 hash_key="pk",
                 range_key="sk",
@@ -49,7 +53,7 @@ class DocDb(MbopsComponent):
                 deletion_protection_enabled=protected,
                 tags=self.tags,
             ),
-            opts=self.opts(protect=protected, retain_on_delete=not args.release_data),
+            opts=self.opts(protect=protected, retain_on_delete=not args.release_data, ignore_changes=["name"]),
         )
         self.table_name = self.table.name
         self.table_arn = self.table.arn
@@ -58,7 +62,8 @@ class DocDb(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The DynamoDB table the app reads and writes (``DOCUMENT_TABLE``)."""
-    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, release_data=ctx.stack.release_data, tags=ctx.stack.tags))
+    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, release_data=ctx.stack.release_data,
+                                      table_name=f"{ctx.stack.name}-documents", tags=ctx.stack.tags))  # fmt: skip
     return Built(
         component=docdb, env={"DOCUMENT_TABLE": docdb.table_name},
         grants=[Grant(what="document_db", target=docdb.table_arn)], outputs={"document_table": docdb.table_name},

@@ -20,8 +20,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from mbops.components.aws.cdn import SECURITY_HEADERS_POLICY_ID
-from mbops.components.aws.certs import CLOUDFRONT_REGION, Domain, alias_records, managed_certificate
+from mbops.components.aws.cdn import SECURITY_HEADERS_POLICY_ID, VIEWER_TLS
+from mbops.components.aws.certs import CLOUDFRONT_REGION, Domain, alias_records, managed_certificate, stack_dns_records
 from mbops.components.aws.serverless import ORIGIN_HEADER
 from mbops.components.aws.waf import associate, web_acl
 from mbops.components.base import MbopsComponent
@@ -29,7 +29,6 @@ from mbops.components.spec import EdgeSpec
 from mbops.components.wiring import BuildContext, Built
 
 CF = aws.cloudfront
-VIEWER_TLS = {"1.2": "TLSv1.2_2021", "1.3": "TLSv1.3_2025"}
 # AWS managed CloudFront policies: no caching (an API); forward everything the viewer sent except Host (the
 # origin is the API's own name); the security headers of the CDN.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -179,6 +178,7 @@ def build(ctx: BuildContext) -> Built:
         ),
     )  # fmt: skip
     outputs: dict[str, Any] = {"endpoint": edge.endpoint}
-    if edge.dns_records:
-        outputs["dns_records"] = edge.dns_records
+    records = stack_dns_records(ctx.built, edge.dns_records)  # with the CDN's and the user pool's email's
+    if records:
+        outputs["dns_records"] = records
     return Built(component=edge, outputs=outputs)

@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 VERSION = "2012-10-17"
 
 
+# What the SSM agent needs for Session Manager and Run Command (AmazonSSMManagedInstanceCore without its
+# ssm:GetParameter(s) on every parameter of the account, which the app on the instance would inherit).
+SSM_AGENT_ACTIONS = [
+    "ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations", "ssm:DescribeAssociation", "ssm:GetDocument",
+    "ssm:DescribeDocument", "ssm:UpdateInstanceAssociationStatus",
+    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+]  # fmt: skip
+
+
+def ssm_agent_statement() -> dict[str, Any]:
+    """Session Manager access to an instance (no SSH): the agent's calls, none of which reads data."""
+    return allow("SsmAgent", SSM_AGENT_ACTIONS, "*")
+
+
 def managed_policy_arn(name: str) -> str:
     """The ARN of an AWS managed policy, e.g. ``service-role/AmazonECSTaskExecutionRolePolicy``."""
     return f"arn:aws:iam::aws:policy/{name}"

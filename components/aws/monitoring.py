@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,16 +20,29 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.certs import CLOUDFRONT_REGION
+from mbops.components.aws.iam import allow, service_role
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import MonitoringSpec
 from mbops.components.wiring import BuildContext, Built
 
 CW = aws.cloudwatch
+WEBHOOK_HANDLER = Path(__file__).with_name("alarm_webhook_handler.py")
 GIB = 1024**3
 # Memory of the RDS instance classes mbops uses (GiB): PostgreSQL's max_connections on RDS is
 # LEAST(DBInstanceClassMemory / 9531392, 5000).
 CLASS_MEMORY_GIB = {"db.t4g.micro": 1, "db.t4g.medium": 4, "db.r6g.large": 16}
 HEALTH_REGION = CLOUDFRONT_REGION  # Route 53 health check and CloudFront metrics exist in us-east-1 only
+# Who publishes to the alerts topic (encrypted with the stack's key): alarms, budgets, RDS events.
+PUBLISHERS = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "events.rds.amazonaws.com"]
+# RDS events worth a page: the instance down or failing over, storage running out (also when autoscaling has
+# reached max_storage_gb), maintenance and recovery.
+DB_EVENTS = ["availability", "failover", "failure", "low storage", "maintenance", "recovery"]
+UNHEALTHY_TARGETS = "entry-unhealthy-targets"  # the servers' instance refresh rolls back on it, by name
+
+
+def alarm_name(stack_name: str, key: str) -> str:
+    """The CloudWatch name of a stack's alarm (``<stack>-monitoring-<key>``)."""
+    return f"{stack_name}-monitoring-{key}"
 
 
 def max_connections(instance_class: str) -> int:
@@ -72,6 +86,7 @@ class MonitoringArgs:
     health_url: pulumi.Input[str] | None = None  # the public endpoint; its health path is checked
     health_path: str = "/healthz"
     budget_tag: tuple[str, str] | None = None  # the cost allocation tag the budget counts
+    database_identifier: pulumi.Input[str] | None = None  # an RDS instance: its events go to the topic too
     region: str = "us-east-1"
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -81,14 +96,18 @@ class Monitoring(MbopsComponent):
 
     The topic is encrypted with a customer managed KMS key (CloudWatch and Budgets cannot publish to a topic
     under the AWS managed SNS key) whose policy admits those two services from this account; ``notify``
-    targets subscribe (``email:`` by email, ``webhook:`` by HTTPS: each confirms its subscription once).
+    targets subscribe: ``email:`` by email (each address confirms once); ``webhook:`` through a small function
+    in the topic's region that POSTs each alarm as JSON with a ``text`` line (Slack, Teams and the like never
+    confirm an SNS HTTPS subscription, so SNS would never deliver to them directly).
     Route 53 health check metrics (and CloudFront's) exist only in us-east-1, so their alarms live there,
     with a second topic when the stack is elsewhere. The budget counts the costs tagged ``app=<stack>``
     (activate ``app`` as a cost allocation tag in the billing console, or it stays at zero) and alerts at
     80% of ``budget_usd`` spent and at 100% forecast.
 
     Children: ``key``, ``topic``, ``topic_policy``, ``subscription`` (per target; each also per us-east-1
-    topic), ``alarm`` (per rule), ``dashboard``, ``health_check``, ``budget``.
+    topic), ``webhook_role``, ``webhook_role_policy``, ``webhook_log_group``, ``webhook_function``,
+    ``webhook_permission`` (per webhook and topic), ``alarm`` (per rule), ``dashboard``, ``health_check``,
+    ``budget``, ``database_events`` (RDS).
     """
 
     kind = "monitoring"
@@ -97,6 +116,9 @@ class Monitoring(MbopsComponent):
         super().__init__("aws", name, args.spec, args.tags, opts)
         self._name, self._args = name, args
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self._topic_policies: dict[str | None, aws.sns.TopicPolicy] = {}
+        self._webhook_role: aws.iam.Role | None = None
+        self._webhook_ready: list[pulumi.Resource] = []
         self.topics: dict[str | None, aws.sns.Topic] = {None: self._topic(name, account, None)}
         rules = list(args.rules)
         if args.health_url is not None:
@@ -110,6 +132,16 @@ class Monitoring(MbopsComponent):
             self.args("alarm")
         self.dashboard = self._dashboard(name, rules)
         self._budget(name, args, account)
+        if args.database_identifier is not None:
+            aws.rds.EventSubscription(
+                f"{name}-db-events",
+                **self.args("database_events", sns_topic=self.topics[None].arn, source_type="db-instance",
+                            source_ids=[args.database_identifier], event_categories=DB_EVENTS, enabled=True,
+                            tags=self.tags),
+                opts=self.opts(depends_on=[self._topic_policies[None]]),
+            )  # fmt: skip
+        else:
+            self.args("database_events")
         self.topic_arn = self.topics[None].arn
         self.finish({"topic_arn": self.topic_arn, "dashboard": self.dashboard.dashboard_name,
                      "alarms": [a.name for a in self.alarms]})  # fmt: skip
@@ -118,7 +150,7 @@ class Monitoring(MbopsComponent):
 
     def _topic(self, name: str, account: pulumi.Output[str], region: str | None) -> aws.sns.Topic:
         """A KMS-encrypted topic CloudWatch and Budgets may publish to, with the ``notify`` subscriptions."""
-        publishers = {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]}
+        publishers = {"Service": PUBLISHERS}
         key_policy = account.apply(lambda acct: json.dumps({
             "Version": "2012-10-17",
             "Statement": [
@@ -152,24 +184,24 @@ class Monitoring(MbopsComponent):
                  "Condition": {"StringEquals": {"aws:SourceAccount": a[1]}}},
             ],
         }))  # fmt: skip
-        aws.sns.TopicPolicy(
+        self._topic_policies[region] = aws.sns.TopicPolicy(
             f"{name}-alerts-policy",
             **self.args("topic_policy", arn=topic.arn, policy=topic_policy, region=region),
             opts=self.opts(),
         )
         for i, target in enumerate(self._args.spec.notify, start=1):
             protocol, endpoint = target.split(":", 1)
+            if protocol == "webhook":  # SNS's https subscriptions wait for a confirmation webhooks never send
+                protocol, endpoint = "lambda", self._webhook(name, i, endpoint, topic, account, region)
             aws.sns.TopicSubscription(
                 f"{name}-notify-{i}",
-                **self.args(
-                    "subscription",
-                    topic=topic.arn,
-                    protocol="email" if protocol == "email" else "https",
-                    endpoint=endpoint,
-                    region=region,
-                ),
+                **self.args("subscription", topic=topic.arn, protocol=protocol, endpoint=endpoint, region=region),
                 opts=self.opts(),
             )
+        if not any(t.startswith("webhook:") for t in self._args.spec.notify):
+            for child in ("webhook_role", "webhook_role_policy", "webhook_log_group", "webhook_function",
+                          "webhook_permission"):  # fmt: skip
+                self.args(child)
         if not self._args.spec.notify:
             self.args("subscription")
             pulumi.log.warn(
@@ -178,6 +210,45 @@ class Monitoring(MbopsComponent):
                 resource=self,
             )
         return topic
+
+    def _webhook(self, name: str, index: int, url: str, topic: aws.sns.Topic, account: pulumi.Output[str],
+                 region: str | None) -> pulumi.Output[str]:  # fmt: skip
+        """A function in the topic's region that POSTs each alarm to ``url`` (see ``alarm_webhook_handler``);
+        its ARN, for a ``lambda`` subscription. The role (one for every webhook) writes only their logs."""
+        if self._webhook_role is None:
+            groups = account.apply(lambda a: f"arn:aws:logs:*:{a}:log-group:/mbops/{self._name}/webhook-*:*")
+            self._webhook_role = service_role(
+                self, f"{self._name}-webhook-role", "webhook_role", service="lambda.amazonaws.com",
+                description=f"{self._name}: forwards alarms to webhooks", ready=self._webhook_ready,
+                statements=[allow("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], groups)],
+            )  # fmt: skip
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-webhook-{index}-logs",
+            **self.args("webhook_log_group", name=f"/mbops/{self._name}/webhook-{index}-{region or 'home'}",
+                        retention_in_days=30, region=region, tags=self.tags),
+            opts=self.opts(),
+        )  # fmt: skip
+        function = aws.lambda_.Function(
+            f"{name}-webhook-{index}",
+            **self.args(
+                "webhook_function",
+                runtime="python3.12", handler="index.handler", architectures=["arm64"], memory_size=128,
+                timeout=15, role=self._webhook_role.arn,
+                code=pulumi.AssetArchive({"index.py": pulumi.FileAsset(str(WEBHOOK_HANDLER))}),
+                description=f"{self._name}: posts alarms to webhook {index}",
+                environment=aws.lambda_.FunctionEnvironmentArgs(variables={"WEBHOOK_URL": url}),
+                logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=logs.name),
+                region=region, tags=self.tags,
+            ),
+            opts=self.opts(depends_on=self._webhook_ready),
+        )  # fmt: skip
+        aws.lambda_.Permission(
+            f"{name}-webhook-{index}-invoke",
+            **self.args("webhook_permission", action="lambda:InvokeFunction", function=function.name,
+                        principal="sns.amazonaws.com", source_arn=topic.arn, region=region),
+            opts=self.opts(),
+        )  # fmt: skip
+        return function.arn
 
     # ---- alarms -------------------------------------------------------------------------------------------
 
@@ -310,7 +381,8 @@ class Monitoring(MbopsComponent):
                 notifications=notifications,
                 tags=self.tags,
             ),
-            opts=self.opts(),
+            # Budgets checks it may publish to the topic: its policy first.
+            opts=self.opts(depends_on=[self._topic_policies[None]]),
         )
 
 
@@ -343,7 +415,7 @@ def entry_rules(app: Any, spec: MonitoringSpec) -> list[Rule]:
                  action="Check the app's CPU and memory, the database's CPU and connections; scale out "
                         "(max_replicas) or up (cpu, memory_mb).",
                  metric=Metric("AWS/ApplicationELB", "TargetResponseTime", dims, "p95")),
-            Rule(key="entry-unhealthy-targets", title="Unhealthy targets behind the load balancer", threshold=0,
+            Rule(key=UNHEALTHY_TARGETS, title="Unhealthy targets behind the load balancer", threshold=0,
                  period=60, periods=3,
                  action="Targets fail the health path: read the app's logs and the target group's health reasons.",
                  metric=Metric("AWS/ApplicationELB", "UnHealthyHostCount",
@@ -486,10 +558,12 @@ def build(ctx: BuildContext) -> Built:
     if edge is not None and getattr(edge.component, "distribution", None) is not None:
         rules += cdn_rules(edge.component.distribution, spec, "api")
     endpoint = (edge.outputs if edge is not None else built[kind].outputs).get("endpoint")
+    database = built.get("database")
+    rds = database.component.instance.identifier if database and not database.component.spec.self_hosted else None
     monitoring = Monitoring(
         ctx.name,
         MonitoringArgs(spec=spec, rules=rules, health_url=endpoint, health_path=ctx.stack.app.health_path,
                        budget_tag=("app", ctx.stack.tags["app"]) if "app" in ctx.stack.tags else None,
-                       region=ctx.stack.region, tags=ctx.stack.tags),
+                       database_identifier=rds, region=ctx.stack.region, tags=ctx.stack.tags),
     )  # fmt: skip
     return Built(component=monitoring, outputs={"alerts_topic": monitoring.topic_arn})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -19,6 +19,7 @@ from mbops.components.wiring import BuildContext, Built
 class NetworkArgs:
     spec: NetworkSpec = field(default_factory=NetworkSpec)
     app_port: int = 8080
+    region: str = "us-east-1"
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -33,7 +34,14 @@ class Network(MbopsComponent):
     """VPC, subnets, internet and NAT gateways, routes, flow logs, and the load balancer / app tier groups.
 
     Children: ``vpc``, ``public_subnets``, ``private_subnets``, ``lb_security_group`` (80/443 from the
-    internet, the only internet-open group), ``app_security_group`` (app port from the load balancer only).
+    internet, the only internet-open group), ``app_security_group`` (app port from the load balancer only),
+    ``gateway_endpoint`` (S3 and DynamoDB).
+
+    S3 and DynamoDB traffic from the private subnets (image layers from ECR, the app's bucket and table, OS
+    packages) goes through gateway endpoints on their route tables: free, and off the NAT gateways' per-GB
+    charge. Interface endpoints (ECR, Secrets Manager, CloudWatch Logs) are not made: about 7 USD a month each
+    per zone, they pay off only past a few TB a month through NAT (``overrides`` can't add resources; a stack
+    that needs them adds them next to mbops).
     """
 
     kind = "network"
@@ -78,6 +86,7 @@ class Network(MbopsComponent):
         self.public_subnets: list[aws.ec2.Subnet] = []
         self.private_subnets: list[aws.ec2.Subnet] = []
         nat_gateways: list[aws.ec2.NatGateway] = []
+        self._private_route_tables: list[aws.ec2.RouteTable] = []
         for i in range(spec.zones):
             zone = zones.names[i]
             public = aws.ec2.Subnet(
@@ -134,9 +143,24 @@ class Network(MbopsComponent):
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{i + 1}-rta", subnet_id=private.id, route_table_id=rt.id, opts=self.opts()
             )
+            self._private_route_tables.append(rt)
             self.private_subnets.append(private)
 
-        self._flow_logs(name)
+        self._flow_logs(name, args.region)
+        private_rts = self._private_route_tables
+        for service in ("s3", "dynamodb"):
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service}-endpoint",
+                **self.args(
+                    "gateway_endpoint",
+                    vpc_id=self.vpc.id,
+                    service_name=f"com.amazonaws.{args.region}.{service}",
+                    vpc_endpoint_type="Gateway",
+                    route_table_ids=[rt.id for rt in private_rts],
+                    tags={**tags, "Name": f"{name}-{service}"},
+                ),
+                opts=self.opts(),
+            )
         self.lb_security_group = aws.ec2.SecurityGroup(
             f"{name}-lb-sg",
             **self.args(
@@ -205,8 +229,9 @@ class Network(MbopsComponent):
             }
         )
 
-    def _flow_logs(self, name: str) -> None:
+    def _flow_logs(self, name: str, region: str) -> None:
         """VPC flow logs to CloudWatch (CIS AWS 3.7) with a role that may write only to that log group."""
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             **self.args("flow_log_group", retention_in_days=90, tags=self.tags),
@@ -216,18 +241,16 @@ class Network(MbopsComponent):
             f"{name}-flow-logs-role",
             **self.args(
                 "flow_log_role",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
+                # Only flow logs of this account (confused deputy: aws:SourceAccount and aws:SourceArn).
+                assume_role_policy=account.apply(lambda acct: json.dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": acct},
+                                      "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{region}:{acct}:vpc-flow-log/*"}},
+                    }],
+                })),  # fmt: skip
                 tags=self.tags,
             ),
             opts=self.opts(),
@@ -278,16 +301,19 @@ def data_tier_security_group(
     app_security_group_id: pulumi.Input[str],
     service: str,
     egress: list[dict] | None = None,
+    also: Sequence[tuple[pulumi.Input[str], str]] = (),
 ) -> aws.ec2.SecurityGroup:
-    """The ``security_group`` child of a data component: ``port`` from the app tier's group only."""
+    """The ``security_group`` child of a data component: ``port`` from the app tier's group only (and from the
+    groups in ``also``: ``(group id, description)``, e.g. the database's own role bootstrap function)."""
     return aws.ec2.SecurityGroup(
         f"{name}-sg",
         **owner.args(
             "security_group",
             vpc_id=vpc_id,
             description=f"{service}: {port} from the app tier only",
-            ingress=[{"protocol": "tcp", "from_port": port, "to_port": port,
-                      "security_groups": [app_security_group_id], "description": f"app to {service}"}],
+            ingress=[{"protocol": "tcp", "from_port": port, "to_port": port, "security_groups": [group],
+                      "description": description}
+                     for group, description in [(app_security_group_id, f"app to {service}"), *also]],
             egress=egress or [],
             tags={**owner.tags, "Name": f"{name}-{service.lower()}"},
         ),
@@ -297,5 +323,8 @@ def data_tier_security_group(
 
 def build(ctx: BuildContext) -> Built:
     """The stack's VPC: public and private subnets, NAT, and the load balancer and app security groups."""
-    network = Network(f"{ctx.name}", NetworkArgs(spec=ctx.spec, app_port=ctx.stack.app.port, tags=ctx.stack.tags))
+    network = Network(
+        f"{ctx.name}",
+        NetworkArgs(spec=ctx.spec, app_port=ctx.stack.app.port, region=ctx.stack.region, tags=ctx.stack.tags),
+    )
     return Built(component=network)

@@ -93,8 +93,11 @@ class Registry(MbopsComponent):
             **self.args("lifecycle_policy", repository=self.repository.name, policy=lifecycle_policy(spec.keep_images)),
             opts=self.opts(),
         )
+        # What the app waits for: Lambda pulls through the repository policy (and would otherwise write a
+        # statement of its own into it, which this policy then overwrites).
+        self.ready: list[pulumi.Resource] = []
         if args.lambda_functions:
-            self._lambda_pull(name, args.lambda_functions)
+            self.ready.append(self._lambda_pull(name, args.lambda_functions))
         else:
             self.args("repository_policy")
         self.image: pulumi.Output[str] | None = None
@@ -116,7 +119,7 @@ class Registry(MbopsComponent):
         self.arn = self.repository.arn
         self.finish({"repository_url": self.repository_url, "image": self.image})
 
-    def _lambda_pull(self, name: str, functions: pulumi.Input[str]) -> None:
+    def _lambda_pull(self, name: str, functions: pulumi.Input[str]) -> aws.ecr.RepositoryPolicy:
         """Lambda pulls the image with its service principal: only for this stack's functions."""
         policy = {
             "Version": "2012-10-17",
@@ -130,7 +133,7 @@ class Registry(MbopsComponent):
                 }
             ],
         }
-        aws.ecr.RepositoryPolicy(
+        return aws.ecr.RepositoryPolicy(
             f"{name}-policy",
             **self.args("repository_policy", repository=self.repository.name, policy=pulumi.Output.json_dumps(policy)),
             opts=self.opts(),
@@ -160,4 +163,5 @@ def build(ctx: BuildContext) -> Built:
     # Pull rights on this repository when the app runs the image pushed here (a prebuilt app.image elsewhere
     # in ECR is granted by the app from its URI).
     grants = [Grant(what="registry", target=registry.arn)] if registry.image is not None else []
-    return Built(component=registry, image=registry.image, grants=grants, outputs={"registry": registry.repository_url})
+    return Built(component=registry, image=registry.image, grants=grants, depends_on=list(registry.ready),
+                 outputs={"registry": registry.repository_url})

@@ -12,6 +12,7 @@ import pulumi_random as random
 
 from mbops.components.aws.app import app_statements, ecr_image
 from mbops.components.aws.iam import allow, service_role
+from mbops.components.aws.logs import logs_output, stack_log_groups
 from mbops.components.aws.secrets import secret_prefix, stored_secret
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AppSpec, ServerlessSpec
@@ -215,7 +216,7 @@ class Serverless(MbopsComponent):
             ),
             opts=self.opts(),
         )
-        access_logs = aws.cloudwatch.LogGroup(
+        self.access_log_group = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
             **self.args("access_log_group", retention_in_days=spec.log_retention_days, tags=tags),
             opts=self.opts(),
@@ -227,7 +228,7 @@ class Serverless(MbopsComponent):
                 api_id=self.api.id,
                 name="$default",
                 auto_deploy=True,
-                access_log_settings={"destination_arn": access_logs.arn, "format": ACCESS_LOG_FORMAT},
+                access_log_settings={"destination_arn": self.access_log_group.arn, "format": ACCESS_LOG_FORMAT},
                 default_route_settings={
                     "throttling_burst_limit": 500,
                     "throttling_rate_limit": 1000,
@@ -330,4 +331,6 @@ def build(ctx: BuildContext) -> Built:
                        behind_cdn=ctx.stack.has("edge"), secret_prefix=secret_prefix(ctx.stack.name),
                        tags=ctx.stack.tags),
     )  # fmt: skip
-    return Built(component=serverless, outputs={"endpoint": serverless.endpoint})
+    logs = logs_output(ctx.stack.region, stack_log_groups(
+        ctx.built, {"app": serverless.log_group.name, "api": serverless.access_log_group.name}))
+    return Built(component=serverless, outputs={"endpoint": serverless.endpoint, "logs": logs})

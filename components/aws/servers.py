@@ -12,14 +12,17 @@ from mbops.components.aws.alb import Https, public_load_balancer
 from mbops.components.aws.app import app_statements, ecr_image, pull_statements
 from mbops.components.aws.cloud_init import app_host, base64_text
 from mbops.components.aws.containers import placement
-from mbops.components.aws.database import Bootstrap
-from mbops.components.aws.iam import allow, service_role
+from mbops.components.aws.iam import allow, service_role, ssm_agent_statement
+from mbops.components.aws.logs import logs_output, stack_log_groups
+from mbops.components.aws.preview import PLACEHOLDER, readable_in_preview
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AppSpec, ServersSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
 
 INSTANCE_TYPES = {"small": "t3.small", "medium": "t3.medium", "large": "m6i.large"}
+# vCPUs and memory (MiB) of those types: the app container's --cpus and --memory must fit.
+INSTANCE_SIZES = {"t3.small": (2, 2048), "t3.medium": (2, 4096), "m6i.large": (2, 8192)}
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 DEFAULT_IMAGE = f"resolve:ssm:{AMI_PARAMETER}"  # dev: the current AMI at each launch
 ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
@@ -38,9 +41,10 @@ class ServersArgs:
     lb_security_group_id: pulumi.Input[str]
     app_security_group_id: pulumi.Input[str]
     https: Https = field(default_factory=Https)
-    database_bootstrap: Bootstrap | None = None  # run on each instance before the app
     access_logs: bool = False
+    lb_deletion_protection: bool = False  # prod, unless release_data (the destroy that follows needs it off)
     pin_os_image: bool = False  # prod: the AMI is resolved once and kept (see Servers)
+    refresh_alarms: Sequence[str] = ()  # alarm names that roll an instance refresh back (monitoring's)
     region: str = "us-east-1"
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -49,16 +53,18 @@ class ServersArgs:
 class Servers(MbopsComponent):
     """An auto scaling group of Amazon Linux 2023 instances, each running the app image with Docker.
 
-    Instances live in the private subnets with no SSH: operators use SSM Session Manager (the role has only
-    ``AmazonSSMManagedInstanceCore`` plus an inline policy for the app's own bucket, table, secrets and log
-    group). The launch template requires IMDSv2 (hop limit 1) and an encrypted gp3 root volume. cloud-init
+    Instances live in the private subnets with no SSH: operators use SSM Session Manager (the role has one
+    inline policy: the SSM agent's own calls — not the managed AmazonSSMManagedInstanceCore, whose
+    ssm:GetParameter on every parameter the app would inherit — and the app's own bucket, table, secrets and
+    log group). The launch template requires IMDSv2 (hop limit 1) and an encrypted gp3 root volume. cloud-init
     installs Docker and a systemd unit that fetches the app's secrets from Secrets Manager with the instance
     role at every start, so user data holds ARNs, never secret values; the container logs to CloudWatch.
     The group keeps ``min_replicas..max_replicas`` instances, replaces those the load balancer finds
     unhealthy, tracks 60% CPU, and rolls instances when the launch template changes; ``pulumi up`` waits
     until ``min_replicas`` instances pass the load balancer's health check, so a broken image fails the
     update. The launch template waits for the secrets' values and the role's policies (no instance boots
-    before either exists). With a ``database_bootstrap`` each start first creates the app's database role.
+    before either exists), nor before the app's database role (created by the database component's bootstrap
+    function, which alone reads the admin URL: nothing on the instances can).
 
     OS image: ``os_image`` when set; else in dev the current Amazon Linux 2023 AMI at each launch
     (``resolve:ssm:``), and with ``pin_os_image`` (prod) the AMI id read once from the same SSM parameter and
@@ -82,7 +88,6 @@ class Servers(MbopsComponent):
             **self.args("log_group", retention_in_days=args.log_retention_days, tags=tags),
             opts=self.opts(),
         )
-        bootstrap = args.database_bootstrap
         statements = [
             *app_statements(wiring),
             allow(
@@ -91,9 +96,8 @@ class Servers(MbopsComponent):
                 self.log_group.arn.apply(lambda a: f"{a}:*"),
             ),
             *pull_statements(wiring, args.image),
+            ssm_agent_statement(),
         ]
-        if bootstrap is not None:
-            statements.append(allow("DatabaseBootstrap", ["secretsmanager:GetSecretValue"], bootstrap.admin_secret_arn))
         ready: list[pulumi.Resource] = [*wiring.depends_on]
         self.role = service_role(
             self,
@@ -101,7 +105,6 @@ class Servers(MbopsComponent):
             "role",
             service="ec2.amazonaws.com",
             description=f"{name}: app instances",
-            managed=["AmazonSSMManagedInstanceCore"],
             statements=statements,
             ready=ready,
         )
@@ -111,24 +114,22 @@ class Servers(MbopsComponent):
             opts=self.opts(),
         )
 
+        instance_type = INSTANCE_TYPES[spec.size]
+        vcpus, memory = INSTANCE_SIZES[instance_type]
+        if app.cpu > vcpus or app.memory_mb > memory:
+            raise ConfigError(
+                f"app.cpu {app.cpu:g} / app.memory_mb {app.memory_mb}: the app container runs on {instance_type} "
+                f"({vcpus} vCPU, {memory} MiB); lower them or raise components.servers.size"
+            )
         env = {"PORT": str(app.port), **wiring.env}
-        db_init = (
-            {"DATABASE_ADMIN_URL": bootstrap.admin_secret_arn, "DATABASE_URL": wiring.secrets["DATABASE_URL"]}
-            if bootstrap is not None
-            else {}
-        )
         user_data = pulumi.Output.all(
-            pulumi.Output.from_input(env), pulumi.Output.from_input(dict(wiring.secrets)), self.log_group.name,
-            args.image, pulumi.Output.from_input(db_init),
+            pulumi.Output.from_input(readable_in_preview(dict(env))),
+            pulumi.Output.from_input(readable_in_preview(dict(wiring.secrets))),
+            *readable_in_preview([self.log_group.name, args.image]),
         ).apply(
             lambda a: base64_text(
-                app_host(
-                    image=a[3], region=args.region, log_group=a[2], env=a[0], secrets=a[1],
-                    ecr_registry=(m := ecr_image(a[3])) and m["registry"] or None,
-                    ecr_region=m["region"] if m else None,
-                    db_init=a[4], db_client_image=bootstrap.image if bootstrap else "",
-                    db_script=bootstrap.script if bootstrap else "",
-                )
+                app_host(image=a[3], region=args.region, log_group=a[2], env=a[0], secrets=a[1],
+                         cpus=app.cpu, memory_mb=app.memory_mb, **ecr_login(a[3]))
             )
         )  # fmt: skip
         image_id: pulumi.Input[str] = spec.os_image or DEFAULT_IMAGE
@@ -142,7 +143,7 @@ class Servers(MbopsComponent):
                 "launch_template",
                 description=pulumi.Output.concat(name, ": ", args.image),
                 image_id=image_id,
-                instance_type=INSTANCE_TYPES[spec.size],
+                instance_type=instance_type,
                 vpc_security_group_ids=[args.app_security_group_id],
                 iam_instance_profile={"arn": profile.arn},
                 user_data=user_data,
@@ -186,6 +187,7 @@ class Servers(MbopsComponent):
             certificate_hint="set the stack's domain (with the edge component) or components.servers.https_certificate",
             region=args.region,
             access_logs=args.access_logs,
+            deletion_protection=args.lb_deletion_protection,
         )
         self.auto_scaling_group = aws.autoscaling.Group(
             f"{name}-asg",
@@ -205,11 +207,13 @@ class Servers(MbopsComponent):
                 wait_for_elb_capacity=app.min_replicas,
                 wait_for_capacity_timeout="15m",
                 default_instance_warmup=120,
-                instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 90}},
+                instance_refresh=self._refresh(image_id, args.refresh_alarms),
                 enabled_metrics=["GroupDesiredCapacity", "GroupInServiceInstances", "GroupTotalInstances"],
                 tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tags.items())],
             ),
-            opts=self.opts(),
+            # The target group serves only once a listener forwards to it (the HTTPS one waits for the
+            # certificate): before that its targets stay `unused` and the capacity wait would time out.
+            opts=self.opts(depends_on=self.load_balancer.listeners),
         )
         aws.autoscaling.Policy(
             f"{name}-cpu",
@@ -228,6 +232,23 @@ class Servers(MbopsComponent):
         self.endpoint = self.load_balancer.url
         self.finish({"endpoint": self.endpoint, "auto_scaling_group": self.auto_scaling_group.name})
 
+    @staticmethod
+    def _refresh(image_id: pulumi.Input[str], alarms: Sequence[str]) -> aws.autoscaling.GroupInstanceRefreshArgs:
+        """Rolling replacement when the launch template changes: a new instance is launched and healthy before an
+        old one goes (100..200%), each warms up 2 minutes, and a refresh whose instances fail their health
+        checks (or trips ``alarms``) rolls back to the previous template. Rollback needs an AMI id: not with the
+        ``resolve:ssm:`` alias dev launches from."""
+        rollback = not (isinstance(image_id, str) and image_id.startswith("resolve:ssm:"))
+        return aws.autoscaling.GroupInstanceRefreshArgs(
+            strategy="Rolling",
+            preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                min_healthy_percentage=100, max_healthy_percentage=200, instance_warmup="120",
+                auto_rollback=rollback, skip_matching=False,
+                alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
+                    alarms=list(alarms)) if alarms and rollback else None,
+            ),
+        )  # fmt: skip
+
 
 def build(ctx: BuildContext) -> Built:
     """The app on an auto scaling group behind an ALB; its endpoint is the stack's ``endpoint`` output."""
@@ -236,7 +257,27 @@ def build(ctx: BuildContext) -> Built:
         ctx.name,
         ServersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring),
                     region=ctx.stack.region, log_retention_days=90 if ctx.stack.prod else 30,
-                    pin_os_image=ctx.stack.prod, tags=ctx.stack.tags,
+                    pin_os_image=ctx.stack.prod, tags=ctx.stack.tags, refresh_alarms=refresh_alarms(ctx),
                     **placement(ctx, ctx.spec.https_certificate)),
     )  # fmt: skip
-    return Built(component=servers, outputs={"endpoint": servers.endpoint})
+    logs = logs_output(ctx.stack.region, stack_log_groups(ctx.built, {"app": servers.log_group.name}))
+    return Built(component=servers, outputs={"endpoint": servers.endpoint, "logs": logs})
+
+
+def ecr_login(image: str) -> dict[str, str | None]:
+    """The ECR registry (and its region) a VM logs in to before pulling ``image``; none for other registries
+    (a preview whose image is not built yet shows the placeholder)."""
+    if image == PLACEHOLDER:
+        return {"ecr_registry": PLACEHOLDER, "ecr_region": None}
+    match = ecr_image(image)
+    return {"ecr_registry": match["registry"], "ecr_region": match["region"]} if match else {}
+
+
+def refresh_alarms(ctx: BuildContext) -> list[str]:
+    """The monitoring component's unhealthy-targets alarm, by name (it is built after the app, so the group
+    names it rather than depending on it); none without monitoring."""
+    if not ctx.stack.has("monitoring"):
+        return []
+    from mbops.components.aws.monitoring import UNHEALTHY_TARGETS, alarm_name
+
+    return [alarm_name(ctx.stack.name, UNHEALTHY_TARGETS)]

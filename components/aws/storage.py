@@ -10,9 +10,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.log_bucket import log_bucket
 from mbops.components.base import MbopsComponent, merge_args
 from mbops.components.spec import StorageSpec
 from mbops.components.wiring import BuildContext, Built, Grant
+
+ACCESS_LOG_DAYS = 90
 
 
 @dataclass(kw_only=True)
@@ -20,6 +23,8 @@ class StorageArgs:
     spec: StorageSpec = field(default_factory=StorageSpec)
     cdn_origin: bool = False  # a CDN reads the bucket: call allow_cloudfront_read() once the distribution exists
     release_data: bool = False  # force-destroyed, not retained: `destroy --delete-data` follows
+    bucket_name: pulumi.Input[str] | None = None  # deterministic (see Storage); None: generated
+    access_logs: bool = False  # S3 server access logs to a log bucket of its own
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -36,7 +41,13 @@ class Storage(MbopsComponent):
     objects under ``public_prefix`` only: user uploads elsewhere stay private (the app serves or signs them).
 
     Data guard: the bucket is retained when the stack is destroyed, unless ``release_data`` (then it is
-    force-destroyed with its objects, for the ``destroy --delete-data`` that follows).
+    force-destroyed with its objects, for the ``destroy --delete-data`` that follows). Its name is the stack's
+    (``bucket_name``: ``<stack>-<account>-<region>``), so a stack created again after a destroy that kept the
+    bucket fails loudly on the name (or, in us-east-1, gets the kept bucket back) instead of starting an empty
+    one beside it; a stack deployed before keeps its generated name (``ignore_changes``).
+
+    With ``access_logs`` S3 writes a server access log of every request to a log bucket of the component's
+    (``access_log_*`` children, kept 90 days) under ``s3/``: who read or changed which object (child ``logging``).
     """
 
     kind = "storage"
@@ -48,9 +59,10 @@ class Storage(MbopsComponent):
         self.public_prefix = spec.public_prefix
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            **self.args("bucket", force_destroy=spec.force_destroy or args.release_data, tags=self.tags),
-            opts=self.opts(retain_on_delete=not args.release_data),
-        )
+            **self.args("bucket", bucket=args.bucket_name, force_destroy=spec.force_destroy or args.release_data,
+                        tags=self.tags),
+            opts=self.opts(retain_on_delete=not args.release_data, ignore_changes=["bucket"]),
+        )  # fmt: skip
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
             **self.args(
@@ -132,6 +144,12 @@ class Storage(MbopsComponent):
                 ),
                 opts=self.opts(),
             )
+        if args.access_logs:
+            self._access_logs(name)
+        else:
+            for child in ("bucket", "public_access_block", "ownership", "encryption", "lifecycle", "policy"):
+                self.args(f"access_log_{child}")
+            self.args("logging")
         self._policy_overrides = self.args("policy")
         self.policy: aws.s3.BucketPolicy | None = None
         if not args.cdn_origin:
@@ -140,6 +158,23 @@ class Storage(MbopsComponent):
         self.bucket_arn = self.bucket.arn
         self.bucket_regional_domain_name = self.bucket.bucket_regional_domain_name
         self.finish({"bucket_name": self.bucket.bucket, "bucket_arn": self.bucket.arn})
+
+    def _access_logs(self, name: str) -> None:
+        """Server access logs of the bucket to a log bucket only S3's log delivery (for this bucket) may write."""
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+
+        def delivery(logs_arn: pulumi.Output[str]) -> pulumi.Output[dict[str, Any]]:
+            return pulumi.Output.all(logs_arn, self.bucket.arn, account).apply(lambda a: {
+                "Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject", "Resource": f"{a[0]}/s3/*",
+                "Condition": {"ArnLike": {"aws:SourceArn": a[1]}, "StringEquals": {"aws:SourceAccount": a[2]}}})
+
+        logs = log_bucket(self, f"{name}-access-logs", "access_log", days=ACCESS_LOG_DAYS, writer=delivery)
+        aws.s3.BucketLogging(
+            f"{name}-logging",
+            **self.args("logging", bucket=self.bucket.id, target_bucket=logs.bucket.id, target_prefix="s3/"),
+            opts=self.opts(depends_on=[logs.policy]),
+        )
 
     def allow_cloudfront_read(self, distribution_arn: pulumi.Input[str]) -> aws.s3.BucketPolicy:
         """Create the bucket policy with read-only access for one CloudFront distribution (OAC) to the objects
@@ -193,10 +228,12 @@ class Storage(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The app's bucket (read/write for the app; a CDN origin when the stack has a CDN)."""
+    account = aws.get_caller_identity_output().account_id
     storage = Storage(
         ctx.name,
         StorageArgs(spec=ctx.spec, cdn_origin=ctx.stack.has("cdn"), release_data=ctx.stack.release_data,
-                    tags=ctx.stack.tags),
+                    bucket_name=pulumi.Output.concat(ctx.stack.name, "-", account, "-", ctx.stack.region),
+                    access_logs=ctx.stack.prod, tags=ctx.stack.tags),
     )  # fmt: skip
     return Built(
         component=storage, env={"STORAGE_BUCKET": storage.bucket_name},

@@ -2,7 +2,7 @@
 
 One implementation for every entry: ``REGIONAL`` for an Application Load Balancer (associated to it),
 ``CLOUDFRONT`` for a distribution (created in us-east-1; the distribution names it). Requests are logged to a
-CloudWatch log group (``aws-waf-logs-<name>``).
+CloudWatch log group (``aws-waf-logs-<name>``), with the ``Authorization`` and ``Cookie`` headers redacted.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ MANAGED_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputs
                   "AWSManagedRulesAmazonIpReputationList")  # fmt: skip
 # The core rule set blocks request bodies over 8 KB; an API taking uploads counts them instead.
 COUNTED_RULES = {"AWSManagedRulesCommonRuleSet": ["SizeRestrictions_BODY"]}
+REDACTED_HEADERS = ("authorization", "cookie")  # WAF logs replace their values with REDACTED
 
 
 def _visibility(metric: str) -> W.WebAclRuleVisibilityConfigArgs:
@@ -117,6 +118,10 @@ def web_acl(
             f"{child}_logging",
             resource_arn=acl.arn,
             log_destination_configs=[logs.arn],
+            # Credentials stay out of the logs (kept for log_retention_days).
+            redacted_fields=[W.WebAclLoggingConfigurationRedactedFieldArgs(
+                single_header=W.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(name=header))
+                for header in REDACTED_HEADERS],
             region=region,
         ),
         opts=owner.opts(),
