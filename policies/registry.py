@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from mbops.errors import ConfigError
 from mbops.policies import (
+    rules_auth,
     rules_edge,
     rules_encryption,
     rules_exposure,
@@ -28,6 +29,7 @@ RULES: tuple[Rule, ...] = (
     *rules_https.RULES,
     *rules_edge.RULES,
     *rules_iam.RULES,
+    *rules_auth.RULES,
     *rules_supply.RULES,
     *rules_resilience.RULES,
     *rules_ops.RULES,

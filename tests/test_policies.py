@@ -91,10 +91,17 @@ def mandatory_lines(findings: list[dict[str, Any]]) -> str:
     ],
 )
 def test_builtin_stack_passes_every_mandatory_rule(planned, cloud: str, profile: str, env: str) -> None:
-    """Prod stacks name their domain (without one, prod-domain fails them: tests/test_policy_prod.py)."""
-    domain = "api.example.com" if env == "prod" and cloud != "local" else None
-    graph = planned_with(cloud, profile, env, domain=domain) if domain else planned(profile, cloud, env)
-    findings = evaluate(graph, resolve(profile=profile, cloud=cloud, environment=env, domain=domain))
+    """Prod stacks name their domain (without one, prod-domain fails them: tests/test_policy_prod.py) and, with
+    auth, the app's own sign-in links (the profile's placeholder fails auth-callbacks)."""
+    fields: dict[str, Any] = {}
+    if env == "prod" and cloud != "local":
+        fields["domain"] = "api.example.com"
+        if profile == "saas":
+            fields["components"] = {"auth": {"callback_urls": ["https://app.example.com/auth/callback"]}}
+    graph = planned_with(cloud, profile, env, **fields) if fields else planned(profile, cloud, env)
+    stack = resolve(StackFile.model_validate(fields), source="test.yaml", profile=profile, cloud=cloud,
+                    environment=env)  # fmt: skip
+    findings = evaluate(graph, stack)
     assert findings == graph["policy"], "plan() reports what evaluate() finds"
     blocking = [f for f in findings if f["enforcement"] == "mandatory"]
     assert not blocking, f"{cloud}/{profile}/{env} violates mandatory rules:\n{mandatory_lines(findings)}"
