@@ -105,7 +105,7 @@ def test_plans_every_kind_of_the_profile(planned, profile: str, env: str) -> Non
             assert res["parent"], f"{res['name']} is not inside a component"
             assert res["component"] in KINDS, res["name"]
     prod_only = {"edge_address"} if env == "prod" else set()  # the edge (without a domain: no dns_records)
-    assert set(graph["outputs"]) == EXPECTED_OUTPUTS[profile] | prod_only
+    assert set(graph["outputs"]) == EXPECTED_OUTPUTS[profile] | prod_only | {"logs"}
     assert graph["outputs"]["secrets_store"] == f"projects/{stack.project}/secrets/{stack.name}-"
 
 
@@ -308,7 +308,6 @@ def test_network_has_private_service_access_nat_and_flow_logs(planned, env: str)
     assert psa["purpose"] == "VPC_PEERING" and (psa["address"], psa["prefixLength"]) == ("10.20.128.0", 17)
     connection = one(graph, "gcp:servicenetworking/connection:Connection")["inputs"]
     assert connection["service"] == "servicenetworking.googleapis.com"
-    one(graph, "gcp:compute/routerNat:RouterNat")
     run = one(graph, "gcp:cloudrunv2/service:Service")["inputs"]["template"]
     assert run["vpcAccess"]["egress"] == "PRIVATE_RANGES_ONLY" and "connector" not in run["vpcAccess"]
 
@@ -371,7 +370,7 @@ def test_wired_secrets_reach_cloud_run_only_via_secret_key_ref(planned, profile:
     }
     assert readers == {n.lower().replace("_", "-") for n in secret_names}
     plain = {
-        "managed": {"STORAGE_BUCKET", "REDIS_CA_CERT"},
+        "managed": {"STORAGE_BUCKET", "REDIS_CA_CERT", "DATABASE_CA_CERT"},
         "saas": {
             "STORAGE_BUCKET",
             "DOCUMENT_TABLE",
@@ -529,8 +528,8 @@ def test_self_hosted_postgres_is_private_with_its_own_disk() -> None:
         "custom-prod-db"
     ]
     assert "sourceRanges" not in allow["inputs"]
-    # ha: true cannot be honoured on one VM; prod without a domain is HTTP; nat: per_zone is one regional NAT
-    assert [u["kind"] for u in graph["limitations"]] == ["database", "edge", "network"]
+    # ha: true cannot be honoured on one VM; prod without a domain is HTTP (nat: per_zone is met by one NAT)
+    assert [u["kind"] for u in graph["limitations"]] == ["database", "edge"]
 
 
 # --- saas: auth, push, cdn ---------------------------------------------------------------------------------
@@ -547,8 +546,8 @@ def test_auth_push_cdn_and_declared_gaps(planned, env: str) -> None:
     assert {t["service"] for t in key} == {"identitytoolkit.googleapis.com", "securetoken.googleapis.com"}
     assert graph["outputs"]["auth_user_pool_id"] == stack.project
     gaps = {u["kind"]: u for u in graph["limitations"]}
-    assert set(gaps) == {"auth", "cdn"} | ({"edge"} if env == "prod" else set())  # prod: no domain set
-    assert "passwordPolicyConfig" in gaps["auth"]["reason"] and "price_class" in gaps["cdn"]["reason"]
+    assert set(gaps) == {"auth"} | ({"edge"} if env == "prod" else set())  # prod: no domain set
+    assert "passwordPolicyConfig" in gaps["auth"]["reason"]
 
     one(graph, "gcp:firebase/project:Project")
     role = one(graph, "gcp:projects/iAMCustomRole:IAMCustomRole")["inputs"]
@@ -580,7 +579,7 @@ def test_gaps_are_typed_and_partial() -> None:
     program = make_program(stack)
     run_plan(stack, program=program)
     gap = program.result.gaps["auth"]
-    assert set(program.result.gaps) == {"auth", "cdn"} and gap.partial and program.result.gaps["cdn"].partial
+    assert set(program.result.gaps) == {"auth"} and gap.partial
     assert "passwordPolicyConfig" in gap.reason and "identitytoolkit.googleapis.com" in gap.alternative
 
 
@@ -604,7 +603,7 @@ def test_push_registers_apps_and_reports_apns_upload() -> None:
     assert one(graph, "gcp:firebase/androidApp:AndroidApp")["inputs"]["packageName"] == "com.example.notes"
     assert one(graph, "gcp:firebase/appleApp:AppleApp")["inputs"]["bundleId"] == "com.example.notes"
     gaps = {u["kind"]: u for u in graph["limitations"]}
-    assert set(gaps) == {"auth", "cdn", "push"} and "APNs auth key" in gaps["push"]["reason"]
+    assert set(gaps) == {"auth", "push"} and "APNs auth key" in gaps["push"]["reason"]
     with pytest.raises(ConfigError, match="package_name"):
         _plan("saas", "dev", components={"push": {"overrides": {"android_app": {}}}})
 

@@ -1,6 +1,7 @@
 """The Cloud SQL app-role job's script, run for real: ``psql`` against a PostgreSQL cluster set up the way Cloud
 SQL sets one up (``cloudsqlsuperuser`` owns the app's database; API users are its members with CREATEROLE and
-CREATEDB). The app's role must end up a plain role that can create its tables, nothing more."""
+CREATEDB; TLS with a server certificate from the instance's own CA). The app's role must end up a plain role that
+can create its tables, nothing more, and the script must verify the server against ``DATABASE_CA_CERT``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,9 +40,36 @@ def _psql(url: str, sql: str) -> subprocess.CompletedProcess[str]:
                           timeout=30)  # fmt: skip
 
 
+def _ca_and_server_cert(common_name: str) -> tuple[str, str, str]:
+    """(CA certificate, server certificate, server key) as PEM: a CA of its own signs the server's certificate,
+    as Cloud SQL's per-instance CA does (the server's name is not the IP clients dial: verify-ca, not -full)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def name(cn: str) -> object:
+        return x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, cn)])
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name(f"{common_name} CA")).issuer_name(name(f"{common_name} CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    server = (x509.CertificateBuilder().subject_name(name(common_name)).issuer_name(ca.subject)
+              .public_key(key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+              .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return ca.public_bytes(pem).decode(), server.public_bytes(pem).decode(), key_pem.decode()
+
+
 @pytest.fixture
 def cloud_sql_like() -> Iterator[dict[str, str]]:
-    """A cluster on a free loopback port shaped like Cloud SQL's; yields the admin and app URLs and a superuser's."""
+    """A cluster on a free loopback port shaped like Cloud SQL's, TLS on; yields the admin and app URLs (verify-ca,
+    as the stack writes them), a superuser's, and the server's CA (PEM)."""
     bindir = _bindir()
     if bindir is None or shutil.which("psql") is None:
         pytest.skip("PostgreSQL server binaries and psql are needed (apt-get install postgresql)")
@@ -52,9 +81,13 @@ def cloud_sql_like() -> Iterator[dict[str, str]]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(root)}
     proc = None
     try:
+        ca, cert, key = _ca_and_server_cert("mbops-test:instance")
         (root / "pw").write_text("root-pw\n")
+        (root / "server.crt").write_text(cert)
+        (root / "server.key").write_text(key)
+        (root / "server.key").chmod(0o600)
         if user:
-            for path in (root, root / "pw"):
+            for path in (root, root / "pw", root / "server.crt", root / "server.key"):
                 os.chown(path, user["user"], user["group"])  # type: ignore[arg-type]
         subprocess.run([str(bindir / "initdb"), "-D", str(root / "data"), "-U", "root", f"--pwfile={root / 'pw'}",
                         "--auth=scram-sha-256", "--no-sync"], env=env, cwd=root, check=True, capture_output=True,
@@ -62,7 +95,8 @@ def cloud_sql_like() -> Iterator[dict[str, str]]:
         port = _free_port()
         proc = subprocess.Popen([str(bindir / "postgres"), "-D", str(root / "data"), "-p", str(port), "-c",
                                  "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root}", "-c",
-                                 "fsync=off"], env=env, cwd=root, stdout=subprocess.DEVNULL,
+                                 "fsync=off", "-c", "ssl=on", "-c", f"ssl_cert_file={root / 'server.crt'}", "-c",
+                                 f"ssl_key_file={root / 'server.key'}"], env=env, cwd=root, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, **user)  # fmt: skip
         superuser = f"postgresql://root:root-pw@127.0.0.1:{port}/postgres"
         deadline = time.monotonic() + 30
@@ -78,8 +112,9 @@ def cloud_sql_like() -> Iterator[dict[str, str]]:
             assert _psql(superuser, sql).returncode == 0, sql
         yield {
             "superuser": superuser.rsplit("/", 1)[0] + f"/{DATABASE}",
-            "ADMIN_URL": f"postgresql://{ADMIN_USER}:{ADMIN_PW}@127.0.0.1:{port}/{DATABASE}?sslmode=disable",
-            "APP_URL": f"postgresql://{APP_USER}:{APP_PW}@127.0.0.1:{port}/{DATABASE}?sslmode=disable",
+            "ADMIN_URL": f"postgresql://{ADMIN_USER}:{ADMIN_PW}@127.0.0.1:{port}/{DATABASE}?sslmode=verify-ca",
+            "APP_URL": f"postgresql://{APP_USER}:{APP_PW}@127.0.0.1:{port}/{DATABASE}?sslmode=verify-ca",
+            "DATABASE_CA_CERT": ca,
         }
     finally:
         if proc is not None:
@@ -88,10 +123,16 @@ def cloud_sql_like() -> Iterator[dict[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run_setup(urls: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run_setup(urls: dict[str, str], ca: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ADMIN_URL": urls["ADMIN_URL"],
-           "APP_URL": urls["APP_URL"], "DATABASE": DATABASE}  # fmt: skip
+           "APP_URL": urls["APP_URL"], "DATABASE": DATABASE, "DATABASE_CA_CERT": ca or urls["DATABASE_CA_CERT"],
+           "HOME": tempfile.gettempdir()}  # fmt: skip
     return subprocess.run(["/bin/sh", "-c", SETUP_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+
+
+def _app(urls: dict[str, str]) -> str:
+    """The app's URL for psql from the test: TLS required, the server not verified (the test's own checks)."""
+    return urls["APP_URL"].replace("sslmode=verify-ca", "sslmode=require")
 
 
 def _attributes(urls: dict[str, str]) -> str:
@@ -104,7 +145,7 @@ def test_the_app_role_can_own_its_tables_and_nothing_more(cloud_sql_like: dict[s
     done = _run_setup(cloud_sql_like)
     assert done.returncode == 0, done.stderr
     assert _attributes(cloud_sql_like) == "f|f|f|f"
-    app = cloud_sql_like["APP_URL"]
+    app = _app(cloud_sql_like)
     created = _psql(app, "CREATE TABLE notes (id serial PRIMARY KEY, title text); INSERT INTO notes VALUES (1, 'x')")
     assert created.returncode == 0, created.stderr  # the app creates its schema at start
     assert _psql(app, "CREATE ROLE intruder").returncode != 0
@@ -118,7 +159,13 @@ def test_an_app_user_made_by_the_api_loses_its_admin_membership(cloud_sql_like: 
     done = _run_setup(cloud_sql_like)
     assert done.returncode == 0, done.stderr
     assert _attributes(cloud_sql_like) == "f|f|f|f"
-    assert _psql(cloud_sql_like["APP_URL"], "SELECT 1").stdout.strip() == "1"  # the new password works
+    assert _psql(_app(cloud_sql_like), "SELECT 1").stdout.strip() == "1"  # the new password works
+
+
+def test_the_setup_refuses_a_server_its_ca_did_not_sign(cloud_sql_like: dict[str, str]) -> None:
+    other_ca, _, _ = _ca_and_server_cert("someone-else")
+    done = _run_setup(cloud_sql_like, ca=other_ca)
+    assert done.returncode != 0 and "certificate verify failed" in done.stderr
 
 
 def test_the_run_token_changes_with_the_script_and_the_passwords() -> None:

@@ -27,7 +27,7 @@ from mbops.engine.plan import Planner, graph_of, plan, run_plan
 from mbops.errors import ConfigError
 from mbops.stacks.config import StackFile, resolve
 from mbops.stacks.program import make_program
-from tests.conftest import PROFILES, one, resources
+from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 DOMAIN = "api.example.com"
 ZONE = {"name": "example.com", "managed_zone": "example-com"}
@@ -400,13 +400,14 @@ def test_recovery_days_apply_to_every_secret_of_the_stack(planned, profile: str)
     assert secrets and {s["inputs"]["versionDestroyTtl"] for s in secrets} == {ttl}
 
 
-def test_nat_per_zone_and_price_class_are_reported_not_ignored(planned) -> None:
-    prod = planned("managed", "gcp", "prod")
-    managed = {g["kind"]: g["reason"] for g in prod["limitations"]}
-    assert "nat: per_zone" in managed["network"] and len(resources(prod, "gcp:compute/routerNat:RouterNat")) == 1
-    saas = {g["kind"]: g["reason"] for g in planned("saas", "gcp", "prod")["limitations"]}
-    assert "price_class: standard" in saas["cdn"]
-    assert "network" not in {g["kind"] for g in planned("managed", "gcp", "dev")["limitations"]}  # nat: single
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profile_defaults_that_mean_nothing_on_gcp_are_not_reported(planned, profile: str) -> None:
+    """nat: per_zone (Cloud NAT is zone-redundant: the intent is met) and cdn.price_class (Cloud CDN always
+    serves from every edge location) are the prod profiles' own settings: no prod plan warns about them."""
+    for env in ENVIRONMENTS:
+        kinds = {g["kind"] for g in planned(profile, "gcp", env)["limitations"]}
+        assert not kinds & {"network", "cdn"}, (env, kinds)
+    assert len(resources(planned("custom", "gcp", "prod"), "gcp:compute/routerNat:RouterNat")) == 1  # per_zone
 
 
 def test_prod_servers_boot_a_pinned_image_dev_the_family() -> None:
@@ -442,12 +443,12 @@ def test_project_singletons_are_adopted_when_the_stack_says_so() -> None:
 
 # --- monitoring (issue 11) -----------------------------------------------------------------------------------
 
+ENTRY = {"entry-5xx", "entry-throttled", "entry-latency", "edge-attack", "uptime"}
 EXPECTED_ALERTS = {
-    "saas": {"entry-5xx", "entry-latency", "app-cpu", "app-memory", "app-instances", "docdb-throttled", "uptime"},
-    "managed": {"entry-5xx", "entry-latency", "app-cpu", "app-memory", "app-instances", "db-cpu", "db-disk",
-                "db-connections", "cache-memory", "uptime"},
-    "custom": {"entry-5xx", "entry-latency", "app-cpu", "app-memory", "app-instances", "db-cpu", "db-disk",
-               "db-connections", "uptime"},
+    "saas": ENTRY | {"app-cpu", "app-memory", "app-instances", "docdb-throttled"},
+    "managed": ENTRY | {"app-cpu", "app-memory", "app-instances", "db-up", "db-cpu", "db-disk", "db-connections",
+                        "cache-memory", "cache-evictions"},
+    "custom": ENTRY | {"app-cpu", "app-memory", "app-instances", "db-up", "db-cpu", "db-disk", "db-connections"},
 }  # fmt: skip
 
 
@@ -493,12 +494,12 @@ def test_thresholds_come_from_the_stack_file() -> None:
     thresholds = {"error_rate_pct": 2, "latency_p95_ms": 800, "cpu_pct": 70, "db_cpu_pct": 60,
                   "db_free_storage_pct": 20, "db_connections_pct": 50, "cache_memory_pct": 90, "period_s": 600}
     graph = _plan("managed", "prod", domain=DOMAIN, components={"monitoring": {"thresholds": thresholds}})
-    values = {key: _condition(alert)["thresholdValue"] for key, alert in _alerts(graph).items()}
+    values = {key: _condition(alert)["thresholdValue"] for key, alert in _alerts(graph).items() if key != "edge-attack"}
     assert values["entry-5xx"] == 0.02 and values["entry-latency"] == 800 and values["app-cpu"] == 0.7
     assert values["db-cpu"] == 0.6 and values["db-disk"] == 0.8 and values["cache-memory"] == 0.9
-    assert values["db-connections"] == 100  # half of the medium size's 200 connections (set on the instance)
+    assert values["db-connections"] == 200  # half of the medium size's 400 connections (set on the instance)
     flags = one(graph, "gcp:sql/databaseInstance:DatabaseInstance")["inputs"]["settings"]["databaseFlags"]
-    assert {"name": "max_connections", "value": "200"} in flags
+    assert {"name": "max_connections", "value": "400"} in flags
     assert _condition(_alerts(graph)["db-cpu"])["duration"] == "600s"
 
 
@@ -556,10 +557,14 @@ def test_monitoring_is_off_in_dev_and_watches_cloud_run_when_turned_on(planned) 
 
 # --- data guard (issue 9) -------------------------------------------------------------------------------------
 
+# What a plain destroy keeps: the data, the credentials of the kept database (the URL secrets and their versions),
+# and the VPC, subnet, peering range and connection the kept Cloud SQL instance (and Cloud Run's addresses) hold.
+SQL_KEPT = ("db-pg", "db-db", "db-database-url", "db-database-url-v", "db-database-admin-url",
+            "db-database-admin-url-v", "net-vpc", "net-subnet", "net-psa-range", "net-psa")  # fmt: skip
 DATA = {
     "saas": ("saas-prod-files-bucket", "saas-prod-docs-firestore"),
-    "managed": ("managed-prod-files-bucket", "managed-prod-db-pg", "managed-prod-db-db"),
-    "custom": ("custom-prod-files-bucket", "custom-prod-db-pg", "custom-prod-db-db"),
+    "managed": ("managed-prod-files-bucket", *(f"managed-prod-{n}" for n in SQL_KEPT)),
+    "custom": ("custom-prod-files-bucket", *(f"custom-prod-{n}" for n in SQL_KEPT)),
 }
 
 
@@ -599,6 +604,9 @@ def test_released_data_is_deletable(profile: str) -> None:
 def test_the_self_hosted_data_disk_is_kept_on_destroy() -> None:
     graph, seen = registrations("custom", "prod", components={"database": {"self_hosted": True}})
     assert _retained(graph)["custom-prod-db-data"] is True
-    assert list(seen["custom-prod-db-vm"].ignoreChanges) == ["bootDisk.initializeParams.image"]  # never replaced
+    assert list(seen["custom-prod-db-vm"].ignoreChanges) == ["bootDisk.initializeParams.image", "zone"]
+    assert list(seen["custom-prod-db-data"].ignoreChanges) == ["zone"]  # never replaced: not by a new image or zone
+    retained = {name for name, kept in _retained(graph).items() if kept}
+    assert retained == {"custom-prod-files-bucket", "custom-prod-db-data"}  # no Cloud SQL: the VPC is not kept
     released, _ = registrations("custom", "prod", release_data=True, components={"database": {"self_hosted": True}})
     assert _retained(released)["custom-prod-db-data"] is False

@@ -246,6 +246,12 @@ CASES = [
       {"domain": "api.example.com", "components": {"monitoring": False}}),
     P("monitoring-notify", "prod-without-notify", "components.monitoring.notify", "azure/managed/prod",
       {"domain": "api.example.com"}),
+    # the user pool (saas on AWS)
+    P("auth-callbacks", "placeholder-callback-in-prod", "myapp://callback", "aws/saas/prod",
+      {"domain": "api.example.com"}),
+    Case("auth-email-sender", "cognito-default-sender", "built-in sender", env="prod", resources=(
+        res("aws:cognito/userPool:UserPool", {"emailConfiguration": {"emailSendingAccount": "COGNITO_DEFAULT"}}),
+    )),
     P("image-pinned", "app-image-tag", "is a tag", "azure/managed", {"app": {"image": "mcr.microsoft.com/app:1.0"}}),
     Case("os-image-pinned", "ssm-resolved-ami", "resolve:ssm:", env="prod", resources=(
         res("aws:ec2/launchTemplate:LaunchTemplate", {"imageId": "resolve:ssm:/aws/service/ami"}),)),

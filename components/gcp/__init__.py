@@ -12,7 +12,9 @@ NEEDS: dict[str, dict[str, str]] = {
     "servers": {"network": "the instances run in the stack's subnet with private IPs only"},
 }
 # Wired by the GCP components beyond the cross-cloud names: the app may not use them for its own env.
-# (DATABASE_PASSWORD and DATABASE_ADMIN_URL name Secret Manager secrets the database keeps for itself.)
+# (DATABASE_PASSWORD and DATABASE_ADMIN_URL name Secret Manager secrets the database keeps for itself;
+# DATABASE_CA_CERT is Cloud SQL's server CA, which DATABASE_URL's sslmode=verify-ca checks the server against.)
 WIRED_ENV = frozenset(
-    {"REDIS_CA_CERT", "CDN_SIGNING_KEY", "CDN_SIGNING_KEY_NAME", "DATABASE_PASSWORD", "DATABASE_ADMIN_URL"}
-)
+    {"REDIS_CA_CERT", "DATABASE_CA_CERT", "CDN_SIGNING_KEY", "CDN_SIGNING_KEY_NAME", "DATABASE_PASSWORD",
+     "DATABASE_ADMIN_URL"}
+)  # fmt: skip

@@ -12,6 +12,13 @@ import pulumi
 from mbops.components.spec import MonitoringSpec
 
 SAMPLE = "60s"  # alignment of the threshold alerts: a minute; they fire when sustained for thresholds.period_s
+# The share of the entry's requests answered 429 by the per-IP rate limit that is worth a look: legitimate users
+# behind one carrier NAT address, or an attack being held off (the spec has no threshold for it yet).
+THROTTLED_SHARE = 0.01
+# Memorystore evicting more keys per second than this, sustained: the working set no longer fits.
+EVICTIONS_PER_S = 1.0
+# How long Cloud SQL may report down before it pages: an HA failover or maintenance takes about a minute.
+SQL_DOWN_FOR = "180s"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +61,18 @@ class Alert:
                 "cross_series_reducer": self.reducer, "group_by_fields": list(self.group_by)}  # fmt: skip
 
 
+@dataclass(frozen=True, kw_only=True)
+class LogAlert:
+    """An alert policy on log entries matching ``filter`` (notified at most once per ``rate_limit``)."""
+
+    key: str
+    title: str
+    filter: pulumi.Input[str]
+    todo: str
+    severity: str = "WARNING"
+    rate_limit: str = "300s"
+
+
 @dataclass(kw_only=True)
 class Watch:
     """What the stack has, as the alerts select it (names are known when planned where mbops sets them)."""
@@ -63,6 +82,8 @@ class Watch:
     endpoint: pulumi.Input[str] | None = None  # the public URL (https://<domain>, the run.app URL, http://<ip>)
     health_path: str = "/healthz"
     url_map: str | None = None  # the entry load balancer's URL map
+    armor_policy: pulumi.Input[str] | None = None  # the edge's Cloud Armor policy (Adaptive Protection's alerts)
+    rate_limit: int = 0  # the edge's per-IP limit (requests per 5 minutes), when it has one
     cloud_run: str | None = None  # the Cloud Run service
     max_instances: int = 0
     group: str | None = None  # the servers' instance group (and its instances' label)
@@ -86,12 +107,23 @@ def alerts(watch: Watch, spec: MonitoringSpec, uptime_check_id: pulumi.Input[str
                   todo="Requests fail at the load balancer. Check the backend's recent deploys and logs (Logs "
                        "Explorer: resource.type=\"http_load_balancer\" severity>=WARNING, statusDetails says which "
                        "side failed); roll back the last release if it started with it."),
+            Alert(key="entry-throttled", title=f"Load balancer 429 above {THROTTLED_SHARE:.0%} of requests",
+                  resource="https_lb_rule", metric="loadbalancing.googleapis.com/https/request_count", selector=lb,
+                  ratio="metric.labels.response_code=429", aligner="ALIGN_RATE", threshold=THROTTLED_SHARE,
+                  severity="WARNING",
+                  todo=f"Cloud Armor's per-IP limit ({watch.rate_limit or 'edge.rate_limit'} requests per 5 minutes) "
+                       "answers 429 to more requests than usual. Look at the throttled client IPs (Logs Explorer: "
+                       "resource.type=\"http_load_balancer\" jsonPayload.enforcedSecurityPolicy.outcome=\"DENY\" "
+                       "httpRequest.status=429): many users behind one carrier NAT address mean the limit is too "
+                       "low for the app (raise components.edge.rate_limit); a few abusive addresses are the limit "
+                       "working.") if watch.rate_limit else None,
             Alert(key="entry-latency", title=f"Load balancer p95 latency above {t.latency_p95_ms:g} ms",
                   resource="https_lb_rule", metric="loadbalancing.googleapis.com/https/total_latencies", selector=lb,
                   aligner="ALIGN_PERCENTILE_95", reducer="REDUCE_MAX", threshold=t.latency_p95_ms,
                   todo="Responses are slow. Look at backend latency versus total latency on the dashboard: a slow "
                        "backend points at the app or the database (CPU, connections); otherwise at clients."),
         ]  # fmt: skip
+        found = [a for a in found if a is not None]
     if watch.cloud_run:
         run = f'resource.labels.service_name="{watch.cloud_run}"'
         if not watch.url_map:  # without an edge, Cloud Run is the entry
@@ -157,6 +189,13 @@ def alerts(watch: Watch, spec: MonitoringSpec, uptime_check_id: pulumi.Input[str
                   selector=db, reducer="REDUCE_MAX", threshold=1 - t.db_free_storage_pct / 100,
                   todo="Storage autoresize is at components.database.max_storage_gb or cannot keep up. Raise "
                        "max_storage_gb, or delete data; a full disk stops writes."),
+            Alert(key="db-up", title="Cloud SQL down", resource="cloudsql_database",
+                  metric="cloudsql.googleapis.com/database/up", selector=db, aligner="ALIGN_MIN", reducer="REDUCE_MIN",
+                  comparison="COMPARISON_LT", threshold=1, duration=SQL_DOWN_FOR, missing_data_fires=True,
+                  severity="CRITICAL",
+                  todo="The database has been down for minutes, longer than a failover or maintenance takes: the app "
+                       "fails every request that needs it. Check the instance's state and operations in the console "
+                       "(failover, maintenance, storage full, a stuck restart) and Cloud SQL's logs."),
             Alert(key="db-connections",
                   title=f"Cloud SQL connections above {t.db_connections_pct:g}% of {watch.max_connections}",
                   resource="cloudsql_database", metric="cloudsql.googleapis.com/database/postgresql/num_backends",
@@ -165,14 +204,19 @@ def alerts(watch: Watch, spec: MonitoringSpec, uptime_check_id: pulumi.Input[str
                        "limit app.max_replicas; raise the size for more connections."),
         ]  # fmt: skip
     if watch.redis:
-        found.append(Alert(
-            key="cache-memory", title=f"Memorystore memory above {t.cache_memory_pct:g}%", resource="redis_instance",
-            metric="redis.googleapis.com/stats/memory/usage_ratio",
-            selector=f'resource.labels.instance_id="{watch.redis}"',
-            reducer="REDUCE_MAX", threshold=t.cache_memory_pct / 100, severity="WARNING",
-            todo="The cache is nearly full and evicts keys (allkeys-lru; evictions are on the dashboard). Raise "
-                 "components.cache.size if the hit rate drops.",
-        ))  # fmt: skip
+        redis = f'resource.labels.instance_id="{watch.redis}"'
+        found += [
+            Alert(key="cache-memory", title=f"Memorystore memory above {t.cache_memory_pct:g}%",
+                  resource="redis_instance", metric="redis.googleapis.com/stats/memory/usage_ratio", selector=redis,
+                  reducer="REDUCE_MAX", threshold=t.cache_memory_pct / 100, severity="WARNING",
+                  todo="The cache is nearly full and will start evicting keys (allkeys-lru). Raise "
+                       "components.cache.size if the hit rate drops."),
+            Alert(key="cache-evictions", title=f"Memorystore evicting over {EVICTIONS_PER_S:g} keys/s",
+                  resource="redis_instance", metric="redis.googleapis.com/stats/evicted_keys", selector=redis,
+                  aligner="ALIGN_RATE", threshold=EVICTIONS_PER_S, severity="WARNING",
+                  todo="The cache keeps evicting keys: the working set no longer fits, so more requests fall "
+                       "through to the database. Raise components.cache.size, or give cached keys shorter TTLs."),
+        ]  # fmt: skip
     if watch.firestore:
         found.append(Alert(
             key="docdb-throttled", title="Firestore requests throttled", resource="firestore.googleapis.com/Database",
@@ -195,3 +239,20 @@ def alerts(watch: Watch, spec: MonitoringSpec, uptime_check_id: pulumi.Input[str
                  f"without depending on optional services.",
         ))  # fmt: skip
     return found
+
+
+def log_alerts(watch: Watch) -> list[LogAlert]:
+    """The alerts on log entries for what ``watch`` has: Adaptive Protection's attack alerts on the edge's policy."""
+    if watch.armor_policy is None:
+        return []
+    return [LogAlert(
+        key="edge-attack", title="Cloud Armor Adaptive Protection detected a possible attack", severity="CRITICAL",
+        filter=pulumi.Output.format(
+            'resource.type="network_security_policy" AND resource.labels.policy_name="{0}" AND '
+            'NOT log_id("cloudaudit.googleapis.com/activity") AND NOT log_id("cloudaudit.googleapis.com/data_access")',
+            watch.armor_policy),
+        todo="Adaptive Protection saw traffic to the app that looks like a layer-7 DDoS. Open the event in Cloud "
+             "Armor's Adaptive Protection dashboard: check the attack's size and confidence against the entry's "
+             "request and 5xx charts; if it is an attack, add a deny rule for its signature or sources to the "
+             "edge's policy (components.edge.overrides.security_policy.rules), in preview first.",
+    )]  # fmt: skip

@@ -7,7 +7,7 @@ on that repository: pull only) and ``role`` (a project-level role such as the FC
 the resources in ``Grant.after``).
 
 IAM changes take a while to reach every Google service: the app's compute (Cloud Run revision, VMs) waits
-``IAM_PROPAGATION_S`` after its grants (``propagated``) so its first start can read its secrets and image.
+after its grants (``propagated``, see ``propagation.py``) so its first start can read its secrets and image.
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ import pulumi
 import pulumi_gcp as gcp
 
 from mbops.components.gcp.common import GcpComponent, gcp_name
-from mbops.components.gcp.propagation import IamPropagation
+from mbops.components.gcp.propagation import IamPropagation, propagation_seconds
 from mbops.components.wiring import AppWiring
 
 # Project-level roles every app identity gets: write its own logs and metrics. Nothing broader.
 BASE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
 # The grants (``Grant.what``) the app identity turns into IAM on GCP.
 GRANTS = frozenset({"bucket", "document_db", "registry", "role"})
-# How long the app waits after its grants before its first start (Google documents "usually 2 minutes,
-# up to 7" for IAM changes; Cloud Run checks secret access at deploy time).
-IAM_PROPAGATION_S = 90
 
 
 @dataclass
@@ -136,7 +133,7 @@ def app_identity(c: GcpComponent, stack: str, purpose: str, wiring: AppWiring) -
             )  # fmt: skip
         )
     propagated = IamPropagation(
-        f"{name}-iam-propagation", seconds=IAM_PROPAGATION_S, member=member, grants=grants, opts=c.opts()
+        f"{name}-iam-propagation", seconds=propagation_seconds(c), member=member, grants=grants, opts=c.opts()
     )
     return AppIdentity(account=account, email=email, member=member, grants=grants, propagated=propagated)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpComponent
+from mbops.components.gcp.common import GcpComponent, gcp_name
 from mbops.components.spec import EdgeSpec
 
 # Cloud Armor preconfigured WAF rules (OWASP CRS 3.3), evaluated at sensitivity 1 (fewest false positives).
@@ -20,7 +20,8 @@ RATE_LIMIT_WINDOW_S = 300  # EdgeSpec.rate_limit counts requests per IP per 5 mi
 def security_policy(c: GcpComponent, purpose: str, spec: EdgeSpec) -> gcp.compute.SecurityPolicy:
     """A Cloud Armor policy: the preconfigured OWASP rules (``managed_rules``) deny with 403, then each client IP
     over ``rate_limit`` requests per 5 minutes gets 429 until it slows down; Adaptive Protection watches for
-    layer-7 DDoS; JSON bodies are parsed so the rules see API payloads. Everything else is allowed.
+    layer-7 DDoS; JSON bodies are parsed so the rules see API payloads. Everything else is allowed. Named
+    ``<stack>-edge-waf`` (known when planned: the Adaptive Protection alert names it).
 
     Child: ``security_policy``.
     """
@@ -42,7 +43,8 @@ def security_policy(c: GcpComponent, purpose: str, spec: EdgeSpec) -> gcp.comput
     return gcp.compute.SecurityPolicy(
         f"{c.resource_name}-armor",
         **c.args(
-            "security_policy", project=c.project, type="CLOUD_ARMOR", labels=c.labels,
+            "security_policy", project=c.project, name=gcp_name(c.physical, "waf"), type="CLOUD_ARMOR",
+            labels=c.labels,
             description=f"{purpose}: WAF and rate limit",
             rules=[*waf, rate_limit, default],
             adaptive_protection_config={"layer7_ddos_defense_config": {"enable": True, "rule_visibility": "STANDARD"}},
@@ -55,8 +57,8 @@ def security_policy(c: GcpComponent, purpose: str, spec: EdgeSpec) -> gcp.comput
 def edge_policy(c: GcpComponent, purpose: str) -> gcp.compute.SecurityPolicy:
     """A Cloud Armor edge security policy for a CDN backend bucket: it filters requests before the cache, by client
     IP or region only (edge policies take no WAF rules or rate limits), and allows everything until rules are
-    added (``overrides.edge_security_policy.rules``, or in an incident, at the edge, without a redeploy of the
-    app).
+    added (``overrides.edge_security_policy.rules``, or in an incident on the live policy: no change to the load
+    balancer needed).
 
     Child: ``edge_security_policy``.
     """

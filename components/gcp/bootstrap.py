@@ -55,6 +55,11 @@ class Bootstrap(GcpComponent):
       ``project_role``), ``roles/storage.objectUser`` on the state bucket and
       ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` on the key, nothing else.
 
+    APIs: besides the ones the bootstrap's own resources call, Compute Engine is enabled here, once, by whoever
+    bootstraps the project: every stack's network, load balancers and zone/image lookups call it, and its first
+    enablement on a fresh project takes minutes and creates the project's Compute Engine service agents, which a
+    first deploy should not race. (Each stack still enables what it uses, and its lookups wait for that.)
+
     Children: ``api``, ``bucket``, ``key_ring``, ``key``, ``storage_agent_key`` (with ``cmek``), ``pool``,
     ``provider``, ``service_account``, ``impersonation``, ``role``, ``project_role``, ``state_access``,
     ``key_access``.
@@ -62,7 +67,7 @@ class Bootstrap(GcpComponent):
 
     kind = "bootstrap"
     apis = ("iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "cloudkms.googleapis.com",
-            "storage.googleapis.com", "cloudresourcemanager.googleapis.com")  # fmt: skip
+            "storage.googleapis.com", "cloudresourcemanager.googleapis.com", "compute.googleapis.com")  # fmt: skip
 
     def __init__(self, name: str, args: BootstrapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
@@ -84,12 +89,14 @@ class Bootstrap(GcpComponent):
         encryption: dict[str, Any] = {}
         bucket_deps: list[pulumi.Resource] = []
         if args.cmek:
-            number = gcp.organizations.get_project(project_id=project).number
+            # Through the Cloud Resource Manager API, once it is on (a fresh project answers 403 before).
+            number = gcp.organizations.get_project_output(project_id=project, opts=self.invoke_opts()).number
             bucket_deps.append(gcp.kms.CryptoKeyIAMMember(
                 f"{name}-storage-agent-key",
                 **self.args("storage_agent_key", crypto_key_id=self.key_id,
                             role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                            member=f"serviceAccount:service-{number}@gs-project-accounts.iam.gserviceaccount.com"),
+                            member=number.apply(
+                                lambda n: f"serviceAccount:service-{n}@gs-project-accounts.iam.gserviceaccount.com")),
                 opts=self.opts(depends_on=[self.key]),
             ))  # fmt: skip
             encryption = {"encryption": {"default_kms_key_name": self.key_id}}

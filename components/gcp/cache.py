@@ -34,7 +34,6 @@ REDIS_VERSIONS = {
 @dataclass(kw_only=True)
 class CacheArgs(GcpArgs):
     spec: CacheSpec = field(default_factory=CacheSpec)
-    stack: str = "mbops"
     network: Network
     deletion_protection: bool = False
 
@@ -58,6 +57,8 @@ class Cache(GcpComponent):
     ``ca_certificate`` (public). Memorystore for Redis has no IAM authentication (only its Cluster and Valkey
     offerings do): the AUTH string, kept only in Secret Manager, is the credential. Maintenance on Saturdays
     04:00 UTC (Cloud SQL's is on Sundays). Deletion protection in prod, off when the stack releases its data.
+    The instance keeps the zones it was created in (``ignore_changes``): moving it would replace it, and a
+    failover swaps the primary's and the replica's zones anyway.
 
     Children: ``instance``, ``url_secret``, ``url_secret_version``.
     """
@@ -93,8 +94,10 @@ class Cache(GcpComponent):
             labels=self.labels,
         )
         self.instance = gcp.redis.Instance(
-            f"{name}-redis", **instance_args, opts=self.opts(depends_on=[args.network.psa_connection])
-        )
+            f"{name}-redis", **instance_args,
+            opts=self.opts(depends_on=[args.network.psa_connection],
+                           ignore_changes=["locationId", "alternativeLocationId"]),
+        )  # fmt: skip
         self.instance_id = f"projects/{self.project}/locations/{self.region}/instances/{instance_args['name']}"
         url = pulumi.Output.format(
             "rediss://:{0}@{1}:{2}/0", self.instance.auth_string, self.instance.host, self.instance.port
@@ -113,7 +116,7 @@ def build(ctx: BuildContext) -> Built:
     """Memorystore in the stack's VPC: ``REDIS_URL`` from Secret Manager, ``REDIS_CA_CERT`` as plain env."""
     cache = Cache(
         ctx.name,
-        CacheArgs(spec=ctx.spec, stack=ctx.stack.name, network=ctx.component("network"),
+        CacheArgs(spec=ctx.spec, network=ctx.component("network"),
                   deletion_protection=ctx.stack.prod, **stack_args(ctx.stack)),
     )  # fmt: skip
     return built(

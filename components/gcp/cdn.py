@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from mbops.components.gcp.armor import edge_policy
-from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, gcp_name, stack_args
+from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, SecretRef, built, gcp_name, stack_args
 from mbops.components.gcp.lb import Frontend, frontend
 from mbops.components.spec import CdnSpec
 from mbops.components.wiring import BuildContext, Built
@@ -18,7 +18,6 @@ from mbops.components.wiring import BuildContext, Built
 @dataclass(kw_only=True)
 class CdnArgs(GcpArgs):
     spec: CdnSpec = field(default_factory=CdnSpec)
-    stack: str = "mbops"
     bucket_name: pulumi.Input[str]  # the bucket's name output (children wait for the bucket)
     bucket_id: str = ""  # the same name, known when planned: the fill grant's IAM condition names it
     public_prefix: str = "public/"
@@ -51,18 +50,26 @@ class Cdn(GcpComponent):
 
     Where: with the stack's edge and domain (prod), on the edge's HTTPS load balancer, which sends
     ``/<public_prefix>*`` to the bucket (``CDN_URL`` is ``https://<domain>``); otherwise on a load balancer of
-    its own (``lb.py``: plain HTTP without a domain, dev). With the edge's WAF, a Cloud Armor edge security
-    policy sits on the backend bucket (``armor.edge_policy``: IP and region rules before the cache). ``price_class``
-    has no Cloud CDN equivalent (it always serves from every Google edge location, i.e. ``global``): another value
-    is reported as a gap.
+    its own (``lb.py``: plain HTTP without a domain, dev).
 
-    Children: ``signing_key_bytes``, ``edge_security_policy`` (with the edge), ``backend_bucket``, ``signing_key``,
-    ``fill_access``, ``signing_key_secret``, ``signing_key_secret_version``, and without the edge's front the load
-    balancer front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
+    Not WAF-inspected: the CDN path serves only cached public files of the private bucket (GET/HEAD, no app
+    payloads), and a Cloud Armor edge policy, the only kind a backend bucket takes, cannot run the WAF rules or
+    rate limits (IP and region matches only). With the edge's WAF the bucket still gets an edge policy
+    (``armor.edge_policy``): it filters nothing until rules are added (``overrides.edge_security_policy.rules``,
+    or in an incident, on the live policy, without touching the load balancer), and the prod ``edge-waf`` policy
+    requires it on every public entry. Without the edge's WAF, overriding ``edge_security_policy`` creates it.
+
+    ``price_class`` has no meaning on GCP: Cloud CDN always serves from every Google edge location (each request
+    billed at its own region's rate), so every value gets the same deployment and none is reported.
+
+    Children: ``signing_key_bytes``, ``edge_security_policy`` (with the edge's WAF), ``backend_bucket``,
+    ``signing_key``, ``fill_access``, ``signing_key_secret``, ``signing_key_secret_version``, and without the
+    edge's front the load balancer front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
     """
 
     kind = "cdn"
-    apis = ("compute.googleapis.com", "secretmanager.googleapis.com")
+    # The project's number (the CDN fill agent's name) is read through the Cloud Resource Manager API.
+    apis = ("compute.googleapis.com", "secretmanager.googleapis.com", CRM_API)
 
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args, opts)
@@ -71,7 +78,10 @@ class Cdn(GcpComponent):
             f"{name}-signing-key-bytes", **self.args("signing_key_bytes", length=16), opts=self.opts()
         )
         key_value = pulumi.Output.secret(key_bytes.base64.apply(base64url))
-        edge = {"edge_security_policy": edge_policy(self, f"mbops {args.stack} CDN").self_link} if args.edge_waf else {}
+        edge = (
+            {"edge_security_policy": edge_policy(self, f"mbops {args.stack} CDN").self_link}
+            if args.edge_waf or "edge_security_policy" in spec.overrides else {}
+        )  # fmt: skip
         self.backend_bucket = gcp.compute.BackendBucket(
             f"{name}-backend",
             **self.args(
@@ -107,9 +117,7 @@ class Cdn(GcpComponent):
             ),
             opts=self.opts(),
         )
-        number = gcp.organizations.get_project_output(
-            project_id=self.project, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).number
+        number = gcp.organizations.get_project_output(project_id=self.project, opts=self.invoke_opts()).number
         self.public_prefix = args.public_prefix
         self.fill_access = gcp.storage.BucketIAMMember(
             f"{name}-fill-access",
@@ -131,12 +139,6 @@ class Cdn(GcpComponent):
         self.signing_key: SecretRef = self.secret(
             "signing_key_secret", "CDN_SIGNING_KEY", args.stack, key_value
         )
-        if spec.price_class != "global":
-            self.declare_gap(
-                f"price_class: {spec.price_class}: Cloud CDN has no price classes; it always serves from every "
-                "Google edge location (what price_class: global means elsewhere)",
-                "nothing to do; price_class: global states the same deployment without this note",
-            )
         self.frontend: Frontend | None = None
         if args.shared_domain:
             self.url: pulumi.Output[str] = pulumi.Output.from_input(f"https://{args.shared_domain}")
@@ -159,7 +161,7 @@ def build(ctx: BuildContext) -> Built:
     edge = ctx.stack.specs.get("edge")
     cdn = Cdn(
         ctx.name,
-        CdnArgs(spec=ctx.spec, stack=ctx.stack.name, bucket_name=storage.bucket_name, bucket_id=storage.name_in_gcp,
+        CdnArgs(spec=ctx.spec, bucket_name=storage.bucket_name, bucket_id=storage.name_in_gcp,
                 public_prefix=storage.public_prefix, shared_domain=ctx.stack.domain if edge is not None else None,
                 edge_waf=bool(edge is not None and edge.waf), **stack_args(ctx.stack)),
     )  # fmt: skip

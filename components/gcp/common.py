@@ -9,7 +9,12 @@ have enabled: components that create them list ``CRM_API``.
 
 Data resources (databases, buckets, Firestore, data disks) are created with ``retain_on_delete`` unless the
 stack releases its data (``release_data``, the ``up`` before ``destroy --delete-data``): a plain ``destroy``
-leaves them in the project.
+leaves them in the project, under fixed names, and the next ``up`` takes them back when the Pulumi config
+``mbops:adopt`` names them (``<kind>.<child>``, or ``<kind>.*`` for everything of a kind that was kept).
+
+Physical names carry the stack's name and its environment (``physical_name``), so a dev and a prod stack named
+alike can share a project. Provider functions that call a Google API run after the component enabled it
+(``invoke_opts``): a fresh project answers 403 to a call on an API that is not enabled yet.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import pulumi_gcp as gcp
 
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
-from mbops.components.wiring import Built, Gap, StackInfo
+from mbops.components.wiring import RESOURCE_SUFFIX, Built, Gap, StackInfo
 from mbops.errors import ConfigError
 
 # Compute Engine machine types per spec size (shielded-VM capable, general purpose).
@@ -35,6 +40,7 @@ CRM_API = "cloudresourcemanager.googleapis.com"
 # Pulumi config naming the project singletons a stack takes over instead of creating (``<kind>.<child>``).
 ADOPT_KEY = "adopt"
 
+_ADOPT_ENTRY = re.compile(r"^[a-z_]+\.([a-z_]+|\*)$")
 _LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
 _NAME_CHARS = re.compile(r"[^a-z0-9-]")
 
@@ -64,6 +70,14 @@ def gcp_name(*parts: str, limit: int = 63) -> str:
     return f"{raw[: limit - 7].rstrip('-')}-{digest}"
 
 
+def physical_name(stack: StackInfo) -> str:
+    """The stack's name in the names of its cloud resources: ``<name>`` when it already ends with its environment
+    (``shop-prod``, the default ``managed-prod``), else ``<name>-<environment>``. Without the environment a dev and
+    a prod stack both named ``shop`` would fight over the same service, secrets, bucket and roles in one project."""
+    suffix = f"-{stack.environment}"
+    return stack.name if stack.name.endswith(suffix) else f"{stack.name}{suffix}"
+
+
 def secret_id(stack: str, env_name: str) -> str:
     """The Secret Manager id of an app secret: ``<stack>-<ENV_NAME>`` (ids allow ``[A-Za-z0-9_-]``)."""
     return f"{stack}-{env_name}"
@@ -74,10 +88,10 @@ def adopt_list() -> frozenset[str]:
     value = pulumi.Config("mbops").get_object(ADOPT_KEY)
     if value is None:
         return frozenset()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.count(".") == 1 for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) and _ADOPT_ENTRY.match(v) for v in value):
         raise ConfigError(
-            f"Pulumi config mbops:{ADOPT_KEY}: give a list of <kind>.<child> names, e.g. [\"auth.config\", "
-            f"\"push.firebase\", \"docdb.database\"] (got {value!r})"
+            f"Pulumi config mbops:{ADOPT_KEY}: give a list of <kind>.<child> names (or <kind>.* for everything a "
+            f"destroy kept of that kind), e.g. [\"auth.config\", \"push.firebase\", \"database.*\"] (got {value!r})"
         )
     return frozenset(value)
 
@@ -87,7 +101,7 @@ def stack_args(stack: StackInfo) -> dict[str, Any]:
     secret versions stay recoverable (the secrets kind's ``recovery_days``) and whether data is released."""
     secrets = stack.specs.get("secrets")
     return {
-        "project": stack.project, "region": stack.region, "tags": stack.tags,
+        "project": stack.project, "region": stack.region, "tags": stack.tags, "stack": physical_name(stack),
         "secret_recovery_days": getattr(secrets, "recovery_days", None), "release_data": stack.release_data,
     }  # fmt: skip
 
@@ -103,6 +117,7 @@ class GcpArgs:
 
     project: str
     region: str
+    stack: str = "mbops"  # the stack's physical name (``physical_name``): every name the component gives starts with it
     spec: ComponentSpec = field(default_factory=ComponentSpec)
     tags: Mapping[str, str] = field(default_factory=dict)
     secret_recovery_days: int | None = None  # destroyed secret versions stay recoverable this long
@@ -132,6 +147,7 @@ class GcpComponent(MbopsComponent):
     def __init__(self, name: str, args: GcpArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gcp", name, args.spec, args.tags, opts)
         self.resource_name = name
+        self.stack_name = args.stack
         self.project = args.project
         self.region = args.region
         self.labels = gcp_labels(self.tags)
@@ -158,21 +174,36 @@ class GcpComponent(MbopsComponent):
         depends_on = [*(kwargs.pop("depends_on", None) or []), *self._api_services]
         return super().opts(depends_on=depends_on, **kwargs)
 
-    def data_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        """Child options for a data resource: kept in the project on ``destroy`` unless the data is released."""
-        return self.opts(retain_on_delete=not self.release_data, **kwargs)
+    def invoke_opts(self) -> pulumi.InvokeOutputOptions:
+        """Options for a provider function the component calls: run once the APIs it enables are on (a fresh
+        project answers 403 before), parented to the component."""
+        return pulumi.InvokeOutputOptions(parent=self, depends_on=list(self._api_services))
+
+    @property
+    def physical(self) -> str:
+        """The component's own physical name, ``<stack>-<kind suffix>`` (``shop-prod-edge``)."""
+        return gcp_name(self.stack_name, RESOURCE_SUFFIX.get(self.kind, self.kind))
+
+    def data_opts(
+        self, child: str | None = None, import_id: str | None = None, **kwargs: Any
+    ) -> pulumi.ResourceOptions:
+        """Child options for a data resource: kept in the project on ``destroy`` unless the data is released, and
+        taken back (``import_id``) when ``mbops:adopt`` names ``child``."""
+        adopt = self.adopted(child, import_id) if child is not None and import_id is not None else None
+        return self.opts(retain_on_delete=not self.release_data, import_=adopt, **kwargs)
 
     def adopted(self, child: str, import_id: str) -> str | None:
-        """``import_id`` when the stack adopts this child (Pulumi config ``mbops:adopt`` lists ``<kind>.<child>``),
-        else None.
+        """``import_id`` when the stack adopts this child (Pulumi config ``mbops:adopt`` lists ``<kind>.<child>``
+        or ``<kind>.*``), else None.
 
         For what exists once per project and may predate the stack (Identity Platform: ``auth.config``, Firebase:
-        ``push.firebase``) or outlived an earlier ``destroy`` (``docdb.database``): creating it again fails with
-        "already exists"; ``pulumi config set --path 'mbops:adopt[0]' auth.config`` makes the next ``up`` import
-        it (then update it to the stack's settings). Harmless once imported: Pulumi ignores the import of a
-        resource already in the stack.
+        ``push.firebase``) or outlived an earlier ``destroy`` (``docdb.database``, ``database.*``, ...): creating
+        it again fails with "already exists"; ``pulumi config set --path 'mbops:adopt[0]' 'database.*'`` makes
+        the next ``up`` import it and update it to the stack's settings. Harmless once imported: Pulumi ignores
+        the import of a resource already in the stack.
         """
-        return import_id if f"{self.kind}.{child}" in adopt_list() else None
+        adopt = adopt_list()
+        return import_id if f"{self.kind}.{child}" in adopt or f"{self.kind}.*" in adopt else None
 
     def declare_gap(self, reason: str, alternative: str) -> None:
         """Record the part of its spec this component cannot provide on GCP (partial: the rest is deployed)."""
@@ -184,11 +215,15 @@ class GcpComponent(MbopsComponent):
         env_name: str,
         stack: str,
         value: pulumi.Input[str],
+        *,
+        keep: bool = False,
     ) -> SecretRef:
         """A Secret Manager secret replicated in the stack's region only, and one version holding ``value``.
 
         Children ``<child>`` (the secret) and ``<child>_version``; ``value`` is always a Pulumi secret. A version
         replaced by a new value is destroyed ``secret_recovery_days`` later (disabled, recoverable until then).
+        ``keep``: the secret holds the credentials of data a ``destroy`` keeps, so it is kept with it (and
+        adopted with it: ``<kind>.<child>``).
         """
         days = self.secret_recovery_days
         ttl = {"version_destroy_ttl": f"{days * 86400}s"} if days else {}
@@ -200,9 +235,11 @@ class GcpComponent(MbopsComponent):
             labels={**self.labels, "env-name": env_name.lower()},
             **ttl,
         )
+        import_id = f"projects/{self.project}/secrets/{secret_args['secret_id']}"
         secret = gcp.secretmanager.Secret(
-            f"{self.resource_name}-{env_name.lower().replace('_', '-')}", **secret_args, opts=self.opts()
-        )
+            f"{self.resource_name}-{env_name.lower().replace('_', '-')}", **secret_args,
+            opts=self.data_opts(child, import_id) if keep else self.opts(),
+        )  # fmt: skip
         version = gcp.secretmanager.SecretVersion(
             f"{self.resource_name}-{env_name.lower().replace('_', '-')}-v",
             **self.args(
@@ -211,6 +248,6 @@ class GcpComponent(MbopsComponent):
                 secret=secret.id,
                 secret_data=pulumi.Output.secret(value),
             ),
-            opts=self.opts(),
+            opts=self.data_opts() if keep else self.opts(),
         )
         return SecretRef(secret_id=secret_args["secret_id"], secret=secret, version=version)

@@ -8,6 +8,7 @@ import pulumi
 
 from mbops.components.gcp.app import app_identity
 from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, built, stack_args
+from mbops.components.gcp.logs import logs_output, stack_log_queries
 from mbops.components.gcp.network import Network
 from mbops.components.gcp.run import RunSettings, cloud_run_service
 from mbops.components.spec import AppSpec, ContainersSpec
@@ -17,7 +18,6 @@ from mbops.components.wiring import AppWiring, BuildContext, Built
 @dataclass(kw_only=True)
 class ContainersArgs(GcpArgs):
     spec: ContainersSpec = field(default_factory=ContainersSpec)
-    stack: str = "mbops"
     app: AppSpec = field(default_factory=AppSpec)
     network: Network
     wiring: AppWiring = field(default_factory=AppWiring)
@@ -33,15 +33,16 @@ class Containers(GcpComponent):
     subnet (``PRIVATE_RANGES_ONLY``: Cloud SQL and Memorystore private IPs through the VPC, the internet
     directly) with the network's app tag. Logs are kept ``log_retention_days`` in a dedicated log bucket.
 
-    Without an edge it answers on its own ``https://*.run.app`` URL (Google-managed TLS), so
-    ``https_certificate`` is not used on GCP; with the stack's edge (prod) only the external HTTPS load balancer
-    reaches it (Cloud Armor in front). The invoker check is off (a public API; see ``run.py``); override
-    ``invoker.member`` to restrict it. It starts after the IAM propagation wait and the database's app role.
-    Deletion protection is on in prod.
+    Without an edge it answers on its own ``https://*.run.app`` URL (Google-managed TLS); with the stack's edge
+    (prod) only the external HTTPS load balancer reaches it (Cloud Armor in front), and that load balancer serves
+    ``https_certificate`` when it is set. Without an edge there is no load balancer to serve it on: a set
+    ``https_certificate`` is then reported as a partial gap. The invoker check is off (a public API; see
+    ``run.py``); override ``invoker.member`` to restrict it. It starts after the IAM propagation wait and the
+    database's app role. Deletion protection is on in prod.
 
     Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
-    ``datastore_access``, ``registry_access``, ``log_bucket``, ``log_sink``, ``service``, ``invoker`` (only when
-    overridden).
+    ``datastore_access``, ``registry_access``, ``iam_propagation`` (seconds only), ``log_bucket_suffix``,
+    ``log_bucket``, ``log_sink``, ``log_exclusion``, ``service``, ``invoker`` (only when overridden).
     """
 
     kind = "containers"
@@ -64,7 +65,15 @@ class Containers(GcpComponent):
         )
         run = cloud_run_service(self, args.stack, app, args.image, args.wiring, identity, settings)
         self.service, self.service_name, self.invoker = run.service, run.name, run.invoker
+        self.log_queries = {"app": run.logs}
         self.max_instances = settings.max_instances
+        if args.spec.https_certificate and not args.behind_load_balancer:
+            self.declare_gap(
+                "https_certificate: Cloud Run serves its run.app URL with a Google-managed certificate; a "
+                "certificate of your own needs a load balancer in front of it, and the stack has no edge",
+                "turn on the edge (components.edge: true) with a domain: its HTTPS load balancer serves "
+                "https_certificate (or a Google-managed certificate for the domain without one)",
+            )
         self.endpoint = self.service.uri
         self.finish(
             {"endpoint": self.service.uri, "service": self.service.name, "service_account": identity.email}
@@ -75,8 +84,9 @@ def build(ctx: BuildContext) -> Built:
     """The app on Cloud Run in the stack's network; its URL is the stack's ``endpoint`` output."""
     containers = Containers(
         ctx.name,
-        ContainersArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, network=ctx.component("network"),
+        ContainersArgs(spec=ctx.spec, app=ctx.stack.app, network=ctx.component("network"),
                        wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring), deletion_protection=ctx.stack.prod,
                        behind_load_balancer=ctx.stack.has("edge"), **stack_args(ctx.stack)),
     )  # fmt: skip
-    return built(containers, outputs={"endpoint": containers.endpoint})
+    logs = logs_output(ctx.stack.project or "", ctx.stack.region, stack_log_queries(ctx.built, containers.log_queries))
+    return built(containers, outputs={"endpoint": containers.endpoint, "logs": logs})

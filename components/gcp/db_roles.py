@@ -22,7 +22,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from mbops.components.gcp.common import SecretRef, gcp_name
-from mbops.components.gcp.propagation import IamPropagation
+from mbops.components.gcp.propagation import IamPropagation, propagation_seconds
 from mbops.components.spec import BuildSpec
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 SETUP_IMAGE_CONTEXT = Path(__file__).resolve().parent / "db_setup"
 
 ADMIN_USER, APP_USER = "mbops_admin", "app"
-IAM_PROPAGATION_S = 90
 # Idempotent: creates the role once (an ``app`` made by the API before, a cloudsqlsuperuser member, loses that
 # membership), (re)sets its password, grants it its database and the public schema.
 SETUP_SQL = f"""SELECT 'CREATE ROLE {APP_USER} LOGIN'
@@ -44,8 +43,11 @@ ALTER ROLE {APP_USER} WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'pw';
 SELECT format('GRANT CONNECT, TEMPORARY, CREATE ON DATABASE %I TO {APP_USER}', :'db')\\gexec
 GRANT USAGE, CREATE ON SCHEMA public TO {APP_USER};
 """
-# The app's password is the one in its own DATABASE_URL (postgresql://app:<password>@host...): one secret.
+# The app's password is the one in its own DATABASE_URL (postgresql://app:<password>@host...): one secret. The
+# URLs say sslmode=verify-ca: libpq checks the server against the instance's CA, written where PGSSLROOTCERT says.
 SETUP_SCRIPT = f"""set -eu
+printf '%s\\n' "$DATABASE_CA_CERT" > /tmp/server-ca.pem
+export PGSSLROOTCERT=/tmp/server-ca.pem
 pw="${{APP_URL#*://*:}}"
 pw="${{pw%%@*}}"
 psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -v pw="$pw" -v db="$DATABASE" <<'SQL'
@@ -69,7 +71,7 @@ def run_token(*parts: str) -> str:
 
 def app_role_job(
     c: Database, name: str, stack: str, network: Network, database: str, admin_url: SecretRef, app_url: SecretRef,
-    after: list[pulumi.Resource], registry: Registry | None = None,
+    after: list[pulumi.Resource], registry: Registry | None = None, ca_certificate: pulumi.Input[str] = "",
 ) -> gcp.cloudrunv2.Job:  # fmt: skip
     """The job (and its own service account, which reads only the two URLs) that creates the app's role.
 
@@ -93,7 +95,7 @@ def app_role_job(
         for ref in (admin_url, app_url)
     ]
     propagated = IamPropagation(
-        f"{name}-setup-iam-propagation", seconds=IAM_PROPAGATION_S, member=f"serviceAccount:{email}",
+        f"{name}-setup-iam-propagation", seconds=propagation_seconds(c), member=f"serviceAccount:{email}",
         grants=grants, opts=c.opts(),
     )  # fmt: skip
     token = pulumi.Output.all(admin_url.version.version, app_url.version.version).apply(
@@ -119,8 +121,9 @@ def app_role_job(
                     "containers": [{
                         "name": "psql", "image": setup_image(c, name, registry),
                         "commands": ["/bin/sh", "-c"], "args": [SETUP_SCRIPT],
-                        "envs": [{"name": "DATABASE", "value": database}, secret_env("ADMIN_URL", admin_url),
-                                 secret_env("APP_URL", app_url)],
+                        "envs": [{"name": "DATABASE", "value": database},
+                                 {"name": "DATABASE_CA_CERT", "value": ca_certificate},
+                                 secret_env("ADMIN_URL", admin_url), secret_env("APP_URL", app_url)],
                         "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
                     }],
                 },

@@ -11,11 +11,14 @@ from mbops.components.gcp.common import GcpArgs, GcpComponent, built, gcp_name, 
 from mbops.components.spec import DocDbSpec
 from mbops.components.wiring import BuildContext, Built, Grant
 
+# Prod: how long the daily Firestore backups are kept (Firestore allows up to 14 weeks).
+BACKUP_RETENTION_DAYS = 14
+
 
 @dataclass(kw_only=True)
 class DocDbArgs(GcpArgs):
     spec: DocDbSpec = field(default_factory=DocDbSpec)
-    stack: str = "mbops"
+    prod: bool = False
 
 
 class DocDb(GcpComponent):
@@ -27,9 +30,11 @@ class DocDb(GcpComponent):
     Data guard: ``destroy`` keeps the database in the project (``retain_on_delete``, and ``ABANDON`` in the
     provider); a stack that releases its data turns delete protection off and deletes it. A database kept by
     an earlier ``destroy`` is taken back by the next ``up`` with ``mbops:adopt`` naming ``docdb.database``
-    (see ``common.adopted``): its id is fixed, so creating it again would fail.
+    (see ``common.adopted``): its id is fixed, so creating it again would fail. In prod a daily backup schedule
+    keeps ``BACKUP_RETENTION_DAYS`` of backups (point-in-time recovery covers only 7 days, and not a deleted
+    database); it is not kept by a ``destroy`` (a database has one daily schedule: the next ``up`` makes it again).
 
-    Children: ``database``.
+    Children: ``database``, ``backup_schedule`` (prod).
     """
 
     kind = "docdb"
@@ -57,8 +62,16 @@ class DocDb(GcpComponent):
                 else "DELETE_PROTECTION_DISABLED",
                 deletion_policy="DELETE" if self.release_data else "ABANDON",
             ),
-            opts=self.data_opts(import_=self.adopted("database", f"projects/{self.project}/databases/{database_id}")),
+            opts=self.data_opts("database", f"projects/{self.project}/databases/{database_id}"),
         )
+        self.backup_schedule: gcp.firestore.BackupSchedule | None = None
+        if args.prod:
+            self.backup_schedule = gcp.firestore.BackupSchedule(
+                f"{name}-backups",
+                **self.args("backup_schedule", project=self.project, database=self.database.name,
+                            retention=f"{BACKUP_RETENTION_DAYS * 86400}s", daily_recurrence={}),
+                opts=self.opts(),
+            )  # fmt: skip
         self.database_id = database_id
         self.document_table = self.database.name
         self.finish({"database": self.database.name})
@@ -66,7 +79,7 @@ class DocDb(GcpComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The Firestore database (``DOCUMENT_TABLE``); the app's identity may use that database only."""
-    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, stack=ctx.stack.name, **stack_args(ctx.stack)))
+    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, prod=ctx.stack.prod, **stack_args(ctx.stack)))
     return built(
         docdb, env={"DOCUMENT_TABLE": docdb.database_id},
         grants=[Grant(what="document_db", target=docdb.database_id)], outputs={"document_table": docdb.database_id},

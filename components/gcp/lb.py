@@ -4,14 +4,21 @@ when given, on them: ``armor.py``).
 
 With a domain, port 443 serves HTTPS with a Google-managed certificate from Certificate Manager (DNS
 authorization, so it is issued before traffic moves), TLS 1.2+ with the RESTRICTED profile, and port 80 only
-redirects to HTTPS. The DNS records go into the stack's Cloud DNS zone (``dns_zone.managed_zone``); without a
-zone they are listed (``dns_records``: the A record of the domain and the certificate's validation CNAME) to be
-created wherever the domain's DNS lives. Without a domain there is no certificate Google can issue: port 80
-serves plain HTTP (dev).
+redirects to HTTPS. A certificate of the user's (the app kind's ``https_certificate``: a Certificate Manager
+certificate or certificate map, or a Compute Engine SSL certificate) is served instead when given. The DNS
+records go into the stack's Cloud DNS zone (``dns_zone.managed_zone``, in ``dns_zone.project`` when the zone lives
+in another project); without a zone they are listed (``dns_records``: the A record of the domain and the
+certificate's validation CNAME) to be created wherever the domain's DNS lives. Without a domain or a certificate
+port 80 serves plain HTTP (dev).
+
+Certificate Manager issues the managed certificate once its validation record resolves: ``up`` does not wait
+for that (without a zone the records are only known when ``up`` has finished), so HTTPS answers once DNS has
+propagated and the certificate is ACTIVE (``gcloud certificate-manager certificates describe``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +26,21 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpComponent, gcp_name
+from mbops.components.gcp.common import GcpComponent
 from mbops.errors import ConfigError
 
 DNS_TTL_S = 300
 # Certificate Manager's global API address, as target HTTPS proxies name a certificate map.
 CERTIFICATE_MAP_PREFIX = "//certificatemanager.googleapis.com/"
+# The certificates a target HTTPS proxy can serve, as ``https_certificate`` may name them -> the proxy argument.
+_CERTIFICATE_FORMS = (
+    (re.compile(r"^(//certificatemanager\.googleapis\.com/)?(projects/[^/]+/locations/global/certificateMaps/[^/]+)$"),
+     "certificate_map"),
+    (re.compile(r"^(//certificatemanager\.googleapis\.com/)?(projects/[^/]+/locations/global/certificates/[^/]+)$"),
+     "certificate_manager_certificates"),
+    (re.compile(r"^(https://www\.googleapis\.com/compute/v1/)?(projects/[^/]+/global/sslCertificates/[^/]+)$"),
+     "ssl_certificates"),
+)  # fmt: skip
 
 
 @dataclass
@@ -50,21 +66,45 @@ class Frontend:
 
 def front_apis(domain: str | None, dns_zone: Any) -> tuple[str, ...]:
     """The Google APIs a front needs beyond Compute Engine: Certificate Manager with a domain, Cloud DNS with a
-    zone."""
+    zone in the stack's project (a zone in another project has its API on there)."""
     if not domain:
         return ()
-    return ("certificatemanager.googleapis.com", *(("dns.googleapis.com",) if dns_zone is not None else ()))
+    own_zone = dns_zone is not None and not getattr(dns_zone, "project", None)
+    return ("certificatemanager.googleapis.com", *(("dns.googleapis.com",) if own_zone else ()))
+
+
+def certificate_args(value: str, field: str) -> dict[str, Any]:
+    """The target HTTPS proxy's certificate argument for a certificate the user names in ``field``; a ConfigError
+    lists the forms GCP accepts."""
+    for pattern, argument in _CERTIFICATE_FORMS:
+        found = pattern.match(value)
+        if found is None:
+            continue
+        if argument == "ssl_certificates":
+            return {argument: [value]}
+        ref = CERTIFICATE_MAP_PREFIX + found.group(2)
+        return {argument: ref if argument == "certificate_map" else [ref]}
+    raise ConfigError(
+        f"{field}: '{value}' is not a certificate a GCP load balancer can serve; give a Certificate Manager "
+        f"certificate (projects/P/locations/global/certificates/NAME), certificate map "
+        f"(projects/P/locations/global/certificateMaps/NAME) or Compute Engine SSL certificate "
+        f"(projects/P/global/sslCertificates/NAME)"
+    )
 
 
 def frontend(
     c: GcpComponent, *, purpose: str, default_service: pulumi.Input[str], routes: Sequence[Route] = (),
-    domain: str | None = None, dns_zone: Any = None, min_tls: str = "1.2",
+    domain: str | None = None, dns_zone: Any = None, min_tls: str = "1.2", certificate: dict[str, Any] | None = None,
 ) -> Frontend:  # fmt: skip
     """Address, URL map, proxies and forwarding rules in front of ``default_service`` (a backend self-link).
 
-    Children: ``address``, ``url_map``, ``http_proxy``, ``http_rule``; with a domain also ``dns_authorization``,
-    ``certificate``, ``certificate_map``, ``certificate_map_entry``, ``ssl_policy``, ``https_proxy``,
-    ``https_rule`` and ``redirect_url_map``; with a zone ``dns_record`` and ``validation_record``.
+    ``certificate``: the proxy's certificate argument for the user's own certificate (``certificate_args``);
+    else, with a domain, a Google-managed one.
+
+    Children: ``address``, ``url_map``, ``http_proxy``, ``http_rule``; with a domain or certificate also
+    ``ssl_policy``, ``https_proxy``, ``https_rule`` and ``redirect_url_map``; with a domain and no certificate
+    of the user's ``dns_authorization``, ``certificate``, ``certificate_map``, ``certificate_map_entry``; with
+    a zone ``dns_record`` (and ``validation_record`` for the managed certificate).
     """
     name, project = c.resource_name, c.project
     address = gcp.compute.GlobalAddress(
@@ -82,7 +122,7 @@ def frontend(
         if routes else {}
     )  # fmt: skip
     url_map_args = c.args(
-        "url_map", project=project, name=gcp_name(name), default_service=default_service, description=purpose, **paths
+        "url_map", project=project, name=c.physical, default_service=default_service, description=purpose, **paths
     )
     url_map = gcp.compute.URLMap(f"{name}-urlmap", **url_map_args, opts=c.opts())
     rule = {
@@ -90,8 +130,14 @@ def frontend(
         "load_balancing_scheme": "EXTERNAL_MANAGED",
     }  # fmt: skip
     records: list[dict[str, Any]] | None = None
-    if domain:
-        certificate_map, records = _certificate(c, purpose, domain, dns_zone, address)
+    https = bool(domain or certificate)
+    if https:
+        if certificate is None:
+            assert domain is not None
+            certificate_map, records = _certificate(c, purpose, domain, dns_zone, address)
+            certificate = {"certificate_map": pulumi.Output.concat(CERTIFICATE_MAP_PREFIX, certificate_map.id)}
+        elif domain:
+            records = _records(c, domain, dns_zone, address, [])
         ssl_policy = gcp.compute.SSLPolicy(
             f"{name}-tls",
             **c.args("ssl_policy", project=project, profile="RESTRICTED", min_tls_version=tls_version(min_tls),
@@ -101,8 +147,7 @@ def frontend(
         https_proxy = gcp.compute.TargetHttpsProxy(
             f"{name}-https-proxy",
             **c.args(
-                "https_proxy", project=project, url_map=url_map.id,
-                certificate_map=pulumi.Output.concat(CERTIFICATE_MAP_PREFIX, certificate_map.id),
+                "https_proxy", project=project, url_map=url_map.id, **certificate,
                 ssl_policy=ssl_policy.id, quic_override="ENABLE", description=f"{purpose}: HTTPS",
             ),
             opts=c.opts(),
@@ -120,22 +165,23 @@ def frontend(
             opts=c.opts(),
         )  # fmt: skip
         http_map: pulumi.Input[str] = redirect.id
-        url: pulumi.Output[str] = pulumi.Output.from_input(f"https://{domain}")
+        url: pulumi.Output[str] = (
+            pulumi.Output.from_input(f"https://{domain}") if domain else address.address.apply(lambda ip: f"https://{ip}")
+        )
     else:
         http_map = url_map.id
         url = address.address.apply(lambda ip: f"http://{ip}")
     http_proxy = gcp.compute.TargetHttpProxy(
         f"{name}-http-proxy",
         **c.args("http_proxy", project=project, url_map=http_map,
-                 description=f"{purpose}: {'redirect to HTTPS' if domain else 'plain HTTP'}"),
+                 description=f"{purpose}: {'redirect to HTTPS' if https else 'plain HTTP'}"),
         opts=c.opts(),
     )  # fmt: skip
     gcp.compute.GlobalForwardingRule(
         f"{name}-http", **c.args("http_rule", target=http_proxy.id, port_range="80", **rule), opts=c.opts()
     )
     return Frontend(
-        address=address, url=url, https=bool(domain), url_map=url_map, url_map_name=url_map_args["name"],
-        dns_records=records,
+        address=address, url=url, https=https, url_map=url_map, url_map_name=url_map_args["name"], dns_records=records,
     )
 
 
@@ -174,32 +220,40 @@ def _certificate(
         opts=c.opts(),
     )  # fmt: skip
     validation = authorization.dns_resource_records.apply(lambda records: records[0])
-    wanted = [
-        {"name": f"{domain}.", "type": "A", "value": address.address,
-         "purpose": f"points {domain} at the load balancer"},
-        {"name": validation.apply(lambda r: r.name), "type": "CNAME", "value": validation.apply(lambda r: r.data),
-         "purpose": f"lets Certificate Manager issue and renew the certificate for {domain}"},
-    ]  # fmt: skip
+    cname = {"name": validation.apply(lambda r: r.name), "type": "CNAME", "value": validation.apply(lambda r: r.data),
+             "purpose": f"lets Certificate Manager issue and renew the certificate for {domain}"}  # fmt: skip
+    return certificate_map, _records(c, domain, dns_zone, address, [cname])
+
+
+def _records(
+    c: GcpComponent, domain: str, dns_zone: Any, address: gcp.compute.GlobalAddress, extra: list[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """The domain's A record (and ``extra``: the certificate's validation CNAME): created in the stack's zone
+    (children ``dns_record``, ``validation_record``), else returned to be created where the domain's DNS lives."""
+    wanted = [{"name": f"{domain}.", "type": "A", "value": address.address,
+               "purpose": f"points {domain} at the load balancer"}, *extra]  # fmt: skip
     if dns_zone is None:
-        return certificate_map, wanted
+        return wanted
     if not dns_zone.managed_zone:
         raise ConfigError(
             f"dns_zone.managed_zone: name the Cloud DNS managed zone that holds {dns_zone.name} (its resource "
             f"name, e.g. {dns_zone.name.replace('.', '-')}); mbops creates {domain}'s records in it"
         )
+    zone_project = getattr(dns_zone, "project", None) or c.project
     gcp.dns.RecordSet(
-        f"{name}-dns",
-        **c.args("dns_record", project=project, managed_zone=dns_zone.managed_zone, name=f"{domain}.", type="A",
-                 ttl=DNS_TTL_S, rrdatas=[address.address]),
+        f"{c.resource_name}-dns",
+        **c.args("dns_record", project=zone_project, managed_zone=dns_zone.managed_zone, name=f"{domain}.",
+                 type="A", ttl=DNS_TTL_S, rrdatas=[address.address]),
         opts=c.opts(),
     )  # fmt: skip
-    gcp.dns.RecordSet(
-        f"{name}-dns-validation",
-        **c.args("validation_record", project=project, managed_zone=dns_zone.managed_zone, type="CNAME",
-                 name=wanted[1]["name"], ttl=DNS_TTL_S, rrdatas=[wanted[1]["value"]]),
-        opts=c.opts(),
-    )  # fmt: skip
-    return certificate_map, None
+    for record in extra:
+        gcp.dns.RecordSet(
+            f"{c.resource_name}-dns-validation",
+            **c.args("validation_record", project=zone_project, managed_zone=dns_zone.managed_zone, type="CNAME",
+                     name=record["name"], ttl=DNS_TTL_S, rrdatas=[record["value"]]),
+            opts=c.opts(),
+        )  # fmt: skip
+    return None
 
 
 def group_backend(

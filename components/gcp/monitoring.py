@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_gcp as gcp
 
-from mbops.components.gcp.alerts import SAMPLE, Alert, Watch, alerts
-from mbops.components.gcp.common import GcpArgs, GcpComponent, built, stack_args
+from mbops.components.gcp.alerts import Alert, LogAlert, Watch, alerts, log_alerts
+from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, built, physical_name, stack_args
 from mbops.components.spec import MonitoringSpec
 from mbops.components.wiring import APP_KINDS, BuildContext, Built
 
@@ -24,7 +24,6 @@ MAX_BUDGET_CHANNELS = 5  # a budget notifies at most five Monitoring channels
 @dataclass(kw_only=True)
 class MonitoringArgs(GcpArgs):
     spec: MonitoringSpec = field(default_factory=MonitoringSpec)
-    stack: str = "mbops"
     watch: Watch
 
 
@@ -34,20 +33,21 @@ class Monitoring(GcpComponent):
     - Notification channels from ``notify``: ``email:`` (email), ``webhook:https://...`` (webhook with token
       auth); every alert notifies all of them.
     - Alert policies (thresholds from ``thresholds``; each says what to do in its documentation): the entry
-      (load balancer 5xx share and p95 latency, or Cloud Run's without an edge), the app (Cloud Run CPU, memory,
-      at max instances; or the VMs' CPU, memory and fewer instances than ``min_replicas``), Cloud SQL (CPU, free
-      storage, connections against the configured limit), Memorystore memory, Firestore throttling, and the
-      uptime check.
+      (load balancer 5xx share, 429 share from the WAF's rate limit, and p95 latency, or Cloud Run's without an
+      edge), the app (Cloud Run CPU, memory, at max instances; or the VMs' CPU, memory and fewer instances than
+      ``min_replicas``), Cloud SQL (down, CPU, free storage, connections against the configured limit),
+      Memorystore (memory, evictions), Firestore throttling, and the uptime check; and on logs: Cloud Armor
+      Adaptive Protection's attack alerts on the edge's policy (which otherwise only show in its dashboard).
     - An uptime check of the public health path (HTTPS on the domain when there is one) from several regions.
-    - A dashboard with a chart per alerted metric (and cache evictions).
+    - A dashboard with a chart per alerted metric (ratios as the share they alert on).
     - A monthly budget of ``budget_usd`` on the project (80% spent, 100% forecast) notifying the channels;
       budgets live on a billing account, so it needs ``billing_account`` (a partial gap without it).
 
     Self-hosted PostgreSQL has no database alerts (no Cloud SQL metrics; the VM is watched by the uptime check
     of the app only).
 
-    Children: ``channel``, ``uptime_check``, ``alert_<key>`` (one per alert: ``alert_entry_5xx``, ...),
-    ``dashboard``, ``budget_provider``, ``budget``.
+    Children: ``channel``, ``uptime_check``, ``alert_<key>`` (one per alert: ``alert_entry_5xx``, ...,
+    ``alert_edge_attack``), ``dashboard``, ``budget_provider``, ``budget``.
     """
 
     kind = "monitoring"
@@ -55,7 +55,8 @@ class Monitoring(GcpComponent):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec, watch = args.spec, args.watch
         budget = spec.budget_usd is not None and spec.billing_account is not None
-        self.apis = ("monitoring.googleapis.com", *(("billingbudgets.googleapis.com",) if budget else ()))
+        # A budget names the project by number: read through the Cloud Resource Manager API.
+        self.apis = ("monitoring.googleapis.com", *(("billingbudgets.googleapis.com", CRM_API) if budget else ()))
         super().__init__(name, args, opts)
         self.stack = args.stack
         self.channels = [self._channel(name, i, target) for i, target in enumerate(spec.notify)]
@@ -63,6 +64,7 @@ class Monitoring(GcpComponent):
         self.uptime_check = self._uptime(name, watch) if watch.endpoint is not None else None
         check_id = self.uptime_check.uptime_check_id if self.uptime_check is not None else None
         self.alerts = {a.key: self._alert(name, a, spec, channel_ids) for a in alerts(watch, spec, check_id)}
+        self.alerts.update({a.key: self._log_alert(name, a, channel_ids) for a in log_alerts(watch)})
         self.dashboard = self._dashboard(name, alerts(watch, spec), watch)
         self.budget = self._budget(name, spec, channel_ids) if spec.budget_usd is not None else None
         self.finish({"channels": channel_ids, "alerts": sorted(self.alerts)})
@@ -128,21 +130,40 @@ class Monitoring(GcpComponent):
             opts=self.opts(),
         )  # fmt: skip
 
+    def _log_alert(
+        self, name: str, alert: LogAlert, channels: Sequence[pulumi.Output[str]]
+    ) -> gcp.monitoring.AlertPolicy:
+        return gcp.monitoring.AlertPolicy(
+            f"{name}-{alert.key}",
+            **self.args(
+                f"alert_{alert.key.replace('-', '_')}", project=self.project,
+                display_name=f"{self.stack}: {alert.title}", combiner="OR", severity=alert.severity, enabled=True,
+                notification_channels=list(channels),
+                conditions=[{"display_name": alert.title, "condition_matched_log": {"filter": alert.filter}}],
+                documentation={"subject": f"[{self.stack}] {alert.title}", "content": alert.todo,
+                               "mime_type": "text/markdown"},
+                alert_strategy={"auto_close": AUTO_CLOSE, "notification_rate_limit": {"period": alert.rate_limit}},
+                user_labels=self.labels,
+            ),
+            opts=self.opts(),
+        )  # fmt: skip
+
     def _dashboard(self, name: str, charted: list[Alert], watch: Watch) -> gcp.monitoring.Dashboard:
-        charts = [(a.title, a.filter() if a.ratio is None else a.series(), a.aggregation()) for a in charted]
-        if watch.redis:
-            charts.append(("Memorystore evicted keys", pulumi.Output.from_input(
-                f'resource.type="redis_instance" AND metric.type="redis.googleapis.com/stats/evicted_keys" AND '
-                f'resource.labels.instance_id="{watch.redis}"'),
-                {"alignment_period": SAMPLE, "per_series_aligner": "ALIGN_RATE", "cross_series_reducer": "REDUCE_SUM",
-                 "group_by_fields": []}))  # fmt: skip
-        filters = pulumi.Output.all(*[f for _, f, _ in charts])
-        body = filters.apply(
-            lambda fs: json.dumps(dashboard(self.stack, [(t, f, a) for (t, _, a), f in zip(charts, fs, strict=True)]))
-        )
+        """A chart per alert: the compared series, or for a ratio alert the share itself (numerator over
+        denominator, as the alert computes it)."""
+        charts = [(a.title, a.filter(), a.series() if a.ratio is not None else None, a.aggregation()) for a in charted]
+        filters = pulumi.Output.all(*[f for _, f, _, _ in charts], *[d for _, _, d, _ in charts if d is not None])
+
+        def body(resolved: list[str]) -> str:
+            numerators, denominators = iter(resolved[: len(charts)]), iter(resolved[len(charts):])
+            tiles = [(title, next(numerators), next(denominators) if d is not None else None, agg)
+                     for title, _, d, agg in charts]  # fmt: skip
+            return json.dumps(dashboard(self.stack, tiles))
+
         return gcp.monitoring.Dashboard(
-            f"{name}-dashboard", **self.args("dashboard", project=self.project, dashboard_json=body), opts=self.opts()
-        )
+            f"{name}-dashboard", **self.args("dashboard", project=self.project, dashboard_json=filters.apply(body)),
+            opts=self.opts(),
+        )  # fmt: skip
 
     def _budget(
         self, name: str, spec: MonitoringSpec, channels: Sequence[pulumi.Output[str]]
@@ -154,9 +175,7 @@ class Monitoring(GcpComponent):
                 "projects describe <project>`); the deployer needs roles/billing.costsManager on it",
             )
             return None
-        number = gcp.organizations.get_project_output(
-            project_id=self.project, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).number
+        number = gcp.organizations.get_project_output(project_id=self.project, opts=self.invoke_opts()).number
         # The Budget API bills its quota to a project: the deployer's credentials may have none of their own.
         provider = gcp.Provider(
             f"{name}-budget-provider",
@@ -179,18 +198,25 @@ class Monitoring(GcpComponent):
         )  # fmt: skip
 
 
-def dashboard(stack: str, charts: list[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
-    """A Cloud Monitoring dashboard (mosaic layout, two charts a row) of ``(title, filter, aggregation)``."""
+def dashboard(stack: str, charts: list[tuple[str, str, str | None, dict[str, Any]]]) -> dict[str, Any]:
+    """A Cloud Monitoring dashboard (mosaic layout, two charts a row) of ``(title, filter, denominator filter or
+    None, aggregation)``: a chart with a denominator plots the ratio (``timeSeriesFilterRatio``)."""
 
     def aggregation(a: dict[str, Any]) -> dict[str, Any]:
         return {"alignmentPeriod": a["alignment_period"], "perSeriesAligner": a["per_series_aligner"],
                 "crossSeriesReducer": a["cross_series_reducer"], "groupByFields": a["group_by_fields"]}  # fmt: skip
 
+    def query(flt: str, denominator: str | None, agg: dict[str, Any]) -> dict[str, Any]:
+        if denominator is None:
+            return {"timeSeriesFilter": {"filter": flt, "aggregation": aggregation(agg)}}
+        return {"timeSeriesFilterRatio": {"numerator": {"filter": flt, "aggregation": aggregation(agg)},
+                                          "denominator": {"filter": denominator, "aggregation": aggregation(agg)}}}
+
     tiles = [
         {"xPos": 6 * (i % 2), "yPos": 4 * (i // 2), "width": 6, "height": 4,
-         "widget": {"title": title, "xyChart": {"dataSets": [{"plotType": "LINE", "timeSeriesQuery": {
-             "timeSeriesFilter": {"filter": flt, "aggregation": aggregation(agg)}}}]}}}
-        for i, (title, flt, agg) in enumerate(charts)
+         "widget": {"title": title, "xyChart": {"dataSets": [{"plotType": "LINE", "timeSeriesQuery":
+                                                              query(flt, denominator, agg)}]}}}
+        for i, (title, flt, denominator, agg) in enumerate(charts)
     ]  # fmt: skip
     return {"displayName": f"mbops {stack}", "mosaicLayout": {"columns": 12, "tiles": tiles}}
 
@@ -205,9 +231,14 @@ def watch_of(ctx: BuildContext) -> Watch:
     entry = built_kinds["edge"] if "edge" in built_kinds else built_kinds[app_kind]
     front = ctx.component("edge").frontend if "edge" in built_kinds else getattr(app, "frontend", None)
     watch = Watch(
-        stack=stack.name, project=stack.project or "", endpoint=entry.outputs.get("endpoint"),
+        stack=physical_name(stack), project=stack.project or "", endpoint=entry.outputs.get("endpoint"),
         health_path=stack.app.health_path, url_map=front.url_map_name if front is not None else None,
     )  # fmt: skip
+    if "edge" in built_kinds:
+        edge = ctx.component("edge")
+        if edge.security_policy_name is not None:
+            watch.armor_policy = edge.security_policy_name
+            watch.rate_limit = stack.specs["edge"].rate_limit
     if app_kind == "servers":
         watch.group, watch.min_replicas = app.group_name, app.min_replicas
     else:
@@ -225,6 +256,6 @@ def watch_of(ctx: BuildContext) -> Watch:
 def build(ctx: BuildContext) -> Built:
     """Alerts, uptime check, dashboard and budget for what the stack has, sent to ``notify``."""
     monitoring = Monitoring(
-        ctx.name, MonitoringArgs(spec=ctx.spec, stack=ctx.stack.name, watch=watch_of(ctx), **stack_args(ctx.stack))
+        ctx.name, MonitoringArgs(spec=ctx.spec, watch=watch_of(ctx), **stack_args(ctx.stack))
     )
     return built(monitoring)

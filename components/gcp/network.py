@@ -22,7 +22,10 @@ IAP_TCP_RANGE = "35.235.240.0/20"
 class NetworkArgs(GcpArgs):
     spec: NetworkSpec = field(default_factory=NetworkSpec)
     app_port: int = 8080
-    stack: str = "mbops"
+    vms: bool = True  # the stack runs VMs in the subnet (servers, self-hosted PostgreSQL): they egress through NAT
+    # What a destroy cannot take out of the VPC at once: a Cloud SQL instance it keeps (peered in), Cloud Run's
+    # Direct VPC egress addresses (held for 1-2 hours after the service or job is deleted).
+    held: bool = False
 
 
 def plan_ranges(cidr: str) -> tuple[str, str | None]:
@@ -42,12 +45,17 @@ def plan_ranges(cidr: str) -> tuple[str, str | None]:
 class Network(GcpComponent):
     """VPC (custom mode), subnet with Private Google Access and flow logs, Cloud Router + NAT, firewall, PSA.
 
-    Instances get no external IP and reach the internet through Cloud NAT (``nat: none`` skips it). Cloud NAT
-    is a regional, zone-redundant service with no per-zone gateway on GCP: ``per_zone`` gets the same single
-    NAT, and says so as a partial gap (egress already survives a zone outage). Subnets are regional on GCP, so
-    ``zones`` does not split them; it picks the zones the stack uses (``zone_names``: the first ``zones`` zones
-    of the region that are up, in order): the servers' instance group spreads over all of them, Cloud SQL and
-    Memorystore put their primary in the first and their standby in the second.
+    VMs (the servers' group, self-hosted PostgreSQL) get no external IP and reach the internet through Cloud NAT
+    (``nat: none`` skips it). A stack without VMs gets no NAT: Cloud Run's Direct VPC egress sends only private
+    ranges into the VPC (``PRIVATE_RANGES_ONLY``) and Cloud SQL / Memorystore make no outbound connections, so a
+    NAT would carry nothing. Cloud NAT is a regional, zone-redundant service: ``single`` and ``per_zone`` get the
+    same NAT, which already keeps egress up through a zone outage (what ``per_zone`` asks for elsewhere).
+
+    Subnets are regional on GCP, so ``zones`` does not split them; it picks the zones the stack uses
+    (``zone_names``: the first ``zones`` zones of the region in name order, whatever their status, so a zone
+    that is down for a while does not shift the list): the servers' instance group spreads over all of them,
+    Cloud SQL and Memorystore put their primary in the first and their standby in the second. Those resources
+    keep the zones they were created in (``ignore_changes``): moving them would replace them.
 
     Firewall: the app port is open only to Google's load balancer / health-check ranges, SSH only to IAP TCP
     forwarding (bastion-less), both only to instances carrying ``app_tag`` (``db_tag`` too for SSH); a
@@ -55,7 +63,18 @@ class Network(GcpComponent):
     internet. Private service access (a reserved range + a Service Networking peering) gives Cloud SQL and
     Memorystore private IPs in this VPC; Cloud Run reaches them through Direct VPC egress on ``subnetwork``.
 
-    Children: ``network``, ``subnetwork``, ``router``, ``nat``, ``allow_lb``, ``allow_iap_ssh``,
+    Data guard: Cloud SQL keeps its private IP in this VPC through the peering, and Cloud Run's Direct VPC egress
+    (the app on containers, the database's setup job) holds addresses in the subnet for 1-2 hours after the
+    service or job is deleted (Google: wait that long before deleting the subnet). So when a ``destroy`` keeps the
+    data and the stack has either, it keeps the VPC, the subnet, the peering range and the connection too
+    (``retain_on_delete``, fixed names ``<stack>-vpc``, ``<stack>-subnet``, ``<stack>-psa``): the kept instance
+    stays reachable and the destroy completes; the next ``up`` takes them back with ``mbops:adopt`` naming
+    ``network.*``. When the data is released, deleting the connection removes the VPC peering even while Cloud
+    SQL's deleted instance still holds it for a while (``REMOVE_PEERING``); a subnet Cloud Run still holds
+    addresses in can only be deleted 1-2 hours later: a ``destroy --delete-data`` that stops there completes
+    when run again then.
+
+    Children: ``network``, ``subnetwork``, ``router``, ``nat`` (with VMs), ``allow_lb``, ``allow_iap_ssh``,
     ``deny_all_ingress``, ``psa_range``, ``psa_connection``.
     """
 
@@ -69,24 +88,28 @@ class Network(GcpComponent):
         subnet_range, psa_range = plan_ranges(spec.cidr)
         self.app_tag = gcp_name(args.stack, "app")
         self.db_tag = gcp_name(args.stack, "db")
-
-        self.network = gcp.compute.Network(
-            f"{name}-vpc",
-            **self.args(
-                "network",
-                project=project,
-                auto_create_subnetworks=False,
-                routing_mode="REGIONAL",
-                description=f"mbops {args.stack}: app network",
-            ),
-            opts=self.opts(),
+        # Kept by a destroy that keeps the data (see the docstring), and adopted with it.
+        self.keeps_data = args.held and not self.release_data
+        network_args = self.args(
+            "network",
+            project=project,
+            name=gcp_name(args.stack, "vpc"),
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            description=f"mbops {args.stack}: app network",
         )
+        self.network = gcp.compute.Network(
+            f"{name}-vpc", **network_args,
+            opts=self._kept("network", f"projects/{project}/global/networks/{network_args['name']}"),
+        )  # fmt: skip
+        subnet_name = gcp_name(args.stack, "subnet")
         self.subnetwork = gcp.compute.Subnetwork(
             f"{name}-subnet",
             **self.args(
                 "subnetwork",
                 project=project,
                 region=region,
+                name=subnet_name,
                 network=self.network.id,
                 ip_cidr_range=subnet_range,
                 private_ip_google_access=True,
@@ -97,9 +120,10 @@ class Network(GcpComponent):
                     "metadata": "INCLUDE_ALL_METADATA",
                 },
             ),
-            opts=self.opts(),
+            opts=self._kept("subnetwork", f"projects/{project}/regions/{region}/subnetworks/{subnet_name}"),
         )
-        if spec.nat != "none":
+        self.nat: gcp.compute.RouterNat | None = None
+        if spec.nat != "none" and args.vms:
             self.router = gcp.compute.Router(
                 f"{name}-router",
                 **self.args("router", project=project, region=region, network=self.network.id),
@@ -120,52 +144,51 @@ class Network(GcpComponent):
                 ),
                 opts=self.opts(),
             )
-            if spec.nat == "per_zone":
-                self.declare_gap(
-                    "nat: per_zone: Cloud NAT is regional and zone-redundant; GCP has no per-zone NAT gateway, "
-                    "so one NAT serves every zone of the region (egress survives a zone outage as per_zone means)",
-                    "nothing to do; nat: single states the same deployment without this note",
-                )
         self._firewall(name, args)
 
-        self.psa_range = gcp.compute.GlobalAddress(
-            f"{name}-psa-range",
-            **self.args(
-                "psa_range",
-                project=project,
-                network=self.network.id,
-                purpose="VPC_PEERING",
-                address_type="INTERNAL",
-                ip_version="IPV4",
-                labels=self.labels,
-                **(
-                    {"address": psa_range.split("/")[0], "prefix_length": int(psa_range.split("/")[1])}
-                    if psa_range
-                    else {"prefix_length": 20}
-                ),
-                description="Private service access: Cloud SQL and Memorystore private IPs",
+        psa_range_args = self.args(
+            "psa_range",
+            project=project,
+            name=gcp_name(args.stack, "psa"),
+            network=self.network.id,
+            purpose="VPC_PEERING",
+            address_type="INTERNAL",
+            ip_version="IPV4",
+            labels=self.labels,
+            **(
+                {"address": psa_range.split("/")[0], "prefix_length": int(psa_range.split("/")[1])}
+                if psa_range
+                else {"prefix_length": 20}
             ),
-            opts=self.opts(),
+            description="Private service access: Cloud SQL and Memorystore private IPs",
         )
-        # ABANDON: the peering cannot be deleted while deleted-but-retained Cloud SQL instances still use it;
-        # it goes away with the VPC.
+        self.psa_range = gcp.compute.GlobalAddress(
+            f"{name}-psa-range", **psa_range_args,
+            opts=self._kept("psa_range", f"projects/{project}/global/addresses/{psa_range_args['name']}"),
+        )  # fmt: skip
+        # REMOVE_PEERING: Cloud SQL holds a deleted instance's peering for a while, so deleting the connection is
+        # refused; the peering is then removed from the VPC, which can be deleted. update_on_creation_fail: a
+        # connection that already exists (a kept VPC taken back) gets this range instead of failing the create.
+        service = "servicenetworking.googleapis.com"
         self.psa_connection = gcp.servicenetworking.Connection(
             f"{name}-psa",
             **self.args(
                 "psa_connection",
                 network=self.network.id,
-                service="servicenetworking.googleapis.com",
+                service=service,
                 reserved_peering_ranges=[self.psa_range.name],
-                deletion_policy="ABANDON",
+                deletion_policy="REMOVE_PEERING",
+                update_on_creation_fail=True,
             ),
-            opts=self.opts(),
+            opts=self._kept("psa_connection", f"/projects/{project}/global/networks/{network_args['name']}:{service}"),
         )
         self.network_id = self.network.id
         self.subnetwork_id = self.subnetwork.id
         self.subnet_range = subnet_range
         self.zones = spec.zones
+        # Every zone of the region, in name order (no status filter: a zone that is down would shift the list).
         self.zone_names: pulumi.Output[list[str]] = gcp.compute.get_zones_output(
-            project=project, region=region, status="UP", opts=pulumi.InvokeOutputOptions(parent=self)
+            project=project, region=region, opts=self.invoke_opts()
         ).names.apply(lambda names: sorted(names)[: spec.zones])
         self.finish(
             {
@@ -175,6 +198,10 @@ class Network(GcpComponent):
                 "db_tag": self.db_tag,
             }
         )
+
+    def _kept(self, child: str, import_id: str) -> pulumi.ResourceOptions:
+        """Options of what the kept database needs: kept and adoptable with it, else a plain child."""
+        return self.data_opts(child, import_id) if self.keeps_data else self.opts()
 
     def _firewall(self, name: str, args: NetworkArgs) -> None:
         project = self.project
@@ -230,8 +257,12 @@ class Network(GcpComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The stack's VPC: subnet, Cloud NAT, firewall and private service access for Cloud SQL and Memorystore."""
+    database = ctx.stack.specs.get("database")
+    self_hosted = bool(getattr(database, "self_hosted", False))
     network = Network(
         ctx.name,
-        NetworkArgs(spec=ctx.spec, app_port=ctx.stack.app.port, stack=ctx.stack.name, **stack_args(ctx.stack)),
-    )
+        NetworkArgs(spec=ctx.spec, app_port=ctx.stack.app.port, vms=ctx.stack.has("servers") or self_hosted,
+                    held=ctx.stack.has("containers") or (database is not None and not self_hosted),
+                    **stack_args(ctx.stack)),
+    )  # fmt: skip
     return built(network)

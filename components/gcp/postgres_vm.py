@@ -1,12 +1,14 @@
 """Self-hosted PostgreSQL for the database kind (``self_hosted: true``): one shielded VM with a data disk.
 
 The VM has no external IP and OS Login only; PostgreSQL from the PGDG packages keeps its cluster and config on
-a separate persistent disk (encrypted at rest, daily snapshots kept ``backup_retention_days``, kept when the VM
-is replaced, and kept in the project on ``destroy`` unless the data is released); port 5432 is open only to
+a separate persistent disk (``<stack>-pgdata``: encrypted at rest, daily snapshots kept ``backup_retention_days``,
+kept when the VM is replaced, kept in the project on ``destroy`` unless the data is released, and attached again
+by the next ``up`` with ``mbops:adopt`` naming ``database.data_disk`` or ``database.*``); port 5432 is open only to
 the app's network tag, TLS + SCRAM required by ``pg_hba``. The boot script creates the ``app`` role (not a
 superuser) owning the app's database, its password read from Secret Manager. The boot image is the current
 ``debian-12`` image resolved once and kept (a new Debian release never replaces the database VM); set
-``overrides.instance.boot_disk.initialize_params.image`` to move on.
+``overrides.instance.boot_disk.initialize_params.image`` to move on. The disk and the VM stay in the zone they
+were created in (``ignore_changes``): the network's zone list is read on every run.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ def self_hosted(c: Database, name: str, args: DatabaseArgs) -> pulumi.Output[str
             "use Cloud SQL (components.database.self_hosted: false) for REGIONAL high availability and "
             "point-in-time recovery",
         )
-    zone = network.zone_names.apply(lambda zones: zones[0])
+    disk_name = gcp_name(stack, "pgdata")
+    zone: pulumi.Input[str] = network.zone_names.apply(lambda zones: zones[0])
+    adopt_disk = c.adopted("data_disk", disk_name)
+    if adopt_disk is not None:  # the kept disk's id names its zone: read it now (Compute Engine is on: it exists)
+        zone = sorted(gcp.compute.get_zones(project=c.project, region=c.region).names)[0]
     password_ref = c.secret("password_secret", "DATABASE_PASSWORD", stack, c.password.result)
     account_id = gcp_name(stack, "postgres", limit=30)
     account = gcp.serviceaccount.Account(
@@ -82,14 +88,13 @@ def self_hosted(c: Database, name: str, args: DatabaseArgs) -> pulumi.Output[str
     )  # fmt: skip
     c.data_disk = gcp.compute.Disk(
         f"{name}-data",
-        **c.args("data_disk", project=c.project, zone=zone, size=spec.storage_gb,
+        **c.args("data_disk", project=c.project, zone=zone, name=disk_name, size=spec.storage_gb,
                  type="pd-ssd" if spec.size != "small" else "pd-balanced", resource_policies=[policy.id],
                  labels=c.labels),
-        opts=c.data_opts(),
+        opts=c.data_opts("data_disk", f"projects/{c.project}/zones/{zone}/disks/{disk_name}", ignore_changes=["zone"])
+        if adopt_disk is not None else c.data_opts(ignore_changes=["zone"]),
     )  # fmt: skip
-    image = gcp.compute.get_image_output(
-        family=DEBIAN_FAMILY, project=DEBIAN_PROJECT, opts=pulumi.InvokeOutputOptions(parent=c)
-    ).self_link
+    image = gcp.compute.get_image_output(family=DEBIAN_FAMILY, project=DEBIAN_PROJECT, opts=c.invoke_opts()).self_link
     protect = spec.deletion_protection and not c.release_data
     script = startup_script(spec.engine_version, spec.database_name, network.subnet_range, password_ref.secret_id,
                             c.project)  # fmt: skip
@@ -108,7 +113,7 @@ def self_hosted(c: Database, name: str, args: DatabaseArgs) -> pulumi.Output[str
             tags=[network.db_tag], labels=c.labels, deletion_protection=protect, allow_stopping_for_update=True,
         ),
         opts=c.opts(depends_on=[*grants, password_ref.version],
-                    ignore_changes=["bootDisk.initializeParams.image"]),
+                    ignore_changes=["bootDisk.initializeParams.image", "zone"]),
     )  # fmt: skip
     c.allow_postgres = gcp.compute.Firewall(
         f"{name}-allow-postgres",

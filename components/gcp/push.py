@@ -16,7 +16,6 @@ from mbops.errors import ConfigError
 @dataclass(kw_only=True)
 class PushArgs(GcpArgs):
     spec: PushSpec = field(default_factory=PushSpec)
-    stack: str = "mbops"
     credential: SecretRef | None = None  # the app secret named by spec.credential_secret, when present
 
 
@@ -38,6 +37,10 @@ class Push(GcpComponent):
 
     Firebase is one per project: on a project that already has it, adding it fails ("already exists"). Adopt it
     instead: ``pulumi config set --path 'mbops:adopt[0]' push.firebase`` imports it on the next ``up``.
+
+    The sender role's id is fixed (``mbops_<stack>_fcm_sender``) although IAM keeps a deleted custom role for
+    7-37 days: the provider finds the soft-deleted role on the next ``create`` and undeletes and updates it
+    (``iam.roles.undelete`` in the deployer's role), so a ``destroy`` then ``up`` works.
 
     Apple devices: FCM relays to APNs only after an APNs auth key (.p8) is uploaded to the Firebase project;
     no API or pulumi-gcp resource can upload it. With ``platform: apns``/``apns_sandbox`` that step is
@@ -150,7 +153,7 @@ def build(ctx: BuildContext) -> Built:
     key = ctx.spec.credential_secret
     credential = next((b.secrets[key] for b in ctx.built.values() if key in b.secrets), None)
     push = Push(
-        ctx.name, PushArgs(spec=ctx.spec, stack=ctx.stack.name, credential=credential, **stack_args(ctx.stack))
+        ctx.name, PushArgs(spec=ctx.spec, credential=credential, **stack_args(ctx.stack))
     )
     return built(
         push, env={"PUSH_PLATFORM_APP": push.push_app},

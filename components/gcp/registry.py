@@ -21,7 +21,6 @@ CLEANUP_MIN_AGE = "86400s"
 @dataclass(kw_only=True)
 class RegistryArgs(GcpArgs):
     spec: RegistrySpec = field(default_factory=RegistrySpec)
-    stack: str = "mbops"
     build: BuildSpec | None = None  # app.build: build and push the app's image here
 
 
@@ -95,7 +94,7 @@ class Registry(GcpComponent):
 def build(ctx: BuildContext) -> Built:
     """The stack's Artifact Registry repository; with ``app.build`` the app's image, pushed, by digest."""
     registry = Registry(
-        ctx.name, RegistryArgs(spec=ctx.spec, stack=ctx.stack.name, build=ctx.stack.app.build, **stack_args(ctx.stack))
+        ctx.name, RegistryArgs(spec=ctx.spec, build=ctx.stack.app.build, **stack_args(ctx.stack))
     )
     outputs: dict[str, object] = {"registry": registry.url}
     if registry.ref is not None:

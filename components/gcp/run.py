@@ -9,8 +9,13 @@ app tokens), so the invoker IAM check is off (``invoker_iam_disabled``) rather t
 which the common organization policy ``iam.allowedPolicyMemberDomains`` refuses. Overriding the ``invoker``
 child (e.g. ``invoker.member: group:ops@example.com``) turns the check back on and grants that member only.
 Where it is reached: its own ``https://*.run.app`` URL (Google-managed TLS) without an edge; with one (prod),
-only through the external HTTPS load balancer (``INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER``), so Cloud Armor
-sees every request.
+only through the external HTTPS load balancer (``INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER``) and its
+``run.app`` URL is turned off (``default_uri_disabled``: internal ingress would still let the project's VPCs
+call it past Cloud Armor), so Cloud Armor sees every request.
+
+Logs: the service's logs go to a log bucket of the stack's (the spec's retention) and are excluded from the
+project's ``_Default`` bucket, so they are stored (and billed) once. The bucket's id ends in a random suffix:
+a deleted log bucket keeps its id for 7 days, so a fixed id would fail the ``up`` after a ``destroy``.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_random as random
 
 from mbops.components.gcp.app import AppIdentity
 from mbops.components.gcp.common import GcpComponent, gcp_name
+from mbops.components.gcp.logs import LogQuery
 from mbops.components.spec import AppSpec
 from mbops.components.wiring import AppWiring
 from mbops.errors import ConfigError
@@ -39,11 +46,13 @@ _NATIVE_REGISTRY = re.compile(
 
 @dataclass
 class RunService:
-    """The service, its name (known when planned: alert filters use it) and the invoker binding, if any."""
+    """The service, its name (known when planned: alert filters use it), the invoker binding, if any, and where
+    its logs are."""
 
     service: gcp.cloudrunv2.Service
     name: str
     invoker: gcp.cloudrunv2.ServiceIamMember | None
+    logs: LogQuery
 
 
 @dataclass(kw_only=True)
@@ -100,11 +109,11 @@ def cloud_run_service(
     c: GcpComponent, stack: str, app: AppSpec, image: pulumi.Input[str], wiring: AppWiring, identity: AppIdentity,
     settings: RunSettings,
 ) -> RunService:
-    """The app's Cloud Run v2 service running ``image``, its log bucket and sink, and the ``invoker`` binding
-    when the invoker check is overridden back on.
+    """The app's Cloud Run v2 service running ``image``, its log bucket, sink and ``_Default`` exclusion, and the
+    ``invoker`` binding when the invoker check is overridden back on.
 
-    Children: ``log_bucket``, ``log_sink``, ``service``, ``invoker`` (only when overridden). ``PORT`` is set by
-    Cloud Run from the container port.
+    Children: ``log_bucket_suffix``, ``log_bucket``, ``log_sink``, ``log_exclusion``, ``service``, ``invoker``
+    (only when overridden). ``PORT`` is set by Cloud Run from the container port.
     """
     name = c.resource_name
     envs: list[dict[str, object]] = [{"name": k, "value": v} for k, v in sorted(wiring.env.items())]
@@ -140,6 +149,7 @@ def cloud_run_service(
         location=c.region,
         name=gcp_name(stack, "app", limit=49),
         ingress="INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" if settings.behind_load_balancer else "INGRESS_TRAFFIC_ALL",
+        default_uri_disabled=settings.behind_load_balancer,
         invoker_iam_disabled=invoker_override is None,
         deletion_protection=settings.deletion_protection,
         labels=c.labels,
@@ -183,7 +193,8 @@ def cloud_run_service(
             **vpc,
         },
     )
-    logs = _log_bucket(c, stack, service_args["name"], settings.log_retention_days)
+    log_filter = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service_args["name"]}"'
+    bucket_id, logs = _log_bucket(c, stack, log_filter, settings.log_retention_days)
     service = gcp.cloudrunv2.Service(
         f"{name}-service",
         **service_args,
@@ -198,16 +209,21 @@ def cloud_run_service(
             **c.args("invoker", project=c.project, location=c.region, name=service.name, role="roles/run.invoker"),
             opts=c.opts(),
         )
-    return RunService(service=service, name=service_args["name"], invoker=invoker)
+    return RunService(service=service, name=service_args["name"], invoker=invoker,
+                      logs=LogQuery(filter=log_filter, bucket=bucket_id))  # fmt: skip
 
 
-def _log_bucket(c: GcpComponent, stack: str, service: str, retention_days: int) -> list[pulumi.Resource]:
-    """A log bucket keeping the service's logs ``retention_days`` and the sink routing them there.
-
-    Cloud Run's logs also stay in the project's ``_Default`` bucket (30 days); this one sets the retention
-    the spec asks for.
-    """
-    bucket_id = gcp_name(stack, "app-logs", limit=100)
+def _log_bucket(
+    c: GcpComponent, stack: str, log_filter: str, retention_days: int
+) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+    """A log bucket keeping the service's logs (``log_filter``) ``retention_days``, the sink routing them there,
+    and their exclusion from the project's ``_Default`` bucket (which would store them again for 30 days);
+    returns the bucket's id and the three resources."""
+    suffix = random.RandomString(
+        f"{c.resource_name}-logs-suffix",
+        **c.args("log_bucket_suffix", length=4, special=False, upper=False), opts=c.opts(),
+    )  # fmt: skip
+    bucket_id = pulumi.Output.concat(gcp_name(stack, "app-logs", limit=95), "-", suffix.result)
     bucket = gcp.logging.ProjectBucketConfig(
         f"{c.resource_name}-logs",
         **c.args(
@@ -226,9 +242,17 @@ def _log_bucket(c: GcpComponent, stack: str, service: str, retention_days: int) 
             "log_sink",
             project=c.project,
             unique_writer_identity=True,
-            destination=f"logging.googleapis.com/projects/{c.project}/locations/{c.region}/buckets/{bucket_id}",
-            filter=f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"',
+            destination=pulumi.Output.concat(
+                "logging.googleapis.com/projects/", c.project, "/locations/", c.region, "/buckets/", bucket.bucket_id
+            ),
+            filter=log_filter,
         ),
         opts=c.opts(depends_on=[bucket]),
     )
-    return [bucket, sink]
+    exclusion = gcp.logging.ProjectExclusion(
+        f"{c.resource_name}-log-exclusion",
+        **c.args("log_exclusion", project=c.project, name=gcp_name(stack, "app-logs", limit=100), filter=log_filter,
+                 description=f"mbops {stack}: the app's logs are kept in its own log bucket, not again in _Default"),
+        opts=c.opts(depends_on=[sink]),
+    )  # fmt: skip
+    return bucket_id, [bucket, sink, exclusion]

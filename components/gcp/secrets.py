@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_gcp as gcp
 
-from mbops.components.gcp.common import GcpArgs, GcpComponent, SecretRef, built, stack_args
+from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, SecretRef, built, stack_args
 from mbops.components.spec import SecretsSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -15,8 +16,8 @@ from mbops.components.wiring import BuildContext, Built
 @dataclass(kw_only=True)
 class SecretsArgs(GcpArgs):
     spec: SecretsSpec = field(default_factory=SecretsSpec)
-    stack: str = "mbops"
     values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # env name -> value (a secret)
+    prod: bool = False
 
 
 class Secrets(GcpComponent):
@@ -31,19 +32,30 @@ class Secrets(GcpComponent):
     The app reads them through ``refs`` (pinned versions); its service account gets secretAccessor on each
     secret, never project-wide. ``store`` names where they live: ``projects/<project>/secrets/<stack>-``.
 
-    Children: ``secret``, ``secret_version`` (one each per app secret).
+    In prod every read of a secret's value is audit-logged (Data Access audit logs, ``DATA_READ`` for Secret
+    Manager, ``audit_config``): who read which secret, when. The setting is the project's: another prod stack in
+    the same project sets the same, and destroying one turns it off until the other's next ``up``.
+
+    Children: ``secret``, ``secret_version`` (one each per app secret), ``audit_config`` (prod).
     """
 
     kind = "secrets"
-    apis = ("secretmanager.googleapis.com",)
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        self.apis = ("secretmanager.googleapis.com", *((CRM_API,) if args.prod else ()))
         super().__init__(name, args, opts)
         self.refs: dict[str, SecretRef] = {}
         if not args.values:  # nothing to store: still accept (empty) overrides for the children it would have
             self.args("secret"), self.args("secret_version")
         for env_name in sorted(args.values):
             self.refs[env_name] = self.secret("secret", env_name, args.stack, args.values[env_name])
+        if args.prod:
+            gcp.projects.IAMAuditConfig(
+                f"{name}-audit",
+                **self.args("audit_config", project=self.project, service="secretmanager.googleapis.com",
+                            audit_log_configs=[{"log_type": "DATA_READ"}]),
+                opts=self.opts(),
+            )  # fmt: skip
         self.store = f"projects/{self.project}/secrets/{args.stack}-"
         self.finish({"store": self.store, "secret_ids": {k: r.secret_id for k, r in self.refs.items()}})
 
@@ -51,6 +63,6 @@ class Secrets(GcpComponent):
 def build(ctx: BuildContext) -> Built:
     """The stack's Secret Manager secrets, holding ``app.secret_env`` (the app reads them by reference)."""
     secrets = Secrets(
-        ctx.name, SecretsArgs(spec=ctx.spec, stack=ctx.stack.name, values=ctx.app_secrets, **stack_args(ctx.stack))
+        ctx.name, SecretsArgs(spec=ctx.spec, values=ctx.app_secrets, prod=ctx.stack.prod, **stack_args(ctx.stack))
     )  # stack_args carries recovery_days to every component that keeps a secret
     return built(secrets, secrets=dict(secrets.refs), outputs={"secrets_store": secrets.store})

@@ -8,6 +8,7 @@ import pulumi
 
 from mbops.components.gcp.app import app_identity
 from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, built, stack_args
+from mbops.components.gcp.logs import logs_output, stack_log_queries
 from mbops.components.gcp.run import RunSettings, cloud_run_service
 from mbops.components.spec import AppSpec, ServerlessSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
@@ -16,7 +17,6 @@ from mbops.components.wiring import AppWiring, BuildContext, Built
 @dataclass(kw_only=True)
 class ServerlessArgs(GcpArgs):
     spec: ServerlessSpec = field(default_factory=ServerlessSpec)
-    stack: str = "mbops"
     app: AppSpec = field(default_factory=AppSpec)
     wiring: AppWiring = field(default_factory=AppWiring)
     image: pulumi.Input[str]  # what the app runs: the registry's pushed digest, or app.image
@@ -33,8 +33,8 @@ class Serverless(GcpComponent):
     the stack has one; override ``invoker.member`` to restrict it.
 
     Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``,
-    ``datastore_access``, ``registry_access``, ``log_bucket``, ``log_sink``, ``service``, ``invoker`` (only when
-    overridden).
+    ``datastore_access``, ``registry_access``, ``iam_propagation`` (seconds only), ``log_bucket_suffix``,
+    ``log_bucket``, ``log_sink``, ``log_exclusion``, ``service``, ``invoker`` (only when overridden).
     """
 
     kind = "serverless"
@@ -55,6 +55,7 @@ class Serverless(GcpComponent):
         )
         run = cloud_run_service(self, args.stack, app, args.image, args.wiring, identity, settings)
         self.service, self.service_name, self.invoker = run.service, run.name, run.invoker
+        self.log_queries = {"app": run.logs}
         self.max_instances = settings.max_instances
         self.endpoint = self.service.uri
         self.finish(
@@ -66,8 +67,9 @@ def build(ctx: BuildContext) -> Built:
     """The app on Cloud Run, scaling to zero outside any VPC; its URL is the stack's ``endpoint`` output."""
     serverless = Serverless(
         ctx.name,
-        ServerlessArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, wiring=ctx.wiring,
+        ServerlessArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring,
                        image=ctx.stack.image(ctx.wiring), deletion_protection=ctx.stack.prod,
                        behind_load_balancer=ctx.stack.has("edge"), **stack_args(ctx.stack)),
     )  # fmt: skip
-    return built(serverless, outputs={"endpoint": serverless.endpoint})
+    logs = logs_output(ctx.stack.project or "", ctx.stack.region, stack_log_queries(ctx.built, serverless.log_queries))
+    return built(serverless, outputs={"endpoint": serverless.endpoint, "logs": logs})

@@ -20,7 +20,8 @@ from mbops.components.gcp.common import (
     gcp_name,
     stack_args,
 )  # fmt: skip
-from mbops.components.gcp.lb import Frontend, front_apis, frontend, group_backend
+from mbops.components.gcp.lb import Frontend, certificate_args, front_apis, frontend, group_backend
+from mbops.components.gcp.logs import LogQuery, logs_output, stack_log_queries
 from mbops.components.gcp.network import Network
 from mbops.components.spec import AppSpec, ServersSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
@@ -34,7 +35,6 @@ GROUP_LABEL = "mbops-group"
 @dataclass(kw_only=True)
 class ServersArgs(GcpArgs):
     spec: ServersSpec = field(default_factory=ServersSpec)
-    stack: str = "mbops"
     app: AppSpec = field(default_factory=AppSpec)
     network: Network
     wiring: AppWiring = field(default_factory=AppWiring)
@@ -117,15 +117,18 @@ class Servers(GcpComponent):
     digest, or ``app.image``) with ``docker run``; secrets (``DATABASE_URL``, ...) are read from Secret Manager
     when the container starts, never placed in metadata. The group spreads over the network's ``zones`` zones,
     heals on the health path, rolls out a changed template proactively with surge, scales on CPU (60%) between
-    ``app.min_replicas`` and ``app.max_replicas``, and ``pulumi up`` waits until every instance runs the current
-    template and is stable (``wait_for_instances``): a deploy that does not come up fails.
+    ``app.min_replicas`` and ``app.max_replicas``. The group is created with ``app.min_replicas`` VMs and
+    ``pulumi up`` waits until every instance runs the current template and is stable (``wait_for_instances``):
+    a deploy that does not come up fails. After that the autoscaler owns the size (``ignore_changes`` on
+    ``targetSize``), and the group keeps the zones it was created in (changing them would replace it).
 
     The boot image: ``os_image`` when set; in prod the current ``cos-stable`` image resolved once and kept (the
     template ignores later family releases, so autoscaled VMs all run the image the group was rolled out with;
     set ``os_image`` to move on); in dev the ``cos-stable`` family.
 
     Front: with the stack's edge, the edge owns the backend service (Cloud Armor) and the HTTPS front; without
-    it, the group gets its own (``lb.py``): HTTPS on the stack's ``domain`` if it has one, else plain HTTP.
+    it, the group gets its own (``lb.py``): HTTPS on the stack's ``domain`` (Google-managed certificate) or with
+    ``https_certificate`` (a certificate of yours, see ``lb.certificate_args``), else plain HTTP.
 
     Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``, ``datastore_access``,
     ``registry_access``, ``template``, ``health_check``, ``group``, ``autoscaler``, and without an edge
@@ -227,10 +230,11 @@ class Servers(GcpComponent):
                     "max_surge_fixed": network.zones,
                     "max_unavailable_fixed": 0,
                 },
+                target_size=app.min_replicas,  # created with VMs, so the wait below watches them come up
                 wait_for_instances=True,
                 wait_for_instances_status="UPDATED",
             ),
-            opts=self.opts(),
+            opts=self.opts(ignore_changes=["targetSize", "distributionPolicyZones"]),
         )
         self.autoscaler = gcp.compute.RegionAutoscaler(
             f"{name}-autoscaler",
@@ -249,6 +253,10 @@ class Servers(GcpComponent):
             ),
             opts=self.opts(),
         )
+        # The app container's output, which docker's gcplogs driver sends to the project's _Default bucket.
+        self.log_queries = {"app": LogQuery(filter=(
+            f'resource.type="gce_instance" AND log_id("gcplogs-docker-driver") AND '
+            f'jsonPayload.instance.name=~"^{self.group_name}-"'))}  # fmt: skip
         self.backend: gcp.compute.BackendService | None = None
         self.frontend: Frontend | None = None
         self.endpoint: pulumi.Output[str] | None = None
@@ -257,10 +265,17 @@ class Servers(GcpComponent):
             self.backend = group_backend(
                 self, purpose, group=self.group.instance_group, health_check=self.health_check.id
             )
+            certificate = (
+                certificate_args(spec.https_certificate, "components.servers.https_certificate")
+                if spec.https_certificate else None
+            )  # fmt: skip
             self.frontend = frontend(
-                self, purpose=purpose, default_service=self.backend.id, domain=args.domain, dns_zone=args.dns_zone
-            )
+                self, purpose=purpose, default_service=self.backend.id, domain=args.domain, dns_zone=args.dns_zone,
+                certificate=certificate,
+            )  # fmt: skip
             self.endpoint = self.frontend.url
+            self.log_queries["load_balancer"] = LogQuery(filter=(
+                f'resource.type="http_load_balancer" AND resource.labels.url_map_name="{self.frontend.url_map_name}"'))
         self.finish(
             {"endpoint": self.endpoint, "group": self.group.instance_group, "service_account": identity.email}
         )
@@ -271,9 +286,7 @@ class Servers(GcpComponent):
             return spec.os_image, False
         if not prod:
             return COS_IMAGE, False
-        image = gcp.compute.get_image_output(
-            family=COS_FAMILY, project=COS_PROJECT, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
+        image = gcp.compute.get_image_output(family=COS_FAMILY, project=COS_PROJECT, opts=self.invoke_opts())
         return image.self_link, True
 
 
@@ -281,12 +294,14 @@ def build(ctx: BuildContext) -> Built:
     """The app on a regional group of VMs; behind the edge's load balancer, or its own; ``endpoint`` is its URL."""
     servers = Servers(
         ctx.name,
-        ServersArgs(spec=ctx.spec, stack=ctx.stack.name, app=ctx.stack.app, network=ctx.component("network"),
+        ServersArgs(spec=ctx.spec, app=ctx.stack.app, network=ctx.component("network"),
                     wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring), prod=ctx.stack.prod,
                     edge=ctx.stack.has("edge"), domain=ctx.stack.domain, dns_zone=ctx.stack.dns_zone,
                     **stack_args(ctx.stack)),
     )  # fmt: skip
-    outputs = {"endpoint": servers.endpoint} if servers.endpoint is not None else {}
+    outputs: dict[str, Any] = {"endpoint": servers.endpoint} if servers.endpoint is not None else {}
+    outputs["logs"] = logs_output(ctx.stack.project or "", ctx.stack.region,
+                                  stack_log_queries(ctx.built, servers.log_queries))  # fmt: skip
     if servers.frontend is not None and servers.frontend.dns_records is not None:
         outputs["dns_records"] = servers.frontend.dns_records
     return built(servers, outputs=outputs)

@@ -15,7 +15,6 @@ from mbops.components.wiring import BuildContext, Built, Grant
 @dataclass(kw_only=True)
 class StorageArgs(GcpArgs):
     spec: StorageSpec = field(default_factory=StorageSpec)
-    stack: str = "mbops"
 
 
 def bucket_name(project: str, stack: str) -> str:
@@ -87,7 +86,7 @@ class Storage(GcpComponent):
         self.bucket = gcp.storage.Bucket(
             f"{name}-bucket",
             **bucket_args,
-            opts=self.data_opts(import_=self.adopted("bucket", f"{self.project}/{self.name_in_gcp}")),
+            opts=self.data_opts("bucket", f"{self.project}/{self.name_in_gcp}"),
         )
         self.public_prefix = spec.public_prefix
         self.bucket_name = self.bucket.name
@@ -97,7 +96,7 @@ class Storage(GcpComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The app's bucket (objectAdmin for the app's service account; the CDN's origin when the stack has one)."""
-    storage = Storage(ctx.name, StorageArgs(spec=ctx.spec, stack=ctx.stack.name, **stack_args(ctx.stack)))
+    storage = Storage(ctx.name, StorageArgs(spec=ctx.spec, **stack_args(ctx.stack)))
     return built(
         storage, env={"STORAGE_BUCKET": storage.bucket_name},
         grants=[Grant(what="bucket", target=storage.bucket_name)], outputs={"bucket": storage.bucket_name},

@@ -3,7 +3,8 @@
 Each is called where a value cannot be computed: a project's number (the Cloud CDN fill service agent and a
 budget's filter name it), the zones of a region (not every region has an ``-a`` zone), the current image of
 a public image family (prod pins it), and the deployer's client config (its access token logs the docker push
-in to Artifact Registry; the planner never has one).
+in to Artifact Registry; the planner never has one). The components gate the first three on the Google API they
+call (``GcpComponent.invoke_opts``); the planner's resources have known ids, so it answers them in a plan.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _zones(args: dict[str, Any], region: str) -> dict[str, Any]:
         "names": names,
         "project": project,
         "region": region,
-        "status": args.get("status") or "UP",
+        "status": args.get("status") or "",  # the components list every zone, whatever its status
     }
 
 
