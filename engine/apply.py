@@ -43,7 +43,7 @@ from mbops import PULUMI_PROJECT as PROJECT
 from mbops.engine.embedded import SECRET_SIG, SIG_KEY, ProgramError, Registration, run_program, unwrap
 from mbops.engine.state import PendingStep, ResourceState, StackState, StateError, StateStore, now
 from mbops.errors import DeployError, MbopsError
-from mbops.host import is_under, remove_tree, stack_roots, state_dir, stop_survivors
+from mbops.host import is_under, remove_tree, stack_roots, state_dir, stop_postgres_in, stop_survivors
 from mbops.stacks.config import Stack
 
 PROVIDER_KEY = "__provider"
@@ -679,6 +679,7 @@ def destroy(name: str, store: StateStore, *, delete_data: bool = False, on_event
             for path in state.kept_data:  # what an earlier destroy kept (checked: under the stack's folders)
                 remove_tree(path)
             for root in roots:
+                stop_postgres_in(root)  # e.g. the bootstrap server of an initdb killed with mbops
                 remove_tree(root)
             store.delete(name)
         else:

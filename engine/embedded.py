@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from google.protobuf import json_format
+from pulumi import ResourceOptions, ResourceTransformationArgs, ResourceTransformationResult
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.stack import register_stack_transformation, run_in_stack
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -229,6 +230,7 @@ def run_program(
 
         def guarded() -> None:
             try:
+                register_stack_transformation(_without_aliases)
                 program()
             except BaseException as exc:
                 failure.append(exc)
@@ -256,6 +258,21 @@ def run_program(
                     thread_loop.close()
             asyncio.set_event_loop(previous)
         return monitor.record
+
+
+def _without_aliases(args: ResourceTransformationArgs) -> ResourceTransformationResult | None:
+    """A resource's options without its aliases: this engine matches no aliases against recorded state.
+
+    The SDK turns each alias into a chain of Outputs and tasks (a URN per alias, computed even when the
+    monitor takes alias specs), and every azure-native resource carries one alias per API version of its
+    type (10-40): on Azure that was over half of a plan's evaluation. Aliases only say which recorded URNs a
+    resource was known by; a plan records none and the local state keys resources by URN alone.
+    """
+    if not args.opts.aliases:
+        return None
+    opts = ResourceOptions.merge(args.opts, None)
+    opts.aliases = None
+    return ResourceTransformationResult(args.props, opts)
 
 
 def _unretrieved_is_reported(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -209,7 +209,11 @@ def chown_tree(path: str | Path, owner: str) -> None:
 def remove_tree(path: str | Path) -> None:
     target = Path(path)
     if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
+        try:
+            shutil.rmtree(target)
+        except OSError:  # a process still wrote a file into it (one that is stopping): once more
+            time.sleep(0.2)
+            shutil.rmtree(target, ignore_errors=False)
     else:
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
@@ -333,6 +337,32 @@ def postmaster(data_dir: Path) -> PostgresServer | None:
     except OSError:
         return None
     return PostgresServer(pid, started) if Path(cwd) == data_dir else None
+
+
+def postgres_in(folder: Path) -> list[tuple[int, int]]:
+    """The PostgreSQL processes (pid, start time) working in ``folder`` or below it: a backend runs in its data
+    directory, so this finds the bootstrap server an interrupted ``initdb`` left writing. Nothing else is
+    matched (a shell that happens to sit in the folder is not ours to stop)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{entry.name}/comm").read_text().strip() != "postgres":
+                continue
+            cwd = Path(os.readlink(f"/proc/{entry.name}/cwd").removesuffix(" (deleted)"))
+        except OSError:
+            continue  # gone, or not ours to read
+        started = start_time(int(entry.name))
+        if started is not None and (cwd == folder or folder in cwd.parents):
+            found.append((int(entry.name), started))
+    return found
+
+
+def stop_postgres_in(folder: str | Path) -> None:
+    """Stop every PostgreSQL process working in ``folder`` (see ``postgres_in``) before the folder is removed."""
+    for pid, started in postgres_in(Path(folder).resolve()):
+        stop_postmaster(pid, started, timeout=5.0)
 
 
 def stop_postmaster(pid: int, started: int | None, timeout: float = 30.0) -> bool:

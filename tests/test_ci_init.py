@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from mbops.cli.ci import TEMPLATES
 from mbops.cli.main import cli
+from mbops.components.aws.bootstrap import BootstrapArgs
 
 REPO = Path(__file__).parent / "data" / "ci_repo"
 CLOUDS = ("aws", "gcp", "azure")
@@ -157,6 +158,7 @@ def test_github_workflow_shape(generated: dict[tuple[str, str], Path]) -> None:
         if cloud == "aws":
             assert auth["aws-actions/configure-aws-credentials"] == {
                 "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "role-session-name": "mbops-${{ github.run_id }}",
+                "role-duration-seconds": 3600 * BootstrapArgs.max_session_hours,  # what the deploy role allows
                 "aws-region": "eu-west-1"}  # fmt: skip
         elif cloud == "gcp":
             assert set(auth["google-github-actions/auth"]) == {"workload_identity_provider", "service_account"}

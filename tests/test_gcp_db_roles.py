@@ -172,3 +172,26 @@ def test_the_run_token_changes_with_the_script_and_the_passwords() -> None:
     token = run_token(SETUP_SCRIPT, DATABASE, "1", "1")
     assert len(token) == 12 and token == run_token(SETUP_SCRIPT, DATABASE, "1", "1")
     assert token != run_token(SETUP_SCRIPT, DATABASE, "1", "2")
+
+
+def test_the_example_app_verifies_cloud_sql_against_its_ca(cloud_sql_like: dict[str, str]) -> None:
+    """The app connects as its role with verify-ca and DATABASE_CA_CERT (libpq needs the CA as a file)."""
+    from examples.notes_app.config import load_config
+    from examples.notes_app.db import Database, DatabaseUnavailable
+
+    assert _run_setup(cloud_sql_like).returncode == 0
+    env = {"DATABASE_URL": cloud_sql_like["APP_URL"], "DATABASE_CA_CERT": cloud_sql_like["DATABASE_CA_CERT"],
+           "PORT": "8080"}  # fmt: skip
+    database = Database(load_config(env))
+    try:
+        database.create_schema()
+        assert database.ping()
+    finally:
+        database.close()
+    foreign, _, _ = _ca_and_server_cert("someone-else")
+    stranger = Database(load_config({**env, "DATABASE_CA_CERT": foreign}))
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            stranger.create_schema(wait_seconds=1)
+    finally:
+        stranger.close()

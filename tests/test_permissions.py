@@ -320,3 +320,17 @@ def test_aws_policy_sets_up_access_log_deliveries() -> None:
     custom = {a for s in _statements(deployer_policy([prod_with_zone("custom", "aws")]).document) for a in _actions(s)}
     assert {"lambda:InvokeFunction", "elasticloadbalancing:SetWebAcl", "wafv2:AssociateWebACL",
             "rds:CreateEventSubscription", "ec2:CreateVpcEndpoint"} <= custom  # fmt: skip
+
+
+def test_gcp_budget_permissions_go_to_the_billing_account_not_the_project_role() -> None:
+    """A project-level custom role cannot hold billing.* permissions (gcloud refuses the role): the budget's
+    permissions leave the role, and the notes say which role to grant on the billing account instead."""
+    stack = resolve(profile="managed", cloud="gcp", environment="prod", domain="api.example.com",
+                    gcp_project="acme-prod", components={"monitoring": {
+                        "notify": ["email:ops@example.com"], "budget_usd": 500,
+                        "billing_account": "012345-6789AB-CDEF01"}})  # fmt: skip
+    graph = plan(stack, with_policy=False, with_cost=False)
+    assert any(r["type"] == "gcp:billing/budget:Budget" for r in graph["resources"])
+    policy = deployer_policy([graph])
+    assert not [p for p in policy.document["includedPermissions"] if p.startswith("billing.")]
+    assert any("roles/billing.costsManager" in note and "billing.budgets.create" in note for note in policy.notes)

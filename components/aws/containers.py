@@ -14,8 +14,8 @@ from mbops.components.aws.app import app_statements, pull_statements
 from mbops.components.aws.certs import Domain
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.aws.logs import logs_output, stack_log_groups
-from mbops.components.aws.preview import readable_in_preview
 from mbops.components.base import MbopsComponent
+from mbops.components.preview import readable_in_preview
 from mbops.components.spec import AppSpec, ContainersSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError

@@ -14,8 +14,8 @@ from mbops.components.aws.cloud_init import app_host, base64_text
 from mbops.components.aws.containers import placement
 from mbops.components.aws.iam import allow, service_role, ssm_agent_statement
 from mbops.components.aws.logs import logs_output, stack_log_groups
-from mbops.components.aws.preview import PLACEHOLDER, readable_in_preview
 from mbops.components.base import MbopsComponent
+from mbops.components.preview import PLACEHOLDER, readable_in_preview
 from mbops.components.spec import AppSpec, ServersSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
 from mbops.errors import ConfigError
@@ -121,7 +121,7 @@ class Servers(MbopsComponent):
                 f"app.cpu {app.cpu:g} / app.memory_mb {app.memory_mb}: the app container runs on {instance_type} "
                 f"({vcpus} vCPU, {memory} MiB); lower them or raise components.servers.size"
             )
-        env = {"PORT": str(app.port), **wiring.env}
+        env = {"PORT": str(app.port), "AWS_REGION": args.region, **wiring.env}  # the SDKs on the VM need a region
         user_data = pulumi.Output.all(
             pulumi.Output.from_input(readable_in_preview(dict(env))),
             pulumi.Output.from_input(readable_in_preview(dict(wiring.secrets))),

@@ -15,6 +15,7 @@ from pulumi_azure_native import compute, monitor, network, operationalinsights
 from mbops.components.azure import cloudinit, vm
 from mbops.components.azure.app import AppArgs, app_args, plain_env, servers_logs
 from mbops.components.azure.common import AzureComponent
+from mbops.components.preview import readable_in_preview
 from mbops.components.spec import ServersSpec
 from mbops.components.wiring import BuildContext, Built
 
@@ -192,7 +193,7 @@ class Servers(AzureComponent):
             )  # fmt: skip
         self._logs(name, args)
         secrets, registry = args.wiring.secrets, args.registry_server
-        custom_data = pulumi.Output.all(identity.client_id, args.vault.name).apply(
+        custom_data = pulumi.Output.all(*readable_in_preview([identity.client_id, args.vault.name])).apply(
             lambda v: cloudinit.encode(cloudinit.app_server(
                 port=app.port, health_path=app.health_path, vault=v[1], client_id=v[0], secrets=secrets,
                 registry=registry,
@@ -337,7 +338,7 @@ class Servers(AzureComponent):
                 **self.args(child, **on_set, vmss_extension_name=extension["name"], **fields),
                 opts=self.opts(depends_on=previous),
             )]  # fmt: skip
-        command = pulumi.Output.all(args.identity.client_id, args.vault.name).apply(
+        command = pulumi.Output.all(*readable_in_preview([args.identity.client_id, args.vault.name])).apply(
             lambda v: cloudinit.deploy_command(vault=v[1], client_id=v[0], port=app.port,
                                                health_path=app.health_path, restart=True)
         )  # fmt: skip

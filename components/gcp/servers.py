@@ -23,6 +23,7 @@ from mbops.components.gcp.common import (
 from mbops.components.gcp.lb import Frontend, certificate_args, front_apis, frontend, group_backend
 from mbops.components.gcp.logs import LogQuery, logs_output, stack_log_queries
 from mbops.components.gcp.network import Network
+from mbops.components.preview import readable_in_preview
 from mbops.components.spec import AppSpec, ServersSpec
 from mbops.components.wiring import AppWiring, BuildContext, Built
 
@@ -148,7 +149,9 @@ class Servers(GcpComponent):
         identity = app_identity(self, args.stack, "vm", wiring)
         self.service_account = identity.account
         secrets = {k: ref.version.name for k, ref in wiring.secrets.items()}
-        user_data = pulumi.Output.all(image=args.image, env=wiring.env, secrets=secrets).apply(
+        env = {"GOOGLE_CLOUD_PROJECT": self.project, **wiring.env} if self.project else wiring.env  # for the SDKs
+        shown = readable_in_preview({"image": args.image, "env": env, "secrets": secrets})
+        user_data = pulumi.Output.all(**shown).apply(
             lambda v: cloud_init(app, v["image"], v["env"], v["secrets"], self.region)
         )
         # The group's and its instances' name (alert filters and the instances' label use it).

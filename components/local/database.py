@@ -71,6 +71,7 @@ from mbops.host import (
     private_dir,
     remove_tree,
     same_process,
+    stop_postgres_in,
     stop_postmaster,
 )
 
@@ -230,6 +231,7 @@ class PostgresProvider(LocalProvider):
         # The data is about to go: no need for the shutdown checkpoint of a clean (fast) stop.
         self._stop(props, mode="immediate" if props.get("delete_data") else "fast")
         if props.get("delete_data"):
+            stop_postgres_in(props["cluster_dir"])  # e.g. the bootstrap server of an interrupted initdb
             remove_tree(props["cluster_dir"])
 
     def problems(self, outs: dict[str, Any]) -> list[str]:
@@ -284,6 +286,7 @@ class PostgresProvider(LocalProvider):
         # initdb into a folder of its own, renamed when complete: a killed initdb leaves no half cluster behind
         # under the real name (and the next create starts it over).
         building = root / "data.init"
+        stop_postgres_in(building)  # an interrupted initdb's bootstrap server may still write there
         remove_tree(building)
         if data.is_dir() and not any(data.iterdir()):
             data.rmdir()  # an empty data folder (made by an older mbops before initdb ran)
@@ -325,6 +328,7 @@ class PostgresProvider(LocalProvider):
             fcntl.flock(lock, fcntl.LOCK_EX)  # one initdb at a time; the others wait and copy its result
             if not (template / "PG_VERSION").exists():
                 building = base / f"{template.name}.init"
+                stop_postgres_in(building)
                 remove_tree(building)
                 private_dir(building, owner=user)
                 self._initdb(props, building)

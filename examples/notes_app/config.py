@@ -13,6 +13,8 @@ Variables:
   Without either the ``/files`` endpoints answer 503.
 - ``REDIS_URL`` (optional): ``redis://host:port/db``; caches ``GET /notes/{id}`` when ``redis`` is installed.
   ``REDIS_CA_CERT`` (optional): the PEM certificate(s) a ``rediss://`` server is verified with (Memorystore).
+- ``DATABASE_CA_CERT`` (optional): the PEM certificate(s) the PostgreSQL server is verified with (Cloud SQL's own
+  CA, with ``sslmode=verify-ca`` in ``DATABASE_URL``).
 - ``<NAME>_SECRET_ARN`` (AWS Lambda, which injects no secrets): ``NAME`` is read from Secrets Manager at start,
   see :mod:`.aws`.
 - ``APP_GREETING`` (optional): any string, echoed by ``GET /``.
@@ -94,6 +96,7 @@ class Config:
     log_level: str = "info"
     documents: DocumentStore | None = None
     redis_ca_cert: str | None = None
+    database_ca_cert: str | None = None
 
     @property
     def notes_kind(self) -> str:
@@ -145,6 +148,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         log_level=log_level or "info",
         documents=documents,
         redis_ca_cert=env.get("REDIS_CA_CERT", "").strip() or None,
+        database_ca_cert=env.get("DATABASE_CA_CERT", "").strip() or None,
     )
 
 

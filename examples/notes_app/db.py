@@ -8,7 +8,9 @@ text so both engines return identical values.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -64,6 +66,7 @@ class Database:
         self._url = config.database_url
         self._sqlite_path = config.sqlite_path
         self._psycopg: Any = None
+        self._tls: dict[str, str] = {}
         self._pool: Any = None
         self._errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
         if self.kind == "postgresql":
@@ -75,11 +78,12 @@ class Database:
                     f"DATABASE_URL is PostgreSQL but {exc.name} is not installed: pip install 'psycopg[binary,pool]'"
                 ) from exc
             self._psycopg = psycopg
+            self._tls = {"sslrootcert": _ca_file(config.database_ca_cert)} if config.database_ca_cert else {}
             self._pool = ConnectionPool(
                 config.database_url,
                 min_size=1,
                 max_size=POOL_MAX,
-                kwargs={"connect_timeout": 5},
+                kwargs={"connect_timeout": 5, **self._tls},
                 check=ConnectionPool.check_connection,
                 open=False,
                 name="notes_app",
@@ -103,7 +107,7 @@ class Database:
                 with self._pool.connection(timeout=timeout) as conn:
                     yield conn
             elif self._psycopg is not None:  # ``with conn``: commit or roll back, then close
-                with self._psycopg.connect(self._url, connect_timeout=max(1, round(timeout))) as conn:
+                with self._psycopg.connect(self._url, connect_timeout=max(1, round(timeout)), **self._tls) as conn:
                     yield conn
             else:
                 with closing(self._sqlite(timeout)) as conn, conn:  # ``with conn``: commit or roll back
@@ -188,3 +192,11 @@ class Database:
         with self._connection() as conn:
             cur = conn.execute(self._sql("DELETE FROM notes WHERE id = ?"), (note_id,))
             return cur.rowcount > 0
+
+
+def _ca_file(pem: str) -> str:
+    """``DATABASE_CA_CERT`` written to a private file (libpq reads the CA from a file: ``sslrootcert``)."""
+    fd, path = tempfile.mkstemp(prefix="notes-db-ca-", suffix=".pem")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(pem if pem.endswith("\n") else pem + "\n")
+    return path
