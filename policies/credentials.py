@@ -28,7 +28,7 @@ ALWAYS_SECRET = frozenset({"DATABASE_URL"})
 CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@\"']+:[^/\s@\"']+@", re.IGNORECASE)
 SECRET_REFERENCE = re.compile(
     r"^(arn:aws[a-z-]*:(secretsmanager|ssm|kms):|projects/[^/]+/secrets/|https://[^/]+\.vault\.azure\.net/"
-    r"|@Microsoft\.KeyVault\(|secretref:|\$\{|\$\()",
+    r"|@Microsoft\.KeyVault\(|secretref:|\$\{|\$\(|(awskms|gcpkms|azurekeyvault|hashivault)://)",
     re.IGNORECASE,
 )
 # Shapes that are credentials wherever they appear (high precision: safe on any value, even computed ones).

@@ -370,6 +370,9 @@ CASES = [
         "LOG_LEVEL": "debug", "API_BASE_URL": "https://api.example.com/v1", "FEATURES": "search,upload",
         "GIT_SHA": "3f2a9c1d5e7b8a0f4c6d2e1b9a8c7d6e5f4a3b2c", "CLIENT_ID": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
         "MAX_CONNECTIONS_PER_HOST": "MaxConnectionsPerHost1000"}}}),
+    P("app-env-key-references-are-fine", "gcp", SECRETS, "quiet", "", "managed", {"app": {"env": {
+        "PULUMI_SECRETS_PROVIDER": "gcpkms://projects/acme/locations/global/keyRings/mbops/cryptoKeys/state",
+        "UPLOAD_KEY": "awskms://alias/uploads?region=eu-west-1"}}}),
 ]  # fmt: skip
 
 
