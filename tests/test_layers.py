@@ -24,8 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"mbops", "components", "stacks", "policies", "cost"},
     "cli": {"mbops", "components", "stacks", "policies", "cost", "engine"},
 }
-# Within components: the clouds never import each other; only the neutral modules are shared.
-NEUTRAL_COMPONENTS = {"base", "spec", "wiring", "secret_values", "image", "dockerignore"}
+# Within components: the clouds never import each other; only the neutral modules (components/*.py) are shared.
+NEUTRAL_COMPONENTS = {p.stem for p in (ROOT / "components").glob("*.py")}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
