@@ -280,6 +280,12 @@ def test_a_state_folder_that_other_users_can_change_is_refused(tmp_path: Path) -
         StateStore(open_parent / "state").save(StackState(stack="s1"))
     assert not (open_parent / "state").exists()
 
+    deep = open_parent / "team" / "ops"  # a private-looking folder two levels under the open one: still refused
+    deep.mkdir(parents=True, mode=0o700)
+    with pytest.raises(ConfigError, match=r"can be written by other users \(mode 0777\)"):
+        StateStore(deep / "state").save(StackState(stack="s1"))
+    assert not (deep / "state").exists()
+
     sticky = tmp_path / "sticky"  # like /tmp: others may add entries, but not rename or remove ours
     sticky.mkdir()
     os.chmod(sticky, 0o1777)

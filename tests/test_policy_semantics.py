@@ -202,6 +202,8 @@ CASES = [
           {"protocol": "tcp", "fromPort": 3306, "toPort": 3306}]}, "ports")),
     P("gcp-firewall-halves-all-ports", "gcp", NET, "fires", "22 (SSH)", "custom",
       over("network", "allow_iap_ssh", source_ranges=HALVES, allows=[{"protocol": "tcp", "ports": ["0-65535"]}])),
+    P("gcp-firewall-ipv6-halves", "gcp", NET, "fires", "22 (SSH)", "custom",
+      over("network", "allow_iap_ssh", source_ranges=HALVES6, allows=[{"protocol": "tcp", "ports": ["22"]}])),
     P("gcp-firewall-lower-case-direction-upper-protocol", "gcp", NET, "fires", "22 (SSH)", "custom",
       over("network", "allow_iap_ssh", direction="ingress", source_ranges=SIXTEENTHS,
            allows=[{"protocol": "TCP", "ports": ["22"]}])),
@@ -223,6 +225,8 @@ CASES = [
           "match": {"srcIpRanges": HALVES, "layer4Configs": [{"ipProtocol": "tcp", "ports": ["5432"]}]}}, "p")),
     P("azure-nsg-halves", "azure", NET, "fires", "22 (SSH)", "custom",
       over("network", "nsg_app", security_rules=[nsg_rule("halves", 100, HALVES)])),
+    P("azure-nsg-ipv6-halves", "azure", NET, "fires", "22 (SSH)", "custom",
+      over("network", "nsg_app", security_rules=[nsg_rule("halves6", 100, HALVES6)])),
     P("azure-nsg-lower-case-enums", "azure", NET, "fires", "3389 (RDP)", "custom",
       over("network", "nsg_app", security_rules=[
           nsg_rule("lower", 100, ["0.0.0.0/0"], access="allow", direction="inbound", protocol="TCP",
