@@ -124,8 +124,6 @@ def up(ref: StackRef, yes: bool, port: int | str | None, as_json: bool) -> None:
     """
     stack, target = ref.stack, ref.target()
     if port == "auto":
-        if not hasattr(target, "port_auto"):
-            raise ConfigError("--port auto: only the local cloud picks a free port; give --port N or app.port")
         target.port_auto = True
     elif port is not None:
         stack = stack.model_copy(update={"app": stack.app.model_copy(update={"port": port})})

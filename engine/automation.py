@@ -236,12 +236,13 @@ def provider_config(stack: Stack) -> dict[str, str]:
 
 
 def stack_config(
-    stack: Stack, *, env: Mapping[str, str] | None = None, require_secrets: bool = True
+    stack: Stack, *, env: Mapping[str, str] | None = None, require_secrets: bool = True, port_auto: bool = False
 ) -> dict[str, auto.ConfigValue]:
     """The stack's Pulumi config: provider keys, ``mbops:*`` keys, and the app's secrets as one secret value.
 
     ``app.secret_env`` {NAME: "env:VAR"} is read from the environment now; a missing variable is a ConfigError
-    (or skipped with ``require_secrets=False``)."""
+    (or skipped with ``require_secrets=False``). ``port_auto`` (local cloud, ``up --port auto``): a busy
+    ``app.port`` moves the app to a free port (``mbops:portAuto``, set on every run so it never sticks)."""
     from pulumi.automation import ConfigValue
 
     env = os.environ if env is None else env
@@ -257,6 +258,7 @@ def stack_config(
 
         # Recorded with the stack, so a later refresh/destroy from any shell acts on the same folders.
         values["mbops:stateDir"] = str(state_dir(env.get("MBOPS_STATE_DIR")))
+        values["mbops:portAuto"] = "true" if port_auto else "false"
     config = {key: ConfigValue(value=value) for key, value in values.items()}
     secrets = secret_env_values(stack, env, require=require_secrets)
     if secrets:
@@ -559,6 +561,7 @@ def run(
     yes: bool = False,
     echo: Callable[[str], None] = print,
     delete_data: bool = False,
+    port_auto: bool = False,
 ) -> dict[str, Any]:
     """Run ``action`` (up|preview|destroy|refresh|outputs) on ``stack`` with the Pulumi CLI.
 
@@ -566,10 +569,11 @@ def run(
     up and outputs (secrets as "[secret]"), ``changes`` (op -> count) and ``result`` for the others; refresh
     adds ``drift`` (whether the live resources differed from the state). ``delete_data`` (destroy only) first
     runs an up of the program with ``release_data=True`` so data resources can be deleted, then destroys.
+    ``port_auto``: see ``stack_config``.
     """
     if delete_data and action != "destroy":
         raise ConfigError(f"delete_data: only `destroy` deletes data, not `{action}`")
-    return _execute(action, stack, backend=backend, yes=yes, echo=echo, delete_data=delete_data)
+    return _execute(action, stack, backend=backend, yes=yes, echo=echo, delete_data=delete_data, port_auto=port_auto)
 
 
 def stack_outputs(stack: Stack, *, backend: str | None = None, show_secrets: bool = False) -> dict[str, Any]:
@@ -601,7 +605,7 @@ def drift_of(changes: Mapping[str, int]) -> bool:
 
 def _execute(
     action: str, stack: Stack, *, backend: str | None, yes: bool, echo: Callable[[str], None],
-    show_secrets: bool = False, delete_data: bool = False,
+    show_secrets: bool = False, delete_data: bool = False, port_auto: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     from pulumi import automation as auto
 
@@ -634,7 +638,7 @@ def _execute(
         if action in ("up", "preview"):
             ws = auto.create_or_select_stack(name, project_name=PROJECT, program=program, opts=opts)
             # A preview may run without the app's secrets (the program plans a placeholder); up may not.
-            ws.set_all_config(stack_config(stack, require_secrets=action == "up"))
+            ws.set_all_config(stack_config(stack, require_secrets=action == "up", port_auto=port_auto))
         else:
             ws = auto.select_stack(name, project_name=PROJECT, program=program, opts=opts)
         if action == "outputs":

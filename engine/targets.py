@@ -91,12 +91,15 @@ class Target(ABC):
     """The commands every target runs; ``up`` and ``destroy`` hold the guards before the engine runs."""
 
     name: str = ""
+    port_auto: bool = False  # `up --port auto`: a busy app.port moves a local app to a free port (with a notice)
 
     def up(self, stack: Stack, *, progress: Progress, yes: bool = False, confirm: Confirm | None = None) -> Outcome:
         """Plan the stack, stop on a mandatory policy violation (exit 3), then deploy it.
 
         A stack recorded as prod becomes dev only when asked explicitly and confirmed (a prompt, or ``yes``).
         """
+        if self.port_auto and stack.cloud != "local":
+            raise ConfigError("--port auto: only the local cloud picks a free port; give --port N or app.port")
         guard_environment(stack, self.recorded(stack), yes=yes, confirm=confirm)
         graph = self.check_policies(stack, progress)
         return self._up(stack, progress=progress, yes=yes, confirm=confirm, plan=graph)
@@ -358,8 +361,9 @@ class PulumiTarget(Target):
 
     name = "pulumi"
 
-    def __init__(self, backend: str | None = None) -> None:
+    def __init__(self, backend: str | None = None, *, port_auto: bool = False) -> None:
         self.backend = backend
+        self.port_auto = port_auto  # `up --port auto` of a local stack: a busy app.port moves the app
 
     def _run(self, action: str, stack: Stack, progress: Progress, **kwargs: Any) -> Outcome:
         from mbops.engine import automation
@@ -379,7 +383,7 @@ class PulumiTarget(Target):
         from mbops.engine.automation import pulumi_command
 
         pulumi_command(f"mbops up --cloud {stack.cloud}")  # a missing CLI fails at once, before the plan
-        return self._run("up", stack, progress, yes=yes)
+        return self._run("up", stack, progress, yes=yes, port_auto=self.port_auto)
 
     def check_policies(self, stack: Stack, progress: Progress) -> dict[str, Any]:
         from mbops.engine.automation import pulumi_command

@@ -122,3 +122,8 @@ def test_preview_fail_on_mandatory_exits_3(tmp_path: Path) -> None:
     stack_file.write_text("cloud: aws\nprofile: managed\nenvironment: prod\ndomain: api.example.com\n"
                           "components:\n  monitoring: {notify: [email:ops@example.com]}\n")  # fmt: skip
     assert mbops("preview", "-f", str(stack_file), "--fail-on", "mandatory").exit_code == 0
+
+
+def test_port_auto_is_for_the_local_cloud_only() -> None:
+    result = mbops("up", "--cloud", "aws", "--port", "auto", "--yes")
+    assert result.exit_code == 2 and "only the local cloud picks a free port" in result.output, result.output

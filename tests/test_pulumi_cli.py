@@ -238,7 +238,7 @@ def test_mbops_cli_drives_a_local_stack_on_the_pulumi_engine(real: dict[str, Any
     flags = ["--engine", "pulumi", "--cloud", "local", "--backend", backend, "-n", "pcli-cli"]
     stack = resolve(profile="managed", cloud="local", name="pcli-cli")
     real["deployed"].append((stack, backend))
-    up = mbops("up", *flags, "--yes", "--json")
+    up = mbops("up", *flags, "--yes", "--json", "--port", "auto")  # 8080 may be taken on this machine
     assert up.exit_code == 0, up.output
     endpoint = json.loads(mbops("outputs", *flags, "--json").output)["endpoint"]
     assert http("GET", f"{endpoint}/healthz")[1]["status"] == "ok"
