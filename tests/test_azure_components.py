@@ -417,7 +417,8 @@ def test_cloud_init_fetches_secrets_and_the_deployment_at_boot_and_embeds_neithe
         port=8080, health_path="/healthz", vault="kv-x", client_id="cid", secrets={"DATABASE_URL": "database-url"},
     )  # fmt: skip
     assert document.startswith("#cloud-config\n") and "ssh_pwauth: false" in document
-    assert "mbops-kv-fetch kv-x cid DATABASE_URL=database-url" in document
+    assert ("ExecStartPre=/usr/local/bin/mbops-kv-fetch cid --out /run/mbops/secrets.env "
+            "DATABASE_URL=https://kv-x.vault.azure.net/secrets/database-url\n") in document
     assert "--env-file /run/mbops/secrets.env" in document and "postgresql://" not in document
     # The image and plain env come from Key Vault (app-deploy) at each start, not from custom data.
     assert "ExecStartPre=/usr/local/sbin/mbops-deploy kv-x cid app-deploy 8080 /healthz\n" in document

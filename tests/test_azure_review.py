@@ -6,11 +6,14 @@ approval against a fake ARM, the deploy tag).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from functools import cache
@@ -24,6 +27,7 @@ from mbops.components.azure import arm, cloudinit
 from mbops.components.azure.common import ROLES
 from mbops.components.azure.database import SETUP_SCRIPT
 from mbops.components.azure.servers import deploy_tag
+from mbops.engine.fakes.azure import PLAN_SUBSCRIPTION_ID as SUBSCRIPTION
 from mbops.engine.plan import plan
 from mbops.stacks.config import StackFile, resolve
 from tests.conftest import ENVIRONMENTS, PROFILES, resources
@@ -475,7 +479,7 @@ def test_entry_alerts_watch_the_apps_endpoint_and_the_database_answers(profile: 
               for a in resources(graph, "azure-native:monitor:MetricAlert") if "allOf" in a["inputs"]["criteria"]}
     for key in ("entry-5xx", "entry-latency"):
         assert alerts[key]["criteria"]["allOf"][0]["dimensions"] == [
-            {"name": "Endpoint", "operator": "Include", "values": ["[computed]"]}]  # fmt: skip
+            {"name": "Endpoint", "operator": "Include", "values": ["[computed]", "api.example.com"]}]  # fmt: skip
     health = alerts["entry-origin-health"]["criteria"]["allOf"][0]
     assert health["threshold"] == 90 and health["dimensions"][0] == {
         "name": "OriginGroup", "operator": "Include", "values": ["app"]}  # fmt: skip
@@ -531,3 +535,135 @@ def test_max_storage_gb_is_a_declared_limitation_on_flexible_server(profile: str
     assert "max_storage_gb" in limits["database"]["reason"] and limits["database"]["alternative"]
     server = one_value(reviewed(profile, "prod"), "azure-native:dbforpostgresql:Server")
     assert server["inputs"]["storage"]["autoGrow"] == "Enabled"
+
+
+# --- final review: what the VMs fetch from Key Vault ---------------------------------------------------------
+
+SECRET_URI = r"https://\S+\.vault\.azure\.net/secrets/"
+
+
+def user_data(resource: dict[str, Any], path: str) -> str:
+    """A VM's or scale set's custom data as the VM reads it (readable in a preview: see components/preview.py)."""
+    value: Any = resource["inputs"]
+    for key in path.split("."):
+        value = value[key]
+    return base64.b64decode(value).decode()
+
+
+@cache
+def checked(env: str, self_hosted: bool = False) -> dict[str, Any]:
+    """The reviewed custom plan with the policy rules run on it (the self-hosted database when asked)."""
+    fields: dict[str, Any] = {"components": {"database": {"self_hosted": self_hosted}}}
+    if env == "prod":
+        fields = {"domain": "api.example.com", "dns_zone": ZONE,
+                  "components": {"monitoring": MONITORING, "database": {"self_hosted": self_hosted}}}
+    return plan(resolve(StackFile(**fields), profile="custom", cloud="azure", environment=env), with_cost=False)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_app_vms_name_their_secrets_by_key_vault_uri_and_pass_the_plaintext_rule(env: str) -> None:
+    graph = checked(env)
+    scale_set = named(graph, "azure-native:compute:VirtualMachineScaleSet", "-vmss")
+    text = user_data(scale_set, "virtualMachineProfile.osProfile.customData")
+    assert re.search(rf"mbops-kv-fetch \S+ --out /run/mbops/secrets.env '?DATABASE_URL={SECRET_URI}database-url'?\n",
+                     text)
+    assert not [f for f in graph["policy"] if f["rule"] == "secrets-not-in-plaintext"], graph["policy"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_self_hosted_database_vm_reads_its_password_by_key_vault_uri(env: str) -> None:
+    graph = checked(env, self_hosted=True)
+    text = user_data(named(graph, "azure-native:compute:VirtualMachine", "-db-vm"), "osProfile.customData")
+    assert re.search(rf"'?P={SECRET_URI}database-password'? \| cut -d= -f2-\)", text)
+    assert not [f for f in graph["policy"] if f["rule"] == "secrets-not-in-plaintext"], graph["policy"]
+
+
+@pytest.mark.parametrize("pair", ["DATABASE_URL=database-url", "DATABASE_URL=https://attacker.example/secrets/x",
+                                  "DATABASE_URL=http://kv-x.vault.azure.net/secrets/x"])
+def test_kv_fetch_sends_the_vms_token_to_key_vault_uris_only(pair: str, tmp_path: Path) -> None:
+    script = tmp_path / "mbops-kv-fetch"
+    script.write_text(cloudinit.KV_FETCH)
+    run = subprocess.run([sys.executable, str(script), "cid", pair], capture_output=True, text=True, timeout=10)
+    assert run.returncode != 0 and "is not ENV=https://VAULT.vault.azure.net/secrets/NAME" in run.stderr
+    assert "169.254.169.254" not in run.stderr  # refused before any token was asked for
+
+
+def test_kv_fetch_writes_an_owner_only_env_file_even_without_secrets(tmp_path: Path) -> None:
+    """The app unit always passes --env-file /run/mbops/secrets.env to docker: it must exist, readable by root only."""
+    script, out = tmp_path / "mbops-kv-fetch", tmp_path / "secrets.env"
+    script.write_text(cloudinit.KV_FETCH)
+    out.write_text("STALE=1\n")
+    run = subprocess.run([sys.executable, str(script), "cid", "--out", str(out)], capture_output=True, timeout=10)
+    assert run.returncode == 0, run.stderr
+    assert out.read_text() == "" and (out.stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_what_a_self_hosted_database_vm_does_not_do_is_a_declared_limitation(env: str) -> None:
+    graph = checked(env, self_hosted=True)
+    reason = {g["kind"]: g for g in graph["limitations"]}["database"]["reason"]
+    assert "no point-in-time restore" in reason
+    assert ("ha: true is not honoured" in reason) == (env == "prod")  # prod asks for HA, dev does not
+    assert len(resources(graph, "azure-native:compute:VirtualMachine")) == 1  # one VM: nothing fails over
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_self_hosted_data_disk_is_snapshotted_daily_by_a_vault_allowed_to(env: str) -> None:
+    graph = checked(env, self_hosted=True)
+    urns = by_urn(graph)
+    disk = one_value(graph, "azure-native:compute:Disk")
+    instance = one_value(graph, "azure-native:dataprotection:BackupInstance")
+    source = instance["inputs"]["properties"]["dataSourceInfo"]
+    assert source["datasourceType"] == "Microsoft.Compute/disks"
+    assert source["resourceName"] == disk["inputs"]["diskName"]
+    assert disk["urn"] in instance["dependencies"]
+    policy = one_value(graph, "azure-native:dataprotection:BackupPolicy")["inputs"]["properties"]
+    days = resolve(StackFile(), profile="custom", cloud="azure", environment=env).spec("database").backup_retention_days
+    assert [r["trigger"]["schedule"]["repeatingTimeIntervals"] for r in policy["policyRules"] if "trigger" in r] == [
+        ["R/2024-01-01T03:00:00+00:00/P1D"]]
+    retention = next(r for r in policy["policyRules"] if r["objectType"] == "AzureRetentionRule")
+    assert retention["lifecycles"][0]["deleteAfter"]["duration"] == f"P{days}D"
+    # The vault's identity may read the disk and write snapshots in the group, propagated before the instance.
+    wait = next(urns[u] for u in instance["dependencies"] if urns[u]["type"].endswith(":RbacWait"))
+    grants = {urns[u]["inputs"]["description"]: urns[u] for u in wait["dependencies"]
+              if urns[u]["type"] == "azure-native:authorization:RoleAssignment"}
+    assert set(grants) == {"mbops: Disk Backup Reader", "mbops: Disk Snapshot Contributor"}
+    assert disk["urn"] in grants["mbops: Disk Backup Reader"]["dependencies"]  # scoped to the disk's id
+    group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-custom-{env}"
+    assert grants["mbops: Disk Snapshot Contributor"]["inputs"]["scope"] == group
+
+
+@pytest.mark.parametrize("env,release", [("dev", False), ("prod", False), ("prod", True)])
+def test_backup_soft_delete_guards_prod_recovery_points_until_the_data_is_released(env: str, release: bool) -> None:
+    fields: dict[str, Any] = {"components": {"database": {"self_hosted": True}}}
+    stack = resolve(StackFile(**fields), profile="custom", cloud="azure", environment=env)
+    graph = released(stack) if release else plan(stack, with_policy=False, with_cost=False)
+    vault = one_value(graph, "azure-native:dataprotection:BackupVault")
+    state = vault["inputs"]["properties"]["securitySettings"]["softDeleteSettings"]["state"]
+    assert state == ("On" if env == "prod" and not release else "Off")
+    assert vault["retainOnDelete"] == (not release)  # the recovery points outlive a destroy that keeps data
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_self_hosted_variants_inputs_match_the_sdk_types(env: str) -> None:
+    """The built-in plans are checked in test_input_types.py; the self-hosted database is not a built-in profile."""
+    from mbops.engine.schema_check import check_graph
+
+    assert check_graph(checked(env, self_hosted=True)) == []
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_entry_alerts_match_the_custom_domain_as_well_as_the_endpoint_host(profile: str) -> None:
+    """Requests come in on the custom domain (the azurefd.net host is not linked): whichever host Front Door
+    reports in the Endpoint dimension, the 5xx and latency alerts see them; the saas CDN endpoint stays out."""
+    graph = reviewed(profile, "prod")
+    edge_host = named(graph, "azure-native:cdn:AFDEndpoint", "edge-endpoint")
+    for alert in (a for a in resources(graph, "azure-native:monitor:MetricAlert") if a["name"].endswith(
+            ("entry-5xx", "entry-latency"))):
+        urns = set(alert["dependencies"])
+        (dimension,) = alert["inputs"]["criteria"]["allOf"][0]["dimensions"]
+        assert dimension["values"][1:] == ["api.example.com"] and edge_host["urn"] in urns
+        assert not any(u.endswith("-cdn-endpoint") for u in urns)
+    dev = reviewed(profile, "dev")  # no domain, no edge: the dev entry (if any) is matched on its own host only
+    for alert in (a for a in resources(dev, "azure-native:monitor:MetricAlert") if a["name"].endswith("entry-5xx")):
+        assert len(alert["inputs"]["criteria"]["allOf"][0]["dimensions"][0]["values"]) == 1

@@ -17,9 +17,13 @@ from collections.abc import Mapping
 
 import yaml
 
-KV_FETCH = '''#!/usr/bin/env python3
-"""mbops-kv-fetch VAULT CLIENT_ID ENV=secret...: print ENV=value lines from Key Vault (managed identity)."""
-import json, sys, time, urllib.parse, urllib.request
+KV_FETCH = r'''#!/usr/bin/env python3
+"""mbops-kv-fetch CLIENT_ID [--out FILE] ENV=SECRET_URI...: ENV=value lines from Key Vault (managed identity).
+
+SECRET_URI is a secret's versionless URI (https://VAULT.vault.azure.net/secrets/NAME); the identity's token is
+sent to Key Vault hosts only. The lines go to FILE (mode 0600, replaced whole) or to stdout.
+"""
+import json, os, sys, time, urllib.parse, urllib.request
 
 def get(url, headers):
     for attempt in range(30):  # role assignments can take minutes to propagate
@@ -31,17 +35,38 @@ def get(url, headers):
             time.sleep(min(2 ** attempt, 30))
     sys.exit(f"mbops-kv-fetch: giving up on {url.split('?')[0]}")
 
-vault, client_id, *pairs = sys.argv[1:]
+def secret_uri(pair):
+    env, _, uri = pair.partition("=")
+    parts = urllib.parse.urlsplit(uri)
+    if not (env and parts.scheme == "https" and (parts.hostname or "").endswith(".vault.azure.net")
+            and parts.path.startswith("/secrets/") and not parts.query):
+        sys.exit(f"mbops-kv-fetch: {pair!r} is not ENV=https://VAULT.vault.azure.net/secrets/NAME")
+    return env, uri
+
+client_id, *rest = sys.argv[1:] or [""]
+out = None
+if rest[:1] == ["--out"]:
+    out, rest = rest[1], rest[2:]
+pairs = [secret_uri(pair) for pair in rest]
 query = urllib.parse.urlencode({"api-version": "2018-02-01", "resource": "https://vault.azure.net",
                                 "client_id": client_id})
 IMDS = "http://169.254.169.254/metadata/identity/oauth2/token"
-token = get(f"{IMDS}?{query}", {"Metadata": "true"})["access_token"]
-for pair in pairs:
-    env, name = pair.split("=", 1)
-    value = get(f"https://{vault}.vault.azure.net/secrets/{name}?api-version=7.4",
-                {"Authorization": f"Bearer {token}"})["value"]
-    print(f"{env}={value}")
+token = get(f"{IMDS}?{query}", {"Metadata": "true"})["access_token"] if pairs else ""
+headers = {"Authorization": f"Bearer {token}"}
+lines = [f"{env}={get(uri + '?api-version=7.4', headers)['value']}" for env, uri in pairs]
+text = "".join(line + "\n" for line in lines)
+if out is None:
+    sys.stdout.write(text)
+else:
+    with open(out + ".new", "w", opener=lambda p, f: os.open(p, f, 0o600)) as handle:
+        handle.write(text)
+    os.replace(out + ".new", out)
 '''
+
+
+def secret_uri(vault: str, name: str) -> str:
+    """A Key Vault secret's versionless URI: how VMs name the secrets they fetch (never by value)."""
+    return f"https://{vault}.vault.azure.net/secrets/{name}"
 
 
 ACR_LOGIN = '''#!/usr/bin/env python3
@@ -166,8 +191,8 @@ def app_server(
     login = "/bin/true"
     if registry:
         login = f"/usr/local/bin/mbops-acr-login {shlex.quote(registry)} {shlex.quote(client_id)}"
-    pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(secrets.items()))
-    fetch = f"/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} {pairs}".rstrip()
+    pairs = "".join(f" {shlex.quote(f'{k}={secret_uri(vault, v)}')}" for k, v in sorted(secrets.items()))
+    fetch = f"/usr/local/bin/mbops-kv-fetch {shlex.quote(client_id)} --out /run/mbops/secrets.env{pairs}"
     deploy = deploy_command(vault=vault, client_id=client_id, port=port, health_path=health_path, restart=False)
     login_unit = f"""[Unit]
 Description=mbops: docker login to the stack's registry with the app identity
@@ -191,7 +216,7 @@ RuntimeDirectory=mbops
 RuntimeDirectoryMode=0700
 UMask=0077
 ExecStartPre={deploy}
-ExecStartPre=/bin/sh -c '{fetch} > /run/mbops/secrets.env'
+ExecStartPre={fetch}
 ExecStartPre=-/usr/bin/docker rm -f app
 ExecStart=/bin/sh -c 'exec /usr/bin/docker run --rm --name app -p {port}:{port} --log-driver journald \\
   --log-opt tag=mbops-app \\
@@ -260,8 +285,8 @@ echo "password_encryption = scram-sha-256" >> $CONF/conf.d/mbops.conf
 cat /etc/mbops/pg_hba.extra >> $CONF/pg_hba.conf
 systemctl restart postgresql
 umask 077
-PASSWORD=$(/usr/local/bin/mbops-kv-fetch {shlex.quote(vault)} {shlex.quote(client_id)} \\
-  P={shlex.quote(password_secret)} | cut -d= -f2-)
+PASSWORD=$(/usr/local/bin/mbops-kv-fetch {shlex.quote(client_id)} \\
+  {shlex.quote("P=" + secret_uri(vault, password_secret))} | cut -d= -f2-)
 runuser -u postgres -- psql -v ON_ERROR_STOP=1 -v pw="$PASSWORD" <<'SQL'
 SELECT format('CREATE ROLE {admin} LOGIN CREATEDB CREATEROLE PASSWORD %L', :'pw') WHERE NOT EXISTS
   (SELECT FROM pg_roles WHERE rolname = '{admin}')\\gexec

@@ -27,6 +27,8 @@ ROLES: dict[str, str] = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "AcrPull": "7f951dfd-4ed3-4e3e-8cb3-2e8ae1c2b04b",
+    "Disk Backup Reader": "3e5e47e6-65f7-47ef-90b5-e5dd4d455f24",
+    "Disk Snapshot Contributor": "7efff54f-a5b4-42b5-a1c5-5411624893ce",
 }
 # Cosmos DB built-in data-plane role (SQL API), relative to the account id.
 COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"

@@ -288,6 +288,22 @@ MAX_STORAGE_GAP = Gap(
 )
 
 
+def self_hosted_gap(spec: DatabaseSpec) -> Gap:
+    """What a PostgreSQL VM does not do that the managed server does: failover (``ha``) and point-in-time
+    restore (its backups are daily disk snapshots: ``disk_backup.py``)."""
+    missing = ["no point-in-time restore (a restore is the data disk's daily snapshot)"]
+    if spec.ha:
+        missing.insert(0, "no standby or failover in another zone (ha: true is not honoured)")
+    return Gap(
+        reason=f"database.self_hosted: PostgreSQL on one VM in one zone has {' and '.join(missing)}",
+        alternative=(
+            "self_hosted: false (PostgreSQL Flexible Server) gives zone-redundant HA, point-in-time restore "
+            "and geo-redundant backups"
+        ),
+        partial=True,
+    )
+
+
 def build(ctx: BuildContext) -> Built:
     """PostgreSQL inside the VNet; the app gets ``DATABASE_URL`` from Key Vault (``database-url``)."""
     net, spec = ctx.component("network"), ctx.spec
@@ -304,6 +320,6 @@ def build(ctx: BuildContext) -> Built:
     database = Database(ctx.name, args, opts=pulumi.ResourceOptions(depends_on=[net]))
     return Built(
         component=database, secrets={"DATABASE_URL": "database-url"}, depends_on=[database],
-        gap=None if spec.self_hosted else MAX_STORAGE_GAP,
+        gap=self_hosted_gap(spec) if spec.self_hosted else MAX_STORAGE_GAP,
         outputs={"database_host": database.host, "database_name": database.database_name},
     )  # fmt: skip

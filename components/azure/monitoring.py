@@ -41,7 +41,7 @@ class Alert:
     aggregation: str
     description: str
     severity: int = 2
-    dimensions: tuple[tuple[str, pulumi.Input[str]], ...] = ()
+    dimensions: tuple[tuple[str, pulumi.Input[str] | list[pulumi.Input[str]]], ...] = ()  # name, value(s)
     window_s: int | None = None  # the evaluation window (default: thresholds.period_s)
 
 
@@ -57,6 +57,7 @@ class Watched:
     min_replicas: int
     front_door: Any = None  # the Front Door profile of the edge (or the CDN)
     entry_host: pulumi.Input[str] | None = None  # the entry's Front Door endpoint host (the profile may be shared)
+    entry_domain: str | None = None  # the custom domain on that endpoint (prod's `domain:`)
     entry_origin_group: str = "app"  # the entry's origin group on that profile
     database: Any = None
     database_sku: str | None = None
@@ -89,7 +90,10 @@ def alerts(w: Watched, spec: MonitoringSpec) -> list[Alert]:
     logs = "Syslog" if w.app_kind == "servers" else "ContainerAppConsoleLogs"
     if w.front_door is not None:
         fd, ns = w.front_door.id, "Microsoft.Cdn/profiles"
-        endpoint = (("Endpoint", w.entry_host),) if w.entry_host is not None else ()
+        # The Endpoint dimension is matched on the endpoint's azurefd.net host and on its custom domain, so the
+        # filter holds whichever host Front Door reports for a request that came in on the domain.
+        hosts = [h for h in (w.entry_host, w.entry_domain) if h is not None]
+        endpoint = (("Endpoint", hosts),) if hosts else ()
         found += [
             Alert(key="entry-5xx", scope=fd, namespace=ns, metric="Percentage5XX", operator="GreaterThan",
                   threshold=t.error_rate_pct, aggregation="Average", severity=1, dimensions=endpoint,
@@ -275,8 +279,9 @@ class Monitoring(AzureComponent):
                         criterion_type="StaticThresholdCriterion", name=alert.key, metric_name=alert.metric,
                         metric_namespace=alert.namespace, operator=alert.operator, threshold=alert.threshold,
                         time_aggregation=alert.aggregation,
-                        dimensions=[monitor.MetricDimensionArgs(name=d, operator="Include", values=[v])
-                                    for d, v in alert.dimensions],
+                        dimensions=[monitor.MetricDimensionArgs(
+                            name=d, operator="Include", values=v if isinstance(v, list) else [v],
+                        ) for d, v in alert.dimensions],
                     )],
                 ),
                 actions=[monitor.MetricAlertActionArgs(action_group_id=self.action_group.id)],
@@ -530,6 +535,7 @@ def watched(ctx: BuildContext) -> Watched:
     return Watched(
         workspace=app.log_workspace, url=url, health_path=ctx.stack.app.health_path, app_kind=kind, app=app,
         min_replicas=ctx.stack.app.min_replicas, front_door=front_door, entry_host=entry_host,
+        entry_domain=ctx.stack.domain if edge else None,
         entry_origin_group="app" if edge else "storage", database=db, database_sku=sku,
         cache=part["cache"], docdb=part["docdb"], storage=part["storage"],
         registry=part["registry"].registry if part["registry"] else None,

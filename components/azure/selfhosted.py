@@ -7,8 +7,9 @@ TLS on, scram-sha-256 logins from the app CIDRs only. The admin password never e
 reads it from Key Vault with its own identity, which may read that one secret only. The admin may create
 roles (CREATEROLE), so the app runtime's setup job creates the app's own role as on Flexible Server (a VM
 made before that change needs ``ALTER ROLE mbopsadmin CREATEROLE`` once, through Run Command).
-Backups are not managed by Azure here: snapshot the data disk (Azure Backup for disks) or run pg_dump;
-the component warns about it on every run.
+The data disk is backed up daily by Azure Backup for disks (incremental snapshots kept
+``backup_retention_days``: ``disk_backup.py``). There is no standby and no point-in-time restore (a restore is
+a whole-disk snapshot): the plan declares that as a limitation of the database kind (``database.self_hosted_gap``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pulumi_tls as tls
 from pulumi_azure_native import compute, managedidentity, network
 
 from mbops.components.azure import cloudinit, vm
+from mbops.components.preview import readable_in_preview
 from mbops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,10 +37,6 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> tuple[str, pulumi.Res
     ctx, spec, name = args.ctx, args.spec, db.prefix
     if args.data_subnet_id is None or args.data_cidr is None:
         raise ConfigError("azure: components.database.self_hosted needs components.network")
-    pulumi.log.warn(
-        "database (self_hosted): backups are not managed on azure for a VM; snapshot the data disk "
-        "(Azure Backup for disks) or schedule pg_dump"
-    )
     zone = ["1"]
     password_secret = db.store_secret(
         "password_secret", vault=args.vault, secret_name=PASSWORD_SECRET, value=db.password.result
@@ -56,12 +54,13 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> tuple[str, pulumi.Res
         key="postgres-vm-password",
         depends_on=[password_secret],
     )
+    disk_name = ctx.name("disk-pgdata", 80, unique=False)
     disk = compute.Disk(
         f"{name}-data-disk",
         **db.args(
             "data_disk",
             **db.base(
-                disk_name=ctx.name("disk-pgdata", 80, unique=False),
+                disk_name=disk_name,
                 disk_size_gb=spec.storage_gb,
                 zones=zone,
                 creation_data={"create_option": "Empty"},
@@ -73,6 +72,9 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> tuple[str, pulumi.Res
         ),
         opts=db.data_opts(protect=spec.deletion_protection),
     )
+    from mbops.components.azure.disk_backup import back_up_disk
+
+    back_up_disk(db, disk=disk, disk_name=disk_name, days=spec.backup_retention_days)
     host = static_ip(args.data_cidr)
     nic = network.NetworkInterface(
         f"{name}-nic",
@@ -96,14 +98,15 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> tuple[str, pulumi.Res
     key = tls.PrivateKey(
         f"{name}-ssh-key", **db.args("ssh_key", algorithm="RSA", rsa_bits=4096), opts=db.opts()
     )
-    custom_data = identity.client_id.apply(
-        lambda client_id: cloudinit.encode(
+    # The vault's name is an Output too (its suffix is random): both are resolved before the document is made.
+    custom_data = pulumi.Output.all(*readable_in_preview([identity.client_id, args.vault.name])).apply(
+        lambda v: cloudinit.encode(
             cloudinit.postgres_server(
                 version=spec.engine_version,
                 database=spec.database_name,
                 admin="mbopsadmin",
-                vault=args.vault.name,
-                client_id=client_id,
+                vault=v[1],
+                client_id=v[0],
                 password_secret=PASSWORD_SECRET,
                 allowed_cidrs=args.app_cidrs,
             )
