@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import pulumi
@@ -21,6 +22,15 @@ def merge_args(defaults: dict[str, Any], override: Mapping[str, Any]) -> dict[st
         else:
             merged[key] = value
     return merged
+
+
+# The ``<kind>.<child>`` / ``<kind>.*`` names this program takes over instead of creating (``StackInfo.adopt``).
+_ADOPTED: ContextVar[frozenset[str]] = ContextVar("mbops_adopted", default=frozenset())
+
+
+def set_adopted(names: frozenset[str]) -> None:
+    """Set what the components of this program adopt; the stack's build calls it before building any."""
+    _ADOPTED.set(frozenset(names))
 
 
 class MbopsComponent(pulumi.ComponentResource):
@@ -55,6 +65,18 @@ class MbopsComponent(pulumi.ComponentResource):
         """The args for child ``child``: the component's defaults with the spec's raw overrides on top."""
         self._children_built.append(child)
         return merge_args(defaults, self.spec.overrides.get(child, {}))
+
+    def adopted(self, child: str, import_id: str | None) -> str | None:
+        """``import_id`` when the stack adopts ``child`` (its ``adopt`` lists ``<kind>.<child>`` or ``<kind>.*``),
+        else None: pass it as the child's ``import_`` option.
+
+        For what outlived an earlier ``destroy`` (data kept under a fixed name) or predates the stack (a project
+        singleton): creating it again fails with "already exists"; adopting makes the next ``up`` import it.
+        Pulumi imports only a resource whose settings match the program's (else the update fails, naming the
+        differences), and ignores the option once the resource is in the stack.
+        """
+        adopt = _ADOPTED.get()
+        return import_id if f"{self.kind}.{child}" in adopt or f"{self.kind}.*" in adopt else None
 
     def finish(self, outputs: Mapping[str, Any]) -> None:
         """Check that every override named a real child, then register the component's outputs."""

@@ -102,6 +102,7 @@ class StackInfo:
     domain: str | None = None  # the app's public name (api.example.com)
     dns_zone: Any = None  # stacks.config.DnsZone: name, managed_zone (GCP), resource_group (Azure)
     release_data: bool = False  # make data resources deletable (the step before `destroy --delete-data`)
+    adopt: frozenset[str] = frozenset()  # <kind>.<child> / <kind>.*: taken over (Pulumi import), not created
 
     @property
     def prod(self) -> bool:

@@ -47,6 +47,8 @@ class Registration:
     provider: str
     deserialized: dict[str, Any]  # SDK-deserialized inputs (what mocks/providers receive)
     retain_on_delete: bool = False
+    import_id: str = ""  # the existing resource Pulumi takes over instead of creating one
+    ignore_changes: list[str] = field(default_factory=list)
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -133,6 +135,8 @@ class RecordingMonitor(mocks.MockMonitor):
             dependencies=list(request.dependencies),
             protect=bool(request.protect) if request.HasField("protect") else False,
             retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
+            import_id=request.importId,
+            ignore_changes=list(request.ignoreChanges),
             provider=request.provider,
             deserialized={},
         )

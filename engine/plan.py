@@ -105,6 +105,8 @@ def graph_of(
             "dependencies": reg.dependencies,
             "protect": reg.protect,
             "retainOnDelete": reg.retain_on_delete,
+            **({"importId": reg.import_id} if reg.import_id else {}),
+            **({"ignoreChanges": reg.ignore_changes} if reg.ignore_changes else {}),
             "op": (ops or {}).get(urn, "create"),
         })  # fmt: skip
     for gone in deleted:

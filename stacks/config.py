@@ -30,6 +30,7 @@ from mbops.stacks.regions import DEFAULT_REGION, region_problem
 
 GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+ADOPT_CHILD = re.compile(r"^([a-z][a-z0-9_]*|\*)$")  # a component's child (its override key), or * for all
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Profile = Literal["saas", "managed", "custom"]
 Cloud = Literal["local", "aws", "gcp", "azure"]
@@ -107,6 +108,11 @@ class StackFile(_Strict):
         None, pattern=DOMAIN, max_length=253, description="The app's public name, e.g. api.example.com."
     )
     dns_zone: DnsZone | None = None
+    adopt: list[str] = Field(
+        default_factory=list,
+        description="What a destroy kept (or what predates the stack) that up takes over instead of creating: "
+        "<kind>.<child> or <kind>.* (e.g. database.*, storage.bucket).",
+    )
     app: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     components: dict[str, dict[str, Any] | bool] = Field(default_factory=dict)
@@ -115,6 +121,18 @@ class StackFile(_Strict):
     usage_preset: Literal["small", "medium", "large"] | None = Field(
         None, description="Traffic and data volumes the cost model assumes (usage: overrides single values)."
     )
+
+    @field_validator("adopt")
+    @classmethod
+    def _adopt(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            kind, _, child = entry.partition(".")
+            if kind not in KINDS or not ADOPT_CHILD.match(child):
+                raise ValueError(
+                    f"'{entry}' is not <kind>.<child> or <kind>.*; kinds: {', '.join(KINDS)} (a kind's children "
+                    f"are the keys its overrides take)"
+                )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -146,6 +164,7 @@ class Stack(_Strict):
     gcp_project: str | None = None
     domain: str | None = None
     dns_zone: DnsZone | None = None
+    adopt: list[str] = Field(default_factory=list)
     app: AppSpec
     tags: dict[str, str]
     components: dict[str, SerializeAsAny[ComponentSpec]]
@@ -336,7 +355,7 @@ def resolve(
     tags = {"app": name, "env": environment, "owner": "unassigned", "managed-by": "mbops", **top.tags}
     return Stack(
         name=name, profile=profile_name, cloud=cloud, environment=environment, region=region,
-        gcp_project=gcp_project, domain=top.domain, dns_zone=top.dns_zone, app=app_spec, tags=tags,
+        gcp_project=gcp_project, domain=top.domain, dns_zone=top.dns_zone, adopt=top.adopt, app=app_spec, tags=tags,
         components=components, policy=top.policy, usage=top.usage, usage_preset=top.usage_preset, source=source,
     )  # fmt: skip
 

@@ -18,11 +18,13 @@ from types import ModuleType
 from typing import Any
 
 import pulumi
+from pydantic import ValidationError
 
+from mbops.components.base import set_adopted
 from mbops.components.secret_values import secret_env_value
 from mbops.components.wiring import APP_KINDS, AppWiring, BuildContext, Built, Gap, StackInfo
 from mbops.errors import ConfigError
-from mbops.stacks.config import Stack
+from mbops.stacks.config import Stack, StackFile, describe_errors
 
 # Build order: what others use comes first; the app after everything it is wired to.
 ORDER: tuple[str, ...] = (
@@ -96,16 +98,28 @@ def check(stack: Stack, reg: ModuleType) -> None:
         raise ConfigError(f"{where}app: {', '.join(clash)} is set by mbops on {stack.cloud}; choose another name")
 
 
+def adopt_config(config: pulumi.Config) -> frozenset[str]:
+    """The Pulumi config ``mbops:adopt`` (a list, like the stack file's ``adopt``), for ``pulumi up`` on the repo."""
+    value = config.get_object("adopt")
+    if value is None:
+        return frozenset()
+    try:
+        return frozenset(StackFile.model_validate({"adopt": value}).adopt)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors("Pulumi config mbops:adopt", exc)) from None
+
+
 def stack_info(stack: Stack, *, release_data: bool = False) -> StackInfo:
     """What components may know of the stack. ``release_data`` also comes from the Pulumi config
     ``mbops:releaseData`` (``pulumi config set mbops:releaseData true`` before a ``pulumi destroy`` that
-    should delete the data)."""
-    release_data = release_data or bool(pulumi.Config("mbops").get_bool("releaseData"))
+    should delete the data), ``adopt`` from ``mbops:adopt`` as well as the stack file."""
+    config = pulumi.Config("mbops")
+    release_data = release_data or bool(config.get_bool("releaseData"))
     return StackInfo(
         name=stack.name, cloud=stack.cloud, profile=stack.profile, environment=stack.environment,
         region=stack.region, project=stack.project if stack.cloud == "gcp" else None, tags=dict(stack.tags),
         app=stack.app, specs=dict(stack.components), source=stack.source, domain=stack.domain,
-        dns_zone=stack.dns_zone, release_data=release_data,
+        dns_zone=stack.dns_zone, release_data=release_data, adopt=frozenset(stack.adopt) | adopt_config(config),
     )  # fmt: skip
 
 
@@ -119,6 +133,7 @@ def build(stack: Stack, *, release_data: bool = False) -> BuildResult:
             f"in the stack file, --gcp-project or GOOGLE_CLOUD_PROJECT to the project you deploy to"
         )
     info = stack_info(stack, release_data=release_data)
+    set_adopted(info.adopt)
     # Read first: a missing variable stops a deploy before anything is created (a preview plans a placeholder).
     app_secrets = {name: secret_env_value(stack.app.secret_env, name) for name in sorted(stack.app.secret_env)}
     result = BuildResult()

@@ -19,7 +19,7 @@ BAD_FILES = {
     "region of another cloud": ("cloud: gcp\nregion: eastus\n", "region", "not a region of gcp"),
     "negative replicas": ("app:\n  min_replicas: -1\n", "app.min_replicas", "greater than or equal to 0"),
     "max below min": ("app:\n  min_replicas: 5\n  max_replicas: 2\n", "app", "below min_replicas"),
-    "unknown field": ("profile: managed\ncolud: aws\n", "colud", "allowed: app, cloud, components"),
+    "unknown field": ("profile: managed\ncolud: aws\n", "colud", "allowed: adopt, app, cloud, components"),
     "unknown component field": ("components:\n  database:\n    sise: large\n", "components.database.sise",
                                 "allowed: backup_retention_days"),
     "component not in profile": ("profile: saas\ncomponents:\n  database: {}\n", "components.database",
@@ -30,6 +30,8 @@ BAD_FILES = {
     "not a mapping": ("- a\n- b\n", "(top level)", "expected a mapping"),
     "bad size": ("components:\n  database:\n    size: huge\n", "components.database.size",
                  "'small', 'medium' or 'large'"),
+    "adopt of an unknown kind": ("adopt: [databse.*]\n", "adopt", "kinds: network, "),
+    "adopt without a child": ("adopt: [storage]\n", "adopt", "is not <kind>.<child> or <kind>.*"),
 }  # fmt: skip
 
 
