@@ -410,3 +410,145 @@ def test_the_vm_resolves_its_secret_references_at_start(tmp_path: Any) -> None:
     assert (run / "app.env").read_text() == (
         "PORT=8080\nDATABASE_URL=value-of-arn:aws:secretsmanager:eu-west-1:1:secret:db-AbC\n")
     assert (run / "app.env").stat().st_mode & 0o077 == 0
+
+
+# ---- F1 (final review): a dev and a prod stack of one name share an account ------------------------------------
+
+# The inputs that hold a name AWS sees (and may refuse twice, or hand over to a second stack).
+AWS_NAMES = ("name", "identifier", "bucket", "dashboardName", "namePrefix", "referenceName", "family")
+
+
+# Not the stack's to vary: DNS records carry the domain the stack file gives; an HTTP API's stage is ``$default``;
+# a parameter group's family is the engine's (``postgres16``).
+SHARED_NAMES = ("aws:route53/record:Record", "aws:apigatewayv2/stage:Stage", "aws:rds/parameterGroup:ParameterGroup")
+
+
+def _aws_names(graph: dict[str, Any]) -> set[str]:
+    return {str(r["inputs"][k]) for r in graph["resources"] for k in AWS_NAMES
+            if r["custom"] and r["type"] not in SHARED_NAMES and k in r["inputs"]} - {"[computed]"}  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_f1_a_dev_and_a_prod_stack_named_alike_share_no_aws_name(profile: str) -> None:
+    """Named ``shop`` in both environments, the two stacks name nothing alike in the account (RDS identifier,
+    ECR repository, bucket, table, alarms, dashboard, budget, secret prefix, WAF logs, platform application,
+    task definition family)."""
+    prod_names = _aws_names(planned_with(profile, "prod", name="shop", **DOMAIN))
+    dev_names = _aws_names(planned_with(profile, "dev", name="shop", **DOMAIN))
+    assert prod_names and dev_names and prod_names & dev_names == set()
+
+
+def test_f1_the_stacks_data_and_alarms_carry_its_environment() -> None:
+    graph = planned_with("managed", "prod", name="shop", **DOMAIN)
+    assert one(graph, "aws:rds/instance:Instance")["inputs"]["identifier"] == "shop-prod-db"
+    assert by_name(graph, "aws:s3/bucket:Bucket", "-files-bucket")["inputs"]["bucket"] == (
+        "shop-prod-123456789012-us-east-1")
+    assert one(graph, "aws:ecr/repository:Repository")["inputs"]["name"] == "shop-prod-registry"
+    assert one(graph, "aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardName"] == "shop-prod-monitoring"
+    alarms = {a["inputs"]["name"] for a in resources(graph, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms and all(a.startswith("shop-prod-monitoring-") for a in alarms)
+    assert graph["outputs"]["secrets_store"] == "mbops/shop-prod/"
+
+
+def test_f1_a_self_hosted_databases_backups_snapshot_its_own_stacks_volume_only() -> None:
+    """Data Lifecycle Manager picks volumes by tag: a dev policy must not snapshot (and expire) prod's volume."""
+    tags = {}
+    for env in ("dev", "prod"):
+        graph = planned_with("custom", env, name="shop", components={"database": {"self_hosted": True}})
+        target = one(graph, "aws:dlm/lifecyclePolicy:LifecyclePolicy")["inputs"]["policyDetails"]["targetTags"]
+        assert one(graph, "aws:ebs/volume:Volume")["inputs"]["tags"]["mbops-backup"] == target["mbops-backup"]
+        tags[env] = target["mbops-backup"]
+    assert tags == {"dev": "shop-dev-db", "prod": "shop-prod-db"}
+
+
+def test_f1_a_name_that_ends_with_its_environment_is_kept() -> None:
+    """Stacks named ``<x>-<env>`` (the default ``managed-prod``, or ``shop-prod``) keep every name they had."""
+    assert one(_plan("managed", "prod"), "aws:rds/instance:Instance")["inputs"]["identifier"] == "managed-prod-db"
+    graph = planned_with("custom", "prod", name="shop-prod", **DOMAIN)
+    assert one(graph, "aws:rds/instance:Instance")["inputs"]["identifier"] == "shop-prod-db"
+    refresh = one(graph, ASG)["inputs"]["instanceRefresh"]["preferences"]["alarmSpecification"]["alarms"]
+    alarms = {a["inputs"]["name"] for a in resources(graph, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert refresh == ["shop-prod-monitoring-entry-unhealthy-targets"] and set(refresh) <= alarms
+
+
+def test_f1_the_bucket_name_fits_s3s_63_characters() -> None:
+    name = "a" * 31 + "b"  # the longest stack name, in a region with a long name
+    graph = planned_with("managed", "dev", name=name, region="ap-southeast-4")
+    bucket = by_name(graph, "aws:s3/bucket:Bucket", "-files-bucket")["inputs"]["bucket"]
+    assert len(bucket) <= 63 and bucket.startswith("a" * 20) and bucket.endswith("-123456789012-ap-southeast-4")
+    assert bucket != by_name(planned_with("managed", "prod", name=name, region="ap-southeast-4"),
+                             "aws:s3/bucket:Bucket", "-files-bucket")["inputs"]["bucket"]  # fmt: skip
+
+
+def test_f1_a_deployed_push_application_keeps_its_name() -> None:
+    """A new platform application would drop every device endpoint registered with the old one."""
+    names = options_of(resolve(profile="saas", cloud="aws", environment="prod", name="shop"))
+    assert names["shop-push-app"]["ignoreChanges"] == ["name"]
+
+
+# ---- F2 (final review): the zones the network is spread over ----------------------------------------------------
+
+
+def test_f2_a_region_with_fewer_zones_than_asked_is_a_clear_error() -> None:
+    """us-west-1 has two zones; prod asks for three: the plan stops with the field and what is allowed (it was
+    ``list index out of range``, and a deployment failed the same way half-way)."""
+    from mbops.engine.plan import plan
+
+    with pytest.raises(Exception, match=r"components\.network\.zones: 3, but us-west-1 has 2 .* at most 2"):
+        plan(resolve(profile="managed", cloud="aws", environment="prod", region="us-west-1"),
+             with_policy=False, with_cost=False)  # fmt: skip
+    dev = planned_with("managed", "dev", region="us-west-1")
+    assert {s["inputs"]["availabilityZone"] for s in resources(dev, "aws:ec2/subnet:Subnet")} == {
+        "us-west-1a", "us-west-1b"}
+
+
+def test_f2_the_constrained_us_east_1_zone_is_left_out_by_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In an account where us-east-1a is use1-az3 (no t3, t4g, m5...), no subnet goes there."""
+    from mbops.engine.fakes import aws as fake
+    from mbops.engine.plan import plan
+
+    monkeypatch.setitem(fake.ZONE_IDS, "us-east-1", ["use1-az3", "use1-az1", "use1-az2", "use1-az4", "use1-az6",
+                                                     "use1-az5"])  # fmt: skip
+    graph = plan(resolve(profile="custom", cloud="aws", environment="prod"), with_policy=False, with_cost=False)
+    zones = [s["inputs"]["availabilityZone"] for s in resources(graph, "aws:ec2/subnet:Subnet")]
+    assert len(zones) == 6 and "us-east-1a" not in zones
+
+
+def test_f2_a_subnet_stays_in_the_zone_it_was_made_in() -> None:
+    """A zone that leaves the available list (impaired) must not move every subnet, and the database with them."""
+    subnets = resources(_plan("managed", "prod"), "aws:ec2/subnet:Subnet")
+    assert subnets and all(s["ignoreChanges"] == ["availabilityZone"] for s in subnets)
+
+
+# ---- F3 (final review): a destroy that outlasts Lambda's network interfaces -----------------------------------
+
+
+def _delete_timeouts(profile: str) -> dict[str, str]:
+    """Per resource name: the delete timeout the engine receives (not part of the graph)."""
+    from mbops.engine.embedded import RecordingMonitor, run_program
+    from mbops.stacks.program import make_program
+
+    seen: dict[str, str] = {}
+    original = RecordingMonitor.RegisterResource
+
+    def register(self: RecordingMonitor, request: Any) -> Any:
+        if request.HasField("customTimeouts"):
+            seen[request.name] = request.customTimeouts.delete
+        return original(self, request)
+
+    stack = resolve(profile=profile, cloud="aws", environment="prod")
+    RecordingMonitor.RegisterResource = register  # type: ignore[method-assign]
+    try:
+        run_program(make_program(stack), Planner(stack.region), project=PROJECT, stack=stack.name, dry_run=True)
+    finally:
+        RecordingMonitor.RegisterResource = original  # type: ignore[method-assign]
+    return seen
+
+
+@pytest.mark.parametrize("profile", ALB_PROFILES)
+def test_f3_the_bootstrap_functions_group_and_subnets_wait_for_its_interfaces(profile: str) -> None:
+    """Lambda frees a VPC function's interfaces up to 45 minutes after deleting it: `destroy --delete-data`
+    would stop on DependencyViolation after the provider's 15 (group) and 20 (subnet) minutes."""
+    timeouts = _delete_timeouts(profile)
+    assert timeouts[f"{profile}-prod-db-role-fn-sg"] == "45m"
+    assert all(timeouts[f"{profile}-prod-net-private-{i}"] == "45m" for i in (1, 2, 3))

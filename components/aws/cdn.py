@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.certs import CLOUDFRONT_REGION, Domain, alias_records, managed_certificate, stack_dns_records
+from mbops.components.aws.naming import physical
 from mbops.components.aws.waf import web_acl
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import CdnSpec, EdgeSpec
@@ -29,6 +30,7 @@ class CdnArgs:
     edge: EdgeSpec | None = None  # the stack's edge: a WAF in front of the distribution too (``waf``)
     domain: Domain | None = None  # cdn.<the stack's domain>: its own name, certificate and TLS minimum
     log_retention_days: int = 30
+    physical_name: str | None = None  # the web ACL's log group and metrics; None: the component's name
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -58,7 +60,14 @@ class Cdn(MbopsComponent):
         spec = args.spec
         waf = args.edge is not None and args.edge.waf
         self.web_acl = (
-            web_acl(self, name, args.edge, scope="CLOUDFRONT", log_retention_days=args.log_retention_days)
+            web_acl(
+                self,
+                name,
+                args.edge,
+                scope="CLOUDFRONT",
+                log_retention_days=args.log_retention_days,
+                physical=args.physical_name,
+            )
             if waf and args.edge is not None
             else None
         )
@@ -163,7 +172,7 @@ def build(ctx: BuildContext) -> Built:
         ctx.name,
         CdnArgs(spec=ctx.spec, bucket_regional_domain_name=storage.bucket_regional_domain_name,
                 public_prefix=storage.public_prefix, edge=ctx.stack.specs.get("edge"), domain=domain,
-                log_retention_days=90 if ctx.stack.prod else 30, tags=ctx.stack.tags),
+                log_retention_days=90 if ctx.stack.prod else 30, physical_name=physical(ctx), tags=ctx.stack.tags),
     )  # fmt: skip
     storage.allow_cloudfront_read(cdn.arn)
     outputs: dict[str, object] = {"cdn_url": cdn.url}

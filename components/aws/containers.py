@@ -14,6 +14,7 @@ from mbops.components.aws.app import app_statements, pull_statements
 from mbops.components.aws.certs import Domain
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.aws.logs import logs_output, stack_log_groups
+from mbops.components.aws.naming import physical
 from mbops.components.base import MbopsComponent
 from mbops.components.preview import readable_in_preview
 from mbops.components.spec import AppSpec, ContainersSpec
@@ -64,6 +65,7 @@ class ContainersArgs:
     access_logs: bool = False
     lb_deletion_protection: bool = False  # prod, unless release_data (the destroy that follows needs it off)
     region: str = "us-east-1"
+    family: str | None = None  # the task definition family's; None: the component's name
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -136,7 +138,7 @@ class Containers(MbopsComponent):
             f"{name}-task",
             **self.args(
                 "task_definition",
-                family=name,
+                family=args.family or name,
                 requires_compatibilities=["FARGATE"],
                 network_mode="awsvpc",
                 cpu=str(cpu),
@@ -269,7 +271,8 @@ def build(ctx: BuildContext) -> Built:
     containers = Containers(
         ctx.name,
         ContainersArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring),
-                       tags=ctx.stack.tags, region=ctx.stack.region, **placement(ctx, ctx.spec.https_certificate)),
+                       tags=ctx.stack.tags, region=ctx.stack.region, family=physical(ctx),
+                       **placement(ctx, ctx.spec.https_certificate)),
     )  # fmt: skip
     logs = logs_output(ctx.stack.region, stack_log_groups(ctx.built, {"app": containers.log_group.name}))
     return Built(component=containers, outputs={"endpoint": containers.endpoint, "logs": logs})

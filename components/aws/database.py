@@ -18,6 +18,7 @@ import pulumi_random as random
 from mbops.components.aws.cloud_init import postgres_host
 from mbops.components.aws.db_role import AppRole, app_role, bootstrap_security_group
 from mbops.components.aws.iam import allow, service_role, ssm_agent_statement
+from mbops.components.aws.naming import physical, physical_name
 from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import new_secret, recovery_days, secret_prefix, set_secret_value
 from mbops.components.base import MbopsComponent
@@ -43,6 +44,7 @@ class DatabaseArgs:
     availability_zone: pulumi.Input[str] | None = None  # of subnet_ids[0]: where a self-hosted VM and its disk live
     app_security_group_id: pulumi.Input[str]
     secret_prefix: str
+    identifier: str | None = None  # what AWS sees (RDS instance, its log groups, the backup tag); None: the name
     secret_recovery_days: int = 7
     region: str = "us-east-1"
     log_retention_days: int = 30
@@ -220,7 +222,7 @@ class Database(MbopsComponent):
             ),
             opts=self.opts(),
         )
-        identifier = name
+        identifier = args.identifier or name
         # RDS would create its log groups without a retention: create them first, with one.
         self.log_groups = {"database": f"/aws/rds/instance/{identifier}/postgresql"}  # the `logs` output
         log_groups = [
@@ -309,7 +311,7 @@ class Database(MbopsComponent):
                 type="gp3",
                 encrypted=True,
                 final_snapshot=args.prod,
-                tags={**tags, "Name": f"{name}-data", BACKUP_TAG: name},
+                tags={**tags, "Name": f"{name}-data", BACKUP_TAG: args.identifier or name},
             ),
             opts=self.opts(protect=not args.release_data, retain_on_delete=not args.release_data),
         )
@@ -386,7 +388,7 @@ class Database(MbopsComponent):
                 state="ENABLED",
                 policy_details={
                     "resource_types": ["VOLUME"],
-                    "target_tags": {BACKUP_TAG: name},
+                    "target_tags": {BACKUP_TAG: args.identifier or name},  # this stack's volume only
                     "schedules": [
                         {
                             "name": "daily",
@@ -410,8 +412,8 @@ def build(ctx: BuildContext) -> Built:
         DatabaseArgs(
             spec=ctx.spec, vpc_id=net.vpc_id, vpc_cidr=net.vpc.cidr_block, subnet_ids=net.private_subnet_ids,
             availability_zone=net.private_subnets[0].availability_zone,
-            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(ctx.stack.name),
-            secret_recovery_days=recovery_days(ctx.stack), region=ctx.stack.region,
+            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(physical_name(ctx.stack)),
+            identifier=physical(ctx), secret_recovery_days=recovery_days(ctx.stack), region=ctx.stack.region,
             log_retention_days=90 if ctx.stack.prod else 30, prod=ctx.stack.prod,
             release_data=ctx.stack.release_data, tags=ctx.stack.tags,
         ),

@@ -30,6 +30,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.iam import allow, service_role
+from mbops.components.aws.network import ENI_RELEASE_WAIT
 from mbops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -117,7 +118,9 @@ def bootstrap_security_group(
             ],
             tags={**owner.tags, "Name": f"{name}-role-fn"},
         ),
-        opts=owner.opts(),
+        # Lambda releases a VPC function's network interfaces up to 45 minutes after the function is gone; the
+        # group (and the subnets: ``network``) can be deleted only then.
+        opts=owner.opts(custom_timeouts=pulumi.CustomTimeouts(delete=ENI_RELEASE_WAIT)),
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.naming import physical_name
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import DocDbSpec
 from mbops.components.wiring import BuildContext, Built, Grant
@@ -62,8 +63,9 @@ class DocDb(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The DynamoDB table the app reads and writes (``DOCUMENT_TABLE``)."""
-    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, release_data=ctx.stack.release_data,
-                                      table_name=f"{ctx.stack.name}-documents", tags=ctx.stack.tags))  # fmt: skip
+    table = f"{physical_name(ctx.stack)}-documents"
+    docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, release_data=ctx.stack.release_data, table_name=table,
+                                      tags=ctx.stack.tags))  # fmt: skip
     return Built(
         component=docdb, env={"DOCUMENT_TABLE": docdb.table_name},
         grants=[Grant(what="document_db", target=docdb.table_arn)], outputs={"document_table": docdb.table_name},

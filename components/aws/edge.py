@@ -22,6 +22,7 @@ import pulumi_aws as aws
 
 from mbops.components.aws.cdn import SECURITY_HEADERS_POLICY_ID, VIEWER_TLS
 from mbops.components.aws.certs import CLOUDFRONT_REGION, Domain, alias_records, managed_certificate, stack_dns_records
+from mbops.components.aws.naming import physical
 from mbops.components.aws.serverless import ORIGIN_HEADER
 from mbops.components.aws.waf import associate, web_acl
 from mbops.components.base import MbopsComponent
@@ -45,6 +46,7 @@ class EdgeArgs:
     origin_secret: pulumi.Input[str] | None = None  # the header value the API's authorizer admits
     certificate_records: list[pulumi.Output] = field(default_factory=list)  # the ALB certificate's, to create
     log_retention_days: int = 30
+    physical_name: str | None = None  # the web ACL's log group and metrics; None: the component's name
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -67,7 +69,14 @@ class Edge(MbopsComponent):
         if args.load_balancer is not None:
             lb = args.load_balancer.load_balancer
             if spec.waf:
-                self.web_acl = web_acl(self, name, spec, scope="REGIONAL", log_retention_days=args.log_retention_days)
+                self.web_acl = web_acl(
+                    self,
+                    name,
+                    spec,
+                    scope="REGIONAL",
+                    log_retention_days=args.log_retention_days,
+                    physical=args.physical_name,
+                )
                 associate(self, name, self.web_acl, lb.arn)
             for child in ("certificate", "validation_record", "certificate_validation", "distribution"):
                 self.args(child)
@@ -75,7 +84,14 @@ class Edge(MbopsComponent):
             self.endpoint: pulumi.Output[str] = args.load_balancer.url
         else:
             if spec.waf:
-                self.web_acl = web_acl(self, name, spec, scope="CLOUDFRONT", log_retention_days=args.log_retention_days)
+                self.web_acl = web_acl(
+                    self,
+                    name,
+                    spec,
+                    scope="CLOUDFRONT",
+                    log_retention_days=args.log_retention_days,
+                    physical=args.physical_name,
+                )
             self.args("web_acl_association")
             self.distribution = self._distribution(name, args)
             target, target_zone, ipv6 = self.distribution.domain_name, self.distribution.hosted_zone_id, True
@@ -174,7 +190,7 @@ def build(ctx: BuildContext) -> Built:
             spec=ctx.spec, domain=domain, load_balancer=lb, api_endpoint=None if lb else app.endpoint,
             origin_secret=None if lb else app.origin_secret,
             certificate_records=list(lb.dns_records) if lb else [], log_retention_days=90 if ctx.stack.prod else 30,
-            tags=ctx.stack.tags,
+            physical_name=physical(ctx), tags=ctx.stack.tags,
         ),
     )  # fmt: skip
     outputs: dict[str, Any] = {"endpoint": edge.endpoint}

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 
 from mbops.components.aws.certs import CLOUDFRONT_REGION
 from mbops.components.aws.iam import allow, service_role
+from mbops.components.aws.naming import physical
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import MonitoringSpec
 from mbops.components.wiring import BuildContext, Built
@@ -40,9 +41,9 @@ DB_EVENTS = ["availability", "failover", "failure", "low storage", "maintenance"
 UNHEALTHY_TARGETS = "entry-unhealthy-targets"  # the servers' instance refresh rolls back on it, by name
 
 
-def alarm_name(stack_name: str, key: str) -> str:
-    """The CloudWatch name of a stack's alarm (``<stack>-monitoring-<key>``)."""
-    return f"{stack_name}-monitoring-{key}"
+def alarm_name(stack: str, key: str) -> str:
+    """The CloudWatch name of a stack's alarm (``<stack>-monitoring-<key>``; ``stack``: its physical name)."""
+    return f"{stack}-monitoring-{key}"
 
 
 def max_connections(instance_class: str) -> int:
@@ -88,6 +89,7 @@ class MonitoringArgs:
     budget_tag: tuple[str, str] | None = None  # the cost allocation tag the budget counts
     database_identifier: pulumi.Input[str] | None = None  # an RDS instance: its events go to the topic too
     region: str = "us-east-1"
+    physical_name: str | None = None  # what AWS names carry (alarms, dashboard, budget); None: the component's
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -114,7 +116,7 @@ class Monitoring(MbopsComponent):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
-        self._name, self._args = name, args
+        self._logical, self._name, self._args = name, args.physical_name or name, args  # _name: what AWS sees
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self._topic_policies: dict[str | None, aws.sns.TopicPolicy] = {}
         self._webhook_role: aws.iam.Role | None = None
@@ -218,7 +220,7 @@ class Monitoring(MbopsComponent):
         if self._webhook_role is None:
             groups = account.apply(lambda a: f"arn:aws:logs:*:{a}:log-group:/mbops/{self._name}/webhook-*:*")
             self._webhook_role = service_role(
-                self, f"{self._name}-webhook-role", "webhook_role", service="lambda.amazonaws.com",
+                self, f"{self._logical}-webhook-role", "webhook_role", service="lambda.amazonaws.com",
                 description=f"{self._name}: forwards alarms to webhooks", ready=self._webhook_ready,
                 statements=[allow("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], groups)],
             )  # fmt: skip
@@ -310,7 +312,7 @@ class Monitoring(MbopsComponent):
                 request_interval=30,
                 failure_threshold=3,
                 measure_latency=True,
-                reference_name=name[:28],
+                reference_name=self._name[:28],
                 tags={**self.tags, "Name": f"{name}-health"},
             ),
             opts=self.opts(),
@@ -564,6 +566,7 @@ def build(ctx: BuildContext) -> Built:
         ctx.name,
         MonitoringArgs(spec=spec, rules=rules, health_url=endpoint, health_path=ctx.stack.app.health_path,
                        budget_tag=("app", ctx.stack.tags["app"]) if "app" in ctx.stack.tags else None,
-                       database_identifier=rds, region=ctx.stack.region, tags=ctx.stack.tags),
+                       database_identifier=rds, region=ctx.stack.region, physical_name=physical(ctx),
+                       tags=ctx.stack.tags),
     )  # fmt: skip
     return Built(component=monitoring, outputs={"alerts_topic": monitoring.topic_arn})

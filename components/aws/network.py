@@ -13,6 +13,14 @@ import pulumi_aws as aws
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import NetworkSpec
 from mbops.components.wiring import BuildContext, Built
+from mbops.errors import ConfigError
+
+# Zones left out by id (the same physical zone has other letters in other accounts): us-east-1's use1-az3 has
+# none of the current instance types (t3, t4g, m5, ...), so a subnet there would fail the app's instances.
+EXCLUDED_ZONE_IDS = ("use1-az3",)
+# How long Lambda may take to release a VPC function's network interfaces: what deleting their subnets and
+# security groups waits for (the provider's defaults give up after 20 and 15 minutes).
+ENI_RELEASE_WAIT = "45m"
 
 
 @dataclass(kw_only=True)
@@ -21,6 +29,16 @@ class NetworkArgs:
     app_port: int = 8080
     region: str = "us-east-1"
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def pick_zones(names: list[str], wanted: int, region: str) -> list[str]:
+    """The first ``wanted`` of the region's available zones (as AWS lists them); a clear error when it has fewer."""
+    if len(names) < wanted:
+        raise ConfigError(
+            f"components.network.zones: {wanted}, but {region} has {len(names)} availability zones for this account "
+            f"({', '.join(names) or 'none'}); set components.network.zones to at most {len(names)}"
+        )
+    return list(names[:wanted])
 
 
 def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
@@ -42,6 +60,10 @@ class Network(MbopsComponent):
     charge. Interface endpoints (ECR, Secrets Manager, CloudWatch Logs) are not made: about 7 USD a month each
     per zone, they pay off only past a few TB a month through NAT (``overrides`` can't add resources; a stack
     that needs them adds them next to mbops).
+
+    Zones: the first ``zones`` of the region's available ones, less ``EXCLUDED_ZONE_IDS``; a region with fewer
+    is a clear error (us-west-1 has two). A subnet keeps the zone it was made in (``ignore_changes``), so a zone
+    that drops out of the list for a while (impaired) never moves the network on the next ``up``.
     """
 
     kind = "network"
@@ -50,7 +72,10 @@ class Network(MbopsComponent):
         super().__init__("aws", name, args.spec, args.tags, opts)
         spec = args.spec
         tags = self.tags
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        found = aws.get_availability_zones_output(
+            state="available", exclude_zone_ids=list(EXCLUDED_ZONE_IDS), opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        zones = found.names.apply(lambda names: pick_zones(names, spec.zones, args.region))
         public_cidrs, private_cidrs = subnet_cidrs(spec.cidr, spec.zones)
 
         self.vpc = aws.ec2.Vpc(
@@ -88,7 +113,7 @@ class Network(MbopsComponent):
         nat_gateways: list[aws.ec2.NatGateway] = []
         self._private_route_tables: list[aws.ec2.RouteTable] = []
         for i in range(spec.zones):
-            zone = zones.names[i]
+            zone = zones[i]
             public = aws.ec2.Subnet(
                 f"{name}-public-{i + 1}",
                 **self.args(
@@ -99,7 +124,7 @@ class Network(MbopsComponent):
                     map_public_ip_on_launch=False,
                     tags={**tags, "Name": f"{name}-public-{i + 1}", "tier": "public"},
                 ),
-                opts=self.opts(),
+                opts=self.opts(ignore_changes=["availability_zone"]),  # a subnet stays where it was made
             )
             aws.ec2.RouteTableAssociation(
                 f"{name}-public-{i + 1}-rta",
@@ -124,11 +149,13 @@ class Network(MbopsComponent):
                     "private_subnet",
                     vpc_id=self.vpc.id,
                     cidr_block=private_cidrs[i],
-                    availability_zone=zones.names[i],
+                    availability_zone=zones[i],
                     map_public_ip_on_launch=False,
                     tags={**tags, "Name": f"{name}-private-{i + 1}", "tier": "private"},
                 ),
-                opts=self.opts(),
+                # A VPC function's network interfaces (the database role bootstrap's) linger after it is deleted.
+                opts=self.opts(ignore_changes=["availability_zone"],
+                               custom_timeouts=pulumi.CustomTimeouts(delete=ENI_RELEASE_WAIT)),
             )
             routes = (
                 [{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_gateways[i % len(nat_gateways)].id}]

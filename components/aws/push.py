@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.naming import physical
 from mbops.components.base import MbopsComponent
 from mbops.components.secret_values import PLACEHOLDER, secret_env_value
 from mbops.components.spec import PushSpec
@@ -23,6 +24,7 @@ class PushArgs:
     spec: PushSpec = field(default_factory=PushSpec)
     credential: pulumi.Input[str]  # a Pulumi secret: FCM service account JSON, or the APNs private key
     principal: pulumi.Input[str] | None = None  # APNs only: the certificate (or the signing key id)
+    app_name: str | None = None  # the platform application's; None: the component's name
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -44,7 +46,7 @@ class Push(MbopsComponent):
         platform = PLATFORMS[spec.platform]
         app_args = self.args(
             "platform_application",
-            name=name,
+            name=args.app_name or name,
             platform=platform,
             platform_credential=pulumi.Output.secret(args.credential),
             platform_principal=args.principal,
@@ -59,7 +61,10 @@ class Push(MbopsComponent):
                 raise ConfigError(problem)
             pulumi.log.warn(f"{problem}; the plan uses a placeholder", resource=self)
             app_args["platform_principal"] = pulumi.Output.secret(PLACEHOLDER)
-        self.platform_application = aws.sns.PlatformApplication(f"{name}-app", **app_args, opts=self.opts())
+        # A stack deployed before keeps its name: a new application would drop the devices registered with it.
+        self.platform_application = aws.sns.PlatformApplication(
+            f"{name}-app", **app_args, opts=self.opts(ignore_changes=["name"])
+        )
         self.topic = aws.sns.Topic(
             f"{name}-broadcast",
             **self.args("topic", kms_master_key_id=SNS_KEY, display_name=f"{name} broadcast", tags=self.tags),
@@ -77,7 +82,8 @@ def build(ctx: BuildContext) -> Built:
     credential = secret_env_value(secret_env, spec.credential_secret, wanted_by=wanted)
     principal_name = f"{spec.credential_secret}_PRINCIPAL"
     principal = secret_env_value(secret_env, principal_name) if principal_name in secret_env else None
-    push = Push(ctx.name, PushArgs(spec=spec, credential=credential, principal=principal, tags=ctx.stack.tags))
+    push = Push(ctx.name, PushArgs(spec=spec, credential=credential, principal=principal, app_name=physical(ctx),
+                                   tags=ctx.stack.tags))  # fmt: skip
     return Built(
         component=push, env={"PUSH_PLATFORM_APP": push.app_arn},
         grants=[Grant(what="push_app", target=push.app_arn), Grant(what="push_topic", target=push.topic_arn)],

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.naming import physical
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import BuildSpec, RegistrySpec
 from mbops.components.wiring import BuildContext, Built, Grant
@@ -25,6 +26,7 @@ class RegistryArgs:
     spec: RegistrySpec = field(default_factory=RegistrySpec)
     build: BuildSpec | None = None  # the app's Dockerfile: built and pushed by digest; None for a prebuilt image
     lambda_functions: pulumi.Input[str] | None = None  # ARN pattern of the stack's functions that may pull
+    repository_name: str | None = None  # the ECR repository's; None: the component's name
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -74,7 +76,7 @@ class Registry(MbopsComponent):
             f"{name}-repo",
             **self.args(
                 "repository",
-                name=name,
+                name=args.repository_name or name,
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
                     scan_on_push=spec.scan_on_push
@@ -158,7 +160,8 @@ def build(ctx: BuildContext) -> Built:
         )
     registry = Registry(
         ctx.name,
-        RegistryArgs(spec=ctx.spec, build=build_settings(ctx), lambda_functions=functions, tags=ctx.stack.tags),
+        RegistryArgs(spec=ctx.spec, build=build_settings(ctx), lambda_functions=functions,
+                     repository_name=physical(ctx), tags=ctx.stack.tags),
     )
     # Pull rights on this repository when the app runs the image pushed here (a prebuilt app.image elsewhere
     # in ECR is granted by the app from its URI).

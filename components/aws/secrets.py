@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.naming import physical, physical_name
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import SecretsSpec
 from mbops.components.wiring import BuildContext, Built, StackInfo
@@ -98,6 +99,7 @@ class SecretsArgs:
     spec: SecretsSpec = field(default_factory=SecretsSpec)
     prefix: str
     values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    group_name: str | None = None  # the resource group's (``<group_name>-store``); None: the component's name
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -126,7 +128,7 @@ class Secrets(MbopsComponent):
             f"{name}-store",
             **self.args(
                 "group",
-                name=f"{name}-store",
+                name=f"{args.group_name or name}-store",
                 description=f"Secrets of the stack, named {args.prefix}*",
                 resource_query={"type": "TAG_FILTERS_1_0", "query": json.dumps(query)},
                 tags=self.tags,
@@ -156,8 +158,8 @@ class Secrets(MbopsComponent):
 def build(ctx: BuildContext) -> Built:
     """The stack's secret store, holding ``app.secret_env`` (the app reads them by ARN)."""
     secrets = Secrets(
-        ctx.name, SecretsArgs(spec=ctx.spec, prefix=secret_prefix(ctx.stack.name), values=ctx.app_secrets,
-                              tags=ctx.stack.tags),
+        ctx.name, SecretsArgs(spec=ctx.spec, prefix=secret_prefix(physical_name(ctx.stack)), values=ctx.app_secrets,
+                              group_name=physical(ctx), tags=ctx.stack.tags),
     )  # fmt: skip
     return Built(
         component=secrets, secrets=dict(secrets.arns), depends_on=list(secrets.versions),

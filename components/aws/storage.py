@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.log_bucket import log_bucket
+from mbops.components.aws.naming import fit, physical_name
 from mbops.components.base import MbopsComponent, merge_args
 from mbops.components.spec import StorageSpec
 from mbops.components.wiring import BuildContext, Built, Grant
@@ -42,8 +43,8 @@ class Storage(MbopsComponent):
 
     Data guard: the bucket is retained when the stack is destroyed, unless ``release_data`` (then it is
     force-destroyed with its objects, for the ``destroy --delete-data`` that follows). Its name is the stack's
-    (``bucket_name``: ``<stack>-<account>-<region>``), so a stack created again after a destroy that kept the
-    bucket fails loudly on the name (or, in us-east-1, gets the kept bucket back) instead of starting an empty
+    (``bucket_name``: ``<stack>-<environment>-<account>-<region>``), so a stack created again after a destroy that
+    kept the bucket fails loudly on the name (or, in us-east-1, gets the kept bucket back) instead of starting an empty
     one beside it; a stack deployed before keeps its generated name (``ignore_changes``).
 
     With ``access_logs`` S3 writes a server access log of every request to a log bucket of the component's
@@ -229,10 +230,12 @@ class Storage(MbopsComponent):
 def build(ctx: BuildContext) -> Built:
     """The app's bucket (read/write for the app; a CDN origin when the stack has a CDN)."""
     account = aws.get_caller_identity_output().account_id
+    # <stack>-<account>-<region>: at most 63 characters (S3), the account id has 12.
+    stack = fit(physical_name(ctx.stack), 63 - 12 - len(ctx.stack.region) - 2)
     storage = Storage(
         ctx.name,
         StorageArgs(spec=ctx.spec, cdn_origin=ctx.stack.has("cdn"), release_data=ctx.stack.release_data,
-                    bucket_name=pulumi.Output.concat(ctx.stack.name, "-", account, "-", ctx.stack.region),
+                    bucket_name=pulumi.Output.concat(stack, "-", account, "-", ctx.stack.region),
                     access_logs=ctx.stack.prod, tags=ctx.stack.tags),
     )  # fmt: skip
     return Built(

@@ -78,12 +78,14 @@ def rules(spec: EdgeSpec, metric_prefix: str) -> list[W.WebAclRuleArgs]:
 
 def web_acl(
     owner: MbopsComponent, name: str, spec: EdgeSpec, *, scope: str, log_retention_days: int,
-    child: str = "web_acl",
+    child: str = "web_acl", physical: str | None = None,
 ) -> W.WebAcl:  # fmt: skip
     """A web ACL allowing by default, blocking what the rules match; its requests logged to CloudWatch.
 
-    Children of ``owner``: ``<child>``, ``<child>_log_group``, ``<child>_logging``.
+    ``physical`` (default ``name``) names what AWS sees: the log group ``aws-waf-logs-<physical>`` and the
+    metrics. Children of ``owner``: ``<child>``, ``<child>_log_group``, ``<child>_logging``.
     """
+    aws_name = physical or name
     region = CLOUDFRONT_REGION if scope == "CLOUDFRONT" else None
     acl = W.WebAcl(
         f"{name}-waf",
@@ -92,9 +94,9 @@ def web_acl(
             scope=scope,
             description=f"{name}: rate limit per IP and AWS managed rules",
             default_action=W.WebAclDefaultActionArgs(allow=W.WebAclDefaultActionAllowArgs()),
-            rules=rules(spec, name),
+            rules=rules(spec, aws_name),
             visibility_config=W.WebAclVisibilityConfigArgs(
-                cloudwatch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+                cloudwatch_metrics_enabled=True, metric_name=aws_name, sampled_requests_enabled=True
             ),
             region=region,
             tags=owner.tags,
@@ -105,7 +107,7 @@ def web_acl(
         f"{name}-waf-logs",
         **owner.args(
             f"{child}_log_group",
-            name=f"aws-waf-logs-{name}",  # WAF logs only to groups named aws-waf-logs-*
+            name=f"aws-waf-logs-{aws_name}",  # WAF logs only to groups named aws-waf-logs-*
             retention_in_days=log_retention_days,
             region=region,
             tags=owner.tags,

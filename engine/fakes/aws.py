@@ -6,12 +6,32 @@ from typing import Any
 
 from mbops.engine.fakes import PLAN_ACCOUNT_ID, Answer
 
+# Availability zones a new account sees where a region has other than three; the zone ids (``use1-az3``) behind
+# the letters differ per account: here us-east-1's constrained use1-az3 is the fifth letter, as in many accounts.
+ZONE_COUNTS = {"us-east-1": 6, "us-west-1": 2, "us-west-2": 4, "ap-northeast-2": 4}
+ZONE_IDS = {"us-east-1": ["use1-az1", "use1-az2", "use1-az4", "use1-az6", "use1-az3", "use1-az5"]}
+_DIRECTIONS = {"northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw", "north": "n",
+               "south": "s", "east": "e", "west": "w", "central": "c"}  # fmt: skip
+
+
+def _zone_ids(region: str, count: int) -> list[str]:
+    """The region's zone ids (``eu-west-1`` -> ``euw1-az1``, ...)."""
+    if region in ZONE_IDS:
+        return ZONE_IDS[region][:count]
+    area, direction, number = (region.split("-") + ["", ""])[:3]
+    short = f"{area}{_DIRECTIONS.get(direction, direction[:1])}{number}"
+    return [f"{short}-az{i + 1}" for i in range(count)]
+
 
 def _zones(args: dict[str, Any], region: str) -> dict[str, Any]:
-    names = [f"{region}{z}" for z in "abc"]
+    """The region's availability zones, less those the call excludes by id or name."""
+    count = ZONE_COUNTS.get(region, 3)
+    zones = list(zip([f"{region}{z}" for z in "abcdef"[:count]], _zone_ids(region, count), strict=True))
+    excluded = set(args.get("excludeZoneIds") or []) | set(args.get("excludeNames") or [])
+    zones = [(n, i) for n, i in zones if n not in excluded and i not in excluded]
     return {
-        "names": names,
-        "zoneIds": [f"{region}-az{i + 1}" for i in range(3)],
+        "names": [n for n, _ in zones],
+        "zoneIds": [i for _, i in zones],
         "id": region,
         "state": "available",
     }
