@@ -401,9 +401,8 @@ def test_cloud_run_scaling_probes_invoker_and_protection(planned, profile: str, 
     # prod: only the edge's load balancer (Cloud Armor) reaches it; dev: its own run.app URL
     assert inputs["ingress"] == ("INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" if env == "prod" else "INGRESS_TRAFFIC_ALL")
     assert inputs["deletionProtection"] is (env == "prod")
-    expected_min = 0 if profile == "saas" else stack.app.min_replicas
     assert template["scaling"] == {
-        "minInstanceCount": expected_min,
+        "minInstanceCount": stack.app.min_replicas,  # the saas profile's is 0: it scales to zero
         "maxInstanceCount": stack.app.max_replicas,
     }
     assert ("vpcAccess" in template) == (profile == "managed")
@@ -451,9 +450,11 @@ def test_servers_group_autoscaler_health_and_lb(planned, env: str) -> None:
     assert group["waitForInstances"] is True and group["waitForInstancesStatus"] == "UPDATED"
     policy = one(graph, "gcp:compute/regionAutoscaler:RegionAutoscaler")["inputs"]["autoscalingPolicy"]
     assert (policy["minReplicas"], policy["maxReplicas"]) == (stack.app.min_replicas, stack.app.max_replicas)
-    check = one(graph, "gcp:compute/healthCheck:HealthCheck")["inputs"]["httpHealthCheck"]
-    assert check == {"port": stack.app.port, "requestPath": stack.app.health_path}
     backend = one(graph, "gcp:compute/backendService:BackendService")
+    checks = {r["urn"]: r["inputs"] for r in resources(graph, "gcp:compute/healthCheck:HealthCheck")}
+    lb_checks = [urn for urn in checks if urn.endswith(f"::{stack.name}-app-health")]
+    assert len(lb_checks) == 1 and lb_checks[0] in backend["dependencies"]  # the load balancer probes it
+    assert checks[lb_checks[0]]["httpHealthCheck"] == {"port": stack.app.port, "requestPath": stack.app.health_path}
     assert backend["inputs"]["loadBalancingScheme"] == "EXTERNAL_MANAGED"
     assert backend["component"] == ("edge" if env == "prod" else "servers")  # prod: the edge owns the front
     assert not resources(graph, "gcp:compute/targetHttpsProxy:TargetHttpsProxy")  # no domain configured
@@ -513,7 +514,7 @@ def test_self_hosted_postgres_is_private_with_its_own_disk() -> None:
         and vm["inputs"]["deletionProtection"] is True
     )
     assert vm["inputs"]["zone"] == "us-central1-a"  # from the planned zones of the region
-    script = vm["inputs"]["metadataStartupScript"]
+    script = vm["inputs"]["metadata"]["startup-script"]
     assert (
         "hostssl app app 10.20.0.0/17 scram-sha-256" in script and "gcloud secrets versions access" in script
     )

@@ -605,7 +605,8 @@ def test_the_self_hosted_data_disk_is_kept_on_destroy() -> None:
     graph, seen = registrations("custom", "prod", components={"database": {"self_hosted": True}})
     assert _retained(graph)["custom-prod-db-data"] is True
     assert list(seen["custom-prod-db-vm"].ignoreChanges) == ["bootDisk.initializeParams.image", "zone"]
-    assert list(seen["custom-prod-db-data"].ignoreChanges) == ["zone"]  # never replaced: not by a new image or zone
+    # never replaced: not by a new image, zone or (a size across small and larger) disk type
+    assert list(seen["custom-prod-db-data"].ignoreChanges) == ["zone", "type"]
     retained = {name for name, kept in _retained(graph).items() if kept}
     assert retained == {"custom-prod-files-bucket", "custom-prod-db-data"}  # no Cloud SQL: the VPC is not kept
     released, _ = registrations("custom", "prod", release_data=True, components={"database": {"self_hosted": True}})

@@ -19,6 +19,7 @@ import pytest
 from pulumi.runtime.proto import resource_pb2
 
 from mbops.components.gcp.alerts import THROTTLED_SHARE
+from mbops.components.gcp.common import HEAL_AFTER_S
 from mbops.components.gcp.database import SQL_IGNORED, database_url
 from mbops.components.gcp.docdb import BACKUP_RETENTION_DAYS
 from mbops.components.gcp.propagation import IAM_PROPAGATION_S
@@ -549,6 +550,85 @@ def _logs(profile: str, env: str) -> dict[str, dict[str, str]]:
     program, planner = make_program(stack), Named(stack.region)
     record = run_plan(stack, planner, program=program)
     return unwrap(record.outputs["logs"])
+
+
+# --- final review: what the app waits for, and what restarts it -------------------------------------------------
+
+# A Cloud SQL HA failover or maintenance takes about a minute; the health path reads the database meanwhile.
+SQL_FAILOVER_S = 120
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize(
+    "named",
+    [
+        "gcp:firestore/database:Database",  # DOCUMENT_TABLE: the health path reads it
+        "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey",  # CDN_SIGNING_KEY: signs CDN URLs
+        "gcp:firebase/project:Project",  # PUSH_PLATFORM_APP: FCM sends through it
+    ],
+)
+def test_the_app_starts_after_what_its_env_names_exists(planned, env: str, named: str) -> None:
+    """These env values are planned names, not outputs: without the dependency the revision could start (and its
+    startup probe run) before the resource exists."""
+    graph = planned("saas", "gcp", env)
+    assert one(graph, named)["urn"] in one(graph, "gcp:cloudrunv2/service:Service")["dependencies"]
+
+
+def test_serverless_keeps_the_minimum_of_warm_instances_the_stack_asks_for() -> None:
+    """The saas profile scales to zero; app.min_replicas is how a stack keeps instances warm (no cold starts)."""
+    assert _stack("saas", "prod").app.min_replicas == 0
+    for wanted in (0, 2):
+        service = one(_plan("saas", "prod", app={"min_replicas": wanted}), "gcp:cloudrunv2/service:Service")
+        assert service["inputs"]["template"]["scaling"]["minInstanceCount"] == wanted
+
+
+@pytest.mark.parametrize("profile", ["saas", "managed"])
+def test_cloud_run_restarts_an_instance_only_after_a_sustained_health_failure(planned, profile: str) -> None:
+    probe = one(planned(profile, "gcp", "prod"), "gcp:cloudrunv2/service:Service")["inputs"]["template"][
+        "containers"][0]["livenessProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= HEAL_AFTER_S > SQL_FAILOVER_S
+    assert probe["timeoutSeconds"] < probe["periodSeconds"]  # Cloud Run rejects a timeout not below the period
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_vms_are_replaced_only_after_a_sustained_health_failure(planned, env: str) -> None:
+    """The load balancer's check takes a failing VM out of rotation fast; autohealing, which recreates VMs, has
+    its own check that outlasts a database failover (one check for both would recreate every VM during it)."""
+    graph = planned("custom", "gcp", env)
+    checks = {r["urn"]: r["inputs"] for r in resources(graph, "gcp:compute/healthCheck:HealthCheck")}
+    backend = one(graph, "gcp:compute/backendService:BackendService")["dependencies"]
+    group = one(graph, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")["dependencies"]
+    (balancing,) = [urn for urn in checks if urn in backend]
+    (healing,) = [urn for urn in checks if urn in group]
+    assert healing != balancing
+    fast, slow = checks[balancing], checks[healing]
+    assert fast["checkIntervalSec"] * fast["unhealthyThreshold"] <= 30
+    assert slow["checkIntervalSec"] * slow["unhealthyThreshold"] >= HEAL_AFTER_S > SQL_FAILOVER_S
+    assert slow["unhealthyThreshold"] <= 10 and slow["timeoutSec"] <= slow["checkIntervalSec"]  # API limits
+    assert slow["httpHealthCheck"] == fast["httpHealthCheck"]  # the same health path, judged more patiently
+
+
+def test_the_self_hosted_database_vm_is_not_replaced_when_its_boot_script_changes() -> None:
+    """``metadata_startup_script`` forces a new VM on any change (deletion protection then fails the ``up``); the
+    ``startup-script`` key is updated in place. A replacement deletes first: the data disk attaches to one VM."""
+    graph, seen = registrations("custom", "prod", components={"database": {"self_hosted": True}})
+    vm = one(graph, "gcp:compute/instance:Instance")
+    assert "metadataStartupScript" not in vm["inputs"]
+    assert "pg_createcluster" in vm["inputs"]["metadata"]["startup-script"]
+    assert vm["inputs"]["deletionProtection"] is True
+    assert seen[vm["name"]].deleteBeforeReplace is True
+
+
+def test_a_bigger_self_hosted_database_keeps_its_data_disk() -> None:
+    """small -> medium moves the planned disk type from pd-balanced to pd-ssd; a disk's type cannot change in place,
+    so following it would replace the kept, fixed-name disk (an "already exists" failure, or an empty database)."""
+    types = {}
+    for size in ("small", "medium"):
+        graph, seen = registrations("custom", "prod", components={"database": {"self_hosted": True, "size": size}})
+        disk = one(graph, "gcp:compute/disk:Disk")
+        types[size] = disk["inputs"]["type"]
+        assert "type" in seen[disk["name"]].ignoreChanges
+    assert types == {"small": "pd-balanced", "medium": "pd-ssd"}
 
 
 # --- permissions for what the prod plans hold --------------------------------------------------------------------

@@ -106,7 +106,7 @@ class Cdn(GcpComponent):
             opts=self.opts(),
         )
         self.signing_key_name = gcp_name(args.stack, "cdn-key")
-        signed_key = gcp.compute.BackendBucketSignedUrlKey(
+        self.signed_url_key = signed_key = gcp.compute.BackendBucketSignedUrlKey(
             f"{name}-signing-key",
             **self.args(
                 "signing_key",
@@ -156,7 +156,8 @@ class Cdn(GcpComponent):
 
 
 def build(ctx: BuildContext) -> Built:
-    """Cloud CDN on the stack's bucket: ``CDN_URL``, the signing key's name and the key (Secret Manager)."""
+    """Cloud CDN on the stack's bucket: ``CDN_URL``, the signing key's name and the key (Secret Manager); the app
+    starts once the backend bucket has the key (the URLs it signs before would be refused)."""
     storage = ctx.component("storage")
     edge = ctx.stack.specs.get("edge")
     cdn = Cdn(
@@ -167,5 +168,5 @@ def build(ctx: BuildContext) -> Built:
     )  # fmt: skip
     return built(
         cdn, env={"CDN_URL": cdn.url, "CDN_SIGNING_KEY_NAME": cdn.signing_key_name},
-        secrets={"CDN_SIGNING_KEY": cdn.signing_key}, outputs={"cdn_url": cdn.url},
+        secrets={"CDN_SIGNING_KEY": cdn.signing_key}, outputs={"cdn_url": cdn.url}, depends_on=[cdn.signed_url_key],
     )  # fmt: skip

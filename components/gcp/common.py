@@ -35,6 +35,11 @@ from mbops.errors import ConfigError
 
 # Compute Engine machine types per spec size (shielded-VM capable, general purpose).
 MACHINE_TYPES = {"small": "e2-medium", "medium": "e2-standard-2", "large": "e2-standard-4"}
+# How long the app's health path may fail before the app is restarted (Cloud Run's liveness probe) or its VM
+# replaced (the group's autohealing): longer than a Cloud SQL HA failover or maintenance (about a minute), since the
+# health path reads the database and a restart does not bring it back; meanwhile the load balancer stops sending
+# requests to a failing VM after 30 s. Restarting every instance at once would turn a short failover into an outage.
+HEAL_AFTER_S = 300
 # Project IAM members (projects.IAMMember) and log sinks call the Cloud Resource Manager API.
 CRM_API = "cloudresourcemanager.googleapis.com"
 # Pulumi config naming the project singletons a stack takes over instead of creating (``<kind>.<child>``).

@@ -78,9 +78,10 @@ class DocDb(GcpComponent):
 
 
 def build(ctx: BuildContext) -> Built:
-    """The Firestore database (``DOCUMENT_TABLE``); the app's identity may use that database only."""
+    """The Firestore database (``DOCUMENT_TABLE``); the app's identity may use that database only, and the app
+    starts after it exists: ``DOCUMENT_TABLE`` is its planned id, and the app's health path reads it."""
     docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, prod=ctx.stack.prod, **stack_args(ctx.stack)))
     return built(
-        docdb, env={"DOCUMENT_TABLE": docdb.database_id},
+        docdb, env={"DOCUMENT_TABLE": docdb.database_id}, depends_on=[docdb.database],
         grants=[Grant(what="document_db", target=docdb.database_id)], outputs={"document_table": docdb.database_id},
     )  # fmt: skip

@@ -8,7 +8,14 @@ the app's network tag, TLS + SCRAM required by ``pg_hba``. The boot script creat
 superuser) owning the app's database, its password read from Secret Manager. The boot image is the current
 ``debian-12`` image resolved once and kept (a new Debian release never replaces the database VM); set
 ``overrides.instance.boot_disk.initialize_params.image`` to move on. The disk and the VM stay in the zone they
-were created in (``ignore_changes``): the network's zone list is read on every run.
+were created in (``ignore_changes``): the network's zone list is read on every run. The disk also keeps the type
+it was created with when ``size`` moves across small (pd-balanced) and larger (pd-ssd): move it to another type by
+a snapshot restored to a new disk.
+
+The boot script is the VM's ``startup-script`` metadata, updated in place and run on every boot (a changed script
+applies at the next restart); ``metadata_startup_script`` would replace the VM on any change, which deletion
+protection refuses in prod. A VM that must be replaced is deleted first (``delete_before_replace``): the data
+disk attaches read-write to one VM only.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ if TYPE_CHECKING:
 
 DEBIAN_PROJECT, DEBIAN_FAMILY = "debian-cloud", "debian-12"
 APP_USER = "app"
+# What the data disk keeps from its creation: its zone, and its type (``size`` picks pd-balanced or pd-ssd; a disk's
+# type cannot change in place, and a replaced disk would be a new, empty one under the same name).
+KEPT = ["zone", "type"]
 
 
 def self_hosted(c: Database, name: str, args: DatabaseArgs) -> pulumi.Output[str]:
@@ -91,8 +101,8 @@ def self_hosted(c: Database, name: str, args: DatabaseArgs) -> pulumi.Output[str
         **c.args("data_disk", project=c.project, zone=zone, name=disk_name, size=spec.storage_gb,
                  type="pd-ssd" if spec.size != "small" else "pd-balanced", resource_policies=[policy.id],
                  labels=c.labels),
-        opts=c.data_opts("data_disk", f"projects/{c.project}/zones/{zone}/disks/{disk_name}", ignore_changes=["zone"])
-        if adopt_disk is not None else c.data_opts(ignore_changes=["zone"]),
+        opts=c.data_opts("data_disk", f"projects/{c.project}/zones/{zone}/disks/{disk_name}", ignore_changes=KEPT)
+        if adopt_disk is not None else c.data_opts(ignore_changes=KEPT),
     )  # fmt: skip
     image = gcp.compute.get_image_output(family=DEBIAN_FAMILY, project=DEBIAN_PROJECT, opts=c.invoke_opts()).self_link
     protect = spec.deletion_protection and not c.release_data
@@ -105,14 +115,14 @@ def self_hosted(c: Database, name: str, args: DatabaseArgs) -> pulumi.Output[str
             boot_disk={"initialize_params": {"image": image, "size": 20, "type": "pd-balanced", "labels": c.labels}},
             attached_disks=[{"source": c.data_disk.id, "device_name": "pgdata"}],
             network_interfaces=[{"subnetwork": network.subnetwork_id}],
-            metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
-            metadata_startup_script=script,
+            # the ``startup-script`` key, not ``metadata_startup_script``: a changed script would replace the VM
+            metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "startup-script": script},
             service_account={"email": member.removeprefix("serviceAccount:"), "scopes": ["cloud-platform"]},
             shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
                                       "enable_integrity_monitoring": True},
             tags=[network.db_tag], labels=c.labels, deletion_protection=protect, allow_stopping_for_update=True,
         ),
-        opts=c.opts(depends_on=[*grants, password_ref.version],
+        opts=c.opts(depends_on=[*grants, password_ref.version], delete_before_replace=True,
                     ignore_changes=["bootDisk.initializeParams.image", "zone"]),
     )  # fmt: skip
     c.allow_postgres = gcp.compute.Firewall(

@@ -156,7 +156,7 @@ def build(ctx: BuildContext) -> Built:
         ctx.name, PushArgs(spec=ctx.spec, credential=credential, **stack_args(ctx.stack))
     )
     return built(
-        push, env={"PUSH_PLATFORM_APP": push.push_app},
+        push, env={"PUSH_PLATFORM_APP": push.push_app}, depends_on=[push.firebase],  # FCM sends once Firebase is on
         grants=[Grant(what="role", target=push.sender_role_name, after=(push.sender_role,))],
         outputs={"push_app": push.push_app},
     )  # fmt: skip

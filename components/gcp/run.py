@@ -2,7 +2,10 @@
 
 The service runs as the app's own service account, gets the wiring's plain env (``app.env`` included),
 every secret through ``value_source.secret_key_ref`` (a pinned Secret Manager version), and runs the image
-the stack's registry pushed (by digest) or a prebuilt ``app.image``.
+the stack's registry pushed (by digest) or a prebuilt ``app.image``. Probes: a revision starts once the health
+path answers (startup probe, up to 2 minutes); an instance is restarted only after its health path has failed for
+``HEAL_AFTER_S`` (liveness probe): the health path reads the database, and a Cloud SQL failover must not restart
+every instance at once.
 
 Who may call it: a mobile backend is a public API that authenticates its users itself (Identity Platform /
 app tokens), so the invoker IAM check is off (``invoker_iam_disabled``) rather than granting ``allUsers``,
@@ -29,7 +32,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from mbops.components.gcp.app import AppIdentity
-from mbops.components.gcp.common import GcpComponent, gcp_name
+from mbops.components.gcp.common import HEAL_AFTER_S, GcpComponent, gcp_name
 from mbops.components.gcp.logs import LogQuery
 from mbops.components.spec import AppSpec
 from mbops.components.wiring import AppWiring
@@ -38,6 +41,7 @@ from mbops.errors import ConfigError
 # Cloud Run's CPU sizes and the most memory (MiB) each allows; 4 CPU need >= 2 GiB, 6-8 CPU >= 4 GiB.
 CPU_MAX_MEMORY = {1: 4096, 2: 8192, 4: 16384, 6: 24576, 8: 32768}
 CPU_MIN_MEMORY = {1: 128, 2: 128, 4: 2048, 6: 4096, 8: 4096}
+LIVENESS_PERIOD_S = 60  # the liveness probe's period: HEAL_AFTER_S // 60 failures restart an instance
 # Registries Cloud Run can pull from.
 _NATIVE_REGISTRY = re.compile(
     r"^(([a-z0-9-]+\.)?gcr\.io|[a-z0-9-]+-docker\.pkg\.dev|docker\.io|index\.docker\.io)$"
@@ -182,11 +186,11 @@ def cloud_run_service(
                         "timeout_seconds": 3,
                         "failure_threshold": 24,
                     },
-                    "liveness_probe": {
+                    "liveness_probe": {  # restarts an instance only after HEAL_AFTER_S of failures
                         **probe,
-                        "period_seconds": 30,
-                        "timeout_seconds": 5,
-                        "failure_threshold": 3,
+                        "period_seconds": LIVENESS_PERIOD_S,
+                        "timeout_seconds": 10,
+                        "failure_threshold": HEAL_AFTER_S // LIVENESS_PERIOD_S,
                     },
                 }
             ],

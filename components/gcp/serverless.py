@@ -25,7 +25,8 @@ class ServerlessArgs(GcpArgs):
 
 
 class Serverless(GcpComponent):
-    """Cloud Run v2 service scaling from 0 to ``app.max_replicas`` instances, billed per request
+    """Cloud Run v2 service scaling from ``app.min_replicas`` (0 in the saas profile: it scales to zero; more
+    keeps instances warm, billed while idle) to ``app.max_replicas`` instances, billed per request
     (CPU only during requests), request timeout ``timeout_s``, no VPC (the saas profile's data services are
     Google APIs reached with the service account's identity). Same identity, secret, probe, ingress and
     invoker pattern as the containers component (see ``run.py``): anyone may call it (the invoker check is off,
@@ -46,7 +47,7 @@ class Serverless(GcpComponent):
         identity = app_identity(self, args.stack, "run", args.wiring)
         self.service_account = identity.account
         settings = RunSettings(
-            min_instances=0,
+            min_instances=app.min_replicas,
             max_instances=app.max_replicas,
             timeout_s=args.spec.timeout_s,
             log_retention_days=args.spec.log_retention_days,
@@ -64,7 +65,7 @@ class Serverless(GcpComponent):
 
 
 def build(ctx: BuildContext) -> Built:
-    """The app on Cloud Run, scaling to zero outside any VPC; its URL is the stack's ``endpoint`` output."""
+    """The app on Cloud Run outside any VPC (to zero unless ``app.min_replicas``); its URL is the ``endpoint``."""
     serverless = Serverless(
         ctx.name,
         ServerlessArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring,

@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 from mbops.components.gcp.app import app_identity
 from mbops.components.gcp.common import (
     CRM_API,
+    HEAL_AFTER_S,
     MACHINE_TYPES,
     GcpArgs,
     GcpComponent,
@@ -29,6 +30,7 @@ from mbops.components.wiring import AppWiring, BuildContext, Built
 
 COS_PROJECT, COS_FAMILY = "cos-cloud", "cos-stable"
 COS_IMAGE = f"projects/{COS_PROJECT}/global/images/family/{COS_FAMILY}"
+AUTOHEAL_INTERVAL_S = 30  # the autohealing check's interval: HEAL_AFTER_S // 30 failures replace a VM
 # The label every instance of the group carries (alert and dashboard filters select the group's VMs by it).
 GROUP_LABEL = "mbops-group"
 
@@ -117,7 +119,10 @@ class Servers(GcpComponent):
     artifactregistry.reader on the stack's repository. cloud-init starts the app image (the registry's pushed
     digest, or ``app.image``) with ``docker run``; secrets (``DATABASE_URL``, ...) are read from Secret Manager
     when the container starts, never placed in metadata. The group spreads over the network's ``zones`` zones,
-    heals on the health path, rolls out a changed template proactively with surge, scales on CPU (60%) between
+    heals on the health path (its own check, ``autohealing_check``: a VM is replaced after ``HEAL_AFTER_S`` of
+    failures, while the load balancer's ``health_check`` stops sending it requests within 30 s; the health path
+    reads the database, so the fast check would replace every VM during a Cloud SQL failover), rolls out a
+    changed template proactively with surge, scales on CPU (60%) between
     ``app.min_replicas`` and ``app.max_replicas``. The group is created with ``app.min_replicas`` VMs and
     ``pulumi up`` waits until every instance runs the current template and is stable (``wait_for_instances``):
     a deploy that does not come up fails. After that the autoscaler owns the size (``ignore_changes`` on
@@ -132,8 +137,9 @@ class Servers(GcpComponent):
     ``https_certificate`` (a certificate of yours, see ``lb.certificate_args``), else plain HTTP.
 
     Children: ``service_account``, ``project_role``, ``secret_access``, ``bucket_access``, ``datastore_access``,
-    ``registry_access``, ``template``, ``health_check``, ``group``, ``autoscaler``, and without an edge
-    ``backend`` plus the load balancer front (``address``, ``url_map``, ``http_proxy``, ``http_rule``, ...).
+    ``registry_access``, ``template``, ``health_check``, ``autohealing_check``, ``group``, ``autoscaler``, and
+    without an edge ``backend`` plus the load balancer front (``address``, ``url_map``, ``http_proxy``,
+    ``http_rule``, ...).
     """
 
     kind = "servers"
@@ -213,6 +219,21 @@ class Servers(GcpComponent):
             ),
             opts=self.opts(),
         )
+        self.autohealing_check = gcp.compute.HealthCheck(
+            f"{name}-autohealing",
+            **self.args(
+                "autohealing_check",
+                project=self.project,
+                description=f"mbops {args.stack}: replaces a VM whose health path failed for {HEAL_AFTER_S} s",
+                check_interval_sec=AUTOHEAL_INTERVAL_S,
+                timeout_sec=10,
+                healthy_threshold=2,
+                unhealthy_threshold=HEAL_AFTER_S // AUTOHEAL_INTERVAL_S,
+                log_config={"enable": True},
+                http_health_check={"port": app.port, "request_path": app.health_path},
+            ),
+            opts=self.opts(),
+        )
         self.group = gcp.compute.RegionInstanceGroupManager(
             f"{name}-group",
             **self.args(
@@ -225,7 +246,7 @@ class Servers(GcpComponent):
                 named_ports=[{"name": "http", "port": app.port}],
                 distribution_policy_zones=network.zone_names,
                 distribution_policy_target_shape="EVEN",
-                auto_healing_policies={"health_check": self.health_check.id, "initial_delay_sec": 300},
+                auto_healing_policies={"health_check": self.autohealing_check.id, "initial_delay_sec": 300},
                 update_policy={
                     "type": "PROACTIVE",
                     "minimal_action": "REPLACE",
