@@ -108,6 +108,15 @@ class StackInfo:
     def prod(self) -> bool:
         return self.environment == "prod"
 
+    @property
+    def physical_name(self) -> str:
+        """The stack's name in the names of its cloud resources: ``<name>`` when it already ends with its
+        environment (``shop-prod``, the default ``managed-prod``), else ``<name>-<environment>``. Without the
+        environment a dev and a prod stack both named ``shop`` would fight over the same names in one account or
+        project (the second ``up`` fails, or quietly takes the other's resources over)."""
+        suffix = f"-{self.environment}"
+        return self.name if self.name.endswith(suffix) else f"{self.name}{suffix}"
+
     def has(self, kind: str) -> bool:
         return kind in self.specs
 

@@ -252,9 +252,7 @@ def run_program(
             cause = failure[0] if failure else _find_cause(exc)
             raise ProgramError(str(cause or exc), cause) from exc
         finally:
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
-            loop.run_until_complete(asyncio.sleep(0))
+            _cancel_pending(loop)
             executor.shutdown(wait=True)
             loop.close()
             for thread_loop in monitor.thread_loops:
@@ -262,6 +260,18 @@ def run_program(
                     thread_loop.close()
             asyncio.set_event_loop(previous)
         return monitor.record
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed program left running (Outputs waiting on a resource that never resolved) and let the
+    cancellations finish, so closing the loop destroys no pending task (each would print a warning)."""
+    for _ in range(10):  # a cancelled task may start others while it unwinds
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _without_aliases(args: ResourceTransformationArgs) -> ResourceTransformationResult | None:

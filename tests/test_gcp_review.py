@@ -224,8 +224,18 @@ def test_the_self_hosted_data_disk_is_attached_again_by_name() -> None:
 
 
 def test_a_malformed_adopt_list_names_the_setting() -> None:
-    with pytest.raises(ConfigError, match=r"mbops:adopt: .*<kind>\.\*"):
+    with pytest.raises(ConfigError, match=r"Pulumi config mbops:adopt: adopt: 'database' is not <kind>\.<child>"):
         registrations("managed", "dev", config={"mbops:adopt": json.dumps(["database"])})
+
+
+def test_the_stack_files_adopt_takes_kept_data_back(planned) -> None:
+    from mbops.engine.plan import plan
+    from mbops.stacks.config import resolve
+
+    graph = plan(resolve(profile="managed", cloud="gcp", gcp_project="acme-shop", adopt=["storage.*"]))
+    adopted = {r["name"]: r["importId"] for r in graph["resources"] if "importId" in r}
+    assert adopted == {"managed-dev-files-bucket": "acme-shop/acme-shop-managed-dev-files"}, adopted
+    assert not any("importId" in r for r in planned("managed", "gcp", "dev")["resources"])
 
 
 @pytest.mark.parametrize("profile", ["saas", "managed"])

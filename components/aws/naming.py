@@ -16,10 +16,9 @@ from mbops.components.wiring import RESOURCE_SUFFIX, BuildContext, StackInfo
 
 
 def physical_name(stack: StackInfo) -> str:
-    """``<name>`` when the stack's name already ends with its environment (``shop-prod``, the default
-    ``managed-prod``), else ``<name>-<environment>``."""
-    suffix = f"-{stack.environment}"
-    return stack.name if stack.name.endswith(suffix) else f"{stack.name}{suffix}"
+    """The stack's name in AWS names (``StackInfo.physical_name``: ``<name>-<environment>`` unless the name
+    already ends with it)."""
+    return stack.physical_name
 
 
 def physical(ctx: BuildContext) -> str:

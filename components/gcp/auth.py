@@ -73,9 +73,10 @@ class Auth(GcpComponent):
     (``password_min_length``); Identity Platform's ``passwordPolicyConfig`` has no provider argument.
 
     Identity Platform is one per project: on a project where it is already enabled, creating it fails with
-    "Identity Platform has already been enabled for this project". Adopt it instead: ``pulumi config set
-    --path 'mbops:adopt[0]' auth.config`` imports the existing configuration on the next ``up`` (then applies
-    these settings to it).
+    "Identity Platform has already been enabled for this project". Adopt it instead: ``adopt: [auth.config]`` in
+    the stack file imports the existing configuration on the next ``up``. Pulumi imports it only where it
+    matches these settings: the update names each difference, to be aligned (in the console, or with
+    ``overrides.config``) before mbops manages it.
 
     Children: ``config``, ``client_key``, ``ios_client_key`` (with both apps).
     """

@@ -9,8 +9,9 @@ have enabled: components that create them list ``CRM_API``.
 
 Data resources (databases, buckets, Firestore, data disks) are created with ``retain_on_delete`` unless the
 stack releases its data (``release_data``, the ``up`` before ``destroy --delete-data``): a plain ``destroy``
-leaves them in the project, under fixed names, and the next ``up`` takes them back when the Pulumi config
-``mbops:adopt`` names them (``<kind>.<child>``, or ``<kind>.*`` for everything of a kind that was kept).
+leaves them in the project, under fixed names, and the next ``up`` takes them back when the stack file's
+``adopt`` (or the Pulumi config ``mbops:adopt``) names them (``<kind>.<child>``, or ``<kind>.*`` for everything of
+a kind that was kept).
 
 Physical names carry the stack's name and its environment (``physical_name``), so a dev and a prod stack named
 alike can share a project. Provider functions that call a Google API run after the component enabled it
@@ -31,7 +32,6 @@ import pulumi_gcp as gcp
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import ComponentSpec
 from mbops.components.wiring import RESOURCE_SUFFIX, Built, Gap, StackInfo
-from mbops.errors import ConfigError
 
 # Compute Engine machine types per spec size (shielded-VM capable, general purpose).
 MACHINE_TYPES = {"small": "e2-medium", "medium": "e2-standard-2", "large": "e2-standard-4"}
@@ -42,10 +42,6 @@ MACHINE_TYPES = {"small": "e2-medium", "medium": "e2-standard-2", "large": "e2-s
 HEAL_AFTER_S = 300
 # Project IAM members (projects.IAMMember) and log sinks call the Cloud Resource Manager API.
 CRM_API = "cloudresourcemanager.googleapis.com"
-# Pulumi config naming the project singletons a stack takes over instead of creating (``<kind>.<child>``).
-ADOPT_KEY = "adopt"
-
-_ADOPT_ENTRY = re.compile(r"^[a-z_]+\.([a-z_]+|\*)$")
 _LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
 _NAME_CHARS = re.compile(r"[^a-z0-9-]")
 
@@ -76,29 +72,13 @@ def gcp_name(*parts: str, limit: int = 63) -> str:
 
 
 def physical_name(stack: StackInfo) -> str:
-    """The stack's name in the names of its cloud resources: ``<name>`` when it already ends with its environment
-    (``shop-prod``, the default ``managed-prod``), else ``<name>-<environment>``. Without the environment a dev and
-    a prod stack both named ``shop`` would fight over the same service, secrets, bucket and roles in one project."""
-    suffix = f"-{stack.environment}"
-    return stack.name if stack.name.endswith(suffix) else f"{stack.name}{suffix}"
+    """The stack's name in the names of its GCP resources (``StackInfo.physical_name``)."""
+    return stack.physical_name
 
 
 def secret_id(stack: str, env_name: str) -> str:
     """The Secret Manager id of an app secret: ``<stack>-<ENV_NAME>`` (ids allow ``[A-Za-z0-9_-]``)."""
     return f"{stack}-{env_name}"
-
-
-def adopt_list() -> frozenset[str]:
-    """The ``<kind>.<child>`` names in the Pulumi config ``mbops:adopt`` (a list); a ConfigError if malformed."""
-    value = pulumi.Config("mbops").get_object(ADOPT_KEY)
-    if value is None:
-        return frozenset()
-    if not isinstance(value, list) or not all(isinstance(v, str) and _ADOPT_ENTRY.match(v) for v in value):
-        raise ConfigError(
-            f"Pulumi config mbops:{ADOPT_KEY}: give a list of <kind>.<child> names (or <kind>.* for everything a "
-            f"destroy kept of that kind), e.g. [\"auth.config\", \"push.firebase\", \"database.*\"] (got {value!r})"
-        )
-    return frozenset(value)
 
 
 def stack_args(stack: StackInfo) -> dict[str, Any]:
@@ -193,22 +173,9 @@ class GcpComponent(MbopsComponent):
         self, child: str | None = None, import_id: str | None = None, **kwargs: Any
     ) -> pulumi.ResourceOptions:
         """Child options for a data resource: kept in the project on ``destroy`` unless the data is released, and
-        taken back (``import_id``) when ``mbops:adopt`` names ``child``."""
+        taken back (``import_id``) when the stack's ``adopt`` names ``child`` (``MbopsComponent.adopted``)."""
         adopt = self.adopted(child, import_id) if child is not None and import_id is not None else None
         return self.opts(retain_on_delete=not self.release_data, import_=adopt, **kwargs)
-
-    def adopted(self, child: str, import_id: str) -> str | None:
-        """``import_id`` when the stack adopts this child (Pulumi config ``mbops:adopt`` lists ``<kind>.<child>``
-        or ``<kind>.*``), else None.
-
-        For what exists once per project and may predate the stack (Identity Platform: ``auth.config``, Firebase:
-        ``push.firebase``) or outlived an earlier ``destroy`` (``docdb.database``, ``database.*``, ...): creating
-        it again fails with "already exists"; ``pulumi config set --path 'mbops:adopt[0]' 'database.*'`` makes
-        the next ``up`` import it and update it to the stack's settings. Harmless once imported: Pulumi ignores
-        the import of a resource already in the stack.
-        """
-        adopt = adopt_list()
-        return import_id if f"{self.kind}.{child}" in adopt or f"{self.kind}.*" in adopt else None
 
     def declare_gap(self, reason: str, alternative: str) -> None:
         """Record the part of its spec this component cannot provide on GCP (partial: the rest is deployed)."""

@@ -87,7 +87,7 @@ class Database(GcpComponent):
     ``<stack>-pg``), its database and the two URL secrets (the only copy of the passwords) are kept in the
     project on ``destroy`` (``retain_on_delete``) and automated backups outlive it in prod; in prod Cloud SQL
     also takes a final backup when the instance is deleted (kept 30 days). The next ``up`` takes them back
-    with ``mbops:adopt`` naming ``database.*`` (and ``network.*``: the VPC the instance lives in), then sets
+    with ``adopt:`` naming ``database.*`` (and ``network.*``: the VPC the instance lives in), then sets
     new passwords. A stack that releases its data (before ``destroy --delete-data``) turns protection and
     retention off. Cloud SQL lets a deleted instance's name be reused at once.
 

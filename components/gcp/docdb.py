@@ -29,7 +29,7 @@ class DocDb(GcpComponent):
 
     Data guard: ``destroy`` keeps the database in the project (``retain_on_delete``, and ``ABANDON`` in the
     provider); a stack that releases its data turns delete protection off and deletes it. A database kept by
-    an earlier ``destroy`` is taken back by the next ``up`` with ``mbops:adopt`` naming ``docdb.database``
+    an earlier ``destroy`` is taken back by the next ``up`` with ``adopt:`` naming ``docdb.database``
     (see ``common.adopted``): its id is fixed, so creating it again would fail. In prod a daily backup schedule
     keeps ``BACKUP_RETENTION_DAYS`` of backups (point-in-time recovery covers only 7 days, and not a deleted
     database); it is not kept by a ``destroy`` (a database has one daily schedule: the next ``up`` makes it again).

@@ -68,7 +68,7 @@ class Network(GcpComponent):
     service or job is deleted (Google: wait that long before deleting the subnet). So when a ``destroy`` keeps the
     data and the stack has either, it keeps the VPC, the subnet, the peering range and the connection too
     (``retain_on_delete``, fixed names ``<stack>-vpc``, ``<stack>-subnet``, ``<stack>-psa``): the kept instance
-    stays reachable and the destroy completes; the next ``up`` takes them back with ``mbops:adopt`` naming
+    stays reachable and the destroy completes; the next ``up`` takes them back with ``adopt:`` naming
     ``network.*``. When the data is released, deleting the connection removes the VPC peering even while Cloud
     SQL's deleted instance still holds it for a while (``REMOVE_PEERING``); a subnet Cloud Run still holds
     addresses in can only be deleted 1-2 hours later: a ``destroy --delete-data`` that stops there completes

@@ -3,7 +3,7 @@
 The VM has no external IP and OS Login only; PostgreSQL from the PGDG packages keeps its cluster and config on
 a separate persistent disk (``<stack>-pgdata``: encrypted at rest, daily snapshots kept ``backup_retention_days``,
 kept when the VM is replaced, kept in the project on ``destroy`` unless the data is released, and attached again
-by the next ``up`` with ``mbops:adopt`` naming ``database.data_disk`` or ``database.*``); port 5432 is open only to
+by the next ``up`` with ``adopt:`` naming ``database.data_disk`` or ``database.*``); port 5432 is open only to
 the app's network tag, TLS + SCRAM required by ``pg_hba``. The boot script creates the ``app`` role (not a
 superuser) owning the app's database, its password read from Secret Manager. The boot image is the current
 ``debian-12`` image resolved once and kept (a new Debian release never replaces the database VM); set

@@ -36,7 +36,7 @@ class Push(GcpComponent):
     ``overrides.apple_app.bundle_id`` (``gcp.firebase.AppleApp``).
 
     Firebase is one per project: on a project that already has it, adding it fails ("already exists"). Adopt it
-    instead: ``pulumi config set --path 'mbops:adopt[0]' push.firebase`` imports it on the next ``up``.
+    instead: ``adopt: [push.firebase]`` in the stack file imports it on the next ``up``.
 
     The sender role's id is fixed (``mbops_<stack>_fcm_sender``) although IAM keeps a deleted custom role for
     7-37 days: the provider finds the soft-deleted role on the next ``create`` and undeletes and updates it

@@ -32,7 +32,7 @@ class Storage(GcpComponent):
 
     Data guard: ``destroy`` keeps the bucket and its objects (``retain_on_delete``); a stack that releases its
     data deletes it with everything in it (``force_destroy``), as ``force_destroy`` in the spec always does. A
-    bucket kept by an earlier ``destroy`` is taken back by the next ``up`` with ``mbops:adopt`` naming
+    bucket kept by an earlier ``destroy`` is taken back by the next ``up`` with ``adopt:`` naming
     ``storage.bucket`` (its name is the stack's: creating it again would fail).
 
     Children: ``bucket``.
