@@ -75,8 +75,12 @@ class MbopsComponent(pulumi.ComponentResource):
         Pulumi imports only a resource whose settings match the program's (else the update fails, naming the
         differences), and ignores the option once the resource is in the stack.
         """
+        return import_id if self.adopts(child) else None
+
+    def adopts(self, child: str) -> bool:
+        """Whether the stack's ``adopt`` names this child (``<kind>.<child>`` or ``<kind>.*``)."""
         adopt = _ADOPTED.get()
-        return import_id if f"{self.kind}.{child}" in adopt or f"{self.kind}.*" in adopt else None
+        return f"{self.kind}.{child}" in adopt or f"{self.kind}.*" in adopt
 
     def finish(self, outputs: Mapping[str, Any]) -> None:
         """Check that every override named a real child, then register the component's outputs."""

@@ -44,7 +44,7 @@ WIRED_ENV = frozenset(
 class BuildSpec(BaseModel):
     """How to build the app's image with Docker: ``docker build --file DOCKERFILE --target T CONTEXT``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: a plan uses few specs
 
     context: str = Field(".", min_length=1, description="Build context folder (relative: to the stack file's folder).")
     dockerfile: str = Field("Dockerfile", min_length=1, description="Dockerfile, relative to the context.")
@@ -60,7 +60,7 @@ class AppSpec(BaseModel):
     ``image`` (pin it by digest, ``repo@sha256:...``, for prod).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: a plan uses few specs
 
     image: str | None = Field(None, min_length=1, description="A prebuilt container image (clouds).")
     build: BuildSpec | None = Field(None, description="Build the image from a Dockerfile (clouds; local with Docker).")
@@ -115,7 +115,7 @@ class AppSpec(BaseModel):
 class ComponentSpec(BaseModel):
     """Fields every component kind accepts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: a plan uses few specs
 
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -231,7 +231,7 @@ class EdgeSpec(ComponentSpec):
 class Thresholds(BaseModel):
     """Alert thresholds (each alert's description says what to do when it fires)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: a plan uses few specs
 
     error_rate_pct: float = Field(5, gt=0, le=100, description="5xx share of requests at the entry.")
     latency_p95_ms: float = Field(1500, gt=0, description="p95 latency at the entry.")

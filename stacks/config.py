@@ -40,7 +40,7 @@ CLOUDS: tuple[str, ...] = ("local", "aws", "gcp", "azure")
 ENVIRONMENTS: tuple[str, ...] = ("dev", "prod")
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: a plan uses few specs
 
 
 class PolicySettings(_Strict):

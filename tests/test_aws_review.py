@@ -17,12 +17,13 @@ import yaml
 
 from mbops.components import image as image_module
 from mbops.components.aws import alarm_webhook_handler as webhook
+from mbops.components.aws.alb import HEAL_AFTER_S
 from mbops.components.aws.iam import SSM_AGENT_ACTIONS
 from mbops.components.aws.logs import console_url
 from mbops.engine.plan import PROJECT, Planner
 from mbops.errors import ConfigError
 from mbops.stacks.config import resolve
-from tests.conftest import PROFILES, one, resources
+from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 from tests.test_aws_components import by_name
 from tests.test_aws_prod import (
     ALB_PROFILES,
@@ -552,3 +553,47 @@ def test_f3_the_bootstrap_functions_group_and_subnets_wait_for_its_interfaces(pr
     timeouts = _delete_timeouts(profile)
     assert timeouts[f"{profile}-prod-db-role-fn-sg"] == "45m"
     assert all(timeouts[f"{profile}-prod-net-private-{i}"] == "45m" for i in (1, 2, 3))
+
+
+# ---- restart storm: a database failover replaces no task and no instance -------------------------------------
+
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+# An RDS Multi-AZ failover, or maintenance applied through one, takes one to two minutes; the health path reads the
+# database meanwhile (the example app answers 503).
+RDS_FAILOVER_S = 120
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("profile", ALB_PROFILES)
+def test_a_target_is_unhealthy_only_after_its_health_path_failed_for_five_minutes(planned, profile: str,
+                                                                                  env: str) -> None:
+    """The target group's verdict is what replaces a task (ECS) or an instance (the group's ELB health check)."""
+    check = one(planned(profile, "aws", env), TARGET_GROUP)["inputs"]["healthCheck"]
+    assert check["path"] == "/healthz"
+    assert check["interval"] * check["unhealthyThreshold"] >= HEAL_AFTER_S > RDS_FAILOVER_S
+    # The API's limits: 5-300 s interval, 2-10 failures, a timeout below the interval.
+    assert 5 <= check["interval"] <= 300 and 2 <= check["unhealthyThreshold"] <= 10
+    assert 2 <= check["timeout"] < check["interval"]
+    assert check["interval"] * check["healthyThreshold"] <= 60  # a recovered target serves again within a minute
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_ecs_replaces_a_task_only_on_the_target_groups_verdict_and_starts_the_replacement_first(planned,
+                                                                                                env: str) -> None:
+    """A container health check would be a second, faster trigger; without one the target group alone decides.
+    ECS starts a replacement before stopping an unhealthy task, within ``deployment_maximum_percent``."""
+    graph = planned("managed", "aws", env)
+    (container,) = json.loads(one(graph, APP_TYPES["managed"])["inputs"]["containerDefinitions"])
+    assert "healthCheck" not in container
+    service = one(graph, "aws:ecs/service:Service")["inputs"]
+    assert service["deploymentMaximumPercent"] == 200 and service["deploymentMinimumHealthyPercent"] == 100
+    assert len(service["loadBalancers"]) == 1  # one target group: each would be another way to replace tasks
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_instances_are_replaced_only_on_the_target_groups_verdict_and_launched_first(planned, env: str) -> None:
+    graph = planned("custom", "aws", env)
+    group = one(graph, ASG)
+    assert one(graph, TARGET_GROUP)["urn"] in group["dependencies"]
+    assert group["inputs"]["healthCheckType"] == "ELB"
+    assert group["inputs"]["instanceMaintenancePolicy"] == {"minHealthyPercentage": 100, "maxHealthyPercentage": 200}

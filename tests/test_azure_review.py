@@ -30,7 +30,7 @@ from mbops.components.azure.servers import deploy_tag
 from mbops.engine.fakes.azure import PLAN_SUBSCRIPTION_ID as SUBSCRIPTION
 from mbops.engine.plan import plan
 from mbops.stacks.config import StackFile, resolve
-from tests.conftest import ENVIRONMENTS, PROFILES, resources
+from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
 
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
 ZONE = {"name": "example.com", "resource_group": "rg-dns"}
@@ -667,3 +667,17 @@ def test_entry_alerts_match_the_custom_domain_as_well_as_the_endpoint_host(profi
     dev = reviewed(profile, "dev")  # no domain, no edge: the dev entry (if any) is matched on its own host only
     for alert in (a for a in resources(dev, "azure-native:monitor:MetricAlert") if a["name"].endswith("entry-5xx")):
         assert len(alert["inputs"]["criteria"]["allOf"][0]["dimensions"][0]["values"]) == 1
+
+
+@pytest.mark.parametrize("profile", ["saas", "managed"])
+def test_a_replica_is_restarted_only_after_a_sustained_health_failure(planned, profile: str) -> None:
+    """A database failover makes the health path answer 503 for a minute or two: liveness must not restart every
+    replica then (readiness takes them out of traffic), yet stay within Container Apps' probe limits."""
+    from mbops.components.azure.container_apps import HEAL_AFTER_S
+
+    app = one(planned(profile, "azure", "prod"), "azure-native:app:ContainerApp")
+    probes = {p["type"]: p for p in app["inputs"]["template"]["containers"][0]["probes"]}
+    liveness, readiness = probes["Liveness"], probes["Readiness"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= HEAL_AFTER_S >= 300
+    assert liveness["periodSeconds"] <= 240 and liveness["failureThreshold"] <= 10
+    assert readiness["periodSeconds"] * readiness["failureThreshold"] <= 30

@@ -2,8 +2,8 @@
 
 Children (built through the owner's ``args`` so users can override them): ``load_balancer`` (public subnets,
 the network's load balancer group, invalid headers dropped, deletion-protected in prod unless ``release_data``),
-``target_group`` (health path), and either ``https_listener`` + ``http_listener`` (301 to HTTPS) with a
-certificate, or ``http_listener`` alone.
+``target_group`` (health path, see ``HEAL_AFTER_S``), and either ``https_listener`` + ``http_listener`` (301 to
+HTTPS) with a certificate, or ``http_listener`` alone.
 
 The certificate is the stack's ``domain`` (an ACM certificate validated by DNS, see ``certs``; children
 ``certificate``, ``validation_record``, ``certificate_validation``) when the stack has an ``edge``, else the
@@ -28,6 +28,17 @@ if TYPE_CHECKING:
 
 TLS_POLICIES = {"1.2": "ELBSecurityPolicy-TLS13-1-2-2021-06", "1.3": "ELBSecurityPolicy-TLS13-1-3-2021-06"}
 TLS_POLICY = TLS_POLICIES["1.2"]
+# How long the app's health path may fail before its target is unhealthy. The target group's health is the one
+# verdict AWS acts on: the load balancer stops routing to the target, ECS replaces the task and the servers' group
+# (health_check_type ELB) the instance. The health path reads the database, so a failing check during an RDS
+# Multi-AZ failover or maintenance (about a minute or two) must not replace every task or instance at once: that
+# turns a short failover into an outage and a reconnect storm. Meanwhile nothing is lost by waiting: when every
+# target fails at once the load balancer routes to all of them (it fails open). A task whose container exits is
+# replaced at once by ECS, and the servers' systemd unit restarts a container that exits, without this check; the
+# price is that a target that hangs keeps its share of requests for up to HEAL_AFTER_S (ALB has no separate,
+# faster routing check).
+HEAL_AFTER_S = 300
+HEALTH_INTERVAL_S = 30  # the check's interval: HEAL_AFTER_S // 30 = 10 failures, the most the API allows
 ACCESS_LOG_DAYS = 90
 # Regions opened before August 2022 deliver ALB logs from an ELB account (the provider function knows which);
 # the others from the log delivery service principal.
@@ -112,7 +123,8 @@ def public_load_balancer(
             deregistration_delay=30,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True, path=health_path, protocol="HTTP", port="traffic-port", matcher="200-399",
-                interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3,
+                interval=HEALTH_INTERVAL_S, timeout=10, healthy_threshold=2,
+                unhealthy_threshold=HEAL_AFTER_S // HEALTH_INTERVAL_S,
             ),
             tags=tags,
         ),

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from mbops.components.aws.certs import Domain, dns_record, stack_dns_records
+from mbops.components.aws.kept import warn_not_adoptable
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AuthSpec
 from mbops.components.wiring import BuildContext, Built
@@ -53,7 +54,13 @@ class Auth(MbopsComponent):
     capped at a few dozen messages a day.
 
     Data guard: the pool holds the users. Unless ``release_data`` it is protected in Pulumi and retained when
-    the stack is destroyed (prod: deletion-protected in AWS too).
+    the stack is destroyed (prod: deletion-protected in AWS too); a ``destroy`` stops at it, so it stays in the
+    stack. ``adopt: [auth.user_pool]`` cannot take a pool back: Pulumi imports by id, and Cognito generates the
+    pool's id (``<region>_<random>``) when it creates it; nor would an ``up`` fail on the name (pool names need
+    not be unique): it would create a new, empty pool beside the kept one. A pool that left the stack
+    (``pulumi state delete``, ``destroy --exclude-protected``) is taken back before the next ``up`` with
+    ``pulumi import aws:cognito/userPool:UserPool <component name>-users <pool id> --protect --parent
+    'auth=<the Auth component's URN>'``.
 
     Children: ``user_pool``, ``domain_suffix``, ``domain``, ``client`` and, with ``email_domain``,
     ``email_identity``, ``email_dkim``, ``email_verification_record``, ``email_dkim_record`` (with a zone),
@@ -68,6 +75,9 @@ class Auth(MbopsComponent):
         mfa = MFA[spec.mfa]
         self.dns_records: list[pulumi.Output] = []
         email = self._email(name, args.email_domain)
+        warn_not_adoptable(self, "user_pool", "Cognito generates the pool's id",
+                           f"import a kept pool with `pulumi import aws:cognito/userPool:UserPool {name}-users "
+                           f"<pool id>` (see the auth component's data guard)")
         self.user_pool = aws.cognito.UserPool(
             f"{name}-users",
             **self.args(

@@ -84,6 +84,12 @@ class Containers(MbopsComponent):
     rolls back failed deployments and ``pulumi up`` waits for a steady state, so a deployment whose tasks
     fail fails the update; it scales ``min_replicas..max_replicas`` on 60% CPU.
 
+    Task health: the load balancer's target health alone (the container has no ``healthCheck`` of its own, which
+    would be a second, faster way to replace tasks). A task is replaced only after its health path has failed for
+    ``alb.HEAL_AFTER_S`` (a database failover must not replace every task), and ECS starts the replacement
+    (``deployment_maximum_percent``) before it stops the unhealthy task; a task whose container exits is replaced
+    at once.
+
     Children: ``cluster``, ``log_group``, ``execution_role``, ``execution_role_policy``, ``task_role``,
     ``task_role_policy``, ``task_definition``, ``service``, ``scaling_target``, ``scaling_policy`` and the
     load balancer's (``load_balancer``, ``target_group``, ``http_listener``, ``https_listener``).

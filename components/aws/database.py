@@ -18,6 +18,7 @@ import pulumi_random as random
 from mbops.components.aws.cloud_init import postgres_host
 from mbops.components.aws.db_role import AppRole, app_role, bootstrap_security_group
 from mbops.components.aws.iam import allow, service_role, ssm_agent_statement
+from mbops.components.aws.kept import warn_not_adoptable
 from mbops.components.aws.naming import physical, physical_name
 from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import new_secret, recovery_days, secret_prefix, set_secret_value
@@ -94,14 +95,23 @@ class Database(MbopsComponent):
 
     Data guard: unless ``release_data``, the instance is protected in Pulumi, retained on delete and (with
     ``deletion_protection``) deletion-protected in AWS; ``release_data`` lifts all three for the
-    ``destroy --delete-data`` that follows (prod still takes its final snapshot).
+    ``destroy --delete-data`` that follows (prod still takes its final snapshot). A ``destroy`` stops at the
+    instance, so it stays in the stack. ``adopt: [database.instance]`` cannot take it back: Pulumi imports a
+    resource only when the program's inputs match it, and RDS never returns the master password. An instance
+    that left the stack (``pulumi state delete``, ``destroy --exclude-protected``) is taken back before the next
+    ``up`` with ``pulumi import aws:rds/instance:Instance <component name>-postgres <identifier> --protect
+    --parent 'database=<the Database component's URN>'``; that ``up`` then sets the master password to the
+    stack's (the admin URL's).
 
     Self-hosted (``self_hosted``): an EC2 instance (IMDSv2, encrypted root, SSM access, no SSH) in a private
     subnet with an encrypted gp3 data volume for the data directory, snapshotted daily by Data Lifecycle
     Manager for ``backup_retention_days``. cloud-init installs PostgreSQL, enables TLS and reads the password
-    from the URL secret with the instance role: it is never in user data. Children: ``security_group``,
-    ``password``, ``role``, ``role_policy``, ``instance_profile``, ``instance``, ``data_volume``,
-    ``volume_attachment``, ``backup_role``, ``backup_policy``, ``url_secret``, ``url_secret_version``.
+    from the URL secret with the instance role: it is never in user data. The data volume is protected and
+    retained like the RDS instance; EC2 generates its id, so ``adopt:`` cannot take it back either (``pulumi
+    import aws:ebs/volume:Volume <component name>-data <vol-id>``; it carries the tag ``mbops-backup``).
+    Children: ``security_group``, ``password``, ``role``, ``role_policy``, ``instance_profile``, ``instance``,
+    ``data_volume``, ``volume_attachment``, ``backup_role``, ``backup_policy``, ``url_secret``,
+    ``url_secret_version``.
     """
 
     kind = "database"
@@ -109,6 +119,14 @@ class Database(MbopsComponent):
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws", name, args.spec, args.tags, opts)
         managed = not args.spec.self_hosted
+        if managed:
+            warn_not_adoptable(self, "instance", "RDS never returns the master password, so a Pulumi import of the "
+                               "instance would stop on it", f"import a kept instance with `pulumi import "
+                               f"aws:rds/instance:Instance {name}-postgres <identifier>` (see the database "
+                               f"component's data guard)")
+        else:
+            warn_not_adoptable(self, "data_volume", "EC2 generates the volume's id", f"import a kept volume with "
+                               f"`pulumi import aws:ebs/volume:Volume {name}-data <vol-id>`")
         role_fn_sg = (
             bootstrap_security_group(self, name, vpc_id=args.vpc_id, vpc_cidr=args.vpc_cidr, port=PORT)
             if managed

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.kept import kept_id
 from mbops.components.aws.naming import physical_name
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import DocDbSpec
@@ -27,10 +28,12 @@ class DocDb(MbopsComponent):
 
     Pay per request (scales to zero), server-side encryption with the AWS managed KMS key, point-in-time
     recovery and TTL on ``expires_at``. With ``deletion_protection`` the table refuses deletion in AWS and
-    Pulumi protects it too. It is retained when the stack is destroyed; ``release_data`` lifts all three for
-    the ``destroy --delete-data`` that follows. The table is named after the stack (``table_name``), so a stack
-    created again after a destroy that kept it fails loudly on the name instead of starting an empty table
-    beside it (a stack deployed before keeps its generated name: ``ignore_changes``). Child: ``table``.
+    Pulumi protects it too (a destroy stops there). It is retained when the stack is destroyed;
+    ``release_data`` lifts all three for the ``destroy --delete-data`` that follows. The table is named after
+    the stack (``table_name``), so a stack created again after a destroy that kept it fails loudly on the name
+    instead of starting an empty table beside it; the next ``up`` takes it back with ``adopt: [docdb.table]``
+    (a Pulumi import of the table by its name). A stack deployed before keeps its generated name
+    (``ignore_changes``). Child: ``table``.
     """
 
     kind = "docdb"
@@ -39,23 +42,25 @@ class DocDb(MbopsComponent):
         super().__init__("aws", name, args.spec, args.tags, opts)
         spec = args.spec
         protected = spec.deletion_protection and not args.release_data
+        table_args = self.args(
+            "table",
+            name=args.table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="pk",
+            range_key="sk",
+            attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
+            point_in_time_recovery={"enabled": spec.point_in_time_recovery},
+            server_side_encryption={"enabled": True},
+            ttl={"attribute_name": "expires_at", "enabled": True},
+            deletion_protection_enabled=protected,
+            tags=self.tags,
+        )
         self.table = aws.dynamodb.Table(
             f"{name}-table",
-            **self.args(
-                "table",
-                name=args.table_name,
-                billing_mode="PAY_PER_REQUEST",
-                hash_key="pk",
-                range_key="sk",
-                attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
-                point_in_time_recovery={"enabled": spec.point_in_time_recovery},
-                server_side_encryption={"enabled": True},
-                ttl={"attribute_name": "expires_at", "enabled": True},
-                deletion_protection_enabled=protected,
-                tags=self.tags,
-            ),
-            opts=self.opts(protect=protected, retain_on_delete=not args.release_data, ignore_changes=["name"]),
-        )
+            **table_args,
+            opts=self.opts(protect=protected, retain_on_delete=not args.release_data, ignore_changes=["name"],
+                           import_=kept_id(self, "table", table_args.get("name"))),
+        )  # fmt: skip
         self.table_name = self.table.name
         self.table_arn = self.table.arn
         self.finish({"table_name": self.table.name, "table_arn": self.table.arn})

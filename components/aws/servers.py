@@ -60,12 +60,14 @@ class Servers(MbopsComponent):
     log group). The launch template requires IMDSv2 (hop limit 1) and an encrypted gp3 root volume. cloud-init
     installs Docker and a systemd unit that fetches the app's secrets from Secrets Manager with the instance
     role at every start, so user data holds ARNs, never secret values; the container logs to CloudWatch.
-    The group keeps ``min_replicas..max_replicas`` instances, replaces those the load balancer finds
-    unhealthy, tracks 60% CPU, and rolls instances when the launch template changes; ``pulumi up`` waits
-    until ``min_replicas`` instances pass the load balancer's health check, so a broken image fails the
-    update. The launch template waits for the secrets' values and the role's policies (no instance boots
-    before either exists), nor before the app's database role (created by the database component's bootstrap
-    function, which alone reads the admin URL: nothing on the instances can).
+    The group keeps ``min_replicas..max_replicas`` instances, tracks 60% CPU, and rolls instances when the
+    launch template changes; ``pulumi up`` waits until ``min_replicas`` instances pass the load balancer's health
+    check, so a broken image fails the update. It replaces an instance the load balancer has found unhealthy,
+    which takes ``alb.HEAL_AFTER_S`` of health path failures (a database failover replaces none), launching the
+    replacement first and terminating the old one once the new one is healthy (``instance_maintenance_policy``);
+    systemd restarts a container that exits. The launch template waits for the secrets' values and the role's
+    policies (no instance boots before either exists), nor before the app's database role (created by the
+    database component's bootstrap function, which alone reads the admin URL: nothing on the instances can).
 
     OS image: ``os_image`` when set; else in dev the current Amazon Linux 2023 AMI at each launch
     (``resolve:ssm:``), and with ``pin_os_image`` (prod) the AMI id read once from the same SSM parameter and
@@ -202,8 +204,10 @@ class Servers(MbopsComponent):
                     "version": self.launch_template.latest_version.apply(str),
                 },
                 target_group_arns=[self.load_balancer.target_group.arn],
-                health_check_type="ELB",
+                health_check_type="ELB",  # the target group's verdict: HEAL_AFTER_S of failures
                 health_check_grace_period=300,
+                # Replacing an unhealthy instance launches first and terminates once the new one is healthy.
+                instance_maintenance_policy={"min_healthy_percentage": 100, "max_healthy_percentage": 200},
                 # `pulumi up` waits until min_replicas instances are healthy in the target group.
                 wait_for_elb_capacity=app.min_replicas,
                 wait_for_capacity_timeout="15m",

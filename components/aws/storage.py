@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from mbops.components.aws.kept import kept_id
 from mbops.components.aws.log_bucket import log_bucket
 from mbops.components.aws.naming import fit, physical_name
 from mbops.components.base import MbopsComponent, merge_args
@@ -25,6 +26,8 @@ class StorageArgs:
     cdn_origin: bool = False  # a CDN reads the bucket: call allow_cloudfront_read() once the distribution exists
     release_data: bool = False  # force-destroyed, not retained: `destroy --delete-data` follows
     bucket_name: pulumi.Input[str] | None = None  # deterministic (see Storage); None: generated
+    # bucket_name as a plain str, asked only when the stack adopts the kept bucket (it reads the account)
+    bucket_name_now: Callable[[], str] | None = None
     access_logs: bool = False  # S3 server access logs to a log bucket of its own
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -45,7 +48,9 @@ class Storage(MbopsComponent):
     force-destroyed with its objects, for the ``destroy --delete-data`` that follows). Its name is the stack's
     (``bucket_name``: ``<stack>-<environment>-<account>-<region>``), so a stack created again after a destroy that
     kept the bucket fails loudly on the name (or, in us-east-1, gets the kept bucket back) instead of starting an empty
-    one beside it; a stack deployed before keeps its generated name (``ignore_changes``).
+    one beside it; the next ``up`` takes it back with ``adopt: [storage.bucket]`` (a Pulumi import of the bucket by
+    its name; its other settings, ``public_access_block`` and the rest, are applied to it again). A stack deployed
+    before keeps its generated name (``ignore_changes``).
 
     With ``access_logs`` S3 writes a server access log of every request to a log bucket of the component's
     (``access_log_*`` children, kept 90 days) under ``s3/``: who read or changed which object (child ``logging``).
@@ -58,11 +63,14 @@ class Storage(MbopsComponent):
         self._name = name
         spec = args.spec
         self.public_prefix = spec.public_prefix
+        bucket_args = self.args("bucket", bucket=args.bucket_name,
+                                force_destroy=spec.force_destroy or args.release_data, tags=self.tags)  # fmt: skip
+        now = args.bucket_name_now if bucket_args.get("bucket") is args.bucket_name else None  # not overridden
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            **self.args("bucket", bucket=args.bucket_name, force_destroy=spec.force_destroy or args.release_data,
-                        tags=self.tags),
-            opts=self.opts(retain_on_delete=not args.release_data, ignore_changes=["bucket"]),
+            **bucket_args,
+            opts=self.opts(retain_on_delete=not args.release_data, ignore_changes=["bucket"],
+                           import_=kept_id(self, "bucket", bucket_args.get("bucket"), now)),
         )  # fmt: skip
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
@@ -236,6 +244,7 @@ def build(ctx: BuildContext) -> Built:
         ctx.name,
         StorageArgs(spec=ctx.spec, cdn_origin=ctx.stack.has("cdn"), release_data=ctx.stack.release_data,
                     bucket_name=pulumi.Output.concat(stack, "-", account, "-", ctx.stack.region),
+                    bucket_name_now=lambda: f"{stack}-{aws.get_caller_identity().account_id}-{ctx.stack.region}",
                     access_logs=ctx.stack.prod, tags=ctx.stack.tags),
     )  # fmt: skip
     return Built(

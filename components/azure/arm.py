@@ -17,6 +17,9 @@
   connection and its private endpoint are recorded (``connection_id``, ``endpoint_id``).
 - ``JobRun``: starts a Container Apps job once (per change of its ``run_key``) and waits for the execution to
   succeed, so resources that depend on it (the app) start only after it did its work.
+- ``AdminPassword``: sets a PostgreSQL Flexible Server's admin password (PATCH) and waits until the server is
+  ready. For a server taken back with ``adopt:``: ARM never returns the password, so the import ignores it
+  (``ignore_changes``) and this sets the stack's own, the one its database URLs carry.
 
 Both run wherever the program runs: the Pulumi CLI's Python dynamic provider host, or the embedded planner
 (which only plans them). ``MBOPS_ARM_ENDPOINT`` points the approval at another ARM endpoint (sovereign
@@ -42,6 +45,8 @@ APPROVAL_TIMEOUT_S = 1200
 JOB_TIMEOUT_S = 1800
 POLL_S = 15
 JOB_API = "2024-03-01"  # Microsoft.App jobs: start, executions
+SERVER_API = "2025-08-01"  # Microsoft.DBforPostgreSQL/flexibleServers (the azure-native Server's API version)
+SERVER_TIMEOUT_S = 1200
 # Private endpoint connection API versions of the origins Front Door reaches over Private Link.
 CONNECTION_API = {
     "Microsoft.App/managedEnvironments": "2025-02-02-preview",
@@ -250,3 +255,62 @@ class JobRun(Resource, module="mbops", name="JobRun"):
             "poll_s": POLL_S, "execution": None,
         }  # fmt: skip
         super().__init__(JobRunProvider(), name, props, opts)
+
+
+def set_admin_password(props: dict[str, Any]) -> None:
+    """PATCH the admin password of the Flexible Server ``server_id`` and wait until the server is Ready again."""
+    server, token = props["server_id"], props["token"]
+    body = {"properties": {"administratorLoginPassword": props["password"]}}
+    _arm("PATCH", server, token, SERVER_API, body)
+    deadline = time.monotonic() + float(props.get("timeout_s") or SERVER_TIMEOUT_S)
+    while True:
+        time.sleep(float(props.get("poll_s") if props.get("poll_s") is not None else POLL_S))
+        state = _arm("GET", server, token, SERVER_API).get("properties", {}).get("state")
+        if state == "Ready":
+            return
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"the PostgreSQL server {server.rsplit('/', 1)[-1]} did not come back Ready after its admin password "
+                f"was set (state {state or 'unknown'}); check it with: az postgres flexible-server show --ids {server}"
+            )
+
+
+def _password_key(props: dict[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{props['server_id']}\0{props['password']}".encode()).hexdigest()
+
+
+class AdminPasswordProvider(ResourceProvider):
+    """Sets the password on create and whenever it (or the server) changes; deleting leaves the server as it is.
+    The state keeps a hash of server and password (``password_key``), never the password or the token."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        set_admin_password(props)
+        return CreateResult(uuid.uuid4().hex, _password_state(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = olds.get("password_key") != _password_key(news)
+        return DiffResult(changes=changed, replaces=[], stables=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        set_admin_password(news)
+        return UpdateResult(_password_state(news))
+
+
+def _password_state(props: dict[str, Any]) -> dict[str, Any]:
+    return {"server_id": props["server_id"], "password_key": _password_key(props)}
+
+
+class AdminPassword(Resource, module="mbops", name="AdminPassword"):
+    """The admin password of the Flexible Server ``server_id`` set to ``password`` (a Pulumi secret)."""
+
+    def __init__(
+        self, name: str, *, server_id: pulumi.Input[str], password: pulumi.Input[str], token: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:  # fmt: skip
+        props = {
+            "server_id": server_id, "password": pulumi.Output.secret(password), "token": pulumi.Output.secret(token),
+            "timeout_s": SERVER_TIMEOUT_S, "poll_s": POLL_S, "password_key": None,
+        }  # fmt: skip
+        super().__init__(AdminPasswordProvider(), name, props, opts)

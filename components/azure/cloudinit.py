@@ -290,6 +290,7 @@ PASSWORD=$(/usr/local/bin/mbops-kv-fetch {shlex.quote(client_id)} \\
 runuser -u postgres -- psql -v ON_ERROR_STOP=1 -v pw="$PASSWORD" <<'SQL'
 SELECT format('CREATE ROLE {admin} LOGIN CREATEDB CREATEROLE PASSWORD %L', :'pw') WHERE NOT EXISTS
   (SELECT FROM pg_roles WHERE rolname = '{admin}')\\gexec
+ALTER ROLE {admin} WITH LOGIN CREATEDB CREATEROLE PASSWORD :'pw';
 SELECT 'CREATE DATABASE {database} OWNER {admin}' WHERE NOT EXISTS
   (SELECT FROM pg_database WHERE datname = '{database}')\\gexec
 SQL

@@ -48,6 +48,7 @@ class AzureContext:
     resource_group: pulumi.Resource | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     release_data: bool = False  # data resources deletable (the up before `destroy --delete-data`)
+    adopting: bool = False  # the stack adopts what a destroy kept (``adopt:``): the kept group comes back with it
     # The app identity's role assignments made so far (per Key Vault secret, storage, registry): the app waits
     # for them to propagate before it starts (see arm.RbacWait).
     app_grants: list[pulumi.Resource] = field(default_factory=list)
@@ -110,12 +111,21 @@ class AzureComponent(MbopsComponent):
         depends_on = [*self._deps, *kwargs.pop("depends_on", [])]
         return super().opts(depends_on=depends_on, **kwargs)
 
-    def data_opts(self, *, protect: bool = False, **kwargs: Any) -> pulumi.ResourceOptions:
-        """Options of a data resource (server, account, vault): kept in Azure when the stack is destroyed
+    def data_opts(
+        self, child: str, arm_id: str | None, *, protect: bool = False, **kwargs: Any
+    ) -> pulumi.ResourceOptions:
+        """Options of data resource ``child`` (server, account, vault): kept in Azure when the stack is destroyed
         (``retain_on_delete``) and ``protect``-ed as asked, unless the stack releases its data
-        (``release_data``: the up before ``destroy --delete-data``), which turns both off."""
+        (``release_data``: the up before ``destroy --delete-data``), which turns both off.
+
+        ``arm_id`` is the resource's ARM id (``ctx.resource_id``; names are deterministic): when the stack adopts
+        ``child`` (``adopt: [<kind>.<child>]`` or ``<kind>.*``), the next ``up`` takes the kept resource back
+        (``import_``) instead of failing on "already exists". None only where the name is drawn per deployment
+        (the Key Vault's): a new deployment never collides with what an earlier one kept, and cannot adopt it.
+        """
         release = self.ctx.release_data
-        return self.opts(retain_on_delete=not release, protect=protect and not release, **kwargs)
+        adopt = self.adopted(child, arm_id) if arm_id is not None else None
+        return self.opts(retain_on_delete=not release, protect=protect and not release, import_=adopt, **kwargs)
 
     def lock(self, child: str, *, scope: pulumi.Input[str], why: str, after: pulumi.Resource,
              when: bool = True) -> pulumi.Resource | None:  # fmt: skip
@@ -190,7 +200,9 @@ class AzureComponent(MbopsComponent):
                 tags=dict(self.tags),
                 properties={"value": pulumi.Output.secret(value), "content_type": "text/plain"},
             ),
-            opts=self.data_opts(depends_on=[vault.resource], additional_secret_outputs=["properties"]),
+            # Not adoptable: the vault's name is drawn per deployment (secrets.py), so a new deployment writes
+            # its secrets to a new vault; what a destroy kept stays in the old one.
+            opts=self.data_opts(child, None, depends_on=[vault.resource], additional_secret_outputs=["properties"]),
         )
         if app is not None:
             self.ctx.app_grants.append(self.grant(

@@ -55,8 +55,15 @@ def container_resources(cpu: float, memory_mb: int) -> tuple[float, str]:
     return rounded, f"{memory:g}Gi"
 
 
+# A replica is restarted only after its health path has failed this long: the health path answers 503 while the
+# database is unreachable, and a failover (a minute or two) must not restart every replica at once. Readiness
+# (quick) takes a failing replica out of traffic meanwhile; a crashed container is restarted at once anyway.
+HEAL_AFTER_S = 300
+
+
 def probes(app: AppSpec) -> list[dict[str, Any]]:
-    """Startup, liveness and readiness probes on the app's health path (within Container Apps' limits)."""
+    """Startup, liveness and readiness probes on the app's health path (within Container Apps' limits: period
+    1-240 s, failure threshold 1-10): liveness restarts a replica after ``HEAL_AFTER_S`` of failures."""
     http = {"path": app.health_path, "port": app.port, "scheme": "HTTP"}
     return [
         {
@@ -70,9 +77,9 @@ def probes(app: AppSpec) -> list[dict[str, Any]]:
         {
             "type": "Liveness",
             "http_get": http,
-            "period_seconds": 10,
-            "failure_threshold": 3,
-            "timeout_seconds": 5,
+            "period_seconds": HEAL_AFTER_S // 10,
+            "failure_threshold": 10,
+            "timeout_seconds": 10,
         },
         {
             "type": "Readiness",

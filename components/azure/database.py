@@ -126,7 +126,9 @@ class Database(AzureComponent):
     (Azure's minimum is 7) and geo-redundant in prod, zone-redundant HA with ``ha`` (not on Burstable),
     and with ``deletion_protection`` a CanNotDelete management lock plus Pulumi ``protect``. The server and
     its database are kept when the stack is destroyed (``retain_on_delete``) unless its data is released
-    (``destroy --delete-data``: lock, ``protect`` and retention off). Flexible Server has no final backup on
+    (``destroy --delete-data``: lock, ``protect`` and retention off); the next ``up`` takes them back with
+    ``adopt: [database.*]`` (by ARM id; the server is imported without its admin password, which ARM never returns,
+    and ``arm.AdminPassword`` then sets this deployment's). Flexible Server has no final backup on
     delete: its backups are deleted with it (restore a deleted server within 5 days through Azure support).
     Logins: passwords only (``active_directory_auth`` off: no Entra administrator is configured, so Entra logins
     would reach nothing; set one through overrides with an ``Administrator`` to use them). The admin
@@ -199,6 +201,10 @@ class Database(AzureComponent):
                 "use size medium or large"
             )
         server_name = ctx.name("psql", 63)
+        server_id = ctx.resource_id("Microsoft.DBforPostgreSQL", "flexibleServers", server_name)
+        # ARM never returns the admin password: an import would always differ on it, so an adopted server is
+        # imported without it, and AdminPassword then sets this deployment's.
+        adopting = self.adopted("server", server_id) is not None
         server = dbforpostgresql.Server(
             f"{name}-server",
             **self.args(
@@ -230,9 +236,20 @@ class Database(AzureComponent):
                     },
                 ),
             ),
-            opts=self.data_opts(depends_on=args.network_ready, protect=spec.deletion_protection),
+            opts=self.data_opts(
+                "server", server_id, depends_on=args.network_ready, protect=spec.deletion_protection,
+                ignore_changes=["administratorLoginPassword"] if adopting else None,
+            ),
         )
         self.server = server
+        ready: list[pulumi.Resource] = []
+        if adopting:  # the kept server's password is the last deployment's: set this one's (see arm.AdminPassword)
+            from mbops.components.azure.arm import AdminPassword, arm_token
+
+            ready.append(AdminPassword(
+                f"{name}-admin-password", server_id=server_id, password=self.password.result,
+                token=arm_token(self, after=[server]), opts=self.opts(depends_on=[server]),
+            ))  # fmt: skip
         server_args = {"resource_group_name": ctx.resource_group_name, "server_name": server_name}
         # Server parameters are applied one at a time (the server rejects concurrent configuration writes).
         tls_on = dbforpostgresql.Configuration(
@@ -244,7 +261,8 @@ class Database(AzureComponent):
                 value="on",
                 source="user-override",
             ),
-            opts=self.data_opts(depends_on=[server]),
+            opts=self.data_opts("require_tls", f"{server_id}/configurations/require_secure_transport",
+                                depends_on=[server]),  # fmt: skip
         )
         tls_version = dbforpostgresql.Configuration(
             f"{name}-tls-version",
@@ -255,7 +273,8 @@ class Database(AzureComponent):
                 value="TLSv1.2",
                 source="user-override",
             ),
-            opts=self.data_opts(depends_on=[tls_on]),
+            opts=self.data_opts("tls_version", f"{server_id}/configurations/ssl_min_protocol_version",
+                                depends_on=[tls_on]),  # fmt: skip
         )
         database = dbforpostgresql.Database(
             f"{name}-database",
@@ -266,7 +285,8 @@ class Database(AzureComponent):
                 charset="UTF8",
                 collation="en_US.utf8",
             ),
-            opts=self.data_opts(depends_on=[tls_version], protect=spec.deletion_protection),
+            opts=self.data_opts("database", f"{server_id}/databases/{spec.database_name}",
+                                depends_on=[tls_version, *ready], protect=spec.deletion_protection),  # fmt: skip
         )
         self.lock("lock", scope=server.id, why="components.database.deletion_protection", after=server,
                   when=spec.deletion_protection)  # fmt: skip

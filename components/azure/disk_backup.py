@@ -8,7 +8,8 @@ and manage snapshots in the group ("Disk Snapshot Contributor"), and the instanc
 
 Data guard: vault, policy and instance are data (kept on ``destroy``, so the snapshots outlive the stack),
 and in prod the vault keeps a stopped instance's recovery points 14 days (soft delete) - off in dev and when
-the stack releases its data, so ``destroy --delete-data`` can delete the vault.
+the stack releases its data, so ``destroy --delete-data`` can delete the vault. The next ``up`` takes them back
+with ``adopt: [database.*]`` (children ``backup_vault``, ``backup_policy``, ``backup``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mbops.components.azure.common import AzureComponent
 
 DISKS = "Microsoft.Compute/disks"
 SCHEDULE = "R/2024-01-01T03:00:00+00:00/P1D"  # daily at 03:00 UTC
+POLICY = "disk-daily"
 SOFT_DELETE_DAYS = 14  # the service's minimum
 OPERATIONAL = {"data_store_type": "OperationalStore", "object_type": "DataStoreInfoBase"}
 
@@ -32,6 +34,7 @@ def back_up_disk(
     ctx, name = owner.ctx, owner.prefix
     soft_delete = ctx.prod and not ctx.release_data
     vault_name = ctx.name("bvault", 50, unique=False)
+    vault_id = ctx.resource_id("Microsoft.DataProtection", "backupVaults", vault_name)
     vault = dataprotection.BackupVault(
         f"{name}-backup-vault",
         **owner.args(
@@ -48,7 +51,7 @@ def back_up_disk(
                 },
             ),
         ),
-        opts=owner.data_opts(),
+        opts=owner.data_opts("backup_vault", vault_id),
     )  # fmt: skip
     policy = dataprotection.BackupPolicy(
         f"{name}-backup-policy",
@@ -56,7 +59,7 @@ def back_up_disk(
             "backup_policy",
             resource_group_name=ctx.resource_group_name,
             vault_name=vault_name,
-            backup_policy_name="disk-daily",
+            backup_policy_name=POLICY,
             properties={
                 "object_type": "BackupPolicy",
                 "datasource_types": [DISKS],
@@ -87,7 +90,7 @@ def back_up_disk(
                 ],
             },
         ),
-        opts=owner.data_opts(depends_on=[vault]),
+        opts=owner.data_opts("backup_policy", f"{vault_id}/backupPolicies/{POLICY}", depends_on=[vault]),
     )  # fmt: skip
     principal = vault.identity.apply(lambda i: i.principal_id if i else None)  # type: ignore[attr-defined]
     grants = [
@@ -122,5 +125,7 @@ def back_up_disk(
                 },
             },
         ),
-        opts=owner.data_opts(depends_on=[policy, propagated, disk]),
+        opts=owner.data_opts(
+            "backup", f"{vault_id}/backupInstances/{disk_name}", depends_on=[policy, propagated, disk]
+        ),
     )  # fmt: skip

@@ -36,8 +36,9 @@ class DocDb(AzureComponent):
     those subnets (saas prod: the foundation's VNet, service endpoint ``Microsoft.AzureCosmosDB``), so the public
     endpoint answers no one else. ``point_in_time_recovery``: continuous backup (7 days; 30 days in prod) instead of
     periodic; ``deletion_protection``: a CanNotDelete lock and Pulumi ``protect``. The account, database and
-    container are kept when the stack is destroyed unless its data is released (``destroy --delete-data``, which
-    also drops the lock and ``protect``).
+    container (and the app's data-plane role assignment) are kept when the stack is destroyed unless its data is
+    released (``destroy --delete-data``, which also drops the lock and ``protect``); the next ``up`` takes them
+    back with ``adopt: [docdb.*]``.
     Children: ``account``, ``database``, ``container``, ``app_access``, ``lock``.
     """
 
@@ -47,6 +48,7 @@ class DocDb(AzureComponent):
         super().__init__(name, args.spec, args.ctx, opts)
         ctx, spec = args.ctx, args.spec
         self.account_name = ctx.name("cosmos", 44)
+        account_id = ctx.resource_id("Microsoft.DocumentDB", "databaseAccounts", self.account_name)
         backup = (
             {
                 "type": "Continuous",
@@ -78,14 +80,14 @@ class DocDb(AzureComponent):
         self.account = cosmosdb.DatabaseAccount(
             f"{name}-account",
             **self.args("account", **account_args),
-            opts=self.data_opts(protect=spec.deletion_protection),
+            opts=self.data_opts("account", account_id, protect=spec.deletion_protection),
         )
         names = {"resource_group_name": ctx.resource_group_name, "account_name": self.account_name}
         located = {"location": ctx.location, "tags": dict(self.tags)}
         database = cosmosdb.SqlResourceSqlDatabase(
             f"{name}-database",
             **self.args("database", **names, **located, database_name=DATABASE, resource={"id": DATABASE}),
-            opts=self.data_opts(depends_on=[self.account]),
+            opts=self.data_opts("database", f"{account_id}/sqlDatabases/{DATABASE}", depends_on=[self.account]),
         )
         cosmosdb.SqlResourceSqlContainer(
             f"{name}-container",
@@ -101,23 +103,29 @@ class DocDb(AzureComponent):
                     "indexing_policy": {"indexing_mode": "consistent", "automatic": True},
                 },
             ),
-            opts=self.data_opts(depends_on=[database]),
+            opts=self.data_opts(
+                "container", f"{account_id}/sqlDatabases/{DATABASE}/containers/{CONTAINER}", depends_on=[database]
+            ),
         )
         if args.app_identity is not None:
+            assignment = ctx.guid("app-cosmos")
             cosmosdb.SqlResourceSqlRoleAssignment(
                 f"{name}-app-access",
                 **self.args(
                     "app_access",
                     **names,
-                    role_assignment_id=ctx.guid("app-cosmos"),
+                    role_assignment_id=assignment,
                     role_definition_id=pulumi.Output.concat(
                         self.account.id, f"/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}"
                     ),
                     principal_id=args.app_identity.principal_id,
                     scope=self.account.id,
                 ),
-                # A child of the (locked, retained) account: kept with it unless the data is released.
-                opts=self.data_opts(depends_on=[self.account]),
+                # A child of the (locked, retained) account: kept with it unless the data is released, and with
+                # the app identity it names (kept too: foundation.py).
+                opts=self.data_opts(
+                    "app_access", f"{account_id}/sqlRoleAssignments/{assignment}", depends_on=[self.account]
+                ),
             )
         self.lock("lock", scope=self.account.id, why="components.docdb.deletion_protection", after=self.account,
                   when=spec.deletion_protection)  # fmt: skip

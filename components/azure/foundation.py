@@ -43,27 +43,35 @@ def create_foundation(ctx: AzureContext) -> Identity:
     The group is kept when the stack is destroyed unless its data is released (``destroy --delete-data``):
     deleting a group deletes everything in it, so a group deleted around retained data would delete that data
     too. ``destroy`` therefore leaves the group holding the retained data (and the network a retained
-    PostgreSQL server lives in); ``destroy --delete-data`` deletes all of it.
+    PostgreSQL server lives in); ``destroy --delete-data`` deletes all of it. The app identity is kept with the
+    data too: the grants kept with it (the Cosmos DB data-plane role assignment) name its principal, which a new
+    identity would not have. When the stack adopts anything (``adopt:``, ``ctx.adopting``) the next ``up`` takes
+    the group and the identity back (``import_``): whatever it adopts lives in the kept group.
 
     The app identity is user-assigned (not system-assigned) on every runtime - Container Apps and the VM
     scale set alike - so its role assignments (Key Vault, Storage, Cosmos DB, Redis) exist *before* the
     first replica or VM boots and survive a replacement of the app.
     """
+    keep = not ctx.release_data
     group = resources.ResourceGroup(
         f"{ctx.stack}-rg",
         resource_group_name=ctx.resource_group_name,
         location=ctx.location,
         tags=dict(ctx.tags),
-        opts=pulumi.ResourceOptions(retain_on_delete=not ctx.release_data),
+        opts=pulumi.ResourceOptions(retain_on_delete=keep, import_=ctx.rg_id() if ctx.adopting else None),
     )
     ctx.resource_group = group
+    identity_name = ctx.name("id-app", 128, unique=False)
+    identity_id = ctx.resource_id("Microsoft.ManagedIdentity", "userAssignedIdentities", identity_name)
     identity = managedidentity.UserAssignedIdentity(
         f"{ctx.stack}-app-identity",
         resource_group_name=ctx.resource_group_name,
         location=ctx.location,
-        resource_name_=ctx.name("id-app", 128, unique=False),
+        resource_name_=identity_name,
         tags=dict(ctx.tags),
-        opts=pulumi.ResourceOptions(depends_on=[group]),
+        opts=pulumi.ResourceOptions(
+            depends_on=[group], retain_on_delete=keep, import_=identity_id if ctx.adopting else None
+        ),
     )
     return Identity(id=identity.id, principal_id=identity.principal_id, client_id=identity.client_id)
 
@@ -81,6 +89,7 @@ def build(ctx: BuildContext) -> Built:
         resource_group_name=resource_group_name(stack.name, stack.environment),
         tags=stack.tags,
         release_data=stack.release_data,
+        adopting=bool(stack.adopt),
     )
     identity = create_foundation(azure)
     net = None

@@ -107,6 +107,9 @@ class Network(AzureComponent):
     policies`` off). ``nat: per_zone`` is not possible on Azure (a Standard NAT gateway is zonal and a subnet
     takes one; the zone-redundant StandardV2 SKU is not in pulumi-azure-native 3.29): the stack gets one
     gateway and the plan lists a partial gap. ``nat: none`` leaves the subnets without egress.
+    With a managed PostgreSQL server, what it needs of the network (``vnet``, ``subnet_postgres``,
+    ``nsg_postgres``, ``postgres_dns_zone``, ``postgres_dns_link``) is kept with it when the stack is destroyed
+    (unless its data is released); the next ``up`` takes them back with ``adopt: [network.*]``.
     Children: ``vnet``, ``subnet_<name>``, ``nsg_<name>``, ``nat_ip``, ``nat_gateway``, ``postgres_dns_zone``,
     ``postgres_dns_link``.
     """
@@ -128,9 +131,11 @@ class Network(AzureComponent):
         )
         cidrs = subnet_cidrs(spec.cidr, names)
         # A retained PostgreSQL server keeps the network it lives in (its delegated subnet cannot be deleted
-        # under it, nor the VNet): those are kept on destroy too, unless the data is released.
-        keep = pulumi.ResourceOptions(retain_on_delete=args.managed_database and not ctx.release_data)
+        # under it, nor the VNet): those are kept on destroy too, unless the data is released, and adopted with
+        # ``network.*`` (or their children's names) by the next up.
+        self.keeps = args.managed_database
         self.vnet_name = ctx.name("vnet", 64, unique=False)
+        self.vnet_arm_id = ctx.resource_id("Microsoft.Network", "virtualNetworks", self.vnet_name)
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
             **self.args(
@@ -139,42 +144,50 @@ class Network(AzureComponent):
                     virtual_network_name=self.vnet_name, address_space={"address_prefixes": [spec.cidr]}
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(self.opts(), keep),
+            opts=self._kept("vnet", self.vnet_arm_id),
         )
         nat = self._nat(name) if spec.nat != "none" else None
         self.subnets: dict[str, network.Subnet] = {}
         self.nsgs: dict[str, network.NetworkSecurityGroup] = {}
         previous: list[pulumi.Resource] = []
         for subnet in names:
-            kept = keep if subnet == "postgres" else None
+            kept = subnet == "postgres"
+            nsg_name = ctx.name(f"nsg-{subnet}", 80, unique=False)
+            nsg_id = ctx.resource_id("Microsoft.Network", "networkSecurityGroups", nsg_name)
             nsg = network.NetworkSecurityGroup(
                 f"{name}-nsg-{subnet}",
                 **self.args(
                     f"nsg_{subnet}",
-                    **self.base(
-                        network_security_group_name=ctx.name(f"nsg-{subnet}", 80, unique=False),
-                        security_rules=self._rules(subnet, cidrs, args),
-                    ),
+                    **self.base(network_security_group_name=nsg_name, security_rules=self._rules(subnet, cidrs, args)),
                 ),
-                opts=pulumi.ResourceOptions.merge(self.opts(), kept),
-            )
+                opts=self._kept(f"nsg_{subnet}", nsg_id) if kept else self.opts(),
+            )  # fmt: skip
             # Subnets of one VNet are created one at a time: ARM rejects concurrent subnet writes.
+            after = [self.vnet, *previous]
             created = network.Subnet(
                 f"{name}-subnet-{subnet}",
                 **self.args(f"subnet_{subnet}", **self._subnet_args(subnet, cidrs[subnet], nsg, nat)),
-                opts=pulumi.ResourceOptions.merge(self.opts(depends_on=[self.vnet, *previous]), kept),
-            )
+                opts=self._kept(f"subnet_{subnet}", f"{self.vnet_arm_id}/subnets/{subnet}", depends_on=after)
+                if kept else self.opts(depends_on=after),
+            )  # fmt: skip
             previous = [created]
             self.subnets[subnet], self.nsgs[subnet] = created, nsg
         self.postgres_dns_zone = None
         if args.managed_database:
-            self._postgres_dns(name, keep)
+            self._postgres_dns(name)
         self.vnet_id = self.vnet.id
         self.subnet_ids = {k: s.id for k, s in self.subnets.items()}
         self.cidrs = cidrs
         self.app_subnet_ids = [self.subnet_ids[s] for s in APP_SUBNETS if s in self.subnet_ids]
         self.app_cidrs = [cidrs[s] for s in APP_SUBNETS if s in cidrs]
         self.finish({"vnet_id": self.vnet.id, "subnet_ids": self.subnet_ids})
+
+    def _kept(self, child: str, arm_id: str, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options of what a kept PostgreSQL server needs of the network (``self.keeps``): kept on destroy unless
+        the data is released, and taken back (``import_`` of ``arm_id``) when the stack adopts ``network.*`` or
+        ``network.<child>``. Without a managed server nothing is kept, so nothing is there to adopt."""
+        adopt = self.adopted(child, arm_id) if self.keeps else None
+        return self.opts(retain_on_delete=self.keeps and not self.ctx.release_data, import_=adopt, **kwargs)
 
     def _nat(self, name: str) -> network.NatGateway:
         ip = network.PublicIPAddress(
@@ -309,8 +322,9 @@ class Network(AzureComponent):
             found.append(("PostgreSQL", POSTGRES_PORTS))
         return found
 
-    def _postgres_dns(self, name: str, keep: pulumi.ResourceOptions) -> None:
+    def _postgres_dns(self, name: str) -> None:
         zone_name = f"{self.ctx.name('psql', 40)}.private.postgres.database.azure.com"
+        zone_id = self.ctx.resource_id("Microsoft.Network", "privateDnsZones", zone_name)
         self.postgres_dns_zone = privatedns.PrivateZone(
             f"{name}-postgres-dns",
             **self.args(
@@ -320,8 +334,9 @@ class Network(AzureComponent):
                 private_zone_name=zone_name,
                 tags=dict(self.tags),
             ),
-            opts=pulumi.ResourceOptions.merge(self.opts(), keep),
+            opts=self._kept("postgres_dns_zone", zone_id),
         )
+        link_name = f"{self.vnet_name}-link"
         privatedns.VirtualNetworkLink(
             f"{name}-postgres-dns-link",
             **self.args(
@@ -329,12 +344,14 @@ class Network(AzureComponent):
                 resource_group_name=self.ctx.resource_group_name,
                 location="global",
                 private_zone_name=zone_name,
-                virtual_network_link_name=f"{self.vnet_name}-link",
+                virtual_network_link_name=link_name,
                 virtual_network={"id": self.vnet.id},
                 registration_enabled=False,
                 tags=dict(self.tags),
             ),
-            opts=pulumi.ResourceOptions.merge(self.opts(depends_on=[self.postgres_dns_zone]), keep),
+            opts=self._kept(
+                "postgres_dns_link", f"{zone_id}/virtualNetworkLinks/{link_name}", depends_on=[self.postgres_dns_zone]
+            ),
         )
         self.postgres_dns_zone_id = self.postgres_dns_zone.id
 

@@ -50,7 +50,9 @@ class Secrets(AzureComponent):
     secret (``secret_<NAME>_reader`` here, the same for the database, cache and push secrets), never on the
     vault: other secrets (the PostgreSQL admin URL) stay out of its reach. The vault and its secrets are kept
     when the stack is destroyed unless its data is released (``destroy --delete-data``); in prod a
-    CanNotDelete lock (``lock``) guards the vault until then.
+    CanNotDelete lock (``lock``) guards the vault until then. ``adopt: [secrets.*]`` cannot take a kept vault
+    back (its name is drawn per deployment, so it is unknown to the next one): the next ``up`` makes a new vault
+    beside it and writes its secrets there, and the kept vault stays until it is deleted by hand.
     Children: ``name_suffix``, ``vault``, ``secret_<NAME>``, ``secret_<NAME>_reader``, ``lock`` (prod), and
     with a VNet ``private_endpoint``, ``dns_zone``, ``dns_link``, ``dns_group``.
     """
@@ -85,7 +87,9 @@ class Secrets(AzureComponent):
         self.vault = keyvault.Vault(
             f"{name}-vault",
             **self.args("vault", **self.base(vault_name=vault_name, properties=properties)),
-            opts=self.data_opts(),
+            # Not adoptable by id: the name's suffix is drawn per deployment (see the class docstring), so the
+            # next deployment makes a new vault beside the kept one instead of colliding with it.
+            opts=self.data_opts("vault", None),
         )
         self.private_endpoint = None
         if net is not None:

@@ -7,7 +7,9 @@ TLS on, scram-sha-256 logins from the app CIDRs only. The admin password never e
 reads it from Key Vault with its own identity, which may read that one secret only. The admin may create
 roles (CREATEROLE), so the app runtime's setup job creates the app's own role as on Flexible Server (a VM
 made before that change needs ``ALTER ROLE mbopsadmin CREATEROLE`` once, through Run Command).
-The data disk is backed up daily by Azure Backup for disks (incremental snapshots kept
+The data disk is kept when the stack is destroyed (unless its data is released); the next ``up`` takes it back with
+``adopt: [database.*]`` (``database.data_disk``), and the new VM's first boot sets the admin's password on the kept
+cluster to the new deployment's. The data disk is backed up daily by Azure Backup for disks (incremental snapshots kept
 ``backup_retention_days``: ``disk_backup.py``). There is no standby and no point-in-time restore (a restore is
 a whole-disk snapshot): the plan declares that as a limitation of the database kind (``database.self_hosted_gap``).
 """
@@ -70,7 +72,9 @@ def build_self_hosted(db: Database, args: DatabaseArgs) -> tuple[str, pulumi.Res
                 public_network_access="Disabled",
             ),
         ),
-        opts=db.data_opts(protect=spec.deletion_protection),
+        opts=db.data_opts(
+            "data_disk", ctx.resource_id("Microsoft.Compute", "disks", disk_name), protect=spec.deletion_protection
+        ),
     )
     from mbops.components.azure.disk_backup import back_up_disk
 

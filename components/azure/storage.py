@@ -51,7 +51,8 @@ class Storage(AzureComponent):
 
     Both accounts and their children are kept when the stack is destroyed unless its data is released
     (``destroy --delete-data``, which deletes them with their blobs), and locked (CanNotDelete) in prod until
-    then; ``force_destroy`` has no Azure counterpart (deleting an account deletes its blobs).
+    then; the next ``up`` takes them back with ``adopt: [storage.*]`` (or ``storage.<child>``). ``force_destroy``
+    has no Azure counterpart (deleting an account deletes its blobs).
     Children: ``account``, ``blob_service``, ``container``, ``lifecycle``, ``app_writer``, ``lock`` (prod), and
     with public assets ``public_account``, ``public_blob_service``, ``public_container``, ``public_writer``,
     ``public_lock`` (prod).
@@ -63,6 +64,7 @@ class Storage(AzureComponent):
         super().__init__(name, args.spec, args.ctx, opts)
         ctx, spec = args.ctx, args.spec
         self.account_name = ctx.name("st", 24, alnum=True)
+        account_id = ctx.resource_id("Microsoft.Storage", "storageAccounts", self.account_name)
         rules: dict[str, Any] = {"bypass": "AzureServices", "default_action": "Allow"}
         if args.allowed_subnet_ids:
             rules = subnet_rules(args.allowed_subnet_ids)
@@ -88,7 +90,7 @@ class Storage(AzureComponent):
                     encryption=storage_encryption(),
                 ),
             ),
-            opts=self.data_opts(),
+            opts=self.data_opts("account", account_id),
         )
         account_args = {"resource_group_name": ctx.resource_group_name, "account_name": self.account_name}
         retention = 30 if ctx.prod else 7
@@ -114,12 +116,14 @@ class Storage(AzureComponent):
         self.blob_service = storage.BlobServiceProperties(
             f"{name}-blob-service",
             **self.args("blob_service", **blob_service),
-            opts=self.data_opts(depends_on=[self.account]),
+            opts=self.data_opts("blob_service", f"{account_id}/blobServices/default", depends_on=[self.account]),
         )
         self.container = storage.BlobContainer(
             f"{name}-container",
             **self.args("container", **account_args, container_name=CONTAINER, public_access="None"),
-            opts=self.data_opts(depends_on=[self.account]),
+            opts=self.data_opts(
+                "container", f"{account_id}/blobServices/default/containers/{CONTAINER}", depends_on=[self.account]
+            ),
         )
         if spec.versioning:
             expire = {"delete": {"days_after_creation_greater_than": spec.noncurrent_version_days}}
@@ -134,7 +138,9 @@ class Storage(AzureComponent):
                 **self.args(
                     "lifecycle", **account_args, management_policy_name="default", policy={"rules": [rule]}
                 ),
-                opts=self.data_opts(depends_on=[self.blob_service]),
+                opts=self.data_opts(
+                    "lifecycle", f"{account_id}/managementPolicies/default", depends_on=[self.blob_service]
+                ),
             )
         if args.app_identity is not None:
             ctx.app_grants.append(self.grant(
@@ -158,6 +164,7 @@ class Storage(AzureComponent):
         """The account the CDN serves (see the class docstring)."""
         ctx, anonymous = args.ctx, args.private_cdn
         self.public_account_name = ctx.name("stpub", 24, alnum=True)
+        account_id = ctx.resource_id("Microsoft.Storage", "storageAccounts", self.public_account_name)
         # Anonymous: the app subnets only, not even Azure's trusted services (Front Door comes over Private Link).
         rules = (
             {**subnet_rules(args.allowed_subnet_ids), "bypass": "None"} if anonymous
@@ -178,7 +185,7 @@ class Storage(AzureComponent):
                     network_rule_set=rules, encryption=storage_encryption(),
                 ),
             ),
-            opts=self.data_opts(),
+            opts=self.data_opts("public_account", account_id),
         )  # fmt: skip
         names = {"resource_group_name": ctx.resource_group_name, "account_name": self.public_account_name}
         retention = 30 if ctx.prod else 7
@@ -189,13 +196,16 @@ class Storage(AzureComponent):
                 delete_retention_policy={"enabled": True, "days": retention},
                 container_delete_retention_policy={"enabled": True, "days": retention},
             ),
-            opts=self.data_opts(depends_on=[self.public_account]),
+            opts=self.data_opts(
+                "public_blob_service", f"{account_id}/blobServices/default", depends_on=[self.public_account]
+            ),
         )  # fmt: skip
         self.public_container = storage.BlobContainer(
             f"{name}-public-container",
             **self.args("public_container", **names, container_name=PUBLIC_CONTAINER,
                         public_access="Blob" if anonymous else "None"),
-            opts=self.data_opts(depends_on=[self.public_account]),
+            opts=self.data_opts("public_container", f"{account_id}/blobServices/default/containers/{PUBLIC_CONTAINER}",
+                                depends_on=[self.public_account]),
         )  # fmt: skip
         if args.app_identity is not None:
             ctx.app_grants.append(self.grant(
