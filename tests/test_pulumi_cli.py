@@ -307,7 +307,9 @@ def test_pulumi_up_and_destroy_on_the_repo_itself(real: dict[str, Any]) -> None:
     (project / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
     name = "pcli-repo.local"
     pulumi(real, "stack", "init", name, "--secrets-provider", "passphrase", cwd=project)
-    for key, value in {"mbops:profile": "managed", "mbops:stateDir": str(real["state"])}.items():
+    config = {"mbops:profile": "managed", "mbops:stateDir": str(real["state"]),
+              "mbops:portAuto": "true"}  # 8080 may be taken on this machine  # fmt: skip
+    for key, value in config.items():
         pulumi(real, "config", "set", key, value, "--stack", name, cwd=project)
     extra = {"PYTHONPATH": str(REPO)}  # the app imports examples.notes_app
     up = pulumi(real, "up", "--yes", "--skip-preview", "--stack", name, "--policy-pack", str(REPO / "policies"),
@@ -373,7 +375,8 @@ def lock_keys(env: dict[str, Any]) -> list[str]:
 def test_two_processes_contend_for_one_stack_in_an_s3_backend(real: dict[str, Any], s3_backend: str) -> None:
     stack = resolve(profile="managed", cloud="local", name="pcli-shared")
     real["deployed"].append((stack, s3_backend))
-    flags = ["up", "--engine", "pulumi", "--cloud", "local", "-n", "pcli-shared", "--backend", s3_backend, "--yes"]
+    flags = ["up", "--engine", "pulumi", "--cloud", "local", "-n", "pcli-shared", "--backend", s3_backend, "--yes",
+             "--port", "auto"]  # 8080 may be taken on this machine
     env = {"PYTHONPATH": str(REPO)}
     code = "from mbops.cli.main import main; main()"
     first = subprocess.Popen([sys.executable, "-c", code, *flags], cwd=REPO, env={**os.environ, **env},
