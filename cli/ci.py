@@ -121,7 +121,11 @@ def resolve_stacks(stack_files: tuple[Path, ...], cloud: str, root: Path) -> lis
             except ValueError:
                 relative = ".."
             if relative.startswith(".."):
-                raise ConfigError(f"{path}: --stack-file must be inside the repository (--output {root})")
+                raise ConfigError(
+                    f"{path}: the stack file must be inside the repository the pipeline is written into (--output "
+                    f"{root}): CI checks that repository out and reads the file there; copy it in, or point --output "
+                    f"at the repository that holds it"
+                )
         secrets = tuple(sorted({s.removeprefix("env:") for s in stack.app.secret_env.values()}))
         stacks.append(CiStack(stack.name, stack.environment, stack.region, relative, secrets))
     names = [s.name for s in stacks]
@@ -247,7 +251,8 @@ def ci() -> None:
               show_default=True, help="The repository root to write the pipeline into.")
 @click.option("--branch", default="main", show_default=True, help="The branch that deploys (GitHub; GitLab uses "
               "the project's default branch).")
-@click.option("--pip-spec", metavar="SPEC", help="How CI installs mbops. [default: mbops==<this version>]")
+@click.option("--pip-spec", metavar="SPEC", help="What CI installs mbops from (a pip requirement: a version on "
+              "your index, a wheel URL, git+https://...@TAG). [default: mbops==<this version>]")
 @click.option("--force", is_flag=True, help="Overwrite an existing pipeline file.")
 def init(
     provider: str, cloud: str, stack_files: tuple[Path, ...], output: Path, branch: str, pip_spec: str | None,
@@ -267,7 +272,7 @@ def init(
     \b
     Examples:
       mbops ci init --provider github --cloud aws -f stacks/dev.yaml -f stacks/prod.yaml
-      mbops ci init --provider gitlab --cloud gcp -f stack.yaml --output ../my-repo
+      mbops ci init --provider gitlab --cloud gcp -f ../my-repo/stack.yaml --output ../my-repo
     """
     from mbops import __version__
     from mbops.errors import ConfigError
@@ -288,4 +293,7 @@ def init(
     click.echo(f"wrote {target} ({provider}, {cloud}; stacks: {', '.join(s.name for s in stacks)})")
     click.echo("Next: set the CI variables listed at the top of the file; see docs/ci.md for the cloud side "
                "(state bucket, secrets key, OIDC trust, deploy role: `mbops permissions`).")  # fmt: skip
+    if pip_spec is None:
+        click.echo(f"CI installs mbops with `pip install mbops=={__version__}`: where your package index does not "
+                   f"have it, run again with --pip-spec (a wheel URL or git+https://<your mbops repo>@<tag>).")
 

@@ -334,3 +334,11 @@ def test_gcp_budget_permissions_go_to_the_billing_account_not_the_project_role()
     policy = deployer_policy([graph])
     assert not [p for p in policy.document["includedPermissions"] if p.startswith("billing.")]
     assert any("roles/billing.costsManager" in note and "billing.budgets.create" in note for note in policy.notes)
+
+
+def test_gcp_role_never_disables_an_api(planned: Planned) -> None:
+    """Every API is enabled with disable_on_destroy=False, so the deployer needs no right to turn one off."""
+    graph = planned("managed", "gcp", "prod")
+    services = [r for r in graph["resources"] if r["type"] == "gcp:projects/service:Service"]
+    assert services and all(r["inputs"].get("disableOnDestroy") is False for r in services)
+    assert "serviceusage.services.disable" not in deployer_policy([graph]).document["includedPermissions"]
