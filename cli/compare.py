@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 
 from mbops.cli.options import ENVIRONMENTS, PROFILES, Choice
-from mbops.cli.render import console
+from mbops.cli.render import console, gap_line
 from mbops.cost.usage import PRESETS as USAGE_PRESETS
 
 FORMATS = ("table", "json", "markdown", "html")
@@ -169,7 +169,8 @@ def _cell(cell: dict[str, Any]) -> str:
     if cell["unpriced"]:
         lines[-1] += f" · [yellow]{cell['unpriced']} unpriced[/]"
     if policy["mandatory"] or policy["advisory"]:
-        lines.append(f"policy: [red]{policy['mandatory']}[/] mandatory, {policy['advisory']} advisory")
+        mandatory = f"[red]{policy['mandatory']}[/]" if policy["mandatory"] else "0"  # red only when one blocks
+        lines.append(f"policy: {mandatory} mandatory, {policy['advisory']} advisory")
     if cap:
         lines.append(f"[dim]HA: {escape(cap['ha'])}; scale to zero: {escape(cap['scale_to_zero'])}[/]")
     if cap.get("entry"):
@@ -189,15 +190,14 @@ def _gap_lines(comparison: Any) -> list[str]:
         if not column.get("ok"):
             continue
         for how, gaps in (("not available", column["unavailable"]), ("partly available", column["limitations"])):
-            for gap in gaps:
-                use = f" Use: {gap['alternative']}" if gap.get("alternative") else ""
-                lines.append(f"{how} on {cloud}: {gap['kind']} — {gap['reason']}{use}")
+            lines += [gap_line(how, cloud, gap) for gap in gaps]
     return list(dict.fromkeys(lines))
 
 
 def _warn_gaps(comparison: Any) -> None:
+    """The gaps on stderr (the report goes to stdout or a file), worded as the table prints them."""
     for line in _gap_lines(comparison):
-        click.echo(f"warning: {line}", err=True)
+        click.echo(line, err=True)
 
 
 def print_table(comparison: Any, output: Path | None) -> None:

@@ -79,6 +79,16 @@ def cost(ref: StackRef, usage_preset: str | None, free_tiers: bool | None, as_js
         print_estimate(graph, estimate)
 
 
+def assumptions_text(estimate: dict[str, Any]) -> str:
+    """``hours_per_month=730, replicas=auto, ...``: a value worked out from the plan (-1) reads ``auto``."""
+    overridden = set(estimate.get("overridden", []))
+    derived = estimate.get("derived") or {}
+    return ", ".join(
+        f"{k}={'auto' if k in derived else f'{v:,.10g}'}{'*' if k in overridden else ''}"
+        for k, v in estimate["assumptions"].items()
+    )
+
+
 def money(value: float) -> str:
     return f"${value:,.2f}"
 
@@ -97,6 +107,12 @@ def print_estimate(graph: dict[str, Any], estimate: dict[str, Any]) -> None:
     out = console()
     where = f"{graph['region']}, {graph['environment']}"
     title = f"{graph['stack']}: {graph['profile']} on {graph['cloud']} ({where})"
+    if graph["cloud"] == "local":
+        out.print(
+            f"{title}: [bold]$0.00/month[/]. The local cloud runs on this machine and costs nothing; "
+            "`mbops cost --cloud aws|gcp|azure` prices the same stack on a cloud."
+        )
+        return
     table = Table(title=f"Monthly cost estimate — {title}", expand=False)
     for column, justify in (
         ("component", "left"),
@@ -134,11 +150,10 @@ def print_estimate(graph: dict[str, Any], estimate: dict[str, Any]) -> None:
         out.print(f"[green]Free ({len(estimate['free'])}):[/]")
         for reason, types in reasons.items():
             out.print(f"  {', '.join(sorted(set(types)))}: {reason}")
-    overridden = set(estimate.get("overridden", []))
-    usage = ", ".join(f"{k}={v:,.10g}{'*' if k in overridden else ''}" for k, v in estimate["assumptions"].items())
     tiers = "deducted" if estimate.get("free_tiers") else "not deducted (--free-tiers to deduct them)"
     out.print(f"[dim]Usage preset {estimate.get('preset', 'small')}; free tiers {tiers}.[/]")
-    out.print(f"[dim]Usage assumptions (* = from the stack file or a flag): {usage}[/]")
+    out.print(f"[dim]Usage assumptions (* = from the stack file or a flag; auto = worked out from the plan, "
+              f"see --list-usage): {assumptions_text(estimate)}[/]")  # fmt: skip
     catalog = estimate["catalog"]
     line = f"Prices: {catalog['cloud']} catalog as of {catalog['as_of']}"
     fallback = catalog.get("region_fallback")

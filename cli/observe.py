@@ -8,6 +8,7 @@ import click
 
 from mbops.cli.options import StackRef, stack_options
 from mbops.cli.render import console, echo_json
+from mbops.errors import ConfigError, DeployError
 
 STATE_STYLE = {"up": "green", "down": "red", "unknown": "yellow"}
 
@@ -16,14 +17,20 @@ STATE_STYLE = {"up": "green", "down": "red", "unknown": "yellow"}
 @stack_options(state=True)
 @click.option("--json", "as_json", is_flag=True, help="Print each component's health as JSON.")
 def status(ref: StackRef, as_json: bool) -> None:
-    """Show each component's health; exit 1 when one is down.
+    """Show each component's health; exit 1 when one is down, 2 when the stack is not deployed.
 
     \b
     Local: the process is alive and owns its port, the health path answers (and how fast), the database
     accepts connections, the disk the data uses. Clouds: the public endpoint's health path, probed from here.
     """
     stack = ref.stack
-    rows = ref.target().status(stack)
+    target = ref.target()
+    try:
+        rows = target.status(stack)
+    except DeployError as exc:
+        if target.recorded(stack) is None:  # no such stack here: bad input (exit 2), not a component down (1)
+            raise ConfigError(f"{exc} (mbops stacks lists the deployed stacks)") from None
+        raise
     if as_json:
         echo_json(rows)
     else:

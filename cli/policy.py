@@ -118,14 +118,15 @@ def print_findings(result: dict[str, Any]) -> None:
                 escape(f["remediation"]),
             )
         out.print(table)
-    else:
-        out.print(f"{title}: no findings.")
     for lowered in result["lowered"]:
         out.print(
             f"[yellow]lowered to advisory[/] {lowered['rule']} ({lowered['findings']} finding"
             f"{'s' if lowered['findings'] != 1 else ''}): {escape(lowered['reason'])}"
         )
     s = result["summary"]
+    if not result["findings"]:  # one line says it all
+        out.print(f"{title}: [green]passed[/], no findings ({s['rules']} rules on {s['resources']} resources).")
+        return
     verdict = "[green]passed[/]" if result["passed"] else "[bold red]failed[/]"
     out.print(
         f"Policy {verdict}: {s['mandatory']} mandatory, {s['advisory']} advisory "

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import click
 
 OP_STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "same": "dim"}
+TYPE_PARTS = re.compile(r"[^:/]+[:/]?")  # aws: s3/ bucketServerSideEncryptionConfiguration: BucketServer...
 
 
 def echo_json(data: Any) -> None:
@@ -76,13 +78,17 @@ def _gaps(graph: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def gap_line(how: str, cloud: str, gap: dict[str, Any]) -> str:
+    """``partly available on azure: database — <reason>. Use: <alternative>``: the reason as a sentence (one
+    full stop), then what to use instead. Every command prints a gap this way."""
+    reason = str(gap["reason"]).strip().rstrip(".")
+    use = f" Use: {str(gap['alternative']).strip()}" if gap.get("alternative") else ""
+    return f"{how} on {cloud}: {gap['kind']} — {reason}.{use}"
+
+
 def gap_lines(graph: dict[str, Any]) -> list[str]:
     """One line per kind the cloud cannot provide (wholly or in part), with what to use instead."""
-    lines = []
-    for how, gap in _gaps(graph):
-        use = f" Use: {gap['alternative']}" if gap.get("alternative") else ""
-        lines.append(f"{how} on {graph['cloud']}: {gap['kind']} — {gap['reason']}{use}")
-    return lines
+    return [gap_line(how, graph["cloud"], gap) for how, gap in _gaps(graph)]
 
 
 def other_warnings(graph: dict[str, Any]) -> list[str]:
@@ -91,23 +97,47 @@ def other_warnings(graph: dict[str, Any]) -> list[str]:
     return [w for w in graph.get("warnings") or [] if w not in said]
 
 
+def break_type(token: str, width: int) -> str:
+    """A type token in lines of at most ``width`` characters, broken only after its ``:`` and ``/`` (never
+    inside a name; a part longer than ``width`` keeps its own line)."""
+    lines, line = [], ""
+    for part in TYPE_PARTS.findall(token):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    return "\n".join([*lines, line])
+
+
+def _type_width(resources: list[dict[str, Any]], names: dict[str, str], width: int) -> int:
+    """How wide the preview's type column may be: what the console leaves after the op column, the borders and
+    a readable name and parent column; never less than the longest part of a type token."""
+    longest = max((len(p) for r in resources for p in TYPE_PARTS.findall(r["type"])), default=1)
+    name = min(max((len(r["name"]) for r in resources), default=0), 30)
+    parent = min(max((len(names.get(r["parent"] or "", "")) for r in resources), default=0), 24)
+    return max(longest, width - 20 - name - parent)  # 20: the op column (7) and the table's borders (13)
+
+
 def print_plan(graph: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    out = console()
     names = {r["urn"]: r["name"] for r in graph["resources"]}
+    fits = _type_width(graph["resources"], names, out.width)
     table = Table(title=f"{graph['stack']}: {graph['profile']} on {graph['cloud']} ({graph['region']})", expand=False)
-    for column in ("op", "type", "name", "parent"):
+    table.add_column("op", no_wrap=True)
+    table.add_column("type", no_wrap=True)  # broken only between its parts (break_type), never mid-word
+    for column in ("name", "parent"):
         table.add_column(column, overflow="fold")
     for res in tree_order(graph["resources"]):
         style = OP_STYLE.get(res["op"], "")
         table.add_row(
             f"[{style}]{res['op']}[/]" if res["custom"] else "",
-            res["type"],
+            escape(break_type(res["type"], fits)),
             res["name"],
             names.get(res["parent"] or "", ""),
         )
-    out = console()
     out.print(table)
     for warning in other_warnings(graph):
         out.print(f"[yellow]warning:[/] {escape(warning)}")

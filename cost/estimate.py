@@ -6,7 +6,8 @@
 - ``items``: one line per charge (resource, SKU, unit price, quantity, monthly, the price list it comes from),
 - ``free``: resources that cost nothing, each with the reason,
 - ``unpriced``: resources (or charges) the catalog cannot price, each with why — never counted as zero,
-- ``assumptions``: the usage values used (the preset's, overridden by the stack file's ``usage:``),
+- ``assumptions``: the usage values used (the preset's, overridden by the stack file's ``usage:``); ``-1`` marks
+  a value worked out from the plan, and ``derived`` says how for each such key,
 - ``catalog``: cloud, region, as-of date and sources of the prices.
 
 A usage-driven item whose usage is 0 costs $0 and carries ``per_unit`` ("$0.045 per GB"): what it costs
@@ -22,7 +23,7 @@ from typing import Any
 
 from mbops.cost.catalog import Catalog, load_catalog
 from mbops.cost.rules import COMMON_FREE, Charge, Context, Free, Unpriced, fmt, free_reason, per_unit
-from mbops.cost.usage import PRESETS, USAGE, check_preset, resolve_usage
+from mbops.cost.usage import DERIVED, PRESETS, USAGE, check_preset, resolve_usage
 
 CURRENCY = "USD"
 APP_KINDS = ("containers", "serverless", "servers")
@@ -63,6 +64,7 @@ def estimate(
         "preset": chosen,
         "free_tiers": bool(usage["free_tiers"]),
         "assumptions": usage,
+        "derived": {k: USAGE[k].derived for k, v in usage.items() if USAGE[k].derived and v == DERIVED},
         "overridden": sorted(overrides),
         "notes": list(MODEL_NOTES),
     }

@@ -331,18 +331,28 @@ def pricing_line(column: dict[str, Any]) -> str:
     return f"usage preset {column.get('preset') or 'small'}; free tiers {tiers}"
 
 
+def sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (a gap's reason, before what to use instead)."""
+    return str(text).strip().rstrip(".") + "."
+
+
 def gap_text(cell: dict[str, Any]) -> str:
-    """What a cell lacks: ``not available: <reason>`` or ``partly: <reason>``; empty when nothing."""
+    """What a cell lacks: ``not available: <reason>.`` or ``partly: <reason>.``; empty when nothing."""
     if cell.get("unavailable"):
-        return f"not available: {cell['unavailable']['reason']}"
+        return f"not available: {sentence(cell['unavailable']['reason'])}"
     if cell.get("limitation"):
-        return f"partly: {cell['limitation']['reason']}"
+        return f"partly: {sentence(cell['limitation']['reason'])}"
     return ""
+
+
+def use_text(gap: dict[str, Any]) -> str:
+    """``Use: <alternative>`` (``Use: -`` when the gap names none)."""
+    return f"Use: {str(gap.get('alternative') or '-').strip()}"
 
 
 def monitoring_text(column: dict[str, Any]) -> str:
     """The monitoring a column's plan sets up, in one line (or why there is none)."""
     gap = next((u for u in column.get("unavailable") or [] if u["kind"] == "monitoring"), None)
     if gap is not None:
-        return f"not available: {gap['reason']}"
+        return f"not available: {sentence(gap['reason'])}"
     return "; ".join(column["monitoring"]["lines"])

@@ -5,7 +5,16 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from mbops.engine.compare import SHARED, Comparison, assumption_rows, gap_text, monitoring_text, pricing_line
+from mbops.engine.compare import (
+    SHARED,
+    Comparison,
+    assumption_rows,
+    gap_text,
+    monitoring_text,
+    pricing_line,
+    sentence,
+    use_text,
+)
 from mbops.engine.fmt import count, money, number
 
 CSS = """
@@ -35,7 +44,7 @@ td.cheapest { background:var(--best); }
 .gap { color:var(--warn); font-weight:600; } .fail { color:var(--bad); font-weight:600; }
 .pill { display:inline-block; border-radius:9px; padding:0 7px; font-size:12px; margin-right:4px; }
 .pill.m { background:#fde8e6; color:var(--bad); } .pill.a { background:#fff3e0; color:var(--warn); }
-.pill.z { background:#e8f3ec; color:var(--ok); }
+.pill.z { background:#e8f3ec; color:var(--ok); } .pill.n { background:#eef2f7; color:var(--muted); }
 .diagrams { display:grid; grid-template-columns:1fr; gap:14px; }
 .diagram { background:#fff; border:1px solid var(--line); border-radius:10px; padding:10px; overflow:auto; }
 pre { white-space:pre-wrap; background:#f0f3f7; padding:10px; border-radius:6px; font-size:12px; }
@@ -56,9 +65,10 @@ def _table(head: str, rows: list[str], first: str = "component") -> str:
 def _policy(policy: dict[str, int]) -> str:
     if not policy["mandatory"] and not policy["advisory"]:
         return '<span class="pill z">no findings</span>'
+    m, a = policy["mandatory"], policy["advisory"]  # a zero count is no alarm: only a non-zero one is coloured
     return (
-        f'<span class="pill m">{policy["mandatory"]} mandatory</span>'
-        f'<span class="pill a">{policy["advisory"]} advisory</span>'
+        f'<span class="pill {"m" if m else "n"}">{m} mandatory</span>'
+        f'<span class="pill {"a" if a else "n"}">{a} advisory</span>'
     )
 
 
@@ -110,8 +120,8 @@ def _summary_table(c: Comparison, ok: list[str]) -> str:
             if cell.get("unavailable"):
                 u = cell["unavailable"]
                 tds.append(
-                    f'<td><span class="gap">not available</span><br>{_e(u["reason"])}'
-                    f'<br><span class="muted">use: {_e(u.get("alternative", ""))}</span></td>'
+                    f'<td><span class="gap">not available</span><br>{_e(sentence(u["reason"]))}'
+                    f'<br><span class="muted">{_e(use_text(u))}</span></td>'
                 )
                 continue
             cap = cell.get("capability") or {}
@@ -141,9 +151,9 @@ def _capabilities(c: Comparison, ok: list[str]) -> str:
             cell = c.cell(cloud, kind)
             cap = cell.get("capability") or {}
             if cell.get("unavailable"):
-                use = cell["unavailable"].get("alternative") or "-"
                 tds.append(
-                    f'<td><span class="gap">not available</span><br><span class="muted">use: {_e(use)}</span></td>'
+                    '<td><span class="gap">not available</span><br>'
+                    f'<span class="muted">{_e(use_text(cell["unavailable"]))}</span></td>'
                 )
                 continue
             if not cap:
@@ -155,8 +165,8 @@ def _capabilities(c: Comparison, ok: list[str]) -> str:
             parts += [_e(f) for f in cap.get("facts") or []]
             parts += [f"<span class='muted'>{_e(a)}</span>" for a in cap.get("about") or []]
             if cell.get("limitation"):
-                use = cell["limitation"].get("alternative") or "-"
-                parts.append(f"<span class='gap'>{_e(gap_text(cell))}</span> <span class='muted'>use: {_e(use)}</span>")
+                use = use_text(cell["limitation"])
+                parts.append(f"<span class='gap'>{_e(gap_text(cell))}</span> <span class='muted'>{_e(use)}</span>")
             tds.append(f"<td>{'<br>'.join(parts)}</td>")
         rows.append(f'<tr><td class="kind">{_e(kind)}</td>{"".join(tds)}</tr>')
     head = "".join(f"<th>{_e(x)}</th>" for x in ok)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbops.engine.compare import SHARED, Comparison, assumption_rows, gap_text, monitoring_text, pricing_line
+from mbops.engine.compare import (
+    SHARED,
+    Comparison,
+    assumption_rows,
+    gap_text,
+    monitoring_text,
+    pricing_line,
+    sentence,
+    use_text,
+)
 from mbops.engine.fmt import count, money
 
 
@@ -23,7 +32,7 @@ def _resources_text(resources: dict[str, int]) -> str:
 
 def _summary_cell(cell: dict[str, Any]) -> str:
     if cell.get("unavailable"):
-        return f"**not available**: {_cell(cell['unavailable']['reason'])}"
+        return f"**not available**: {_cell(sentence(cell['unavailable']['reason']))}"
     service = (cell.get("capability") or {}).get("service", "")
     unpriced = f" (+{cell['unpriced']} unpriced)" if cell["unpriced"] else ""
     text = f"{_cell(service)}<br>{count(cell['resource_count'])} · {money(cell['monthly'])}/mo{unpriced}"
@@ -34,7 +43,7 @@ def _summary_cell(cell: dict[str, Any]) -> str:
 
 def _capability_cell(cell: dict[str, Any]) -> str:
     if cell.get("unavailable"):
-        return f"not available — use: {_cell(cell['unavailable'].get('alternative') or '-')}"
+        return f"not available. {_cell(use_text(cell['unavailable']))}"
     cap = cell.get("capability") or {}
     if not cap:
         return "-"
@@ -44,7 +53,7 @@ def _capability_cell(cell: dict[str, Any]) -> str:
     parts += cap.get("facts") or []
     parts += [f"_{a}_" for a in cap.get("about") or []]
     if cell.get("limitation"):
-        parts.append(f"**{gap_text(cell)}** — use: {cell['limitation'].get('alternative') or '-'}")
+        parts.append(f"**{gap_text(cell)}** {use_text(cell['limitation'])}")
     return _cell("<br>".join(parts))
 
 

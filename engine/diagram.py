@@ -6,7 +6,8 @@ of A depends on a resource of B (A uses B: the app reads the database's secret, 
 Kinds that use the private network are drawn inside it. Users reach the public entry points over the protocol
 the plan's listeners, proxies and ingress settings serve (HTTPS, HTTP, TCP); a WAF/edge planned in front of an
 entry is drawn in front of it; data edges say how the app talks to each store (PostgreSQL, Redis, HTTPS, with
-TLS where the plan requires it). Monitoring watches the entry and alerts its notification targets.
+TLS where the plan requires it). Monitoring watches the entry and alerts its notification targets. On the local
+cloud the app reads the secrets file and talks to each store itself (PostgreSQL, Redis, the storage folder).
 
 Mermaid and DOT text always; SVG and PNG from Graphviz ``dot`` (Debian package ``graphviz``), and SVG also from
 mbops's own layout (``mbops.engine.diagram_svg``) when ``dot`` is missing.
@@ -56,6 +57,16 @@ LINKS = {
     "push": "HTTPS",
     "registry": "image pull",
 }
+# On this machine the stores are processes and files: the app opens the database and cache itself, reads
+# its settings from the secrets file and writes the storage folder.
+LOCAL_LINKS = {
+    "database": "PostgreSQL",
+    "cache": "Redis",
+    "storage": "files",
+    "docdb": "SQLite file",
+    "secrets": "reads file",
+}
+SQLITE = "pulumi-python:dynamic/mbops:SqliteFile"  # the local database when PostgreSQL is not installed
 FORMATS = ("mermaid", "dot", "svg", "png")
 
 
@@ -116,6 +127,8 @@ def model(graph: dict[str, Any]) -> Model:
                 continue  # the app knowing the CDN's URL, a listener using the edge's certificate: not traffic
             else:
                 pairs.add((source, target))
+    if graph["cloud"] == "local":
+        pairs = _local_pairs(pairs)
     if "network" in out.nodes:
         out.network_label = out.nodes.pop("network").replace("\n", " · ")
     fronted = _entries(graph, view, out, pairs)
@@ -158,7 +171,19 @@ def _entries(graph: dict[str, Any], view: View, out: Model, pairs: set[tuple[str
     return attached
 
 
+def _local_pairs(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Local edges: the secrets file depends on the stores whose URLs it keeps, but it is the app (which reads
+    the file) that talks to them."""
+    apps = {a for a, b in pairs if a in APPS and b == "secrets"}
+    kept = {b for a, b in pairs if a == "secrets"}
+    return {(a, b) for a, b in pairs if a != "secrets"} | {(app, b) for app in apps for b in kept}
+
+
 def _link(graph: dict[str, Any], view: View, a: str, b: str, attached: set[str]) -> str:
+    if graph["cloud"] == "local":
+        if b == "database" and view.has(b, SQLITE):
+            return "SQLite file"
+        return LOCAL_LINKS.get(b, "")
     if a in FRONTS:
         if b in attached:
             return "filtered"

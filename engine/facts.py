@@ -6,7 +6,10 @@ Each cloud's readers live in ``facts_<cloud>.py``:
 - ``READERS``: resource type -> the facts about one resource (given the whole plan): high availability,
   scaling, network access, data protection, edge (TLS, WAF);
 - ``ENTRIES``: resource type -> how a public entry resource serves (HTTPS, HTTP, TCP; HTTP only redirecting);
-- ``WATCH``: resource type -> its monitoring role (alarm, uptime check, dashboard, budget, notification target).
+- ``WATCH``: resource type -> its monitoring role (alarm, uptime check, dashboard, budget, notification target);
+- ``support(res, view)``: whether a resource is a helper the component runs for itself (a role-setup function or
+  job, an authorizer, an alert forwarder, the environment that only hosts such jobs), not the service the kind
+  offers: its settings (scaling, zones, access) are not the kind's capability.
 
 ``kind_facts``, ``door`` and ``watch`` combine them for a graph; the compare report and the diagrams read them.
 """
@@ -108,6 +111,10 @@ class View:
     def kinds(self) -> list[str]:
         return list(dict.fromkeys(r["component"] for r in self.resources if r.get("component")))
 
+    def users(self, res: dict[str, Any], *types: str) -> list[dict[str, Any]]:
+        """The resources of ``types`` (any kind) that depend on ``res``."""
+        return [r for r in self.resources if r["type"] in types and res["urn"] in (r.get("dependencies") or [])]
+
 
 Reader = Callable[[dict[str, Any], View], Iterable[Fact]]
 EntryReader = Callable[[dict[str, Any], View], Iterable[Entry]]
@@ -168,7 +175,7 @@ def kind_facts(graph: dict[str, Any], kind: str, view: View | None = None) -> li
     found: list[Fact] = []
     for res in view.of(kind):
         reader = module.READERS.get(res["type"])
-        if reader is not None:
+        if reader is not None and not module.support(res, view):
             found.extend(reader(res, view))
     return sorted(_unique(found), key=lambda f: TOPICS.index(f.topic))
 

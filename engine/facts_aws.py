@@ -10,6 +10,14 @@ from mbops.engine.fmt import number, span
 
 SECRET_TYPES = ("aws:secretsmanager/secret:Secret",)
 SUBNET = "aws:ec2/subnet:Subnet"
+FUNCTION = "aws:lambda/function:Function"
+# What routes requests to a function: a function that none of these points at runs for its component (the
+# database's role setup, invoked once by the plan; an API authorizer; an alarm forwarder), it serves nobody.
+SERVES = (
+    "aws:lambda/functionUrl:FunctionUrl",
+    "aws:apigatewayv2/integration:Integration",
+    "aws:lb/targetGroupAttachment:TargetGroupAttachment",
+)
 
 
 def _azs(view: View) -> list[str]:
@@ -185,11 +193,16 @@ def ecr(res: dict[str, Any], view: View) -> Iterator[Fact]:
     yield Fact("data", ", ".join(parts))
 
 
+def support(res: dict[str, Any], view: View) -> bool:
+    """A Lambda function no entry routes requests to is a helper of its component, not the kind's service."""
+    return res["type"] == FUNCTION and not view.users(res, *SERVES)
+
+
 READERS: dict[str, Reader] = {
     "aws:rds/instance:Instance": rds,
     "aws:elasticache/replicationGroup:ReplicationGroup": elasticache,
     "aws:ecs/service:Service": ecs_service,
-    "aws:lambda/function:Function": lambda_function,
+    FUNCTION: lambda_function,
     "aws:autoscaling/group:Group": asg,
     "aws:dynamodb/table:Table": dynamodb,
     "aws:ec2/natGateway:NatGateway": nat,

@@ -9,6 +9,9 @@ from mbops.engine.facts import Entry, Fact, Reader, View, as_list, get, host_of,
 from mbops.engine.fmt import number, span
 
 SECRET_TYPES = ("azure-native:keyvault:Secret",)
+JOB = "azure-native:app:Job"  # runs to completion for its component (setup): it serves no request
+APP = "azure-native:app:ContainerApp"
+ENVIRONMENT = "azure-native:app:ManagedEnvironment"
 REDUNDANCY = {
     "LRS": "LRS: 3 copies in one datacenter",
     "ZRS": "ZRS: copies in 3 zones",
@@ -181,12 +184,20 @@ def managed_certificate(res: dict[str, Any], view: View) -> Iterator[Fact]:
     yield Fact("edge", f"Azure-managed certificate for {name}")
 
 
+def support(res: dict[str, Any], view: View) -> bool:
+    """A Container Apps job, and an environment that hosts only jobs (no container app), are helpers of their
+    component (the VM scale set's setup job), not the kind's service."""
+    if res["type"] == JOB:
+        return True
+    return res["type"] == ENVIRONMENT and bool(view.users(res, JOB)) and not view.users(res, APP)
+
+
 READERS: dict[str, Reader] = {
     "azure-native:dbforpostgresql:Server": postgres,
     "azure-native:redisenterprise:RedisEnterprise": redis_enterprise,
     "azure-native:redisenterprise:Database": redis_database,
-    "azure-native:app:ContainerApp": container_app,
-    "azure-native:app:ManagedEnvironment": managed_environment,
+    APP: container_app,
+    ENVIRONMENT: managed_environment,
     "azure-native:compute:VirtualMachineScaleSet": vmss,
     "azure-native:cosmosdb:DatabaseAccount": cosmos,
     "azure-native:storage:StorageAccount": storage_account,

@@ -11,6 +11,13 @@ from mbops.engine.fmt import number, span
 
 SECRET_TYPES = ("gcp:secretmanager/secret:Secret",)
 REGION = re.compile(r"^[a-z]+-[a-z]+\d+$", re.I)  # us-central1, europe-west1 (multi-regions: nam5, US, EU)
+# Run to completion for their component (the database's role setup): they serve no request.
+JOBS = ("gcp:cloudrunv2/job:Job",)
+
+
+def support(res: dict[str, Any], view: View) -> bool:
+    """A Cloud Run job (the database's role setup) is a helper of its component, not the kind's service."""
+    return res["type"] in JOBS
 
 
 def cloud_sql(res: dict[str, Any], view: View) -> Iterator[Fact]:

@@ -168,6 +168,7 @@ def docker_engine(
     timeout: float = DOCKER_TIMEOUT, client_factory: Callable[..., Any] | None = None
 ) -> Finding:
     """A reachable Docker engine (the ``docker`` SDK's ping), for building and running app images."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
         if client_factory is None:
             import docker
@@ -180,21 +181,49 @@ def docker_engine(
         finally:
             client.close()
     except Exception as exc:  # the SDK raises DockerException, requests' and socket errors alike
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        reason = reason.removeprefix("Error while fetching server API version: ")[:200]
         return Finding(
             name="docker", present=False,
             enables="local: the app runs app.command as a process (app.build needs a Docker engine); "
             "clouds: app.build cannot be built here",
-            detail=f"no Docker engine reachable ({reason})",
-            path=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+            detail=f"no Docker engine reachable: {docker_problem(exc, host, timeout)}", path=host,
         )  # fmt: skip
     return Finding(
-        name="docker", present=True, version=version,
-        path=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+        name="docker", present=True, version=version, path=host,
         enables="local: a stack with app.build runs its app as a container built from it (pushed to "
         "MBOPS_LOCAL_REGISTRY when set); clouds: app.build is built and pushed",
     )  # fmt: skip
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, exceptions among its args: requests and urllib3 nest them)."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        err = todo.pop(0)
+        if err in found:
+            continue
+        found.append(err)
+        todo += [a for a in err.args if isinstance(a, BaseException)]
+        todo += [c for c in (err.__cause__, err.__context__) if c is not None]
+    return found
+
+
+def docker_problem(exc: BaseException, host: str, timeout: float = DOCKER_TIMEOUT) -> str:
+    """Why the Docker engine at ``host`` did not answer, in words (the SDK's own message is a nested repr)."""
+    where = host.removeprefix("unix://") if host.startswith("unix://") else host
+    fix = "start dockerd or set DOCKER_HOST"
+    for err in _causes(exc):
+        if isinstance(err, FileNotFoundError) and host.startswith("unix://"):
+            return f"{where} does not exist ({fix})"
+        if isinstance(err, PermissionError):
+            return f"permission denied on {where} (add your user to the docker group, or set DOCKER_HOST)"
+        if isinstance(err, ConnectionRefusedError):
+            return f"nothing accepts connections at {where} ({fix})"
+        if isinstance(err, TimeoutError) or type(err).__name__.endswith("Timeout"):  # requests' Timeout
+            return f"{where} did not answer within {timeout:g} s"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = text.removeprefix("Error while fetching server API version: ")[:200]
+    return f"{text} (at {where}; {fix})"
 
 
 def graphviz() -> Finding:

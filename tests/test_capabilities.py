@@ -210,7 +210,8 @@ def test_scale_to_zero_and_minimum_replicas_come_from_the_inputs():
     assert capability(app, "serverless")["scale_to_zero"].startswith("yes: 0 to 5 replicas")
     warm = graph(
         "aws",
-        res("aws:lambda/function:Function", "serverless", {}),
+        res("aws:lambda/function:Function", "serverless", {}, urn="fn"),
+        res("aws:lambda/functionUrl:FunctionUrl", "serverless", {}, deps=("fn",)),
         res(
             "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig",
             "serverless",
@@ -218,6 +219,65 @@ def test_scale_to_zero_and_minimum_replicas_come_from_the_inputs():
         ),
     )
     assert capability(warm, "serverless")["scale_to_zero"] == "no: 5 provisioned concurrent executions stay warm"
+
+
+def test_a_kinds_support_functions_and_jobs_say_nothing_of_its_scaling_or_zones():
+    """Issue: RDS read "scale to zero: yes: billed per request ...; no: ..." from the database's role-setup
+    Lambda; Azure servers read "environment in one zone" from the environment of the VMs' setup job."""
+    db = graph(
+        "aws",
+        res("aws:rds/instance:Instance", "database", {"multiAz": True}),
+        res("aws:lambda/function:Function", "database", {}, urn="role-fn"),
+        res("aws:lambda/invocation:Invocation", "database", {}, deps=("role-fn",)),
+    )
+    assert capability(db, "database")["scale_to_zero"] == "no: a provisioned instance bills every hour"
+    api = graph(
+        "aws",
+        res("aws:lambda/function:Function", "serverless", {}, urn="app-fn"),
+        res("aws:lambda/function:Function", "serverless", {"reservedConcurrentExecutions": 3}, urn="authorizer"),
+        res("aws:apigatewayv2/integration:Integration", "serverless", {}, deps=("app-fn",)),
+        res("aws:apigatewayv2/authorizer:Authorizer", "serverless", {}, deps=("authorizer",)),
+        res(
+            "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig",
+            "serverless",
+            {"provisionedConcurrentExecutions": 2},
+        ),
+    )
+    assert capability(api, "serverless")["scale_to_zero"] == "no: 2 provisioned concurrent executions stay warm"
+    servers = graph(
+        "azure",
+        res("azure-native:compute:VirtualMachineScaleSet", "servers", {"zones": ["1", "2"], "sku": {"capacity": 2}}),
+        res("azure-native:app:ManagedEnvironment", "servers", {"zoneRedundant": False}, urn="env"),
+        res("azure-native:app:Job", "servers", {}, deps=("env",)),
+    )
+    assert capability(servers, "servers")["ha"] == "instances across 2 zones"
+    apps = graph(
+        "azure",
+        res("azure-native:app:ManagedEnvironment", "containers", {"zoneRedundant": True}, urn="env"),
+        res("azure-native:app:ContainerApp", "containers", {"template": {"scale": {"minReplicas": 1}}}, deps=("env",)),
+        res("azure-native:app:Job", "containers", {}, deps=("env",)),
+    )
+    assert capability(apps, "containers")["ha"] == "zone-redundant environment"  # it hosts the app itself
+    job = res("gcp:cloudrunv2/job:Job", "database", {"template": {"scaling": {"minInstanceCount": 0}}})
+    assert cloud_module("gcp").support(job, View(graph("gcp", job)))
+
+
+def test_no_plan_reads_a_kinds_capability_from_its_helpers(planned):
+    """Every built-in plan: a database or cache never scales to zero, a kind never says both yes and no, and the
+    VM scale set's zones are not mixed with its setup job's environment."""
+    for cloud in CLOUDS:
+        for profile in PROFILES:
+            for env in ENVS:
+                g = planned(profile, cloud, env)
+                view = View(g)
+                for kind in view.kinds():
+                    cap = capability(g, kind, view)
+                    where = f"{profile}/{cloud}/{env} {kind}: {cap['scale_to_zero']} / {cap['ha']}"
+                    assert not ("yes:" in cap["scale_to_zero"] and "no:" in cap["scale_to_zero"]), where
+                    if kind in ("database", "cache"):
+                        assert not cap["scale_to_zero"].startswith("yes"), where
+                    if kind == "servers":
+                        assert "environment" not in cap["ha"], where
 
 
 def test_static_service_facts_fill_in_only_where_the_plan_says_nothing():
@@ -379,6 +439,6 @@ def test_each_prod_plan_reports_the_monitoring_it_plans(planned, cloud):
 def test_facts_modules_export_the_same_tables():
     for cloud in CLOUDS:
         module = cloud_module(cloud)
-        for name in ("READERS", "ENTRIES", "WATCH", "ORIGINS", "TLS", "budget_amount", "targets"):
+        for name in ("READERS", "ENTRIES", "WATCH", "ORIGINS", "TLS", "budget_amount", "targets", "support"):
             assert hasattr(module, name), f"mbops.engine.facts_{cloud} lacks {name}"
         assert all(re.fullmatch(r"[a-z-]+:[A-Za-z0-9/]+:[A-Za-z0-9]+", t) for t in module.READERS)

@@ -386,3 +386,47 @@ def test_each_gap_is_said_once(planned, tmp_path, capsys):
     print_plan(graph)
     text = " ".join(capsys.readouterr().out.split())
     assert text.count("no password policy") == 1 and "Use: set it in the console" in text and "other" in text
+
+
+def test_a_gap_reads_as_sentences_in_every_form(planned, tmp_path, capsys):
+    """Issue: `storage_gb sets the starting size Use: the db-storage alert`: the reason ran into what to use
+    instead; the table printed `partly available ...` and the HTML run `warning: partly available ...`."""
+    from mbops.cli.compare import _warn_gaps, print_table
+    from mbops.cli.render import gap_line
+
+    gap = {"kind": "database", "reason": "storage_gb sets the starting size", "alternative": "the db-storage alert"}
+    line = "partly available on azure: database — storage_gb sets the starting size. Use: the db-storage alert"
+    assert gap_line("partly available", "azure", gap) == line
+    assert gap_line("partly available", "azure", {**gap, "reason": gap["reason"] + "."}) == line  # no ".."
+    report = from_plans(planned, "managed", "prod")
+    gaps = [g for x in CLOUDS for g in report.columns[x]["limitations"] + report.columns[x]["unavailable"]]
+    assert gaps, "a prod managed stack lacks something somewhere (Azure: max_storage_gb)"
+    out = tmp_path / "table.txt"
+    print_table(report, out)
+    table = " ".join(out.read_text().split())
+    _warn_gaps(report)
+    stderr = capsys.readouterr().err.splitlines()
+    assert stderr and all(" ".join(s.split()) in table for s in stderr)  # the same words in both forms
+    assert "warning:" not in table and not any(s.startswith("warning:") for s in stderr)
+    flat = " ".join((html(report) + markdown(report)).split())
+    for g in gaps:
+        reason = g["reason"].rstrip(".")
+        assert f"{reason} Use:" not in table + flat and f"{reason}.." not in table + flat
+        if g.get("alternative"):
+            assert f"{reason}. Use: {g['alternative']}" in table
+
+
+def test_only_a_non_zero_policy_count_is_red():
+    from mbops.engine.compare_html import _policy
+
+    assert _policy({"mandatory": 0, "advisory": 2}) == (
+        '<span class="pill n">0 mandatory</span><span class="pill a">2 advisory</span>'
+    )
+    assert 'class="pill m">1 mandatory' in _policy({"mandatory": 1, "advisory": 0})
+    assert 'class="pill n">0 advisory' in _policy({"mandatory": 1, "advisory": 0})
+    from mbops.cli.compare import _cell
+
+    cell = {"capability": {}, "policy": {"mandatory": 0, "advisory": 1}, "monthly": 1.0, "resource_count": 1,
+            "unpriced": 0}  # fmt: skip
+    assert "policy: 0 mandatory, 1 advisory" in _cell(cell)
+    assert "policy: [red]2[/] mandatory" in _cell({**cell, "policy": {"mandatory": 2, "advisory": 0}})

@@ -350,6 +350,21 @@ def test_cost_cli_reports_items_free_unpriced_and_assumptions(tmp_path):
     assert text.exit_code == 0, text.output
     assert "Total: $" in text.output and "storage_gb=500*" in text.output and "Free (" in text.output
     assert "catalog as of 2025-01" in text.output
+    # -1 is the "work it out from the plan" placeholder: JSON says how for each such key, the text says auto.
+    assert data["assumptions"]["replicas"] == -1 and "app.min_replicas" in data["derived"]["replicas"]
+    assert set(data["derived"]) == {k for k, v in data["assumptions"].items() if v == -1}
+    assert "=-1" not in text.output and "replicas=auto" in text.output and "database_backup_gb=auto" in text.output
+
+
+def test_cost_cli_on_the_local_cloud_says_it_costs_nothing():
+    """Issue: an empty table, then `Total: $0.00/month ()` and `Prices: local catalog as of None.`"""
+    text = CliRunner().invoke(cli, ["cost", "-p", "managed"], terminal_width=200)
+    assert text.exit_code == 0, text.output
+    flat = " ".join(text.output.split())
+    assert "$0.00/month" in flat and "runs on this machine and costs nothing" in flat
+    assert "None" not in flat and "()" not in flat and "┏" not in flat and "Usage assumptions" not in flat
+    data = json.loads(CliRunner().invoke(cli, ["cost", "-p", "managed", "--json"]).output)
+    assert data["cloud"] == "local" and data["monthly_total"] == 0 and not data["items"] and data["free"]
 
 
 # --- catalog and regions -----------------------------------------------------------------------------------

@@ -248,3 +248,19 @@ def test_cli_diagram_of_the_default_local_stack():
     result = CliRunner().invoke(cli, ["diagram", "-p", "managed"])
     assert result.exit_code == 0, result.output
     assert "local (" in result.output and "users -->|HTTP (this machine)| containers" in result.output
+
+
+@pytest.mark.parametrize("profile", ["managed", "saas"])
+def test_local_edges_go_from_the_app_to_each_store_it_uses(planned, profile):
+    """Issue: the local diagram drew containers -->|HTTPS| secrets and secrets -->|PostgreSQL| database: the
+    secrets file keeps the URLs, but the app talks to the stores, and a folder is no HTTPS endpoint."""
+    graph = planned(profile, "local", "dev")
+    m = model(graph)
+    app = "containers" if profile == "managed" else "serverless"
+    types = {r["type"].rsplit(":", 1)[-1] for r in graph["resources"]}
+    database = "PostgreSQL" if "PostgresCluster" in types else "SQLite file"  # SQLite without PostgreSQL here
+    stores = {"database": database, "cache": "Redis", "docdb": "SQLite file", "storage": "files"}
+    expected = {(app, "secrets"): "reads file"} | {(app, k): v for k, v in stores.items() if k in m.nodes}
+    assert m.edges == expected and not m.dashed
+    assert {"storage", "database" if profile == "managed" else "docdb"} <= set(m.nodes)
+    assert not any(a == "secrets" for a, _ in m.edges)

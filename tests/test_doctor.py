@@ -255,7 +255,8 @@ def test_chromium_under_any_usual_name(tmp_path: Path, monkeypatch: pytest.Monke
     assert (found.present, found.version) == (True, "126.0.6478.126")
 
 
-def test_docker_engine_reachable_or_not() -> None:
+def test_docker_engine_reachable_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     class Client:
         def __init__(self, timeout: float) -> None:
             assert timeout == tools.DOCKER_TIMEOUT
@@ -276,8 +277,56 @@ def test_docker_engine_reachable_or_not() -> None:
     assert (up.present, up.version) == (True, "27.1.1")
     down = tools.docker_engine(client_factory=unreachable)
     assert down.present is False
-    assert down.detail == "no Docker engine reachable (connection refused)"
+    assert down.detail == (
+        "no Docker engine reachable: connection refused (at /var/run/docker.sock; start dockerd or set DOCKER_HOST)"
+    )
     assert "process" in down.enables
+
+
+def _sdk_error(cause: OSError) -> Exception:
+    """What the docker SDK raises: DockerException from requests' ConnectionError wrapping urllib3's
+    ProtocolError('Connection aborted.', <the OSError>), its message the nested repr."""
+    import docker.errors
+    import requests
+    from urllib3.exceptions import ProtocolError
+
+    inner = requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", cause))
+    try:
+        try:
+            raise inner
+        except requests.exceptions.ConnectionError as exc:
+            raise docker.errors.DockerException(f"Error while fetching server API version: {exc}") from exc
+    except docker.errors.DockerException as outer:
+        return outer
+
+
+@pytest.mark.parametrize(
+    ("cause", "host", "said"),
+    [
+        (FileNotFoundError(2, "No such file or directory"), None,
+         "/var/run/docker.sock does not exist (start dockerd or set DOCKER_HOST)"),
+        (PermissionError(13, "Permission denied"), None,
+         "permission denied on /var/run/docker.sock (add your user to the docker group, or set DOCKER_HOST)"),
+        (ConnectionRefusedError(111, "Connection refused"), "tcp://10.0.0.5:2375",
+         "nothing accepts connections at tcp://10.0.0.5:2375 (start dockerd or set DOCKER_HOST)"),
+        (TimeoutError("timed out"), None, "/var/run/docker.sock did not answer within 2 s"),
+    ],
+)  # fmt: skip
+def test_an_unreachable_docker_engine_is_said_in_words(
+    monkeypatch: pytest.MonkeyPatch, cause: OSError, host: str | None, said: str
+) -> None:
+    """Issue: doctor showed `no Docker engine reachable (('Connection aborted.', FileNotFoundError(2, ...)))`."""
+    if host:
+        monkeypatch.setenv("DOCKER_HOST", host)
+    else:
+        monkeypatch.delenv("DOCKER_HOST", raising=False)
+
+    def fails(timeout: float) -> Any:
+        raise _sdk_error(cause)
+
+    found = tools.docker_engine(client_factory=fails)
+    assert found.detail == f"no Docker engine reachable: {said}"
+    assert "Error(" not in found.detail and "Connection aborted" not in found.detail
 
 
 def test_aws_credentials_sources(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -76,3 +76,10 @@ def test_follow_prints_lines_written_after_it_started(deployed: Path, local_env:
 def test_logs_of_a_stack_that_is_not_deployed_say_so(local_env: Path) -> None:  # noqa: F811
     result = mbops("logs", "-n", "nothing-here")
     assert result.exit_code == 1 and "not deployed" in result.output
+
+
+def test_status_of_a_stack_that_does_not_exist_is_bad_input(local_env: Path) -> None:  # noqa: F811
+    """Exit 1 means a component is down (README); a stack name that names nothing is bad input: exit 2."""
+    result = mbops("status", "-n", "nothing-here")
+    assert result.exit_code == 2, result.output
+    assert "nothing-here is not deployed" in result.output and "mbops stacks" in result.output

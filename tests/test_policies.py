@@ -477,6 +477,14 @@ def test_json_check_reports_and_exits_3(tmp_path: Path) -> None:
                                        "remediation", "control", "reason"}  # fmt: skip
 
 
+def test_a_clean_check_says_so_once(tmp_path: Path) -> None:
+    """Issue: `no findings.` then `Policy passed: ...`: two lines for one verdict."""
+    result = CliRunner().invoke(cli, ["policy", "check", "-f", str(write_stack(tmp_path, cloud="local"))])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "passed, no findings" in lines[0] and "rules on" in lines[0], result.output
+
+
 def test_unknown_rule_id_is_a_config_error(tmp_path: Path) -> None:
     stack = write_stack(
         tmp_path, cloud="local", policy={"advisory": {"no-such-rule": "a reason long enough"}}
