@@ -73,7 +73,9 @@ def print_outputs(outputs: dict[str, Any], unavailable: dict[str, dict[str, str]
     out = console()
     out.print(table)
     for kind, info in sorted((unavailable or {}).items()):
-        out.print(f"[yellow]not available: {kind}[/] — {info.get('reason')}. {info.get('alternative')}")
+        reason = str(info.get("reason") or "").strip().rstrip(".")
+        use = f" Use: {info['alternative']}" if info.get("alternative") else ""
+        out.print(f"[yellow]not available: {kind}[/] — {reason}.{use}")
 
 
 def summary_line(outcome: Any) -> str:
