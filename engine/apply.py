@@ -20,6 +20,8 @@ What the engine holds to, whatever happens to a run:
 - Ctrl-C during ``up``/``destroy`` finishes the steps in flight, records the state and exits 130 (a second
   Ctrl-C stops at once).
 - A failed ``up`` says which services it left running and the command that stops them.
+- A busy ``app.port`` fails ``up`` before anything is created or stopped (``check_app_port``), unless the
+  stack's own app holds it or ``--port auto`` moves the app.
 - A state names only paths under the stack's own folders (``host.stack_roots``) and only provider classes of
   mbops's own components: a state file copied from another stack, or edited to run other code, is refused.
 """
@@ -30,6 +32,7 @@ import base64
 import contextlib
 import io
 import pickle
+import re
 import signal
 import threading
 import time
@@ -51,6 +54,7 @@ DYNAMIC_PREFIX = "pulumi-python:dynamic"
 OPS = ("create", "update", "replace", "delete", "same")
 # The modules whose provider classes a state may name (a state file is code: nothing else is ever run).
 TRUSTED_PROVIDER_MODULES: list[str] = ["mbops.components."]
+APP_KINDS = ("containers", "servers", "serverless")  # the kinds that run the app on ``app.port``
 
 
 class Interrupted(DeployError):
@@ -158,6 +162,14 @@ def mark_secrets(outs: dict[str, Any], inputs: dict[str, Any], provider: Any) ->
     }
 
 
+def first_sentence(message: str, limit: int = 200) -> str:
+    """The first sentence (or line) of an error message, for a one-line progress view."""
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    found = re.search(r"[.!?](?=\s|$)", line)
+    short = line[: found.end()] if found else line
+    return short if len(short) <= limit else short[: limit - 1] + "…"
+
+
 def _inputs_changed(provider: Any, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     """The inputs that differ, for the progress view (the provider's computed and quiet keys aside)."""
     ignore = {PROVIDER_KEY, "status", *getattr(provider, "computed", ()), *getattr(provider, "quiet_keys", ())}
@@ -258,13 +270,18 @@ class Applier:
     def _run(self, reg: Registration, component: str | None, op: str, detail: str,
              action: Callable[[], tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:  # fmt: skip
         self.on_event(Event(reg.urn, reg.name, reg.type, component, op, "start", 0.0, detail))
+        with self.lock:
+            before = [p for p in self.state.pending if p.urn == reg.urn]
         self._pending(reg, component, op)
         started = time.monotonic()
         try:
             rid, outs = action()
         except Exception as exc:
             message = str(exc) if isinstance(exc, MbopsError) else f"{type(exc).__name__}: {exc}"
-            self._pending(reg, component, op, failed=message)
+            if getattr(exc, "nothing_changed", False):  # refused before it touched anything: nothing unfinished
+                self._unpending(reg, before)
+            else:
+                self._pending(reg, component, op, failed=message)
             raise self._fail(reg, component, op, time.monotonic() - started, message) from exc
         plain = unwrap(outs)
         with self.lock:
@@ -320,7 +337,8 @@ class Applier:
         error = DeployError(f"{reg.name}: {message}")
         with self.lock:
             self.failures.append(error)
-        self.on_event(Event(reg.urn, reg.name, reg.type, component, op, "failed", elapsed, message))
+        # The progress line says what failed in a sentence; the command's error message has it all.
+        self.on_event(Event(reg.urn, reg.name, reg.type, component, op, "failed", elapsed, first_sentence(message)))
         return error
 
     # state --------------------------------------------------------------------------------------------------
@@ -331,6 +349,12 @@ class Applier:
         with self.lock:
             self.state.pending = [p for p in self.state.pending if p.urn != reg.urn] + [step]
             self.dirty = True
+            self.store.save(self.state)
+
+    def _unpending(self, reg: Registration, before: list[PendingStep]) -> None:
+        """Put back what the state recorded for ``reg`` before a step that changed nothing; saved at once."""
+        with self.lock:
+            self.state.pending = [p for p in self.state.pending if p.urn != reg.urn] + before
             self.store.save(self.state)
 
     def _component(self, reg: Registration) -> str | None:
@@ -541,6 +565,67 @@ def check_paths(state: StackState, store: StateStore) -> None:
         )
 
 
+def check_app_port(stack: Stack, state: StackState, store: StateStore) -> None:
+    """Before anything is created or stopped: fail when the app would need ``app.port`` and another process
+    holds it (``--port auto`` skips this; the app then moves to a free port).
+
+    The stack's own app — recorded in the state, or left by an interrupted run — never counts as another process,
+    and an app that keeps its port (``app.port`` unchanged) needs no other. A holder that is another stack's
+    service (its pid recorded in another state file of ``store``) is named.
+    """
+    from mbops.components.local.health import port_in_use, usable
+    from mbops.components.local.provider import port_holder
+
+    if not any(stack.has(kind) for kind in APP_KINDS):
+        return
+    port = int(stack.app.port)
+    ours: set[int] = set()
+    apps: list[dict[str, Any]] = []  # the app as recorded (one, unless a run switched process and container)
+    running: dict[str, Any] | None = None
+    recorded = [(unwrap(r.outputs), True) for r in state.resources if r.custom]
+    for props, deployed in [*recorded, *((unwrap(p.inputs), False) for p in state.pending)]:
+        provider = load_provider(props.get(PROVIDER_KEY))
+        if not getattr(provider, "serves_app", False):
+            continue
+        mine = provider.holders(props)
+        ours |= mine
+        if deployed:
+            apps.append(props)
+            running = props if mine and props.get("port") else running
+    if any(a.get("preferred_port") == port and a.get("port") and usable(int(a["port"]), ours) for a in apps):
+        return  # the app keeps the port it has
+    if usable(port, ours):
+        return
+    if running is not None:
+        kept = (f"The running app (pid {running.get('pid')}, port {running.get('port')}) was left as it was: it "
+                f"still serves; nothing was changed.")  # fmt: skip
+    else:
+        kept = "Nothing was changed." if state.resources else "Nothing was created."
+    raise port_in_use(port, port_holder(port), whose=_whose_port(port, store, stack.name), kept=kept)
+
+
+def _whose_port(port: int, store: StateStore, own: str) -> str:
+    """Whose service listens on ``port`` when another stack in ``store`` records it ("stack X's app, recorded in
+    <its state file>"), else an empty string."""
+    from mbops.components.local.provider import port_owners
+
+    owners = port_owners(port)
+    for other in store.list():
+        if isinstance(other, StateError) or other.stack == own:
+            continue
+        for res in (r for r in other.resources if r.custom):
+            props = unwrap(res.outputs)
+            try:
+                provider = load_provider(props.get(PROVIDER_KEY))
+            except DeployError:
+                continue
+            holders = getattr(provider, "holders", None)
+            if holders is not None and owners & holders(props):
+                what = "app" if getattr(provider, "serves_app", False) else (res.component or res.name)
+                return f"stack {other.stack}'s {what}, recorded in {store.path(other.stack)}"
+    return ""
+
+
 def cleanup_command(stack: Stack, store: StateStore) -> str:
     """The command that stops a stack's services (data kept), as the user would type it."""
     where = f"-f {stack.source}" if stack.source not in ("flags", "") else f"-n {stack.name}"
@@ -583,6 +668,8 @@ def up(stack: Stack, store: StateStore, *, on_event: EventSink = lambda _e: None
         if state.cloud != "local":
             raise DeployError(f"stack {stack.name} is recorded as a {state.cloud} stack, not a local one")
         check_paths(state, store)
+        if not port_auto:
+            check_app_port(stack, state, store)
         state.profile, state.environment = stack.profile, stack.environment
         applier = Applier(state, store, on_event, cancel)
         program = make_program(stack)

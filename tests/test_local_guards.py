@@ -5,6 +5,7 @@ run unprivileged as root, a state acts only on its own stack's folders, and rele
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -22,6 +24,7 @@ from mbops.components.local import process
 from mbops.components.local.provider import port_answers
 from mbops.engine.embedded import unwrap
 from mbops.host import cluster_root, data_root
+from tests.test_local_docker import base_image, docker_host, registry  # session fixtures: dockerd, a registry
 from tests.test_local_helpers import (
     HAS_POSTGRES,
     HAS_REDIS,
@@ -39,7 +42,7 @@ from tests.test_local_helpers import (
     write_stack,
 )
 
-__all__ = ["local_env"]
+__all__ = ["base_image", "docker_host", "local_env", "registry"]
 ROOT = os.geteuid() == 0
 
 
@@ -148,8 +151,9 @@ def test_two_stacks_on_one_port_fail_clearly_and_port_auto_says_where_it_went(lo
     result = mbops("up", "-f", str(second))
     assert result.exit_code == 1, result.output
     assert f"app.port {port} on 127.0.0.1 is in use by pid {one['pid']}" in result.output
+    assert f"(stack one's app, recorded in {local_env / 'one.json'})" in result.output, result.output
     assert "--port auto" in result.output and "--port N" in result.output
-    assert not any(r["name"] == "two-app-process" for r in state_of(local_env, "two")["resources"])
+    assert not (local_env / "two.json").exists() and not (local_env / "two").exists()  # checked before anything
     note = http("POST", f"{one['url']}/notes", {"title": "one's", "body": "still one's"})
     assert note[0] == 201  # the first stack still serves, with its own database
 
@@ -186,6 +190,139 @@ def test_port_auto_is_said_on_the_terminal_too(local_env: Path, tmp_path: Path) 
     finally:
         holder.kill()
         holder.wait()
+
+
+@contextlib.contextmanager
+def _blocked(port: int) -> Iterator[subprocess.Popen]:
+    """Another process (not an mbops stack's) listening on ``port`` for the block; stopped by its pid after."""
+    holder = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait_for(lambda: port_answers(port), what="the port's holder")
+        yield holder
+    finally:
+        kill(holder.pid)
+        holder.wait()
+
+
+def _stack_processes(state_dir: Path) -> list[str]:
+    """The running processes whose command line names the state folder (PostgreSQL, Redis, the app's pid file)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if any(str(state_dir) in part for part in proc.info["cmdline"] or []):
+                found.append(f"{proc.info['pid']}: {' '.join(proc.info['cmdline'])}")
+    return found
+
+
+@pytest.mark.usefixtures("sqlite")
+def test_a_busy_new_port_fails_the_up_and_leaves_the_running_app_serving(local_env: Path, tmp_path: Path) -> None:
+    stack_file = _stack(tmp_path, "moving")
+    assert mbops("up", "-f", str(stack_file)).exit_code == 0
+    before = state_of(local_env, "moving")
+    app = outputs_of(before, "app-process")
+    busy = free_port()
+    with _blocked(busy) as holder:
+        result = mbops("up", "-f", str(stack_file), "--port", str(busy))
+        assert result.exit_code == 1, result.output
+        assert f"app.port {busy} on 127.0.0.1 is in use by pid {holder.pid}" in result.output, result.output
+        assert f"The running app (pid {app['pid']}, port {app['port']}) was left as it was" in result.output
+        assert process.alive(app["pid"], app["start_time"])
+        assert http("GET", f"{app['url']}/healthz")[0] == 200  # still serving on its old port
+        after = state_of(local_env, "moving")
+        assert after["resources"] == before["resources"] and not after.get("pending"), after.get("pending")
+
+        _stack(tmp_path, "moving", port=busy)  # app.port in the stack file; --port auto moves it, and says so
+        moved = mbops("up", "-f", str(stack_file), "--port", "auto")
+        assert moved.exit_code == 0, moved.output
+        assert f"app.port {busy} is in use by pid {holder.pid}" in moved.output, moved.output
+        now = outputs_of(state_of(local_env, "moving"), "app-process")
+        assert now["port"] not in (busy, app["port"]) and http("GET", f"{now['url']}/healthz")[0] == 200
+
+
+@pytest.mark.usefixtures("sqlite")
+def test_app_port_set_to_the_port_the_stacks_own_app_holds_is_not_busy(local_env: Path, tmp_path: Path) -> None:
+    """Moved by --port auto, then pinned there: the port is the stack's own app's, so the up restarts it on it."""
+    busy = free_port()
+    stack_file = _stack(tmp_path, "pinned", port=busy)
+    with _blocked(busy):
+        assert mbops("up", "-f", str(stack_file), "--port", "auto").exit_code == 0
+        moved = outputs_of(state_of(local_env, "pinned"), "app-process")
+        result = mbops("up", "-f", str(stack_file), "--port", str(moved["port"]))
+        assert result.exit_code == 0, result.output
+        pinned = outputs_of(state_of(local_env, "pinned"), "app-process")
+        assert pinned["port"] == pinned["preferred_port"] == moved["port"] and pinned["pid"] != moved["pid"]
+        assert http("GET", f"{pinned['url']}/healthz")[0] == 200
+
+
+@pytest.mark.usefixtures("sqlite")
+def test_the_app_provider_checks_a_new_port_before_it_stops_the_running_app(local_env: Path, tmp_path: Path) -> None:
+    """The provider itself (as the Pulumi engine runs it, without the embedded engine's preflight)."""
+    from mbops.components.local.app import AppProcessProvider
+    from mbops.components.local.health import PortInUse
+
+    assert mbops("up", "-f", str(_stack(tmp_path, "direct"))).exit_code == 0
+    entry = next(r for r in state_of(local_env, "direct")["resources"] if r["name"] == "direct-app-process")
+    olds, news = unwrap(entry["outputs"]), unwrap(entry["inputs"])
+    busy = free_port()
+    with _blocked(busy) as holder:
+        with pytest.raises(PortInUse) as raised:
+            AppProcessProvider().update(entry["id"], olds, {**news, "preferred_port": busy})
+        assert f"in use by pid {holder.pid}" in str(raised.value) and "was left as it was" in str(raised.value)
+        assert process.alive(olds["pid"], olds["start_time"])
+        assert http("GET", f"{olds['url']}/healthz")[0] == 200
+
+
+def test_a_busy_new_port_leaves_the_running_app_container_serving(
+    local_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_host: str, registry: str,
+    base_image: str,
+) -> None:  # fmt: skip
+    """The container variant, through the CLI (the preflight) and its provider alone (as the Pulumi engine runs it)."""
+    from mbops.components.local.container import AppContainerProvider
+    from mbops.components.local.health import PortInUse
+
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    monkeypatch.setenv("MBOPS_LOCAL_REGISTRY", registry)
+    monkeypatch.setenv("MBOPS_BUILD_NETWORK", "host")
+    monkeypatch.setenv("MBOPS_LOCAL_DATABASE", "sqlite")
+    monkeypatch.setenv("MBOPS_HEALTH_TIMEOUT", "180")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "examples" / "notes_app", tmp_path / "notes_app", ignore=ignore)
+    stack_file = write_stack(tmp_path / "boxed.yaml", name="boxed", profile="managed", app={
+        "build": {"context": "notes_app", "args": {"BASE_IMAGE": base_image}},
+    })  # fmt: skip
+    assert mbops("up", "-f", str(stack_file)).exit_code == 0
+    before = state_of(local_env, "boxed")
+    entry = next(r for r in before["resources"] if r["name"] == "boxed-app-container")
+    app = unwrap(entry["outputs"])
+    busy = free_port()
+    with _blocked(busy) as holder:
+        result = mbops("up", "-f", str(stack_file), "--port", str(busy))
+        assert result.exit_code == 1, result.output
+        assert f"app.port {busy} on 127.0.0.1 is in use by pid {holder.pid}" in result.output, result.output
+        assert "was left as it was" in result.output
+        assert state_of(local_env, "boxed")["resources"] == before["resources"]
+
+        with pytest.raises(PortInUse) as raised:
+            AppContainerProvider().update(entry["id"], app, {**unwrap(entry["inputs"]), "preferred_port": busy})
+        assert f"container {app['container_id'][:12]}, port {app['port']}) was left as it was" in str(raised.value)
+        assert not AppContainerProvider().problems(app)  # the same container, running, owning its port
+        assert http("GET", f"{app['url']}/healthz")[0] == 200
+
+
+@pytest.mark.skipif(not HAS_POSTGRES, reason=NO_POSTGRES)
+def test_a_first_up_on_a_busy_port_creates_nothing(local_env: Path, tmp_path: Path) -> None:
+    busy = free_port()
+    stack_file = write_stack(tmp_path / "first.yaml", name="first", profile="managed", app={"port": busy})
+    with _blocked(busy) as holder:
+        result = mbops("up", "-f", str(stack_file))
+        assert result.exit_code == 1, result.output
+        assert f"app.port {busy} on 127.0.0.1 is in use by pid {holder.pid}" in result.output, result.output
+        assert "Nothing was created." in result.output and "This run started" not in result.output
+        assert result.output.count(f"app.port {busy} on 127.0.0.1 is in use") == 1, result.output
+        assert not (local_env / "first.json").exists()
+        assert not cluster_root(local_env, "first").exists() and not (local_env / "first").exists()
+        assert _stack_processes(local_env) == []
 
 
 # -- interrupted runs -------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ stack builds an image (``app.build``) and a Docker engine is reachable, that ima
 - A process left running by an interrupted run (its pid file names it, checked by start time) is stopped
   before a new one starts, and by ``destroy``.
 - Changing any input but the health timeout and ``--port auto`` restarts the process (stop, then start on the
-  same port); a process found dead by ``refresh``/``up`` is started again.
+  same port); a process found dead by ``refresh``/``up`` is started again. The port is chosen before the running
+  process stops: a busy new ``app.port`` is an error that leaves it serving on its old port.
 """
 
 from __future__ import annotations
@@ -36,7 +37,16 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from mbops.components.base import MbopsComponent
 from mbops.components.local import process
-from mbops.components.local.health import Runner, choose_port, health_timeout, probe_http, wait_healthy
+from mbops.components.local.health import (
+    PortInUse,
+    Runner,
+    choose_port,
+    health_timeout,
+    left_running,
+    probe_http,
+    wait_healthy,
+    wait_released,
+)
 from mbops.components.local.provider import LOOPBACK, LocalProvider, owns_port, port_answers, port_holder, tail
 from mbops.components.local.secrets import read_secrets
 from mbops.components.spec import ComponentSpec
@@ -100,18 +110,27 @@ class AppProcessProvider(LocalProvider):
     quiet_keys = ("health_timeout_s", "port_auto")
     path_keys = ("run_dir", "log_file", "pid_file", "secrets_file")
     healthy_status = "running"
+    serves_app = True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        port, notice = choose_port(props, ours=self.holders(props))  # a survivor's port is ours
         self._stop_survivor(props)
-        port, notice = choose_port(props)
+        wait_released(port)
         outs = self._start(props, port)
         return CreateResult(id_=f"{props['run_dir']}#app", outs={**outs, "notice": notice})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Restart on the port chosen *before* the running app stops: a busy new port leaves it serving."""
+        keep = olds.get("port") if news.get("preferred_port") == olds.get("preferred_port") else None
+        try:
+            port, notice = choose_port(news, keep=keep, ours=self.holders(olds))
+        except PortInUse as exc:
+            if process.alive(olds.get("pid"), olds.get("start_time")):
+                raise left_running(exc, f"pid {olds['pid']}", olds.get("port")) from None
+            raise
         process.stop(olds.get("pid"), olds.get("start_time"))
         self._stop_survivor(news)
-        keep = olds.get("port") if news.get("preferred_port") == olds.get("preferred_port") else None
-        port, notice = choose_port(news, keep=keep)
+        wait_released(port)
         return UpdateResult(outs={**self._start(news, port), "notice": notice})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -135,6 +154,12 @@ class AppProcessProvider(LocalProvider):
     def leftovers(self, inputs: dict[str, Any]) -> list[str]:
         found = process.recorded(Path(inputs["run_dir"]) / "app.pid")
         return [f"the app process (pid {found[0]}) of an interrupted run still runs"] if found else []
+
+    def holders(self, outs: dict[str, Any]) -> set[int]:
+        """The recorded app and the one its pid file names (left by an interrupted run), with descendants."""
+        found = super().holders(outs)
+        survivor = process.recorded(Path(outs["run_dir"]) / "app.pid") if outs.get("run_dir") else None
+        return (found | process.family(survivor[0])) if survivor else found
 
     def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
         """Alive, owning its port (it or a child of it), and the health path's answer and latency."""

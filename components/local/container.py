@@ -12,7 +12,9 @@ It is treated like the process (``app.py``), with the same wiring and the same r
 - recorded by container id (and its main process's pid and start time); healthy when the health path answers
   from the container's own socket; a stopped or removed container is drift that the next ``up`` repairs;
 - a container left by an interrupted run (labelled with the stack's folder) is removed before a new one
-  starts, and by ``destroy``.
+  starts, and by ``destroy``;
+- the port is chosen before the running container is removed: a busy new ``app.port`` is an error that leaves
+  it serving on its old port.
 
 Its output is in the Docker engine's log (``mbops logs`` reads it with timestamps).
 """
@@ -31,7 +33,15 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from mbops.components.local import process
 from mbops.components.local.app import app_env
-from mbops.components.local.health import Runner, choose_port, probe_http, wait_healthy
+from mbops.components.local.health import (
+    PortInUse,
+    Runner,
+    choose_port,
+    left_running,
+    probe_http,
+    wait_healthy,
+    wait_released,
+)
 from mbops.components.local.provider import LOOPBACK, LocalProvider, owns_port, port_answers, port_holder
 from mbops.errors import DeployError
 from mbops.host import remove_tree, start_time
@@ -75,20 +85,30 @@ class AppContainerProvider(LocalProvider):
     quiet_keys = ("health_timeout_s", "port_auto", "docker_host")
     path_keys = ("run_dir", "secrets_file", "mounts")
     healthy_status = "running"
+    serves_app = True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         engine = client(props.get("docker_host"))
+        port, notice = choose_port(props, ours=self.holders(props))  # a stray's port is ours
         self._remove_strays(engine, props)
-        port, notice = choose_port(props)
+        wait_released(port)
         outs = self._run(engine, props, port)
         return CreateResult(id_=outs["container_id"], outs={**outs, "notice": notice})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Replace the container on the port chosen *before* the running one stops: a busy new port leaves it
+        serving."""
         engine = client(news.get("docker_host"))
+        keep = olds.get("port") if news.get("preferred_port") == olds.get("preferred_port") else None
+        try:
+            port, notice = choose_port(news, keep=keep, ours=self.holders(olds))
+        except PortInUse as exc:
+            if not self.problems(olds):
+                raise left_running(exc, f"container {str(olds.get('container_id'))[:12]}", olds.get("port")) from None
+            raise
         self._remove(engine, olds.get("container_id"))
         self._remove_strays(engine, news)
-        keep = olds.get("port") if news.get("preferred_port") == olds.get("preferred_port") else None
-        port, notice = choose_port(news, keep=keep)
+        wait_released(port)
         return UpdateResult(outs={**self._run(engine, news, port), "notice": notice})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -118,6 +138,17 @@ class AppContainerProvider(LocalProvider):
             strays = self._strays(client(inputs.get("docker_host")), inputs)
             return [f"the app container {c.short_id} of an interrupted run ({c.status})" for c in strays]
         return []
+
+    def holders(self, outs: dict[str, Any]) -> set[int]:
+        """The recorded container's processes and those of the containers an interrupted run left (labelled with
+        the stack's folder), while they run."""
+        found = super().holders(outs)
+        if outs.get("run_dir"):
+            with contextlib.suppress(Exception):  # no Docker engine: no strays to count (create then fails clearly)
+                for stray in self._strays(client(outs.get("docker_host")), outs):
+                    pid = int(stray.attrs.get("State", {}).get("Pid") or 0)
+                    found |= process.family(pid) if pid else set()
+        return found
 
     def probe(self, outs: dict[str, Any]) -> dict[str, Any]:
         found = super().probe(outs)

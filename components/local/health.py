@@ -2,7 +2,8 @@
 
 - Port: ``app.port`` when it is free on 127.0.0.1. A busy port is an error that names who holds it, unless the
   deploy allows another (``mbops up --port auto``): then a free port is picked and the ``notice`` output says
-  so (``mbops up`` prints it, ``--json`` lists it in ``messages``). Never silent.
+  so (``mbops up`` prints it, ``--json`` lists it in ``messages``). Never silent. An update checks the new port
+  *before* it stops the running app: a busy port fails the update and the running app keeps serving.
 - Healthy: ``GET <health_path>`` answers 2xx/3xx within the timeout *and* the answering socket belongs to the
   app (its process or a descendant: a server's workers), so another process on the same port never passes for
   the app (two stacks on one port fail clearly instead of sharing one app and its database).
@@ -14,11 +15,11 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from mbops.components.local.provider import free_port, owns_port, port_free, port_holder
+from mbops.components.local.provider import free_port, owns_port, port_free, port_holder, port_owners
 from mbops.errors import ConfigError, DeployError
 
 HEALTH_TIMEOUT_ENV = "MBOPS_HEALTH_TIMEOUT"
@@ -39,26 +40,64 @@ def health_timeout() -> float:
     return value
 
 
-def choose_port(props: dict[str, Any], keep: int | None = None) -> tuple[int, str]:
-    """(port, notice): ``keep`` (the port the app had) while it is free and ``app.port`` did not change, else
-    ``app.port`` when free; a busy ``app.port`` is an error unless ``port_auto``."""
+class PortInUse(DeployError):
+    """``app.port`` is held by another process: raised before anything was stopped or started, so the engine
+    records no unfinished step (``nothing_changed``)."""
+
+    nothing_changed = True
+
+
+def usable(port: int, ours: Collection[int] = ()) -> bool:
+    """True when the app may listen on ``port``: it is free, or only ``ours`` (the app being replaced, stopped
+    before the new one starts) listen on it."""
+    if port_free(port):
+        return True
+    owners = port_owners(port)
+    return bool(owners) and owners <= set(ours)
+
+
+def port_in_use(port: int, holder: str, *, whose: str = "", kept: str = "") -> PortInUse:
+    """The error for a busy ``app.port``: who holds it (``whose``: e.g. another stack's app), what to do, and
+    ``kept`` (what was left as it was)."""
+    held = f" by {holder}" if holder else ""
+    said = f" ({whose})" if whose else ""
+    return PortInUse(
+        f"app.port {port} on 127.0.0.1 is in use{held}{said}. Stop that process, choose another port "
+        f"(app.port in the stack file, or `mbops up --port N`), or let mbops pick a free one: `mbops up --port auto`."
+        + (f" {kept}" if kept else "")
+    )
+
+
+def choose_port(props: dict[str, Any], keep: int | None = None, ours: Collection[int] = ()) -> tuple[int, str]:
+    """(port, notice): ``keep`` (the port the app had) while it is usable and ``app.port`` did not change, else
+    ``app.port`` when usable; a busy ``app.port`` is a ``PortInUse`` error unless ``port_auto``. A port only
+    ``ours`` listen on (the running app, about to be replaced) counts as usable: call this *before* stopping it."""
     preferred = props.get("preferred_port")
-    if keep and port_free(int(keep)):
+    if keep and usable(int(keep), ours):
         return int(keep), ""
     if not preferred:
         return free_port(), ""
     preferred = int(preferred)
-    if port_free(preferred):
+    if usable(preferred, ours):
         return preferred, ""
     holder = port_holder(preferred)
-    held = f" by {holder}" if holder else ""
     if props.get("port_auto"):
         port = free_port()
+        held = f" by {holder}" if holder else ""
         return port, f"app.port {preferred} is in use{held}: the app listens on {port} instead (--port auto)"
-    raise DeployError(
-        f"app.port {preferred} on 127.0.0.1 is in use{held}. Stop that process, choose another port "
-        f"(app.port in the stack file, or `mbops up --port N`), or let mbops pick a free one: `mbops up --port auto`"
-    )
+    raise port_in_use(preferred, holder)
+
+
+def left_running(error: PortInUse, what: str, port: Any) -> PortInUse:
+    """``error`` saying that the running app (``what``, on ``port``) was left as it was."""
+    return PortInUse(f"{error} The running app ({what}, port {port}) was left as it was: it still serves.")
+
+
+def wait_released(port: int, timeout: float = 5.0) -> None:
+    """Wait (up to ``timeout``) until ``port`` is free: a stopped app's socket closes as its processes exit."""
+    deadline = time.monotonic() + timeout
+    while not port_free(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ Pulumi engine (``pulumi up`` on this repo) can run it. Conventions the embedded 
   state whose paths lie outside the stack's own folders (a state file copied from another stack);
 - ``leftovers(inputs)`` says what an interrupted ``create`` may have left (a survivor process, a half-built
   cluster), for ``mbops refresh``; ``delete`` with the inputs alone cleans it up.
+- ``holders(outs)`` names the pids whose listening sockets are the resource's own (the engine's port preflight
+  tells them from another process, or another stack's service).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class LocalProvider(ResourceProvider):
     record_keys: ClassVar[tuple[str, ...]] = ()  # a change is an update that only records the new value
     path_keys: ClassVar[tuple[str, ...]] = ()
     healthy_status: ClassVar[str] = "ok"  # the ``status`` output of a resource without problems
+    serves_app: ClassVar[bool] = False  # the app (process or container) on ``app.port``
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         allowed = {*self.required, *self.optional, *self.record_keys, *self.computed, PROVIDER_KEY}
@@ -66,6 +69,16 @@ class LocalProvider(ResourceProvider):
     def leftovers(self, inputs: dict[str, Any]) -> list[str]:
         """What an interrupted create of a resource with ``inputs`` left behind (empty: nothing)."""
         return []
+
+    def holders(self, outs: dict[str, Any]) -> set[int]:
+        """The pids whose sockets are the resource's own: its recorded process (``pid`` checked by
+        ``start_time``) and that process's descendants, while it runs; empty otherwise."""
+        from mbops.components.local import process  # process.py imports this module
+
+        pid, started = outs.get("pid"), outs.get("start_time")
+        if not pid or not process.alive(pid, started):
+            return set()
+        return process.family(int(pid))
 
     def paths(self, outs: dict[str, Any]) -> list[str]:
         """The paths the resource acts on (its ``path_keys`` outputs that are set)."""
