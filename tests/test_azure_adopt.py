@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
-import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +20,7 @@ import yaml
 from mbops.engine.fakes.azure import PLAN_SUBSCRIPTION_ID as SUB
 from mbops.engine.plan import plan
 from mbops.stacks.config import StackFile, resolve
+from tests.pg_cluster import throwaway_postgres
 
 EVERYTHING = ["database.*", "storage.*", "docdb.*", "secrets.*", "network.*"]
 PLANS = {
@@ -266,12 +262,6 @@ def test_admin_password_names_the_server_when_it_does_not_come_back(fake_arm: ty
 # --- self-hosted: a kept data disk's admin logs in with the new deployment's password -------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _setup_sql() -> str:
     """The SQL the PostgreSQL VM's first boot runs (cloud-init's setup script), as the VM would run it."""
     from mbops.components.azure import cloudinit
@@ -285,24 +275,12 @@ def _setup_sql() -> str:
 
 
 def test_a_kept_data_directory_takes_the_new_deployments_admin_password() -> None:
-    if not (shutil.which("initdb") and shutil.which("pg_ctl") and shutil.which("psql")):
-        pytest.skip("PostgreSQL is not installed")
-    root = Path(tempfile.mkdtemp(prefix="mbops-azure-adopt-pg-"))
-    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(root, "nobody")
-    data, port = root / "data", str(_free_port())
-    subprocess.run([*as_user, "initdb", "-D", str(data), "-U", "postgres", "--auth-local=trust",
-                    "--auth-host=scram-sha-256"], check=True, capture_output=True)  # fmt: skip
-    subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-o", f"-p {port} -k {root} -h 127.0.0.1", "-w", "start",
-                    "-l", str(root / "log")], check=True, capture_output=True)  # fmt: skip
-    superuser = ["psql", "-h", str(root), "-p", port, "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q"]
+    with throwaway_postgres("mbops-azure-adopt-pg-") as (port, superuser):
 
-    def login(password: str) -> int:
-        url = f"postgresql://mbopsadmin:{password}@127.0.0.1:{port}/appdb"
-        return subprocess.run(["psql", url, "-tAc", "select 1"], capture_output=True).returncode
+        def login(password: str) -> int:
+            url = f"postgresql://mbopsadmin:{password}@127.0.0.1:{port}/appdb"
+            return subprocess.run(["psql", url, "-tAc", "select 1"], capture_output=True).returncode
 
-    try:
         for password in ("first-deploy", "after-adopt"):  # the first boot, then a new VM on the kept disk
             done = subprocess.run([*superuser, "-v", f"pw={password}"], input=_setup_sql(), text=True,
                                   capture_output=True)  # fmt: skip
@@ -312,6 +290,3 @@ def test_a_kept_data_directory_takes_the_new_deployments_admin_password() -> Non
         rows = subprocess.run([*superuser, "-tAc", "SELECT count(*) FROM pg_database WHERE datname = 'appdb'"],
                               capture_output=True, text=True, check=True)  # fmt: skip
         assert rows.stdout.strip() == "1"
-    finally:
-        subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)

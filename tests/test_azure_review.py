@@ -10,11 +10,8 @@ import base64
 import ipaddress
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -31,6 +28,7 @@ from mbops.engine.fakes.azure import PLAN_SUBSCRIPTION_ID as SUBSCRIPTION
 from mbops.engine.plan import plan
 from mbops.stacks.config import StackFile, resolve
 from tests.conftest import ENVIRONMENTS, PROFILES, one, resources
+from tests.pg_cluster import throwaway_postgres
 
 PAIRS = [(p, e) for p in PROFILES for e in ENVIRONMENTS]
 ZONE = {"name": "example.com", "resource_group": "rg-dns"}
@@ -243,29 +241,11 @@ def test_the_app_reads_only_its_own_secrets_and_its_role_exists_before_it_starts
     assert run["urn"] in app["dependencies"], "the app starts once its role exists"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[dict[str, str]]:
     """A throwaway PostgreSQL cluster: an admin like Flexible Server's (CREATEROLE, CREATEDB, no superuser) that
     owns the app database and made a table there the way an app connecting as the admin did."""
-    if not (shutil.which("initdb") and shutil.which("pg_ctl") and shutil.which("psql")):
-        pytest.skip("PostgreSQL is not installed")
-    root = Path(tempfile.mkdtemp(prefix="mbops-azure-pg-"))  # not under pytest's root-only folder
-    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(root, "nobody")
-    data, port = root / "data", str(_free_port())
-    subprocess.run([*as_user, "initdb", "-D", str(data), "-U", "postgres", "--auth-local=trust",
-                    "--auth-host=scram-sha-256"], check=True, capture_output=True)  # fmt: skip
-    subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-o", f"-p {port} -k {root} -h 127.0.0.1", "-w", "start",
-                    "-l", str(root / "log")], check=True, capture_output=True)  # fmt: skip
-    try:
-        superuser = ["psql", "-h", str(root), "-p", port, "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q"]
+    with throwaway_postgres("mbops-azure-pg-") as (port, superuser):
         subprocess.run([*superuser, "-c", "CREATE ROLE mbopsadmin LOGIN CREATEROLE CREATEDB PASSWORD 'adminpw'",
                         "-c", "CREATE DATABASE appdb OWNER mbopsadmin"], check=True)  # fmt: skip
         admin = f"postgresql://mbopsadmin:adminpw@127.0.0.1:{port}/appdb"
@@ -273,9 +253,6 @@ def postgres() -> Iterator[dict[str, str]]:
                         "CREATE TABLE notes (id serial PRIMARY KEY, title text)", "-c",
                         "INSERT INTO notes (title) VALUES ('kept')"], check=True)  # fmt: skip
         yield {"admin": admin, "app": f"postgresql://app:Ab1secretPW@127.0.0.1:{port}/appdb", "port": port}
-    finally:
-        subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _psql(url: str, sql: str) -> subprocess.CompletedProcess[str]:
