@@ -457,21 +457,27 @@ def test_unknown_paths_and_wrong_methods(shared: App) -> None:
         assert "error" in resp.json()
 
 
-def test_concurrent_writes(app: App) -> None:
+def post_notes_concurrently(url: str, writers: int = 8, each: int = 5) -> list[int]:
+    """``writers`` threads each POST ``each`` notes to the app at ``url``: the new ids (-status for a failure)."""
     results: list[int] = []
     lock = threading.Lock()
 
     def worker(i: int) -> None:
-        for j in range(5):
-            resp = request("POST", app.url + "/notes", json_body={"title": f"n{i}-{j}", "body": ""})
+        for j in range(each):
+            resp = request("POST", url + "/notes", json_body={"title": f"n{i}-{j}", "body": ""})
             with lock:
                 results.append(resp.json()["id"] if resp.status == 201 else -resp.status)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(writers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_concurrent_writes(app: App) -> None:
+    results = post_notes_concurrently(app.url)
     assert len(results) == 40 and min(results) > 0 and len(set(results)) == 40
     assert len(request("GET", app.url + "/notes?limit=100").json()["notes"]) == 40
 

@@ -55,6 +55,7 @@ from tests.test_example_app import (
     check_note_flow,
     create_note,
     free_port,
+    post_notes_concurrently,
     request,
     stop_pid,
 )
@@ -398,20 +399,7 @@ def test_dynamodb_note_ids_stay_unique_and_ordered_under_concurrent_writes(
     moto_url: str,
 ) -> None:
     app = apps.start(lambda_env(moto_url, make_table(moto_url), make_bucket(moto_url)))
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def worker(i: int) -> None:
-        for j in range(5):
-            resp = request("POST", app.url + "/notes", json_body={"title": f"n{i}-{j}", "body": ""})
-            with lock:
-                results.append(resp.json()["id"] if resp.status == 201 else -resp.status)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = post_notes_concurrently(app.url)
     assert len(results) == 40 and min(results) > 0 and len(set(results)) == 40
     listed = [n["id"] for n in request("GET", app.url + "/notes?limit=100").json()["notes"]]
     assert listed == sorted(results, reverse=True)
