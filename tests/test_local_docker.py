@@ -224,6 +224,15 @@ def base_image(docker_host: str) -> str:
     return BASE_IMAGE
 
 
+@pytest.fixture
+def docker_env(monkeypatch: pytest.MonkeyPatch, docker_host: str, registry: str) -> None:
+    """The local target on this test's Docker engine, pushing to its loopback registry."""
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    monkeypatch.setenv("MBOPS_LOCAL_REGISTRY", registry)
+    monkeypatch.setenv("MBOPS_BUILD_NETWORK", "host")  # the engine has no bridge network
+    monkeypatch.setenv("MBOPS_HEALTH_TIMEOUT", "180")
+
+
 def _up(stack_file: Path) -> dict:
     result = mbops("up", "-f", str(stack_file), "--json")
     assert result.exit_code == 0, result.output
@@ -231,15 +240,10 @@ def _up(stack_file: Path) -> dict:
 
 
 def test_the_example_app_is_built_pushed_and_run_by_digest_as_a_container(
-    local_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_host: str, registry: str,
-    base_image: str,
+    local_env: Path, tmp_path: Path, docker_env: None, docker_host: str, registry: str, base_image: str,
 ) -> None:  # fmt: skip
     import docker
 
-    monkeypatch.setenv("DOCKER_HOST", docker_host)
-    monkeypatch.setenv("MBOPS_LOCAL_REGISTRY", registry)
-    monkeypatch.setenv("MBOPS_BUILD_NETWORK", "host")  # the engine has no bridge network
-    monkeypatch.setenv("MBOPS_HEALTH_TIMEOUT", "180")
     context = tmp_path / "notes_app"  # a copy of the example: the test changes it
     shutil.copytree(REPO / "examples" / "notes_app", context, ignore=shutil.ignore_patterns("__pycache__"))
     stack_file = write_stack(tmp_path / "stack.yaml", name="dock", profile="managed", app={

@@ -24,7 +24,12 @@ from mbops.components.local import process
 from mbops.components.local.provider import port_answers
 from mbops.engine.embedded import unwrap
 from mbops.host import cluster_root, data_root
-from tests.test_local_docker import base_image, docker_host, registry  # session fixtures: dockerd, a registry
+from tests.test_local_docker import (  # noqa: F401  (fixtures: dockerd, a registry, a base image, the env)
+    base_image,
+    docker_env,
+    docker_host,
+    registry,
+)
 from tests.test_local_helpers import (
     HAS_POSTGRES,
     HAS_REDIS,
@@ -274,18 +279,13 @@ def test_the_app_provider_checks_a_new_port_before_it_stops_the_running_app(loca
 
 
 def test_a_busy_new_port_leaves_the_running_app_container_serving(
-    local_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_host: str, registry: str,
-    base_image: str,
+    local_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_env: None, base_image: str,  # noqa: F811
 ) -> None:  # fmt: skip
     """The container variant, through the CLI (the preflight) and its provider alone (as the Pulumi engine runs it)."""
     from mbops.components.local.container import AppContainerProvider
     from mbops.components.local.health import PortInUse
 
-    monkeypatch.setenv("DOCKER_HOST", docker_host)
-    monkeypatch.setenv("MBOPS_LOCAL_REGISTRY", registry)
-    monkeypatch.setenv("MBOPS_BUILD_NETWORK", "host")
     monkeypatch.setenv("MBOPS_LOCAL_DATABASE", "sqlite")
-    monkeypatch.setenv("MBOPS_HEALTH_TIMEOUT", "180")
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(REPO / "examples" / "notes_app", tmp_path / "notes_app", ignore=ignore)
     stack_file = write_stack(tmp_path / "boxed.yaml", name="boxed", profile="managed", app={
