@@ -10,7 +10,6 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from mbops.components.aws.database import final_snapshot_name
-from mbops.components.aws.naming import physical_name
 from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import recovery_days, secret_prefix, stored_secret
 from mbops.components.base import MbopsComponent
@@ -121,7 +120,7 @@ def build(ctx: BuildContext) -> Built:
         ctx.name,
         CacheArgs(
             spec=ctx.spec, vpc_id=net.vpc_id, subnet_ids=net.private_subnet_ids,
-            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(physical_name(ctx.stack)),
+            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(ctx.stack.physical_name),
             secret_recovery_days=recovery_days(ctx.stack), prod=ctx.stack.prod, tags=ctx.stack.tags,
         ),
     )  # fmt: skip

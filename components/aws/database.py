@@ -19,7 +19,7 @@ from mbops.components.aws.cloud_init import postgres_host
 from mbops.components.aws.db_role import AppRole, app_role, bootstrap_security_group
 from mbops.components.aws.iam import allow, service_role, ssm_agent_statement
 from mbops.components.aws.kept import warn_not_adoptable
-from mbops.components.aws.naming import physical, physical_name
+from mbops.components.aws.naming import physical
 from mbops.components.aws.network import data_tier_security_group
 from mbops.components.aws.secrets import new_secret, recovery_days, secret_prefix, set_secret_value
 from mbops.components.base import MbopsComponent
@@ -430,7 +430,7 @@ def build(ctx: BuildContext) -> Built:
         DatabaseArgs(
             spec=ctx.spec, vpc_id=net.vpc_id, vpc_cidr=net.vpc.cidr_block, subnet_ids=net.private_subnet_ids,
             availability_zone=net.private_subnets[0].availability_zone,
-            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(physical_name(ctx.stack)),
+            app_security_group_id=net.app_security_group.id, secret_prefix=secret_prefix(ctx.stack.physical_name),
             identifier=physical(ctx), secret_recovery_days=recovery_days(ctx.stack), region=ctx.stack.region,
             log_retention_days=90 if ctx.stack.prod else 30, prod=ctx.stack.prod,
             release_data=ctx.stack.release_data, tags=ctx.stack.tags,

@@ -9,7 +9,6 @@ import pulumi
 import pulumi_aws as aws
 
 from mbops.components.aws.kept import kept_id
-from mbops.components.aws.naming import physical_name
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import DocDbSpec
 from mbops.components.wiring import BuildContext, Built, Grant
@@ -68,7 +67,7 @@ class DocDb(MbopsComponent):
 
 def build(ctx: BuildContext) -> Built:
     """The DynamoDB table the app reads and writes (``DOCUMENT_TABLE``)."""
-    table = f"{physical_name(ctx.stack)}-documents"
+    table = f"{ctx.stack.physical_name}-documents"
     docdb = DocDb(ctx.name, DocDbArgs(spec=ctx.spec, release_data=ctx.stack.release_data, table_name=table,
                                       tags=ctx.stack.tags))  # fmt: skip
     return Built(

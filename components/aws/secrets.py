@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from mbops.components.aws.naming import physical, physical_name
+from mbops.components.aws.naming import physical
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import SecretsSpec
 from mbops.components.wiring import BuildContext, Built, StackInfo
@@ -158,7 +158,7 @@ class Secrets(MbopsComponent):
 def build(ctx: BuildContext) -> Built:
     """The stack's secret store, holding ``app.secret_env`` (the app reads them by ARN)."""
     secrets = Secrets(
-        ctx.name, SecretsArgs(spec=ctx.spec, prefix=secret_prefix(physical_name(ctx.stack)), values=ctx.app_secrets,
+        ctx.name, SecretsArgs(spec=ctx.spec, prefix=secret_prefix(ctx.stack.physical_name), values=ctx.app_secrets,
                               group_name=physical(ctx), tags=ctx.stack.tags),
     )  # fmt: skip
     return Built(

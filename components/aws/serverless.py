@@ -13,7 +13,6 @@ import pulumi_random as random
 from mbops.components.aws.app import app_statements, ecr_image
 from mbops.components.aws.iam import allow, service_role
 from mbops.components.aws.logs import logs_output, stack_log_groups
-from mbops.components.aws.naming import physical_name
 from mbops.components.aws.secrets import secret_prefix, stored_secret
 from mbops.components.base import MbopsComponent
 from mbops.components.spec import AppSpec, ServerlessSpec
@@ -329,7 +328,7 @@ def build(ctx: BuildContext) -> Built:
     serverless = Serverless(
         ctx.name,
         ServerlessArgs(spec=ctx.spec, app=ctx.stack.app, wiring=ctx.wiring, image=ctx.stack.image(ctx.wiring),
-                       behind_cdn=ctx.stack.has("edge"), secret_prefix=secret_prefix(physical_name(ctx.stack)),
+                       behind_cdn=ctx.stack.has("edge"), secret_prefix=secret_prefix(ctx.stack.physical_name),
                        tags=ctx.stack.tags),
     )  # fmt: skip
     logs = logs_output(ctx.stack.region, stack_log_groups(

@@ -14,7 +14,6 @@ from mbops.components.aws.cloud_init import app_host, base64_text
 from mbops.components.aws.containers import placement
 from mbops.components.aws.iam import allow, service_role, ssm_agent_statement
 from mbops.components.aws.logs import logs_output, stack_log_groups
-from mbops.components.aws.naming import physical_name
 from mbops.components.base import MbopsComponent
 from mbops.components.preview import PLACEHOLDER, readable_in_preview
 from mbops.components.spec import AppSpec, ServersSpec
@@ -285,4 +284,4 @@ def refresh_alarms(ctx: BuildContext) -> list[str]:
         return []
     from mbops.components.aws.monitoring import UNHEALTHY_TARGETS, alarm_name
 
-    return [alarm_name(physical_name(ctx.stack), UNHEALTHY_TARGETS)]
+    return [alarm_name(ctx.stack.physical_name, UNHEALTHY_TARGETS)]

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from mbops.components.aws.kept import kept_id
 from mbops.components.aws.log_bucket import log_bucket
-from mbops.components.aws.naming import fit, physical_name
+from mbops.components.aws.naming import fit
 from mbops.components.base import MbopsComponent, merge_args
 from mbops.components.spec import StorageSpec
 from mbops.components.wiring import BuildContext, Built, Grant
@@ -239,7 +239,7 @@ def build(ctx: BuildContext) -> Built:
     """The app's bucket (read/write for the app; a CDN origin when the stack has a CDN)."""
     account = aws.get_caller_identity_output().account_id
     # <stack>-<account>-<region>: at most 63 characters (S3), the account id has 12.
-    stack = fit(physical_name(ctx.stack), 63 - 12 - len(ctx.stack.region) - 2)
+    stack = fit(ctx.stack.physical_name, 63 - 12 - len(ctx.stack.region) - 2)
     storage = Storage(
         ctx.name,
         StorageArgs(spec=ctx.spec, cdn_origin=ctx.stack.has("cdn"), release_data=ctx.stack.release_data,

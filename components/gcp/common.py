@@ -13,7 +13,7 @@ leaves them in the project, under fixed names, and the next ``up`` takes them ba
 ``adopt`` (or the Pulumi config ``mbops:adopt``) names them (``<kind>.<child>``, or ``<kind>.*`` for everything of
 a kind that was kept).
 
-Physical names carry the stack's name and its environment (``physical_name``), so a dev and a prod stack named
+Physical names carry the stack's name and its environment (``StackInfo.physical_name``), so a dev and a prod stack named
 alike can share a project. Provider functions that call a Google API run after the component enabled it
 (``invoke_opts``): a fresh project answers 403 to a call on an API that is not enabled yet.
 """
@@ -71,11 +71,6 @@ def gcp_name(*parts: str, limit: int = 63) -> str:
     return f"{raw[: limit - 7].rstrip('-')}-{digest}"
 
 
-def physical_name(stack: StackInfo) -> str:
-    """The stack's name in the names of its GCP resources (``StackInfo.physical_name``)."""
-    return stack.physical_name
-
-
 def secret_id(stack: str, env_name: str) -> str:
     """The Secret Manager id of an app secret: ``<stack>-<ENV_NAME>`` (ids allow ``[A-Za-z0-9_-]``)."""
     return f"{stack}-{env_name}"
@@ -86,7 +81,7 @@ def stack_args(stack: StackInfo) -> dict[str, Any]:
     secret versions stay recoverable (the secrets kind's ``recovery_days``) and whether data is released."""
     secrets = stack.specs.get("secrets")
     return {
-        "project": stack.project, "region": stack.region, "tags": stack.tags, "stack": physical_name(stack),
+        "project": stack.project, "region": stack.region, "tags": stack.tags, "stack": stack.physical_name,
         "secret_recovery_days": getattr(secrets, "recovery_days", None), "release_data": stack.release_data,
     }  # fmt: skip
 
@@ -102,7 +97,7 @@ class GcpArgs:
 
     project: str
     region: str
-    stack: str = "mbops"  # the stack's physical name (``physical_name``): every name the component gives starts with it
+    stack: str = "mbops"  # StackInfo.physical_name: every name the component gives starts with it
     spec: ComponentSpec = field(default_factory=ComponentSpec)
     tags: Mapping[str, str] = field(default_factory=dict)
     secret_recovery_days: int | None = None  # destroyed secret versions stay recoverable this long

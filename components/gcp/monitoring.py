@@ -13,7 +13,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from mbops.components.gcp.alerts import Alert, LogAlert, Watch, alerts, log_alerts
-from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, built, physical_name, stack_args
+from mbops.components.gcp.common import CRM_API, GcpArgs, GcpComponent, built, stack_args
 from mbops.components.spec import MonitoringSpec
 from mbops.components.wiring import APP_KINDS, BuildContext, Built
 
@@ -231,7 +231,7 @@ def watch_of(ctx: BuildContext) -> Watch:
     entry = built_kinds["edge"] if "edge" in built_kinds else built_kinds[app_kind]
     front = ctx.component("edge").frontend if "edge" in built_kinds else getattr(app, "frontend", None)
     watch = Watch(
-        stack=physical_name(stack), project=stack.project or "", endpoint=entry.outputs.get("endpoint"),
+        stack=stack.physical_name, project=stack.project or "", endpoint=entry.outputs.get("endpoint"),
         health_path=stack.app.health_path, url_map=front.url_map_name if front is not None else None,
     )  # fmt: skip
     if "edge" in built_kinds:
