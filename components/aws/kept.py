@@ -27,7 +27,7 @@ def kept_id(
     ``name`` is the child's name as given to the resource (after overrides); when it is not a plain string,
     ``name_now`` computes the same name now (an account lookup). A generated name cannot be adopted: ConfigError.
     """
-    if owner.adopted(child, child) is None:  # not adopted: nothing is read
+    if not owner.adopts(child):  # not adopted: nothing is read
         return None
     known = name if isinstance(name, str) else name_now() if name_now is not None else None
     if not known:
@@ -36,7 +36,7 @@ def kept_id(
             f"before the deployment (generated, or an output); give it a fixed name (components.{owner.kind}."
             f"overrides.{child}) or import it with `pulumi import`"
         )
-    return owner.adopted(child, known)
+    return known
 
 
 def warn_not_adoptable(owner: MbopsComponent, child: str, why: str, instead: str) -> None:
